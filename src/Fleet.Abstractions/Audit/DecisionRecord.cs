@@ -1,0 +1,71 @@
+using System.Collections.Immutable;
+
+namespace Fleet.Abstractions.Audit;
+
+/// <summary>One step of one decision, as DESIGN.md §5 describes it. Append-only.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.DecisionRecord")]
+public sealed record DecisionRecord(
+    [property: Id(0)] string Id,
+    [property: Id(1)] DateTimeOffset Time,
+    [property: Id(2)] string Actor,
+    [property: Id(3)] string Subject,
+    [property: Id(4)] string Kind,
+    [property: Id(5)] string? Action,
+    [property: Id(6)] string Reason,
+    [property: Id(7)] ImmutableDictionary<string, string> Evidence,
+    [property: Id(8)] string? PolicyRule,
+    [property: Id(9)] int PolicyVersion,
+    [property: Id(10)] string? Guardrail,
+    [property: Id(11)] string? Outcome,
+    [property: Id(12)] string? IncidentId,
+    [property: Id(13)] string? TraceId);
+
+/// <summary>The kinds of decision record.</summary>
+public static class DecisionKinds
+{
+    public const string Registered = "registered";
+    public const string Observed = "observed";
+    public const string HealthChanged = "health-changed";
+    public const string Predicted = "predicted";
+    public const string Proposed = "proposed";
+    public const string Permitted = "permitted";
+    public const string Denied = "denied";
+    public const string Executed = "executed";
+    public const string Failed = "failed";
+    public const string Verified = "verified";
+    public const string Escalated = "escalated";
+    public const string HandedToHuman = "handed-to-human";
+    public const string Released = "released";
+    public const string Frozen = "frozen";
+    public const string Thawed = "thawed";
+    public const string PolicyApplied = "policy-applied";
+    public const string Operator = "operator";
+
+    public static readonly ImmutableArray<string> All =
+    [
+        Registered, Observed, HealthChanged, Predicted, Proposed, Permitted, Denied, Executed, Failed,
+        Verified, Escalated, HandedToHuman, Released, Frozen, Thawed, PolicyApplied, Operator,
+    ];
+}
+
+/// <summary>A query over the trail. Results come newest first; <see cref="Before"/> is the cursor of the next page.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.AuditQuery")]
+public sealed record AuditQuery(
+    [property: Id(0)] string? Subject = null,
+    [property: Id(1)] string? Kind = null,
+    [property: Id(2)] DateTimeOffset? Since = null,
+    [property: Id(3)] DateTimeOffset? Until = null,
+    [property: Id(4)] int Limit = 100,
+    [property: Id(5)] long? Before = null);
+
+[GenerateSerializer, Immutable, Alias("fleet.AuditPage")]
+public sealed record AuditPage(
+    [property: Id(0)] ImmutableArray<DecisionRecord> Records,
+    [property: Id(1)] long? NextBefore);
+
+[Alias("fleet.IAuditGrain")]
+public interface IAuditGrain : IGrainWithIntegerKey
+{
+    [ReadOnly, Alias("Query")]
+    Task<AuditPage> QueryAsync(AuditQuery query);
+}

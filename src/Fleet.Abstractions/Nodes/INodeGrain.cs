@@ -1,0 +1,32 @@
+using Fleet.Abstractions.Actions;
+
+namespace Fleet.Abstractions.Nodes;
+
+/// <summary>One server. Keyed by node id.</summary>
+[Alias("fleet.INodeGrain")]
+public interface INodeGrain : IGrainWithStringKey
+{
+    /// <summary>Registers the node, or updates its domain, capacity and labels. Returns its status.</summary>
+    [Alias("Register")]
+    Task<NodeStatus> RegisterAsync(NodeRegistration registration);
+
+    [Alias("Report")]
+    Task<ReportResult> ReportAsync(TelemetryReport report);
+
+    /// <summary>The node's status; null when the node was never registered.</summary>
+    [ReadOnly, Alias("GetStatus")]
+    Task<NodeStatus?> GetStatusAsync();
+
+    [Alias("Cordon")]
+    Task<NodeStatus> CordonAsync(string by, string? reason);
+
+    [Alias("Uncordon")]
+    Task<NodeStatus> UncordonAsync(string by, string? reason);
+
+    [Alias("Drain")]
+    Task<NodeStatus> DrainAsync(string by, string? reason);
+
+    /// <summary>Called by the action executor when an action it ran for this node has finished.</summary>
+    [Alias("ActionCompleted")]
+    Task ActionCompletedAsync(ActionOutcome outcome);
+}

@@ -1,0 +1,118 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Actions;
+
+namespace Fleet.Abstractions.Policy;
+
+/// <summary>
+/// The whole policy: thresholds, intervals, the escalation ladder, windows and guardrails.
+/// docs/policy.md documents every field and its default; <see cref="Default"/> is the built-in policy (version 0).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("fleet.FleetPolicy")]
+public sealed record FleetPolicy(
+    [property: Id(0)] int Version,
+    [property: Id(1)] TelemetryPolicy Telemetry,
+    [property: Id(2)] HealthPolicy Health,
+    [property: Id(3)] ForecastPolicy Forecast,
+    [property: Id(4)] RemediationPolicy Remediation,
+    [property: Id(5)] GuardrailPolicy Guardrails)
+{
+    public static FleetPolicy Default { get; } = new(
+        0,
+        new TelemetryPolicy(TimeSpan.FromSeconds(10), 3, TimeSpan.FromSeconds(30)),
+        new HealthPolicy(90, 90, 90, 2, 3, 2),
+        new ForecastPolicy(true, TimeSpan.FromMinutes(30), 6, 30, ActionNames.Drain),
+        new RemediationPolicy(
+            [
+                new LadderStep(ActionNames.RestartServices, TimeSpan.FromMinutes(2)),
+                new LadderStep(ActionNames.Reboot, TimeSpan.FromMinutes(5)),
+                new LadderStep(ActionNames.Drain, TimeSpan.FromMinutes(10)),
+                new LadderStep(ActionNames.Replace, TimeSpan.FromMinutes(30)),
+                new LadderStep(ActionNames.Human, TimeSpan.Zero),
+            ],
+            TimeSpan.FromMinutes(1), 2.0, TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(5), TimeSpan.FromHours(1)),
+        new GuardrailPolicy(1, 10, TimeSpan.FromMinutes(10), 0.3, 3, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(15), 20));
+
+    /// <summary>How long a node may stay silent before it is Suspect.</summary>
+    public TimeSpan SilenceToSuspect => Telemetry.ReportInterval * Telemetry.AllowedMisses;
+
+    /// <summary>How long a node may stay silent before it is Unhealthy (twice the Suspect tolerance).</summary>
+    public TimeSpan SilenceToUnhealthy => SilenceToSuspect * 2;
+}
+
+/// <param name="ReportInterval">How often nodes report. Default 10 s.</param>
+/// <param name="AllowedMisses">Reports a node may miss before it is Suspect. Default 3.</param>
+/// <param name="MaxTtl">The longest time-to-live a report may carry. Default 30 s.</param>
+[GenerateSerializer, Immutable, Alias("fleet.TelemetryPolicy")]
+public sealed record TelemetryPolicy(
+    [property: Id(0)] TimeSpan ReportInterval,
+    [property: Id(1)] int AllowedMisses,
+    [property: Id(2)] TimeSpan MaxTtl);
+
+/// <param name="CpuDegradedPercent">CPU use at or above which a report counts as degraded. Default 90.</param>
+/// <param name="MemoryDegradedPercent">Memory use at or above which a report counts as degraded. Default 90.</param>
+/// <param name="DiskDegradedPercent">Disk use at or above which a report counts as degraded. Default 90.</param>
+/// <param name="DegradeAfterReports">Consecutive breaching reports before Healthy turns Degraded. Default 2.</param>
+/// <param name="UnhealthyAfterFailedReports">Consecutive reports with a failed check before the node is Unhealthy. Default 3.</param>
+/// <param name="RecoverAfterReports">Consecutive clean reports before Degraded turns Healthy again. Default 2.</param>
+[GenerateSerializer, Immutable, Alias("fleet.HealthPolicy")]
+public sealed record HealthPolicy(
+    [property: Id(0)] double CpuDegradedPercent,
+    [property: Id(1)] double MemoryDegradedPercent,
+    [property: Id(2)] double DiskDegradedPercent,
+    [property: Id(3)] int DegradeAfterReports,
+    [property: Id(4)] int UnhealthyAfterFailedReports,
+    [property: Id(5)] int RecoverAfterReports);
+
+/// <param name="Enabled">Whether memory forecasts raise preventive actions. Default true.</param>
+/// <param name="Horizon">Act when memory is forecast to run out sooner than this. Default 30 min.</param>
+/// <param name="MinSamples">Samples needed before a forecast is trusted. Default 6.</param>
+/// <param name="MaxSamples">Samples kept for the regression. Default 30.</param>
+/// <param name="Action">The preventive action. Default drain.</param>
+[GenerateSerializer, Immutable, Alias("fleet.ForecastPolicy")]
+public sealed record ForecastPolicy(
+    [property: Id(0)] bool Enabled,
+    [property: Id(1)] TimeSpan Horizon,
+    [property: Id(2)] int MinSamples,
+    [property: Id(3)] int MaxSamples,
+    [property: Id(4)] string Action);
+
+/// <param name="Action">The action this rung takes; <c>human</c> hands the case to a person.</param>
+/// <param name="VerifyWindow">How long the symptom has to clear after the action.</param>
+[GenerateSerializer, Immutable, Alias("fleet.LadderStep")]
+public sealed record LadderStep(
+    [property: Id(0)] string Action,
+    [property: Id(1)] TimeSpan VerifyWindow);
+
+/// <param name="Ladder">The escalation ladder, first rung first.</param>
+/// <param name="Cooldown">The least time between two actions on one node. Default 1 min.</param>
+/// <param name="BackoffMultiplier">Each further action within the flap window multiplies the cooldown. Default 2.</param>
+/// <param name="MaxCooldown">The cooldown never grows past this. Default 30 min.</param>
+/// <param name="Probation">How long a recovered node is watched before it counts as Healthy. Default 5 min.</param>
+/// <param name="FlapWindow">A node that fails again within this time of its last action starts one rung higher. Default 1 h.</param>
+[GenerateSerializer, Immutable, Alias("fleet.RemediationPolicy")]
+public sealed record RemediationPolicy(
+    [property: Id(0)] ImmutableArray<LadderStep> Ladder,
+    [property: Id(1)] TimeSpan Cooldown,
+    [property: Id(2)] double BackoffMultiplier,
+    [property: Id(3)] TimeSpan MaxCooldown,
+    [property: Id(4)] TimeSpan Probation,
+    [property: Id(5)] TimeSpan FlapWindow);
+
+/// <param name="MaxConcurrentPerDomain">Actions in flight at once in one domain. Default 1.</param>
+/// <param name="MaxActionsPerWindow">Actions one domain may start within <paramref name="Window"/>. Default 10.</param>
+/// <param name="Window">The rate window. Default 10 min.</param>
+/// <param name="StormThreshold">Share (0–1) of a domain Suspect or Unhealthy at which the storm brake freezes it. Default 0.3.</param>
+/// <param name="StormMinMembers">Domains smaller than this never trip the storm brake. Default 3.</param>
+/// <param name="StormCooldown">The freeze holds this long after the storm ends. Default 5 min.</param>
+/// <param name="LeaseDuration">A lease not released by then expires. Default 15 min.</param>
+/// <param name="FleetMaxConcurrent">Actions in flight at once in the whole fleet. Default 20.</param>
+[GenerateSerializer, Immutable, Alias("fleet.GuardrailPolicy")]
+public sealed record GuardrailPolicy(
+    [property: Id(0)] int MaxConcurrentPerDomain,
+    [property: Id(1)] int MaxActionsPerWindow,
+    [property: Id(2)] TimeSpan Window,
+    [property: Id(3)] double StormThreshold,
+    [property: Id(4)] int StormMinMembers,
+    [property: Id(5)] TimeSpan StormCooldown,
+    [property: Id(6)] TimeSpan LeaseDuration,
+    [property: Id(7)] int FleetMaxConcurrent);

@@ -1,0 +1,39 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Nodes;
+
+namespace Fleet.Core.Forecasting;
+
+[GenerateSerializer, Immutable, Alias("fleet.MemorySample")]
+public readonly record struct MemorySample(
+    [property: Id(0)] DateTimeOffset At,
+    [property: Id(1)] long UsedBytes);
+
+/// <summary>Least-squares trend over recent memory samples, and the time until memory runs out at that trend.</summary>
+public static class MemoryForecaster
+{
+    public static MemoryForecast Forecast(ImmutableArray<MemorySample> samples, long totalBytes)
+    {
+        if (samples.Length < 2 || totalBytes <= 0) return new MemoryForecast(0, null, samples.Length);
+
+        var t0 = samples[0].At;
+        double n = samples.Length, sumX = 0, sumY = 0, sumXx = 0, sumXy = 0;
+        foreach (var s in samples)
+        {
+            double x = (s.At - t0).TotalSeconds, y = s.UsedBytes;
+            sumX += x; sumY += y; sumXx += x * x; sumXy += x * y;
+        }
+
+        var denominator = n * sumXx - sumX * sumX;
+        if (denominator <= 0) return new MemoryForecast(0, null, samples.Length);
+
+        var slope = (n * sumXy - sumX * sumY) / denominator;
+        var intercept = (sumY - slope * sumX) / n;
+        if (slope <= 0) return new MemoryForecast(slope, null, samples.Length);
+
+        var lastX = (samples[^1].At - t0).TotalSeconds;
+        var fittedNow = intercept + slope * lastX;
+        var remaining = Math.Max(0, totalBytes - Math.Max(fittedNow, samples[^1].UsedBytes));
+        var seconds = remaining / slope;
+        return new MemoryForecast(slope, seconds > TimeSpan.MaxValue.TotalSeconds / 2 ? null : TimeSpan.FromSeconds(seconds), samples.Length);
+    }
+}

@@ -1,0 +1,117 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Supervision;
+using Fleet.Core.Text;
+
+namespace Fleet.Core.Guarding;
+
+/// <summary>A failure domain's budget: leases in flight, actions in the rate window, members' health, the storm brake.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.DomainGuardState")]
+public sealed record DomainGuardState(
+    [property: Id(0)] ImmutableDictionary<string, LeaseView> Leases,
+    [property: Id(1)] ImmutableArray<DateTimeOffset> ActionStarts,
+    [property: Id(2)] ImmutableDictionary<string, NodeSummary> Members,
+    [property: Id(3)] bool StormActive,
+    [property: Id(4)] DateTimeOffset? StormHeldUntil,
+    [property: Id(5)] ImmutableDictionary<string, string> GrantedRequests)
+{
+    public static DomainGuardState Empty { get; } = new(
+        ImmutableDictionary<string, LeaseView>.Empty, [], ImmutableDictionary<string, NodeSummary>.Empty, false, null,
+        ImmutableDictionary<string, string>.Empty);
+
+    public int Troubled => Members.Values.Count(m => DomainGuard.CountsTowardStorm(m.Health));
+
+    /// <summary>Whether the brake holds: during a storm, and until its cool-down has passed.</summary>
+    public bool Frozen(DateTimeOffset now) => StormActive || (StormHeldUntil is { } until && now < until);
+}
+
+public enum StormEvent { None, Started, Ended, Thawed }
+
+public sealed record StormCheck(DomainGuardState State, StormEvent Event, string Reason, ImmutableDictionary<string, string> Evidence);
+
+/// <summary>The checks a domain supervisor makes before it grants a lease. Pure: the caller supplies the time.</summary>
+public static class DomainGuard
+{
+    public static bool CountsTowardStorm(HealthState health) =>
+        health is HealthState.Suspect or HealthState.Unhealthy or HealthState.Remediating;
+
+    /// <summary>Drops expired leases (a crashed holder never keeps budget) and actions past the rate window.</summary>
+    public static (DomainGuardState State, ImmutableArray<LeaseView> Expired) Prune(DomainGuardState state, DateTimeOffset now, GuardrailPolicy policy)
+    {
+        var expired = state.Leases.Values.Where(l => l.ExpiresAt <= now).ToImmutableArray();
+        var starts = state.ActionStarts.RemoveAll(t => now - t >= policy.Window);
+        if (expired.IsEmpty && starts.Length == state.ActionStarts.Length) return (state, expired);
+        var leases = state.Leases.RemoveRange(expired.Select(l => l.LeaseId));
+        var live = leases.Keys.ToHashSet();
+        return (state with
+        {
+            Leases = leases,
+            ActionStarts = starts,
+            GrantedRequests = state.GrantedRequests.Where(kv => live.Contains(kv.Value)).ToImmutableDictionary(),
+        }, expired);
+    }
+
+    /// <summary>Compares the share of troubled members with the threshold and moves the brake on or off.</summary>
+    public static StormCheck CheckStorm(DomainGuardState state, DateTimeOffset now, GuardrailPolicy policy)
+    {
+        var members = state.Members.Count;
+        var troubled = state.Troubled;
+        var share = members == 0 ? 0 : (double)troubled / members;
+        var evidence = ImmutableDictionary<string, string>.Empty
+            .Add("troubled", $"{troubled} of {members}")
+            .Add("share", Format.Percent(share * 100))
+            .Add("threshold", Format.Percent(policy.StormThreshold * 100))
+            .Add("minMembers", policy.StormMinMembers.ToString());
+        var storm = members >= policy.StormMinMembers && share >= policy.StormThreshold;
+
+        if (storm && !state.StormActive)
+            return new StormCheck(state with { StormActive = true, StormHeldUntil = null }, StormEvent.Started,
+                $"{troubled} of {members} members ({Format.Percent(share * 100)}) are Suspect or Unhealthy at once, at or past the storm threshold of " +
+                $"{Format.Percent(policy.StormThreshold * 100)}; the telemetry itself is suspected, so disruptive actions are frozen", evidence);
+        if (!storm && state.StormActive)
+        {
+            var until = now + policy.StormCooldown;
+            return new StormCheck(state with { StormActive = false, StormHeldUntil = until }, StormEvent.Ended,
+                $"the storm passed ({troubled} of {members} troubled, under {Format.Percent(policy.StormThreshold * 100)}); " +
+                $"the freeze holds for the {Format.Duration(policy.StormCooldown)} cool-down, until {until:HH:mm:ss} UTC", evidence);
+        }
+        if (!state.StormActive && state.StormHeldUntil is { } held && now >= held)
+            return new StormCheck(state with { StormHeldUntil = null }, StormEvent.Thawed,
+                $"the storm cool-down ended; disruptive actions are allowed again ({troubled} of {members} troubled)", evidence);
+        return new StormCheck(state, StormEvent.None, "", evidence);
+    }
+
+    /// <summary>Decides a lease request against the domain's guardrails. A grant still needs the fleet's slot.</summary>
+    public static LeaseDecision Decide(DomainGuardState state, LeaseRequest request, DateTimeOffset now, GuardrailPolicy policy)
+    {
+        if (request.Disruptive && state.Frozen(now))
+            return LeaseDecision.Deny(Guardrails.StormBrake, state.StormActive
+                ? $"the storm brake is on in {request.Domain}: {state.Troubled} of {state.Members.Count} members are Suspect or Unhealthy (threshold {Format.Percent(policy.StormThreshold * 100)})"
+                : $"the storm brake's cool-down holds {request.Domain} frozen until {state.StormHeldUntil:HH:mm:ss} UTC");
+        if (state.Leases.Count >= policy.MaxConcurrentPerDomain)
+            return LeaseDecision.Deny(Guardrails.MaxConcurrent,
+                $"{request.Domain} had {state.Leases.Count} of {policy.MaxConcurrentPerDomain} remediation slots in use ({string.Join(", ", state.Leases.Values.Select(l => $"{l.Action} on {l.NodeId}"))})");
+        if (state.ActionStarts.Length >= policy.MaxActionsPerWindow)
+            return LeaseDecision.Deny(Guardrails.RateLimit,
+                $"{request.Domain} already started {state.ActionStarts.Length} actions in the last {Format.Duration(policy.Window)} (limit {policy.MaxActionsPerWindow})");
+        return new LeaseDecision(true, null, now + policy.LeaseDuration, null,
+            $"{request.Domain} had {state.Leases.Count} of {policy.MaxConcurrentPerDomain} remediation slots in use and " +
+            $"{state.ActionStarts.Length} of {policy.MaxActionsPerWindow} actions in the last {Format.Duration(policy.Window)}");
+    }
+
+    public static DomainGuardState Grant(DomainGuardState state, LeaseRequest request, string leaseId, DateTimeOffset now, DateTimeOffset expiresAt) =>
+        state with
+        {
+            Leases = state.Leases.SetItem(leaseId, new LeaseView(leaseId, request.NodeId, request.Action, now, expiresAt)),
+            ActionStarts = state.ActionStarts.Add(now),
+            GrantedRequests = state.GrantedRequests.SetItem(request.RequestId, leaseId),
+        };
+
+    public static DomainGuardState Release(DomainGuardState state, string leaseId) =>
+        state with
+        {
+            Leases = state.Leases.Remove(leaseId),
+            GrantedRequests = state.GrantedRequests.Where(kv => kv.Value != leaseId).ToImmutableDictionary(),
+        };
+}

@@ -1,0 +1,55 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Nodes;
+using Fleet.Core.Forecasting;
+
+namespace Fleet.Core.Health;
+
+/// <summary>What the monitor knows of one node: its judged health and the streaks that give it hysteresis.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.NodeHealthModel")]
+public sealed record NodeHealthModel(
+    [property: Id(0)] HealthState Health,
+    [property: Id(1)] DateTimeOffset HealthSince,
+    [property: Id(2)] ImmutableArray<NodeCondition> Conditions,
+    [property: Id(3)] long LastSequence,
+    [property: Id(4)] DateTimeOffset? LastReportAt,
+    [property: Id(5)] DateTimeOffset? ReportExpiresAt,
+    [property: Id(6)] int BreachStreak,
+    [property: Id(7)] int FailedStreak,
+    [property: Id(8)] int PassingStreak,
+    [property: Id(9)] int CleanStreak,
+    [property: Id(10)] ImmutableArray<MemorySample> MemorySamples,
+    [property: Id(11)] MemoryForecast? Forecast,
+    [property: Id(12)] TelemetryReport? LastReport)
+{
+    public static NodeHealthModel Initial(DateTimeOffset now) =>
+        new(HealthState.Unknown, now, [], -1, null, null, 0, 0, 0, 0, [], null, null);
+
+    public bool HasCondition(string type) => Conditions.Any(c => c.Type == type);
+}
+
+/// <summary>A change of judged health, with the sentence and the figures that explain it.</summary>
+public sealed record HealthChange(
+    HealthState From,
+    HealthState To,
+    string Reason,
+    ImmutableDictionary<string, string> Evidence);
+
+/// <summary>The outcome of giving the monitor one report or one tick.</summary>
+public sealed record Judgement(
+    NodeHealthModel Model,
+    ReportOutcome Outcome,
+    HealthChange? Change)
+{
+    public bool ForecastBreached => Model.HasCondition(ConditionTypes.MemoryExhaustionForecast);
+}
+
+public static class ConditionTypes
+{
+    public const string CheckFailed = "CheckFailed";
+    public const string CpuPressure = "CpuPressure";
+    public const string MemoryPressure = "MemoryPressure";
+    public const string DiskPressure = "DiskPressure";
+    public const string MemoryExhaustionForecast = "MemoryExhaustionForecast";
+    public const string Stale = "Stale";
+    public const string Silent = "Silent";
+}

@@ -1,0 +1,170 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Policy;
+using Fleet.Core.Forecasting;
+using Fleet.Core.Text;
+
+namespace Fleet.Core.Health;
+
+/// <summary>
+/// Judges a node's health from its reports and its silence. Pure: the caller supplies the time.
+/// Healthy turns Degraded only after a streak of breaching reports and back only after a streak of clean ones;
+/// Unhealthy needs a streak of failed checks (or long silence) and leaves only after a streak of passing reports.
+/// </summary>
+public static class NodeMonitor
+{
+    public static Judgement OnReport(NodeHealthModel model, TelemetryReport report, DateTimeOffset receivedAt, FleetPolicy policy)
+    {
+        if (report.Sequence <= model.LastSequence)
+            return new Judgement(model, ReportOutcome.DuplicateOrOutOfOrder, null);
+
+        var ttl = report.Ttl > policy.Telemetry.MaxTtl ? policy.Telemetry.MaxTtl : report.Ttl;
+        var expiresAt = report.Timestamp + ttl;
+        if (expiresAt < receivedAt)
+            return new Judgement(model, ReportOutcome.Expired, null);
+
+        var hp = policy.Health;
+        var conditions = ImmutableArray.CreateBuilder<NodeCondition>();
+        var evidence = ImmutableDictionary.CreateBuilder<string, string>();
+        evidence["sequence"] = report.Sequence.ToString();
+
+        var failed = report.Checks.IsDefault ? [] : report.Checks.Where(c => !c.Passed).ToArray();
+        var failedStreak = failed.Length > 0 ? model.FailedStreak + 1 : 0;
+        var passingStreak = failed.Length > 0 ? 0 : model.PassingStreak + 1;
+        foreach (var check in failed)
+        {
+            var detail = string.IsNullOrWhiteSpace(check.Detail) ? "" : $" ({check.Detail})";
+            conditions.Add(new NodeCondition(ConditionTypes.CheckFailed,
+                $"check '{check.Name}' failed{detail}, {failedStreak} report(s) in a row", receivedAt));
+            evidence[$"check.{check.Name}"] = "failed" + detail;
+        }
+        if (failed.Length > 0) evidence["failedStreak"] = $"{failedStreak} (Unhealthy at {hp.UnhealthyAfterFailedReports})";
+
+        var memoryPercent = report.MemoryTotalBytes > 0 ? 100.0 * report.MemoryUsedBytes / report.MemoryTotalBytes : 0;
+        var breach = false;
+        breach |= Threshold(conditions, evidence, ConditionTypes.CpuPressure, "CPU", report.CpuPercent, hp.CpuDegradedPercent, receivedAt);
+        breach |= Threshold(conditions, evidence, ConditionTypes.MemoryPressure, "memory", memoryPercent, hp.MemoryDegradedPercent, receivedAt);
+        breach |= Threshold(conditions, evidence, ConditionTypes.DiskPressure, "disk", report.DiskUsedPercent, hp.DiskDegradedPercent, receivedAt);
+
+        var samples = model.MemorySamples.Add(new MemorySample(report.Timestamp, report.MemoryUsedBytes));
+        if (samples.Length > policy.Forecast.MaxSamples) samples = samples.RemoveRange(0, samples.Length - policy.Forecast.MaxSamples);
+        var forecast = MemoryForecaster.Forecast(samples, report.MemoryTotalBytes);
+        var forecastBreach = policy.Forecast.Enabled && samples.Length >= policy.Forecast.MinSamples
+            && forecast.TimeToExhaustion is { } tte && tte < policy.Forecast.Horizon;
+        if (forecastBreach)
+        {
+            var perMinute = (long)(forecast.BytesPerSecond * 60);
+            conditions.Add(new NodeCondition(ConditionTypes.MemoryExhaustionForecast,
+                $"memory will run out in about {Format.Duration(forecast.TimeToExhaustion!.Value)} " +
+                $"({Format.Bytes(report.MemoryUsedBytes)} of {Format.Bytes(report.MemoryTotalBytes)} used, rising {Format.Bytes(perMinute)}/min; " +
+                $"horizon {Format.Duration(policy.Forecast.Horizon)})", receivedAt));
+            evidence["forecast.timeToExhaustion"] = Format.Duration(forecast.TimeToExhaustion!.Value);
+            evidence["forecast.horizon"] = Format.Duration(policy.Forecast.Horizon);
+            evidence["forecast.samples"] = samples.Length.ToString();
+        }
+
+        var breachStreak = breach || forecastBreach ? model.BreachStreak + 1 : 0;
+        var cleanStreak = failed.Length == 0 && !breach && !forecastBreach ? model.CleanStreak + 1 : 0;
+
+        var previous = model.Health;
+        HealthState next;
+        if (failedStreak >= hp.UnhealthyAfterFailedReports) next = HealthState.Unhealthy;
+        else if (previous == HealthState.Unhealthy && passingStreak < hp.RecoverAfterReports) next = HealthState.Unhealthy;
+        else if (failed.Length > 0 || forecastBreach) next = HealthState.Degraded;
+        else if (breach) next = previous == HealthState.Degraded || breachStreak >= hp.DegradeAfterReports ? HealthState.Degraded : HealthState.Healthy;
+        else if (previous is HealthState.Degraded or HealthState.Unhealthy) next = cleanStreak >= hp.RecoverAfterReports ? HealthState.Healthy : HealthState.Degraded;
+        else next = HealthState.Healthy;
+
+        var updated = model with
+        {
+            Conditions = Carry(model.Conditions, conditions.ToImmutable()),
+            LastSequence = report.Sequence,
+            LastReportAt = receivedAt,
+            ReportExpiresAt = expiresAt,
+            BreachStreak = breachStreak,
+            FailedStreak = failedStreak,
+            PassingStreak = passingStreak,
+            CleanStreak = cleanStreak,
+            MemorySamples = samples,
+            Forecast = forecast,
+            LastReport = report,
+        };
+        return Transition(updated, next, receivedAt, ReportReason(next, previous, updated, hp), evidence.ToImmutable(), ReportOutcome.Accepted);
+    }
+
+    /// <summary>Judges silence and staleness. <paramref name="watchingSince"/> is when this monitor began to watch (its activation).</summary>
+    public static Judgement OnTick(NodeHealthModel model, DateTimeOffset now, DateTimeOffset watchingSince, FleetPolicy policy)
+    {
+        var lastHeard = model.LastReportAt is { } at && at > watchingSince ? at : watchingSince;
+        var silence = now - lastHeard;
+        var expired = model.ReportExpiresAt is { } exp && exp < now;
+        var evidence = ImmutableDictionary<string, string>.Empty
+            .Add("silence", Format.Duration(silence))
+            .Add("suspectAfter", Format.Duration(policy.SilenceToSuspect))
+            .Add("unhealthyAfter", Format.Duration(policy.SilenceToUnhealthy));
+
+        var conditions = model.Conditions.RemoveAll(c => c.Type is ConditionTypes.Stale or ConditionTypes.Silent);
+        if (expired)
+            conditions = conditions.Add(Keep(model, ConditionTypes.Stale,
+                $"the last report (sequence {model.LastSequence}) expired {Format.Duration(now - model.ReportExpiresAt!.Value)} ago", now));
+        if (silence >= policy.SilenceToSuspect)
+            conditions = conditions.Add(Keep(model, ConditionTypes.Silent,
+                $"no report for {Format.Duration(silence)} (Suspect after {Format.Duration(policy.SilenceToSuspect)}, Unhealthy after {Format.Duration(policy.SilenceToUnhealthy)})", now));
+
+        var updated = model with { Conditions = conditions };
+        if (silence >= policy.SilenceToUnhealthy)
+            return Transition(updated, HealthState.Unhealthy, now,
+                $"it sent no report for {Format.Duration(silence)}, past the limit of {Format.Duration(policy.SilenceToUnhealthy)} " +
+                $"({policy.Telemetry.AllowedMisses} missed reports at {Format.Duration(policy.Telemetry.ReportInterval)}, twice over)", evidence, ReportOutcome.Accepted);
+        if ((silence >= policy.SilenceToSuspect || expired) && model.Health is HealthState.Healthy or HealthState.Degraded or HealthState.Unknown)
+        {
+            var why = silence >= policy.SilenceToSuspect
+                ? $"it sent no report for {Format.Duration(silence)} ({policy.Telemetry.AllowedMisses} reports missed at {Format.Duration(policy.Telemetry.ReportInterval)}); the node or only the path to it may be down"
+                : $"its last report expired {Format.Duration(now - model.ReportExpiresAt!.Value)} ago, so its health is no longer known";
+            return Transition(updated, HealthState.Suspect, now, why, evidence, ReportOutcome.Accepted);
+        }
+        return new Judgement(updated, ReportOutcome.Accepted, null);
+    }
+
+    private static bool Threshold(ImmutableArray<NodeCondition>.Builder conditions, ImmutableDictionary<string, string>.Builder evidence,
+        string type, string what, double value, double threshold, DateTimeOffset now)
+    {
+        evidence[what] = $"{Format.Percent(value)} (threshold {Format.Percent(threshold)})";
+        if (value < threshold) return false;
+        conditions.Add(new NodeCondition(type, $"{what} at {Format.Percent(value)}, at or above the {Format.Percent(threshold)} threshold", now));
+        return true;
+    }
+
+    private static string ReportReason(HealthState next, HealthState previous, NodeHealthModel m, HealthPolicy hp) => next switch
+    {
+        HealthState.Unhealthy when m.FailedStreak >= hp.UnhealthyAfterFailedReports =>
+            $"{Describe(m, ConditionTypes.CheckFailed)}; Unhealthy after {hp.UnhealthyAfterFailedReports} failing reports",
+        HealthState.Unhealthy => $"it is still recovering ({m.PassingStreak} of {hp.RecoverAfterReports} passing reports needed)",
+        HealthState.Degraded when m.HasCondition(ConditionTypes.MemoryExhaustionForecast) => Describe(m, ConditionTypes.MemoryExhaustionForecast),
+        HealthState.Degraded when m.HasCondition(ConditionTypes.CheckFailed) => Describe(m, ConditionTypes.CheckFailed),
+        HealthState.Degraded when m.Conditions.Length > 0 => string.Join("; ", m.Conditions.Select(c => c.Reason)) + $" ({m.BreachStreak} report(s) in a row)",
+        HealthState.Degraded => $"it is still recovering ({m.CleanStreak} of {hp.RecoverAfterReports} clean reports needed)",
+        HealthState.Healthy when previous is HealthState.Degraded or HealthState.Unhealthy =>
+            $"its last {Math.Max(m.CleanStreak, m.PassingStreak)} reports were clean",
+        _ => "a fresh report arrived with every check passing and no threshold breached",
+    };
+
+    private static string Describe(NodeHealthModel m, string type) =>
+        string.Join("; ", m.Conditions.Where(c => c.Type == type).Select(c => c.Reason));
+
+    private static NodeCondition Keep(NodeHealthModel model, string type, string reason, DateTimeOffset now) =>
+        new(type, reason, model.Conditions.FirstOrDefault(c => c.Type == type)?.Since ?? now);
+
+    /// <summary>A condition present before keeps the time it was first seen.</summary>
+    private static ImmutableArray<NodeCondition> Carry(ImmutableArray<NodeCondition> before, ImmutableArray<NodeCondition> now) =>
+        now.Select(c => before.FirstOrDefault(b => b.Type == c.Type && b.Reason.Split(',')[0] == c.Reason.Split(',')[0]) is { } b
+            ? c with { Since = b.Since } : c).ToImmutableArray();
+
+    private static Judgement Transition(NodeHealthModel model, HealthState next, DateTimeOffset now, string reason,
+        ImmutableDictionary<string, string> evidence, ReportOutcome outcome)
+    {
+        if (next == model.Health) return new Judgement(model, outcome, null);
+        var change = new HealthChange(model.Health, next, reason, evidence);
+        return new Judgement(model with { Health = next, HealthSince = now }, outcome, change);
+    }
+}

@@ -1,0 +1,55 @@
+using System.Globalization;
+using System.Text;
+using Fleet.Abstractions.Policy;
+
+namespace Fleet.Core.Policies;
+
+/// <summary>Writes a policy as the YAML document <see cref="PolicyParser"/> reads.</summary>
+public static class PolicyWriter
+{
+    public static string Write(FleetPolicy p)
+    {
+        static string D(TimeSpan t) => Durations.Write(t);
+        static string N(double v) => v.ToString(CultureInfo.InvariantCulture);
+        var sb = new StringBuilder();
+        sb.AppendLine("telemetry:");
+        sb.AppendLine($"  reportInterval: {D(p.Telemetry.ReportInterval)}");
+        sb.AppendLine($"  allowedMisses: {p.Telemetry.AllowedMisses}");
+        sb.AppendLine($"  maxTtl: {D(p.Telemetry.MaxTtl)}");
+        sb.AppendLine("health:");
+        sb.AppendLine($"  cpuDegradedPercent: {N(p.Health.CpuDegradedPercent)}");
+        sb.AppendLine($"  memoryDegradedPercent: {N(p.Health.MemoryDegradedPercent)}");
+        sb.AppendLine($"  diskDegradedPercent: {N(p.Health.DiskDegradedPercent)}");
+        sb.AppendLine($"  degradeAfterReports: {p.Health.DegradeAfterReports}");
+        sb.AppendLine($"  unhealthyAfterFailedReports: {p.Health.UnhealthyAfterFailedReports}");
+        sb.AppendLine($"  recoverAfterReports: {p.Health.RecoverAfterReports}");
+        sb.AppendLine("forecast:");
+        sb.AppendLine($"  enabled: {(p.Forecast.Enabled ? "true" : "false")}");
+        sb.AppendLine($"  horizon: {D(p.Forecast.Horizon)}");
+        sb.AppendLine($"  minSamples: {p.Forecast.MinSamples}");
+        sb.AppendLine($"  maxSamples: {p.Forecast.MaxSamples}");
+        sb.AppendLine($"  action: {p.Forecast.Action}");
+        sb.AppendLine("remediation:");
+        sb.AppendLine("  ladder:");
+        foreach (var step in p.Remediation.Ladder)
+        {
+            sb.AppendLine($"    - action: {step.Action}");
+            sb.AppendLine($"      verifyWindow: {D(step.VerifyWindow)}");
+        }
+        sb.AppendLine($"  cooldown: {D(p.Remediation.Cooldown)}");
+        sb.AppendLine($"  backoffMultiplier: {N(p.Remediation.BackoffMultiplier)}");
+        sb.AppendLine($"  maxCooldown: {D(p.Remediation.MaxCooldown)}");
+        sb.AppendLine($"  probation: {D(p.Remediation.Probation)}");
+        sb.AppendLine($"  flapWindow: {D(p.Remediation.FlapWindow)}");
+        sb.AppendLine("guardrails:");
+        sb.AppendLine($"  maxConcurrentPerDomain: {p.Guardrails.MaxConcurrentPerDomain}");
+        sb.AppendLine($"  maxActionsPerWindow: {p.Guardrails.MaxActionsPerWindow}");
+        sb.AppendLine($"  window: {D(p.Guardrails.Window)}");
+        sb.AppendLine($"  stormThreshold: {N(p.Guardrails.StormThreshold)}");
+        sb.AppendLine($"  stormMinMembers: {p.Guardrails.StormMinMembers}");
+        sb.AppendLine($"  stormCooldown: {D(p.Guardrails.StormCooldown)}");
+        sb.AppendLine($"  leaseDuration: {D(p.Guardrails.LeaseDuration)}");
+        sb.AppendLine($"  fleetMaxConcurrent: {p.Guardrails.FleetMaxConcurrent}");
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,45 @@
+using System.Collections.Immutable;
+
+namespace Fleet.Core.Remediation;
+
+[GenerateSerializer, Alias("fleet.RemediationPhase")]
+public enum RemediationPhase
+{
+    /// <summary>An action is proposed; the node waits for its cooldown to pass and a lease to be granted.</summary>
+    AwaitingLease = 0,
+    /// <summary>The actuator is running the action.</summary>
+    Acting = 1,
+    /// <summary>The action ran; the node waits for the symptom to clear within the verify window.</summary>
+    Verifying = 2,
+    /// <summary>The symptom cleared; the node is watched for the probation period.</summary>
+    Probation = 3,
+    /// <summary>The ladder ran out: a person owns the case.</summary>
+    HandedToHuman = 4,
+}
+
+/// <summary>One remediation of one node, from the proposal to its close.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.RemediationCase")]
+public sealed record RemediationCase(
+    [property: Id(0)] string CaseId,
+    [property: Id(1)] bool Preventive,
+    [property: Id(2)] string Symptom,
+    [property: Id(3)] int Step,
+    [property: Id(4)] string Action,
+    [property: Id(5)] RemediationPhase Phase,
+    [property: Id(6)] DateTimeOffset OpenedAt,
+    [property: Id(7)] string? LeaseId = null,
+    [property: Id(8)] string? IdempotencyKey = null,
+    [property: Id(9)] DateTimeOffset? ActedAt = null,
+    [property: Id(10)] DateTimeOffset? Deadline = null,
+    [property: Id(11)] string? LastDenial = null,
+    [property: Id(12)] int Attempt = 0);
+
+/// <summary>What a node's past actions were: the input to flap damping and to the rung a new case starts on.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.RemediationHistory")]
+public sealed record RemediationHistory(
+    [property: Id(0)] ImmutableArray<DateTimeOffset> RecentActions,
+    [property: Id(1)] int LastStep,
+    [property: Id(2)] DateTimeOffset? LastClosedAt)
+{
+    public static RemediationHistory Empty { get; } = new([], -1, null);
+}
