@@ -16,9 +16,11 @@ public sealed record DomainGuardState(
     [property: Id(4)] DateTimeOffset? StormHeldUntil,
     [property: Id(5)] ImmutableDictionary<string, string> GrantedRequests)
 {
-    public static DomainGuardState Empty { get; } = new(
+    public DomainGuardState() : this(
         ImmutableDictionary<string, LeaseView>.Empty, [], ImmutableDictionary<string, NodeSummary>.Empty, false, null,
-        ImmutableDictionary<string, string>.Empty);
+        ImmutableDictionary<string, string>.Empty) { }
+
+    public static DomainGuardState Empty { get; } = new();
 
     public int Troubled => Members.Values.Count(m => DomainGuard.CountsTowardStorm(m.Health));
 

@@ -13,8 +13,10 @@ public sealed record FleetGuardState(
     [property: Id(4)] ImmutableDictionary<string, DateTimeOffset> Leases,
     [property: Id(5)] ImmutableSortedSet<string> Domains)
 {
-    public static FleetGuardState Empty { get; } = new(false, null, null, null,
-        ImmutableDictionary<string, DateTimeOffset>.Empty, ImmutableSortedSet<string>.Empty);
+    public FleetGuardState() : this(false, null, null, null,
+        ImmutableDictionary<string, DateTimeOffset>.Empty, ImmutableSortedSet<string>.Empty) { }
+
+    public static FleetGuardState Empty { get; } = new();
 }
 
 /// <summary>Fleet-wide limits: the global freeze and the cap on actions in flight.</summary>

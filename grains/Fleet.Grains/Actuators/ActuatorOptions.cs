@@ -1,0 +1,23 @@
+namespace Fleet.Grains.Actuators;
+
+/// <summary>Which actuator runs granted actions and how hard the pipeline tries. Bound from <c>Fleet:Actuator</c>.</summary>
+public sealed class ActuatorOptions
+{
+    /// <summary><c>Simulated</c> (default) or <c>Webhook</c>.</summary>
+    public string Kind { get; set; } = "Simulated";
+
+    /// <summary>The webhook's URL; required when <see cref="Kind"/> is Webhook.</summary>
+    public string? WebhookUrl { get; set; }
+
+    /// <summary>Time allowed for one attempt. Default 10 s.</summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Retries after the first attempt. Default 3.</summary>
+    public int MaxRetries { get; set; } = 3;
+
+    /// <summary>The first retry's delay; later ones back off exponentially. Default 1 s.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long the circuit stays open after it breaks. Default 30 s.</summary>
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(30);
+}

@@ -1,0 +1,47 @@
+using System.Net;
+using System.Net.Http.Json;
+using Fleet.Abstractions.Actions;
+
+namespace Fleet.Grains.Actuators;
+
+/// <summary>
+/// Posts each action as JSON to a webhook, with an <c>Idempotency-Key</c> header the receiver uses to ignore repeats.
+/// 2xx is success; 408, 429 and 5xx are transient (retried by the pipeline); any other status is a final failure.
+/// </summary>
+public sealed class WebhookActuator(HttpClient http, Uri url) : IActuator
+{
+    public string Name => "webhook";
+
+    public async Task<ActuatorResult> ExecuteAsync(ActionRequest request, CancellationToken cancellationToken)
+    {
+        using var message = new HttpRequestMessage(HttpMethod.Post, url)
+        {
+            Content = JsonContent.Create(new
+            {
+                idempotencyKey = request.IdempotencyKey,
+                nodeId = request.NodeId,
+                action = request.Action,
+                reason = request.Reason,
+                leaseId = request.LeaseId,
+            }),
+        };
+        message.Headers.Add("Idempotency-Key", request.IdempotencyKey);
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(message, cancellationToken);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new ActuatorException($"webhook {url} unreachable: {e.Message}", e);
+        }
+        using (response)
+        {
+            var code = (int)response.StatusCode;
+            if (response.IsSuccessStatusCode) return new ActuatorResult(true, $"webhook answered {code}");
+            if (code >= 500 || response.StatusCode is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests)
+                throw new ActuatorException($"webhook answered {code}");
+            return new ActuatorResult(false, $"webhook refused the action with {code}");
+        }
+    }
+}

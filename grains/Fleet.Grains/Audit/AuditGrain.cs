@@ -1,0 +1,10 @@
+using Fleet.Abstractions.Audit;
+
+namespace Fleet.Grains.Audit;
+
+/// <summary>Reads the decision trail for clients. Stateless: any silo answers from the shared store.</summary>
+[StatelessWorker]
+public sealed class AuditGrain(IAuditStore store) : Grain, IAuditGrain
+{
+    public Task<AuditPage> QueryAsync(AuditQuery query) => store.QueryAsync(query);
+}

@@ -1,0 +1,39 @@
+using Fleet.Abstractions.Nodes;
+using Fleet.Core.Health;
+using Fleet.Core.Remediation;
+
+namespace Fleet.Grains.Nodes;
+
+[GenerateSerializer, Immutable, Alias("fleet.NodeState")]
+public sealed record NodeState(
+    [property: Id(0)] NodeRegistration? Registration,
+    [property: Id(1)] NodeHealthModel Health,
+    [property: Id(2)] AdminState Admin,
+    [property: Id(3)] RemediationCase? Case,
+    [property: Id(4)] RemediationHistory History,
+    [property: Id(5)] HealthState Effective,
+    [property: Id(6)] DateTimeOffset EffectiveSince,
+    [property: Id(7)] int PolicyVersion)
+{
+    public NodeState() : this(null, NodeHealthModel.Initial(DateTimeOffset.UnixEpoch), AdminState.None, null,
+        RemediationHistory.Empty, HealthState.Unknown, DateTimeOffset.UnixEpoch, 0) { }
+
+    /// <summary>The health shown to people: operator states and remediation phases over the judged health.</summary>
+    public HealthState Derive()
+    {
+        if (Admin == AdminState.Decommissioned) return HealthState.Decommissioned;
+        switch (Case?.Phase)
+        {
+            case RemediationPhase.Acting or RemediationPhase.Verifying: return HealthState.Remediating;
+            case RemediationPhase.Probation: return HealthState.Probation;
+        }
+        var judged = Health.Health;
+        if (judged is HealthState.Suspect or HealthState.Unhealthy) return judged;
+        return Admin switch
+        {
+            AdminState.Draining => HealthState.Draining,
+            AdminState.Cordoned => HealthState.Cordoned,
+            _ => judged,
+        };
+    }
+}

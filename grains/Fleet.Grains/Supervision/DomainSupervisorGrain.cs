@@ -1,0 +1,151 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Supervision;
+using Fleet.Core.Guarding;
+using Fleet.Grains.Audit;
+using Fleet.Grains.Policy;
+using Fleet.Grains.Telemetry;
+
+namespace Fleet.Grains.Supervision;
+
+/// <summary>
+/// A failure domain's supervisor: grants leases within the domain's budgets, runs the storm brake,
+/// and keeps the domain's member list (the inventory the fleet view is built from).
+/// A timer frees expired leases and ends the storm cool-down even when nobody calls.
+/// </summary>
+public sealed class DomainSupervisorGrain(
+    [PersistentState("domain", StorageNames.Fleet)] IPersistentState<DomainGuardState> state,
+    PolicyCache policies, IAuditStore audit, FleetMetrics metrics, TimeProvider time) : Grain, IDomainSupervisorGrain
+{
+    private static readonly TimeSpan SweepPeriod = TimeSpan.FromSeconds(5);
+    private string Domain => this.GetPrimaryKeyString();
+    private string Actor => $"domain-supervisor/{Domain}";
+    private string Subject => $"domain/{Domain}";
+    private IFleetSupervisorGrain Fleet => GrainFactory.GetGrain<IFleetSupervisorGrain>(FleetNames.Default);
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        this.RegisterGrainTimer(SweepAsync, new GrainTimerCreationOptions(SweepPeriod, SweepPeriod) { KeepAlive = false });
+        return Task.CompletedTask;
+    }
+
+    public async Task<LeaseDecision> RequestLeaseAsync(LeaseRequest request)
+    {
+        var now = time.GetUtcNow();
+        var policy = await policies.GetAsync();
+        var records = new List<DecisionRecord>();
+        var changed = await HousekeepAsync(now, records);
+
+        if (state.State.GrantedRequests.TryGetValue(request.RequestId, out var existingId) && state.State.Leases.TryGetValue(existingId, out var existing))
+        {
+            await SaveAsync(changed, records);
+            return new LeaseDecision(true, existing.LeaseId, existing.ExpiresAt, null, "the lease was already granted to this request");
+        }
+
+        var decision = DomainGuard.Decide(state.State, request, now, policy.Guardrails);
+        if (decision.Granted)
+        {
+            var leaseId = Guid.CreateVersion7(now).ToString("N");
+            var fleet = await Fleet.AcquireAsync(leaseId, Domain, request.NodeId, request.Action, decision.ExpiresAt!.Value);
+            if (!fleet.Granted) decision = fleet;
+            else
+            {
+                state.State = DomainGuard.Grant(state.State, request, leaseId, now, decision.ExpiresAt!.Value);
+                decision = decision with { LeaseId = leaseId };
+                changed = true;
+            }
+        }
+        if (!decision.Granted && decision.Guardrail is { } g) metrics.Denial(g);
+        await SaveAsync(changed, records);
+        return decision;
+    }
+
+    public async Task ReleaseLeaseAsync(string leaseId, string nodeId, string outcome)
+    {
+        if (!state.State.Leases.TryGetValue(leaseId, out var lease)) return;
+        var now = time.GetUtcNow();
+        var policy = await policies.GetAsync();
+        state.State = DomainGuard.Release(state.State, leaseId);
+        await Fleet.ReleaseAsync(leaseId);
+        await SaveAsync(true, [Decisions.Create(now, Actor, $"node/{nodeId}", DecisionKinds.Released,
+            $"Released the lease for {lease.Action} on {nodeId} ({outcome}); {Domain} now has {state.State.Leases.Count} of {policy.Guardrails.MaxConcurrentPerDomain} remediation slots in use.",
+            policy.Version, lease.Action, outcome: outcome, rule: "guardrails.maxConcurrentPerDomain")]);
+    }
+
+    public async Task ReportMemberAsync(NodeSummary member)
+    {
+        var isNew = !state.State.Members.ContainsKey(member.NodeId);
+        state.State = state.State with { Members = state.State.Members.SetItem(member.NodeId, member) };
+        if (isNew) await Fleet.RegisterDomainAsync(Domain);
+        var records = new List<DecisionRecord>();
+        await HousekeepAsync(time.GetUtcNow(), records);
+        await SaveAsync(true, records);
+    }
+
+    public async Task RemoveMemberAsync(string nodeId)
+    {
+        if (!state.State.Members.ContainsKey(nodeId)) return;
+        state.State = state.State with { Members = state.State.Members.Remove(nodeId) };
+        var records = new List<DecisionRecord>();
+        await HousekeepAsync(time.GetUtcNow(), records);
+        await SaveAsync(true, records);
+    }
+
+    public Task<ImmutableArray<NodeSummary>> GetMembersAsync() =>
+        Task.FromResult(state.State.Members.Values.OrderBy(m => m.NodeId, StringComparer.Ordinal).ToImmutableArray());
+
+    public async Task<DomainStatus> GetStatusAsync()
+    {
+        var now = time.GetUtcNow();
+        var s = state.State;
+        var policy = await policies.GetAsync();
+        return new DomainStatus(Domain, s.Members.Count, s.Troubled, s.Frozen(now), s.StormActive ? null : s.StormHeldUntil,
+            [.. s.Leases.Values.Where(l => l.ExpiresAt > now)], s.ActionStarts.Count(t => now - t < policy.Guardrails.Window));
+    }
+
+    private async Task SweepAsync(CancellationToken _)
+    {
+        var records = new List<DecisionRecord>();
+        var changed = await HousekeepAsync(time.GetUtcNow(), records);
+        await SaveAsync(changed, records);
+    }
+
+    /// <summary>Frees expired leases and moves the storm brake; says whether the state changed.</summary>
+    private async Task<bool> HousekeepAsync(DateTimeOffset now, List<DecisionRecord> records)
+    {
+        var policy = await policies.GetAsync();
+        var (pruned, expired) = DomainGuard.Prune(state.State, now, policy.Guardrails);
+        var changed = !ReferenceEquals(pruned, state.State);
+        state.State = pruned;
+        foreach (var lease in expired)
+        {
+            await Fleet.ReleaseAsync(lease.LeaseId);
+            records.Add(Decisions.Create(now, Actor, $"node/{lease.NodeId}", DecisionKinds.Released,
+                $"The lease for {lease.Action} on {lease.NodeId} expired unreleased after {Core.Text.Format.Duration(lease.ExpiresAt - lease.GrantedAt)}; its slot in {Domain} is free again.",
+                policy.Version, lease.Action, outcome: "expired", rule: "guardrails.leaseDuration"));
+        }
+
+        var storm = DomainGuard.CheckStorm(state.State, now, policy.Guardrails);
+        if (storm.Event != StormEvent.None)
+        {
+            state.State = storm.State;
+            changed = true;
+            var (kind, verb) = storm.Event switch
+            {
+                StormEvent.Started => (DecisionKinds.Frozen, "Froze disruptive actions in"),
+                StormEvent.Ended => (DecisionKinds.Observed, "The storm ended in"),
+                _ => (DecisionKinds.Thawed, "Lifted the storm freeze in"),
+            };
+            records.Add(Decisions.Create(now, Actor, Subject, kind, $"{verb} {Domain}: {storm.Reason}.", policy.Version,
+                evidence: storm.Evidence, rule: "guardrails.stormThreshold", guardrail: Guardrails.StormBrake));
+        }
+        return changed;
+    }
+
+    private async Task SaveAsync(bool changed, IReadOnlyList<DecisionRecord> records)
+    {
+        if (changed) await state.WriteStateAsync();
+        await audit.AppendAsync(records);
+    }
+}
