@@ -61,7 +61,9 @@ public sealed partial class NodeGrain(
             await Domain(previous.Domain).RemoveMemberAsync(Id);
             if (S.Case is { LeaseId: not null } c) state.State = S with { Case = c with { Phase = RemediationPhase.AwaitingLease, LeaseId = null } };
         }
-        state.State = S with { Registration = registration, Health = previous is null ? NodeHealthModel.Initial(now) : S.Health };
+        state.State = previous is null
+            ? S with { Registration = registration, Health = NodeHealthModel.Initial(now), EffectiveSince = now }
+            : S with { Registration = registration };
         if (previous is null) _watchingSince = now;
         Record(previous is null ? DecisionKinds.Registered : DecisionKinds.Operator,
             previous is null
@@ -370,7 +372,8 @@ public sealed partial class NodeGrain(
         if (moved)
         {
             metrics.NodeMoved(S.Effective, effective);
-            if (!_pending.Any(r => r.Kind == DecisionKinds.HealthChanged) || effective is HealthState.Remediating or HealthState.Probation or HealthState.Healthy)
+            var judgedTo = S.Health.Health;
+            if (!(effective == judgedTo && _pending.Any(r => r.Kind == DecisionKinds.HealthChanged)))
                 Record(DecisionKinds.HealthChanged, $"Node {Id} is now {effective} (was {S.Effective}){PhaseNote(effective)}.", rule: RuleFor(effective));
             state.State = S with { Effective = effective, EffectiveSince = now };
             _dirty = true;

@@ -26,11 +26,11 @@ public sealed record FleetPolicy(
                 new LadderStep(ActionNames.RestartServices, TimeSpan.FromMinutes(2)),
                 new LadderStep(ActionNames.Reboot, TimeSpan.FromMinutes(5)),
                 new LadderStep(ActionNames.Drain, TimeSpan.FromMinutes(10)),
-                new LadderStep(ActionNames.Replace, TimeSpan.FromMinutes(30)),
+                new LadderStep(ActionNames.Replace, TimeSpan.FromMinutes(20)),
                 new LadderStep(ActionNames.Human, TimeSpan.Zero),
             ],
             TimeSpan.FromMinutes(1), 2.0, TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(5), TimeSpan.FromHours(1)),
-        new GuardrailPolicy(1, 10, TimeSpan.FromMinutes(10), 0.3, 3, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(15), 20));
+        new GuardrailPolicy(1, 10, TimeSpan.FromMinutes(10), 0.3, 3, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(30), 20));
 
     /// <summary>How long a node may stay silent before it is Suspect.</summary>
     public TimeSpan SilenceToSuspect => Telemetry.ReportInterval * Telemetry.AllowedMisses;
@@ -104,7 +104,7 @@ public sealed record RemediationPolicy(
 /// <param name="StormThreshold">Share (0–1) of a domain Suspect or Unhealthy at which the storm brake freezes it. Default 0.3.</param>
 /// <param name="StormMinMembers">Domains smaller than this never trip the storm brake. Default 3.</param>
 /// <param name="StormCooldown">The freeze holds this long after the storm ends. Default 5 min.</param>
-/// <param name="LeaseDuration">A lease not released by then expires. Default 15 min.</param>
+/// <param name="LeaseDuration">A lease not released by then expires; must cover the longest verify window. Default 30 min.</param>
 /// <param name="FleetMaxConcurrent">Actions in flight at once in the whole fleet. Default 20.</param>
 [GenerateSerializer, Immutable, Alias("fleet.GuardrailPolicy")]
 public sealed record GuardrailPolicy(

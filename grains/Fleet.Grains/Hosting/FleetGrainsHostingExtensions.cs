@@ -1,0 +1,42 @@
+using Fleet.Grains.Actuators;
+using Fleet.Grains.Audit;
+using Fleet.Grains.Persistence;
+using Fleet.Grains.Policy;
+using Fleet.Grains.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime.Hosting;
+
+namespace Fleet.Grains.Hosting;
+
+public static class FleetGrainsHostingExtensions
+{
+    /// <summary>The services Fleet's grains need, whatever the storage: policy cache, metrics, actuator and executor, clock.</summary>
+    public static IServiceCollection AddFleetGrainServices(this IServiceCollection services)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<PolicyCache>();
+        services.TryAddSingleton<FleetMetrics>();
+        services.TryAddSingleton<SimulatedActuator>();
+        services.AddOptions<ActuatorOptions>();
+        services.TryAddSingleton<IActuator>(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<ActuatorOptions>>().Value;
+            return string.Equals(o.Kind, "Webhook", StringComparison.OrdinalIgnoreCase)
+                ? new WebhookActuator(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, new Uri(o.WebhookUrl!))
+                : sp.GetRequiredService<SimulatedActuator>();
+        });
+        services.TryAddSingleton<ActionExecutor>();
+        return services;
+    }
+
+    /// <summary>Grain state and the audit trail in one SQLite file under <paramref name="dataDir"/> (group-committed).</summary>
+    public static IServiceCollection AddFleetEmbeddedStore(this IServiceCollection services, string dataDir)
+    {
+        services.AddSingleton(_ => new SqliteBatchWriter(Path.Combine(dataDir, "fleet.db"), SqliteGrainStorage.Schema + SqliteAuditStore.Schema));
+        services.AddGrainStorage(StorageNames.Fleet, (sp, _) => ActivatorUtilities.CreateInstance<SqliteGrainStorage>(sp));
+        services.TryAddSingleton<IAuditStore>(sp => new SqliteAuditStore(sp.GetRequiredService<SqliteBatchWriter>()));
+        return services;
+    }
+}

@@ -1,0 +1,25 @@
+namespace Fleet.Silo.Api;
+
+/// <summary>Body of <c>POST /api/v1/nodes</c>.</summary>
+public sealed record RegisterNodeRequest(string? Id, string? Domain, CapacityRequest? Capacity, Dictionary<string, string>? Labels);
+
+public sealed record CapacityRequest(double? CpuCores, long? MemoryBytes, long? DiskBytes);
+
+/// <summary>One telemetry report. <c>timestamp</c> defaults to the time it arrives, <c>ttlSeconds</c> to the policy's maxTtl.</summary>
+public sealed record TelemetryRequest(
+    long? Sequence, DateTimeOffset? Timestamp, double? TtlSeconds, double? CpuPercent, long? MemoryUsedBytes,
+    long? MemoryTotalBytes, double? DiskUsedPercent, List<CheckRequest>? Checks, string? NodeId = null);
+
+public sealed record CheckRequest(string? Name, bool? Passed, string? Detail);
+
+/// <summary>Body of cordon, uncordon, drain, freeze and unfreeze: who asks and why.</summary>
+public sealed record OperatorRequest(string? By, string? Reason);
+
+/// <summary>Body of <c>PUT /api/v1/policy</c> when sent as JSON; a <c>text/yaml</c> or <c>text/plain</c> body is the document itself.</summary>
+public sealed record PolicyRequest(string? Document, string? By);
+
+public sealed record PolicyView(int Version, DateTimeOffset AppliedAt, string AppliedBy, string Document, Fleet.Abstractions.Policy.FleetPolicy Policy);
+
+public sealed record BatchItemResult(string NodeId, string Outcome, string Health, long LastSequence);
+
+public sealed record FleetView(Fleet.Abstractions.Supervision.FleetStatus Fleet, IReadOnlyList<Fleet.Abstractions.Supervision.DomainStatus> Domains);

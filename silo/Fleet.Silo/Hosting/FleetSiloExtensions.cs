@@ -1,0 +1,74 @@
+using System.Text.Json.Serialization;
+using Fleet.Grains.Actuators;
+using Fleet.Grains.Hosting;
+using Fleet.Grains.Telemetry;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using Orleans.Dashboard;
+
+namespace Fleet.Silo.Hosting;
+
+public static class FleetSiloExtensions
+{
+    /// <summary>Wires the silo: options (validated at start), Orleans with the embedded store, dashboard, metrics, health, OpenAPI.</summary>
+    public static WebApplicationBuilder AddFleetSilo(this WebApplicationBuilder builder)
+    {
+        var options = BindAndValidate(builder.Configuration);
+
+        builder.Services.AddOptions<FleetOptions>().BindConfiguration(FleetOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<ActuatorOptions>().BindConfiguration($"{FleetOptions.Section}:Actuator")
+            .Validate(o => !string.Equals(o.Kind, "Webhook", StringComparison.OrdinalIgnoreCase) || Uri.TryCreate(o.WebhookUrl, UriKind.Absolute, out _),
+                "Fleet:Actuator:WebhookUrl must be an absolute URL when Fleet:Actuator:Kind is Webhook")
+            .Validate(o => o.Kind is "Simulated" or "Webhook" or "simulated" or "webhook", "Fleet:Actuator:Kind must be Simulated or Webhook")
+            .ValidateOnStart();
+
+        builder.Services.AddFleetGrainServices();
+        builder.Services.AddFleetEmbeddedStore(options.DataDir);
+
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
+            silo.AddDashboard();
+        });
+
+        builder.Services.AddHostedService<NodeWarmup>();
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+        });
+        builder.Services.AddProblemDetails();
+        builder.Services.AddOpenApi();
+        builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store").AddCheck<SiloHealthCheck>("silo");
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(FleetMetrics.MeterName, "Microsoft.Orleans")
+            .AddRuntimeInstrumentation()
+            .AddAspNetCoreInstrumentation()
+            .AddView("fleet.decision.latency", new ExplicitBucketHistogramConfiguration { Boundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] })
+            .AddPrometheusExporter());
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        return builder;
+    }
+
+    /// <summary>Fails the start with one clear line per bad setting, before anything binds a port.</summary>
+    private static FleetOptions BindAndValidate(IConfiguration configuration)
+    {
+        var options = new FleetOptions();
+        var problems = new List<string>();
+        try
+        {
+            configuration.GetSection(FleetOptions.Section).Bind(options);
+        }
+        catch (InvalidOperationException e)
+        {
+            problems.Add(e.InnerException?.Message ?? e.Message);
+        }
+        var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+        System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), results, true);
+        problems.AddRange(results.Select(r => $"Fleet:{string.Join(",", r.MemberNames)}: {r.ErrorMessage}"));
+        if (options.SiloPort == options.GatewayPort) problems.Add("Fleet:SiloPort and Fleet:GatewayPort must differ");
+        if (problems.Count > 0) throw new OptionsValidationException(FleetOptions.Section, typeof(FleetOptions), problems);
+        return options;
+    }
+}

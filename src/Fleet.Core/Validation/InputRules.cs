@@ -1,0 +1,90 @@
+using System.Text.RegularExpressions;
+using Fleet.Abstractions.Nodes;
+
+namespace Fleet.Core.Validation;
+
+/// <summary>
+/// The rules every input must pass at the boundary (REST API, client SDK, CLI) before it reaches a grain.
+/// Each rule returns the problems by field name, all at once.
+/// </summary>
+public static partial class InputRules
+{
+    public const int MaxIdLength = 128;
+    public const int MaxChecks = 64;
+    public const int MaxLabels = 64;
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    private static partial Regex IdPattern();
+
+    public const string IdRule = "1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit";
+
+    public static bool IsValidId(string? id) => id is not null && IdPattern().IsMatch(id);
+
+    public static Dictionary<string, string[]> Check(NodeRegistration r)
+    {
+        var p = new Problems();
+        if (!IsValidId(r.NodeId)) p.Add("id", $"'{r.NodeId}' is not a node id: {IdRule}");
+        if (!IsValidId(r.Domain)) p.Add("domain", $"'{r.Domain}' is not a domain name: {IdRule}");
+        if (r.Capacity is null) p.Add("capacity", "is required (cpuCores, memoryBytes, diskBytes)");
+        else
+        {
+            if (!double.IsFinite(r.Capacity.CpuCores) || r.Capacity.CpuCores <= 0 || r.Capacity.CpuCores > 100_000) p.Add("capacity.cpuCores", "must be more than 0 and at most 100000");
+            if (r.Capacity.MemoryBytes <= 0) p.Add("capacity.memoryBytes", "must be more than 0");
+            if (r.Capacity.DiskBytes < 0) p.Add("capacity.diskBytes", "must not be negative");
+        }
+        if (r.Labels is { } labels)
+        {
+            if (labels.Count > MaxLabels) p.Add("labels", $"at most {MaxLabels} labels");
+            foreach (var (k, v) in labels)
+            {
+                if (!IsValidId(k)) p.Add($"labels.{k}", $"a label name must be {IdRule}");
+                if (v is null || v.Length > 256) p.Add($"labels.{k}", "a label value must be at most 256 characters");
+            }
+        }
+        return p.ToDictionary();
+    }
+
+    public static Dictionary<string, string[]> Check(TelemetryReport t, string prefix = "")
+    {
+        var p = new Problems();
+        if (t.Sequence < 0) p.Add(prefix + "sequence", "must be 0 or more");
+        if (t.Ttl <= TimeSpan.Zero || t.Ttl > TimeSpan.FromHours(24)) p.Add(prefix + "ttlSeconds", "must be more than 0 and at most 86400");
+        if (!double.IsFinite(t.CpuPercent) || t.CpuPercent is < 0 or > 100) p.Add(prefix + "cpuPercent", "must be between 0 and 100");
+        if (!double.IsFinite(t.DiskUsedPercent) || t.DiskUsedPercent is < 0 or > 100) p.Add(prefix + "diskUsedPercent", "must be between 0 and 100");
+        if (t.MemoryTotalBytes <= 0) p.Add(prefix + "memoryTotalBytes", "must be more than 0");
+        if (t.MemoryUsedBytes < 0) p.Add(prefix + "memoryUsedBytes", "must not be negative");
+        else if (t.MemoryTotalBytes > 0 && t.MemoryUsedBytes > t.MemoryTotalBytes) p.Add(prefix + "memoryUsedBytes", "must not exceed memoryTotalBytes");
+        if (!t.Checks.IsDefault)
+        {
+            if (t.Checks.Length > MaxChecks) p.Add(prefix + "checks", $"at most {MaxChecks} checks per report");
+            for (var i = 0; i < t.Checks.Length; i++)
+            {
+                var c = t.Checks[i];
+                if (c is null || !IsValidId(c.Name)) p.Add($"{prefix}checks[{i}].name", $"a check name must be {IdRule}");
+                if (c?.Detail is { Length: > 1024 }) p.Add($"{prefix}checks[{i}].detail", "at most 1024 characters");
+            }
+        }
+        return p.ToDictionary();
+    }
+
+    public static Dictionary<string, string[]> CheckText(string field, string? text, bool required, int max = 512)
+    {
+        var p = new Problems();
+        if (required && string.IsNullOrWhiteSpace(text)) p.Add(field, "is required");
+        else if (text is { } s && s.Length > max) p.Add(field, $"at most {max} characters");
+        return p.ToDictionary();
+    }
+
+    private sealed class Problems
+    {
+        private readonly Dictionary<string, List<string>> _byField = [];
+
+        public void Add(string field, string message)
+        {
+            if (!_byField.TryGetValue(field, out var list)) _byField[field] = list = [];
+            list.Add(message);
+        }
+
+        public Dictionary<string, string[]> ToDictionary() => _byField.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
+    }
+}
