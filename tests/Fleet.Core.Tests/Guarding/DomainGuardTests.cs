@@ -1,0 +1,99 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Supervision;
+using Fleet.Core.Guarding;
+
+namespace Fleet.Core.Tests.Guarding;
+
+public class DomainGuardTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly GuardrailPolicy Policy = FleetPolicy.Default.Guardrails with { MaxConcurrentPerDomain = 1, MaxActionsPerWindow = 2 };
+
+    private static LeaseRequest Req(string node, string id = "r") => new($"{node}/{id}", node, "rack-a", "reboot", true, 1);
+
+    private static DomainGuardState WithMembers(int healthy, int unhealthy)
+    {
+        var members = ImmutableDictionary<string, NodeSummary>.Empty;
+        for (var i = 0; i < healthy; i++) members = members.Add($"h{i}", new NodeSummary($"h{i}", "rack-a", HealthState.Healthy, T0));
+        for (var i = 0; i < unhealthy; i++) members = members.Add($"u{i}", new NodeSummary($"u{i}", "rack-a", HealthState.Unhealthy, T0));
+        return DomainGuardState.Empty with { Members = members };
+    }
+
+    [Fact]
+    public void Decide_FreeSlot_Granted()
+    {
+        var d = DomainGuard.Decide(WithMembers(9, 1), Req("u0"), T0, Policy);
+        Assert.True(d.Granted);
+        Assert.Contains("0 of 1 remediation slots in use", d.Reason);
+    }
+
+    [Fact]
+    public void Decide_SlotTaken_DeniedByMaxConcurrent()
+    {
+        var s = DomainGuard.Grant(WithMembers(9, 1), Req("u0"), "L1", T0, T0.AddMinutes(15));
+        var d = DomainGuard.Decide(s, Req("u1"), T0, Policy);
+        Assert.False(d.Granted);
+        Assert.Equal(Guardrails.MaxConcurrent, d.Guardrail);
+        Assert.Contains("reboot on u0", d.Reason);
+    }
+
+    [Fact]
+    public void Decide_RateWindowFull_DeniedByRateLimit_ThenFreeAfterWindow()
+    {
+        var s = WithMembers(10, 0);
+        s = DomainGuard.Release(DomainGuard.Grant(s, Req("a"), "L1", T0, T0.AddMinutes(15)), "L1");
+        s = DomainGuard.Release(DomainGuard.Grant(s, Req("b"), "L2", T0, T0.AddMinutes(15)), "L2");
+        Assert.Equal(Guardrails.RateLimit, DomainGuard.Decide(s, Req("c"), T0.AddMinutes(1), Policy).Guardrail);
+        var (pruned, _) = DomainGuard.Prune(s, T0 + Policy.Window, Policy);
+        Assert.True(DomainGuard.Decide(pruned, Req("c"), T0 + Policy.Window, Policy).Granted);
+    }
+
+    [Fact]
+    public void Prune_ExpiredLease_FreesSlot()
+    {
+        var s = DomainGuard.Grant(WithMembers(5, 0), Req("a"), "L1", T0, T0.AddMinutes(15));
+        var (pruned, expired) = DomainGuard.Prune(s, T0.AddMinutes(15), Policy);
+        Assert.Single(expired);
+        Assert.Empty(pruned.Leases);
+        Assert.Empty(pruned.GrantedRequests);
+    }
+
+    [Fact]
+    public void CheckStorm_ShareAtThreshold_StartsAndDeniesDisruptive()
+    {
+        var s = WithMembers(7, 3); // 30%
+        var storm = DomainGuard.CheckStorm(s, T0, Policy);
+        Assert.Equal(StormEvent.Started, storm.Event);
+        Assert.Contains("3 of 10 members (30%)", storm.Reason);
+        var d = DomainGuard.Decide(storm.State, Req("u0"), T0, Policy);
+        Assert.Equal(Guardrails.StormBrake, d.Guardrail);
+    }
+
+    [Fact]
+    public void CheckStorm_BelowThreshold_NoStorm()
+    {
+        Assert.Equal(StormEvent.None, DomainGuard.CheckStorm(WithMembers(8, 2), T0, Policy).Event);
+    }
+
+    [Fact]
+    public void CheckStorm_SmallDomain_NeverTrips()
+    {
+        Assert.Equal(StormEvent.None, DomainGuard.CheckStorm(WithMembers(0, 2), T0, Policy).Event);
+    }
+
+    [Fact]
+    public void CheckStorm_AfterStorm_HoldsForCooldownThenThaws()
+    {
+        var s = DomainGuard.CheckStorm(WithMembers(5, 5), T0, Policy).State;
+        var calm = s with { Members = WithMembers(10, 0).Members };
+        var ended = DomainGuard.CheckStorm(calm, T0.AddMinutes(1), Policy);
+        Assert.Equal(StormEvent.Ended, ended.Event);
+        Assert.True(ended.State.Frozen(T0.AddMinutes(5)));
+        Assert.Equal(Guardrails.StormBrake, DomainGuard.Decide(ended.State, Req("h0"), T0.AddMinutes(5), Policy).Guardrail);
+        var thawed = DomainGuard.CheckStorm(ended.State, T0.AddMinutes(1) + Policy.StormCooldown, Policy);
+        Assert.Equal(StormEvent.Thawed, thawed.Event);
+        Assert.False(thawed.State.Frozen(T0.AddMinutes(1) + Policy.StormCooldown));
+    }
+}

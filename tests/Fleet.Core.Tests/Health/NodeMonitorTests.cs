@@ -1,0 +1,143 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Policy;
+using Fleet.Core.Health;
+
+namespace Fleet.Core.Tests.Health;
+
+public class NodeMonitorTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly FleetPolicy Policy = FleetPolicy.Default;
+    private const long Gi = 1L << 30;
+
+    private static TelemetryReport Report(long seq, DateTimeOffset at, double cpu = 10, long used = 2 * Gi, bool checkOk = true, double ttlSeconds = 30) =>
+        new(seq, at, TimeSpan.FromSeconds(ttlSeconds), cpu, used, 16 * Gi, 20, [new CheckResult("http", checkOk, checkOk ? null : "503")]);
+
+    private static NodeHealthModel Feed(NodeHealthModel m, params TelemetryReport[] reports)
+    {
+        foreach (var r in reports) m = NodeMonitor.OnReport(m, r, r.Timestamp, Policy).Model;
+        return m;
+    }
+
+    [Fact]
+    public void OnReport_FirstCleanReport_Healthy()
+    {
+        var j = NodeMonitor.OnReport(NodeHealthModel.Initial(T0), Report(1, T0), T0, Policy);
+        Assert.Equal(ReportOutcome.Accepted, j.Outcome);
+        Assert.Equal(HealthState.Healthy, j.Model.Health);
+        Assert.NotNull(j.Change);
+        Assert.Equal(HealthState.Unknown, j.Change!.From);
+    }
+
+    [Theory]
+    [InlineData(5)]
+    [InlineData(4)]
+    public void OnReport_SameOrOlderSequence_DroppedAndStateUnchanged(long seq)
+    {
+        var m = Feed(NodeHealthModel.Initial(T0), Report(5, T0));
+        var j = NodeMonitor.OnReport(m, Report(seq, T0.AddSeconds(1), checkOk: false), T0.AddSeconds(1), Policy);
+        Assert.Equal(ReportOutcome.DuplicateOrOutOfOrder, j.Outcome);
+        Assert.Same(m, j.Model);
+    }
+
+    [Fact]
+    public void OnReport_ExpiredOnArrival_RejectedNotHealthy()
+    {
+        var j = NodeMonitor.OnReport(NodeHealthModel.Initial(T0), Report(1, T0, ttlSeconds: 5), T0.AddSeconds(6), Policy);
+        Assert.Equal(ReportOutcome.Expired, j.Outcome);
+        Assert.Equal(HealthState.Unknown, j.Model.Health);
+    }
+
+    [Fact]
+    public void OnReport_FailedChecksBelowStreak_DegradedThenUnhealthyAtStreak()
+    {
+        var m = NodeHealthModel.Initial(T0);
+        m = Feed(m, Report(1, T0));
+        m = Feed(m, Report(2, T0.AddSeconds(10), checkOk: false));
+        Assert.Equal(HealthState.Degraded, m.Health);
+        m = Feed(m, Report(3, T0.AddSeconds(20), checkOk: false));
+        Assert.Equal(HealthState.Degraded, m.Health);
+        var j = NodeMonitor.OnReport(m, Report(4, T0.AddSeconds(30), checkOk: false), T0.AddSeconds(30), Policy);
+        Assert.Equal(HealthState.Unhealthy, j.Model.Health);
+        Assert.Contains("check 'http' failed (503), 3 report(s) in a row", j.Change!.Reason);
+    }
+
+    [Fact]
+    public void OnReport_UnhealthyNeedsRecoverStreak_Hysteresis()
+    {
+        var m = Feed(NodeHealthModel.Initial(T0), Report(1, T0, checkOk: false), Report(2, T0.AddSeconds(1), checkOk: false), Report(3, T0.AddSeconds(2), checkOk: false));
+        Assert.Equal(HealthState.Unhealthy, m.Health);
+        m = Feed(m, Report(4, T0.AddSeconds(3)));
+        Assert.Equal(HealthState.Unhealthy, m.Health);
+        m = Feed(m, Report(5, T0.AddSeconds(4)));
+        Assert.Equal(HealthState.Healthy, m.Health);
+    }
+
+    [Fact]
+    public void OnReport_OneCpuSpike_StaysHealthy_TwoInARow_Degraded()
+    {
+        var m = Feed(NodeHealthModel.Initial(T0), Report(1, T0), Report(2, T0.AddSeconds(1), cpu: 97));
+        Assert.Equal(HealthState.Healthy, m.Health);
+        m = Feed(m, Report(3, T0.AddSeconds(2), cpu: 97));
+        Assert.Equal(HealthState.Degraded, m.Health);
+        Assert.Contains(m.Conditions, c => c.Type == ConditionTypes.CpuPressure && c.Reason.Contains("97%"));
+        m = Feed(m, Report(4, T0.AddSeconds(3)));
+        Assert.Equal(HealthState.Degraded, m.Health);
+        m = Feed(m, Report(5, T0.AddSeconds(4)));
+        Assert.Equal(HealthState.Healthy, m.Health);
+    }
+
+    [Fact]
+    public void OnTick_Silence_SuspectThenUnhealthy()
+    {
+        var m = Feed(NodeHealthModel.Initial(T0), Report(1, T0, ttlSeconds: 100));
+        Assert.Null(NodeMonitor.OnTick(m, T0.AddSeconds(29), T0, Policy).Change);
+        var suspect = NodeMonitor.OnTick(m, T0.AddSeconds(30), T0, Policy);
+        Assert.Equal(HealthState.Suspect, suspect.Model.Health);
+        Assert.Contains("no report for 30 s", suspect.Change!.Reason);
+        var unhealthy = NodeMonitor.OnTick(suspect.Model, T0.AddSeconds(60), T0, Policy);
+        Assert.Equal(HealthState.Unhealthy, unhealthy.Model.Health);
+        Assert.Contains(unhealthy.Model.Conditions, c => c.Type == ConditionTypes.Silent);
+    }
+
+    [Fact]
+    public void OnTick_ExpiredReportBeforeSilenceLimit_SuspectWithStaleCondition()
+    {
+        var m = Feed(NodeHealthModel.Initial(T0), Report(1, T0, ttlSeconds: 5));
+        var j = NodeMonitor.OnTick(m, T0.AddSeconds(6), T0, Policy);
+        Assert.Equal(HealthState.Suspect, j.Model.Health);
+        Assert.Contains(j.Model.Conditions, c => c.Type == ConditionTypes.Stale);
+        Assert.Contains("no longer known", j.Change!.Reason);
+    }
+
+    [Fact]
+    public void OnTick_SilenceCountsFromWatchStart_AfterRestart()
+    {
+        var longTtl = Policy with { Telemetry = Policy.Telemetry with { MaxTtl = TimeSpan.FromHours(1) } };
+        var m = NodeMonitor.OnReport(NodeHealthModel.Initial(T0), Report(1, T0, ttlSeconds: 3600), T0, longTtl).Model;
+        var restartedAt = T0.AddMinutes(10);
+        Assert.Null(NodeMonitor.OnTick(m, restartedAt.AddSeconds(20), restartedAt, longTtl).Change);
+        Assert.Equal(HealthState.Suspect, NodeMonitor.OnTick(m, restartedAt.AddSeconds(31), restartedAt, longTtl).Model.Health);
+    }
+
+    [Fact]
+    public void OnReport_RisingMemory_RaisesForecastCondition()
+    {
+        var m = NodeHealthModel.Initial(T0);
+        // 16 GiB total, rising 1 GiB per minute from 4 GiB: out of memory in about 12 minutes after the last sample.
+        for (var i = 0; i < 6; i++) m = Feed(m, Report(i + 1, T0.AddMinutes(i), used: (4 + i) * Gi));
+        Assert.Contains(m.Conditions, c => c.Type == ConditionTypes.MemoryExhaustionForecast);
+        Assert.Equal(HealthState.Degraded, m.Health);
+        Assert.InRange(m.Forecast!.TimeToExhaustion!.Value.TotalMinutes, 6.5, 7.5);
+    }
+
+    [Fact]
+    public void OnReport_FlatMemory_NoForecast()
+    {
+        var m = NodeHealthModel.Initial(T0);
+        for (var i = 0; i < 10; i++) m = Feed(m, Report(i + 1, T0.AddMinutes(i), used: 12 * Gi));
+        Assert.DoesNotContain(m.Conditions, c => c.Type == ConditionTypes.MemoryExhaustionForecast);
+        Assert.Null(m.Forecast!.TimeToExhaustion);
+    }
+}

@@ -1,0 +1,127 @@
+using Fleet.Abstractions.Policy;
+using Fleet.Core.Policies;
+
+namespace Fleet.Core.Tests.Policies;
+
+public class PolicyParserTests
+{
+    [Fact]
+    public void Parse_Empty_BuiltInDefault()
+    {
+        var r = PolicyParser.Parse("", 3);
+        Assert.True(r.IsValid);
+        Assert.Equal(3, r.Policy!.Version);
+        Assert.Equal(FleetPolicy.Default.Guardrails, r.Policy.Guardrails);
+    }
+
+    [Fact]
+    public void Write_Default_ParsesBackToSameDocument()
+    {
+        var text = PolicyWriter.Write(FleetPolicy.Default);
+        var r = PolicyParser.Parse(text);
+        Assert.True(r.IsValid, string.Join("\n", r.Problems));
+        Assert.Equal(text, PolicyWriter.Write(r.Policy!));
+        Assert.Equal(FleetPolicy.Default.Telemetry, r.Policy!.Telemetry);
+        Assert.Equal(FleetPolicy.Default.Remediation.Ladder.ToArray(), r.Policy.Remediation.Ladder.ToArray());
+    }
+
+    [Fact]
+    public void Parse_PartialDocument_OverridesOnlyWhatItNames()
+    {
+        var r = PolicyParser.Parse("""
+            telemetry:
+              reportInterval: 1s
+            guardrails:
+              maxConcurrentPerDomain: 2
+            remediation:
+              ladder:
+                - action: restart-services
+                  verifyWindow: 30s
+                - action: human
+            """);
+        Assert.True(r.IsValid, string.Join("\n", r.Problems));
+        Assert.Equal(TimeSpan.FromSeconds(1), r.Policy!.Telemetry.ReportInterval);
+        Assert.Equal(FleetPolicy.Default.Telemetry.AllowedMisses, r.Policy.Telemetry.AllowedMisses);
+        Assert.Equal(2, r.Policy.Guardrails.MaxConcurrentPerDomain);
+        Assert.Equal(2, r.Policy.Remediation.Ladder.Length);
+    }
+
+    [Fact]
+    public void Parse_ManyProblems_AllReportedWithPathsAndLines()
+    {
+        var r = PolicyParser.Parse("""
+            telemetry:
+              reportInterval: soon
+              allowedMisses: 0
+            health:
+              cpuDegradedPercent: 150
+              colour: blue
+            remediation:
+              ladder:
+                - action: human
+                - action: Reboot!
+                  verifyWindow: 0s
+            guardrails:
+              stormThreshold: 2
+            extra: 1
+            """);
+        Assert.False(r.IsValid);
+        Assert.Null(r.Policy);
+        var paths = r.Problems.Select(p => p.Path).ToHashSet();
+        Assert.Contains("telemetry.reportInterval", paths);
+        Assert.Contains("telemetry.allowedMisses", paths);
+        Assert.Contains("health.cpuDegradedPercent", paths);
+        Assert.Contains("health.colour", paths);
+        Assert.Contains("remediation.ladder[0].action", paths);
+        Assert.Contains("remediation.ladder[1].action", paths);
+        Assert.Contains("remediation.ladder[1].verifyWindow", paths);
+        Assert.Contains("guardrails.stormThreshold", paths);
+        Assert.Contains("extra", paths);
+        Assert.Equal(2, r.Problems.Single(p => p.Path == "telemetry.reportInterval").Line);
+    }
+
+    [Fact]
+    public void Parse_BrokenYaml_OneSyntaxProblemWithLine()
+    {
+        var r = PolicyParser.Parse("telemetry:\n  reportInterval: [1s\n");
+        Assert.False(r.IsValid);
+        Assert.Equal("(document)", Assert.Single(r.Problems).Path);
+    }
+
+    [Fact]
+    public void Parse_CrossFieldRules_Reported()
+    {
+        var r = PolicyParser.Parse("""
+            forecast:
+              minSamples: 10
+              maxSamples: 5
+            remediation:
+              cooldown: 10m
+              maxCooldown: 1m
+            guardrails:
+              leaseDuration: 1m
+            """);
+        var paths = r.Problems.Select(p => p.Path).ToArray();
+        Assert.Contains("forecast.maxSamples", paths);
+        Assert.Contains("remediation.maxCooldown", paths);
+        Assert.Contains("guardrails.leaseDuration", paths);
+    }
+
+    [Theory]
+    [InlineData("500ms", 500)]
+    [InlineData("10s", 10_000)]
+    [InlineData("1h30m", 5_400_000)]
+    [InlineData("00:00:02", 2_000)]
+    public void Durations_TryParse_Accepted(string text, long ms)
+    {
+        Assert.True(Durations.TryParse(text, out var d));
+        Assert.Equal(ms, (long)d.TotalMilliseconds);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("10")]
+    [InlineData("5 minutes")]
+    [InlineData("-1s")]
+    public void Durations_TryParse_Refused(string text) => Assert.False(Durations.TryParse(text, out _));
+}
