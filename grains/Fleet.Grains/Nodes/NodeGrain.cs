@@ -88,6 +88,7 @@ public sealed partial class NodeGrain(
         if (judgement.Outcome != ReportOutcome.Accepted) return new ReportResult(judgement.Outcome, S.Effective, S.Health.LastSequence);
 
         Apply(judgement, now);
+        await PublishHealthAsync(now);
         await ReconcileAsync(now);
         await CommitAsync(now);
         metrics.Decision(time.GetElapsedTime(started));
@@ -153,6 +154,7 @@ public sealed partial class NodeGrain(
         var now = time.GetUtcNow();
         _policy = policies.Current;
         Apply(NodeMonitor.OnTick(S.Health, now, _watchingSince, _policy), now);
+        await PublishHealthAsync(now);
         await ReconcileAsync(now);
         await CommitAsync(now);
         metrics.Decision(time.GetElapsedTime(started));
@@ -341,6 +343,7 @@ public sealed partial class NodeGrain(
     private async Task ReleaseAsync(RemediationCase c, string outcome)
     {
         if (c.LeaseId is null) return;
+        await FlushAuditAsync(); // the trail reads in order: the verdict, then the release it caused
         await Domain(S.Registration!.Domain).ReleaseLeaseAsync(c.LeaseId, Id, outcome);
         if (S.Case is { } current) state.State = S with { Case = current with { LeaseId = null } };
     }
@@ -364,8 +367,29 @@ public sealed partial class NodeGrain(
         return Status();
     }
 
-    /// <summary>Moves the shown health, tells the domain supervisor, then writes state and the pending records.</summary>
+    /// <summary>Writes state (when changed) and the pending decision records, after publishing the shown health.</summary>
     private async Task CommitAsync(DateTimeOffset now, bool forceMember = false)
+    {
+        await PublishHealthAsync(now, forceMember);
+        if (_dirty)
+        {
+            state.State = S with { PolicyVersion = _policy.Version };
+            await state.WriteStateAsync();
+            _dirty = false;
+        }
+        await FlushAuditAsync();
+    }
+
+    private async Task FlushAuditAsync()
+    {
+        if (_pending.Count == 0) return;
+        var batch = _pending.ToArray();
+        _pending.Clear();
+        await audit.AppendAsync(batch);
+    }
+
+    /// <summary>Moves the shown health and tells the domain supervisor, so its storm brake sees the node before it asks for a lease.</summary>
+    private async Task PublishHealthAsync(DateTimeOffset now, bool force = false)
     {
         var effective = S.Derive();
         var moved = effective != S.Effective;
@@ -378,20 +402,8 @@ public sealed partial class NodeGrain(
             state.State = S with { Effective = effective, EffectiveSince = now };
             _dirty = true;
         }
-        if ((moved || forceMember) && S.Registration is { } reg)
+        if ((moved || force) && S.Registration is { } reg)
             await Domain(reg.Domain).ReportMemberAsync(new NodeSummary(Id, reg.Domain, effective, S.EffectiveSince));
-        if (_dirty)
-        {
-            state.State = S with { PolicyVersion = _policy.Version };
-            await state.WriteStateAsync();
-            _dirty = false;
-        }
-        if (_pending.Count > 0)
-        {
-            var batch = _pending.ToArray();
-            _pending.Clear();
-            await audit.AppendAsync(batch);
-        }
     }
 
     private void EnsureTimer()

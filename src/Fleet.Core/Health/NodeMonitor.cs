@@ -111,7 +111,10 @@ public static class NodeMonitor
             conditions = conditions.Add(Keep(model, ConditionTypes.Silent,
                 $"no report for {Format.Duration(silence)} (Suspect after {Format.Duration(policy.SilenceToSuspect)}, Unhealthy after {Format.Duration(policy.SilenceToUnhealthy)})", now));
 
-        var updated = model with { Conditions = conditions };
+        // Silence breaks the streaks: a node that went quiet must earn its recovery with fresh reports.
+        var updated = silence >= policy.SilenceToSuspect
+            ? model with { Conditions = conditions, PassingStreak = 0, CleanStreak = 0 }
+            : model with { Conditions = conditions };
         if (silence >= policy.SilenceToUnhealthy)
             return Transition(updated, HealthState.Unhealthy, now,
                 $"it sent no report for {Format.Duration(silence)}, past the limit of {Format.Duration(policy.SilenceToUnhealthy)} " +

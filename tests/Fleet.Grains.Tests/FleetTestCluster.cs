@@ -1,0 +1,110 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Supervision;
+using Fleet.Grains.Actuators;
+using Fleet.Grains.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
+
+namespace Fleet.Grains.Tests;
+
+/// <summary>
+/// One in-process silo with Fleet's real grains, real SQLite store and the simulated actuator.
+/// Grain timers run on a <see cref="FakeTimeProvider"/>: tests move time with <see cref="AdvanceAsync"/>, never sleep for it.
+/// The policy named by <see cref="PolicyYaml"/> is applied before any test runs.
+/// </summary>
+public abstract class FleetTestCluster : IAsyncLifetime
+{
+    public static readonly DateTimeOffset Start = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
+    public const long Gi = 1L << 30;
+    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "fleet-grains-tests", Guid.NewGuid().ToString("N"));
+    private readonly Dictionary<string, long> _sequences = [];
+
+    public FakeTimeProvider Time { get; } = new(Start);
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+    public IClusterClient Client => Cluster.Client;
+    public SimulatedActuator Actuator => Cluster.Silos[0].ServiceProvider.GetRequiredService<SimulatedActuator>();
+
+    /// <summary>The policy this fixture runs under. Fleet-wide cap raised so old tests' nodes never starve new ones.</summary>
+    protected virtual string PolicyYaml => """
+        guardrails:
+          fleetMaxConcurrent: 1000
+        """;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSiloHost((_, host) =>
+        {
+            host.Services.AddSingleton<TimeProvider>(Time);
+            host.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
+            host.Services.AddFleetGrainServices();
+            host.Services.AddFleetEmbeddedStore(_dataDir);
+            host.Services.Configure<ActuatorOptions>(o => o.MaxRetries = 0);
+        });
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+        var applied = await Client.GetGrain<IPolicyGrain>(FleetNames.Default).ApplyAsync(PolicyYaml, "test");
+        Assert.True(applied.Applied, string.Join("; ", applied.Problems));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        try { Directory.Delete(_dataDir, true); } catch (IOException) { }
+    }
+
+    public INodeGrain Node(string id) => Client.GetGrain<INodeGrain>(id);
+
+    public async Task<INodeGrain> RegisterAsync(string id, string domain)
+    {
+        var node = Node(id);
+        await node.RegisterAsync(new NodeRegistration(id, domain, new NodeCapacity(8, 16 * Gi, 100 * Gi), ImmutableDictionary<string, string>.Empty));
+        return node;
+    }
+
+    /// <summary>Sends the node's next report, stamped with the fake clock.</summary>
+    public Task<ReportResult> ReportAsync(string id, bool healthy = true, long memoryUsed = 4 * Gi, double cpu = 10)
+    {
+        var seq = _sequences[id] = _sequences.GetValueOrDefault(id) + 1;
+        return Node(id).ReportAsync(new TelemetryReport(seq, Time.GetUtcNow(), TimeSpan.FromSeconds(30), cpu, memoryUsed, 16 * Gi, 20,
+            [new CheckResult("http", healthy, healthy ? null : "connection refused")]));
+    }
+
+    /// <summary>Moves the fake clock in steps, letting the timers that fall due run after each step.</summary>
+    public async Task AdvanceAsync(TimeSpan total, TimeSpan? step = null, Func<Task>? eachStep = null)
+    {
+        var s = step ?? TimeSpan.FromSeconds(5);
+        for (var moved = TimeSpan.Zero; moved < total; moved += s)
+        {
+            Time.Advance(s);
+            if (eachStep is not null) await eachStep();
+            await Settle();
+        }
+    }
+
+    /// <summary>Gives timer callbacks and the executor's hand-offs a moment to run (real scheduling, not simulated time).</summary>
+    public static Task Settle() => Task.Delay(25);
+
+    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, int timeoutMs = 10_000)
+    {
+        var until = Environment.TickCount64 + timeoutMs;
+        while (Environment.TickCount64 < until)
+        {
+            if (await condition()) return;
+            await Task.Delay(20);
+        }
+        Assert.Fail($"Timed out waiting until {what}.");
+    }
+
+    public async Task<HealthState> HealthAsync(string id) => (await Node(id).GetStatusAsync())!.Health;
+
+    public async Task<IReadOnlyList<DecisionRecord>> TrailAsync(string subject)
+    {
+        var page = await Client.GetGrain<IAuditGrain>(0).QueryAsync(new AuditQuery(Subject: subject, Limit: 1000));
+        return page.Records.Reverse().ToArray();
+    }
+}

@@ -1,0 +1,114 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Nodes;
+using Fleet.Grains.Audit;
+using Fleet.Grains.Nodes;
+using Fleet.Grains.Persistence;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.Storage;
+
+namespace Fleet.Grains.Tests.Persistence;
+
+public sealed class SqliteStoreTests : IAsyncLifetime
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "fleet-sqlite-tests", Guid.NewGuid().ToString("N"));
+    private SqliteBatchWriter _db = null!;
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private string DbPath => Path.Combine(_dir, "fleet.db");
+
+    public Task InitializeAsync()
+    {
+        _db = Open();
+        return Task.CompletedTask;
+    }
+
+    private SqliteBatchWriter Open() => new(DbPath, SqliteGrainStorage.Schema + SqliteAuditStore.Schema);
+
+    public async Task DisposeAsync()
+    {
+        await _db.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    private static DecisionRecord Rec(string id, int minute, string subject = "node/a", string kind = DecisionKinds.Observed) =>
+        Decisions.Create(T0.AddMinutes(minute), "test", subject, kind, $"record {id}", 1, id: id);
+
+    [Fact]
+    public async Task Audit_AppendSameIdTwice_StoredOnce()
+    {
+        var store = new SqliteAuditStore(_db);
+        await store.AppendAsync([Rec("x1", 0)]);
+        await store.AppendAsync([Rec("x1", 0), Rec("x2", 1)]);
+        var page = await store.QueryAsync(new AuditQuery());
+        Assert.Equal(["x2", "x1"], page.Records.Select(r => r.Id).ToArray());
+    }
+
+    [Fact]
+    public async Task Audit_Query_FiltersNewestFirstAndPages()
+    {
+        var store = new SqliteAuditStore(_db);
+        await store.AppendAsync(Enumerable.Range(0, 10).Select(i => Rec($"r{i}", i, i % 2 == 0 ? "node/a" : "node/b", i < 5 ? DecisionKinds.Proposed : DecisionKinds.Denied)).ToList());
+
+        var a = await store.QueryAsync(new AuditQuery(Subject: "node/a"));
+        Assert.Equal(["r8", "r6", "r4", "r2", "r0"], a.Records.Select(r => r.Id).ToArray());
+        var denied = await store.QueryAsync(new AuditQuery(Kind: DecisionKinds.Denied, Since: T0.AddMinutes(6), Until: T0.AddMinutes(9)));
+        Assert.Equal(["r8", "r7", "r6"], denied.Records.Select(r => r.Id).ToArray());
+
+        var page1 = await store.QueryAsync(new AuditQuery(Limit: 4));
+        Assert.Equal(["r9", "r8", "r7", "r6"], page1.Records.Select(r => r.Id).ToArray());
+        var page2 = await store.QueryAsync(new AuditQuery(Limit: 4, Before: page1.NextBefore));
+        Assert.Equal(["r5", "r4", "r3", "r2"], page2.Records.Select(r => r.Id).ToArray());
+        var page3 = await store.QueryAsync(new AuditQuery(Limit: 4, Before: page2.NextBefore));
+        Assert.Equal(2, page3.Records.Length);
+        Assert.Null(page3.NextBefore);
+    }
+
+    [Fact]
+    public async Task Audit_SurvivesReopen_WithEvidence()
+    {
+        var store = new SqliteAuditStore(_db);
+        var rec = Decisions.Create(T0, "node/a", "node/a", DecisionKinds.Denied, "Denied reboot", 3,
+            evidence: new Dictionary<string, string> { ["share"] = "40%" }, guardrail: "storm-brake", id: "keep");
+        await store.AppendAsync([rec]);
+        await _db.DisposeAsync();
+        _db = Open();
+        var back = Assert.Single((await new SqliteAuditStore(_db).QueryAsync(new AuditQuery())).Records);
+        Assert.Equal("storm-brake", back.Guardrail);
+        Assert.Equal("40%", back.Evidence["share"]);
+        Assert.Equal(3, back.PolicyVersion);
+    }
+
+    [Fact]
+    public async Task GrainStorage_RoundTripsImmutableState_AndRefusesStaleEtag()
+    {
+        var services = new ServiceCollection().AddSerializer(b => b.AddAssembly(typeof(NodeState).Assembly)).BuildServiceProvider();
+        var storage = new SqliteGrainStorage(_db, services.GetRequiredService<Serializer>());
+        var id = GrainId.Create("node", "n1");
+        var state = new GrainState<NodeState>(new NodeState() with
+        {
+            Registration = new NodeRegistration("n1", "rack", new NodeCapacity(2, 100, 100), ImmutableDictionary<string, string>.Empty.Add("k", "v")),
+            Admin = AdminState.Cordoned,
+        });
+        await storage.WriteStateAsync("node", id, state);
+        var firstEtag = state.ETag;
+
+        var read = new GrainState<NodeState>();
+        await storage.ReadStateAsync("node", id, read);
+        Assert.True(read.RecordExists);
+        Assert.Equal(AdminState.Cordoned, read.State!.Admin);
+        Assert.Equal("v", read.State.Registration!.Labels["k"]);
+
+        await storage.WriteStateAsync("node", id, state);
+        var stale = new GrainState<NodeState>(state.State) { ETag = firstEtag };
+        await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("node", id, stale));
+
+        await storage.ClearStateAsync("node", id, state);
+        var gone = new GrainState<NodeState>();
+        await storage.ReadStateAsync("node", id, gone);
+        Assert.False(gone.RecordExists);
+    }
+}
