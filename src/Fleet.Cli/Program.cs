@@ -1,0 +1,3 @@
+using Fleet.Cli;
+
+return await FleetCommand.Build().Parse(args).InvokeAsync();

@@ -1,0 +1,152 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Supervision;
+using Fleet.Core.Validation;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using Orleans.Runtime.Messaging;
+using Polly;
+using Polly.Retry;
+
+namespace Fleet.Client;
+
+/// <summary>
+/// <see cref="IFleetClient"/> over an Orleans cluster client. Calls that fail because a silo is unreachable or died
+/// are retried with backoff (Polly), so a caller rides through a silo's death instead of seeing it.
+/// </summary>
+internal sealed class FleetClient(IClusterClient cluster, IOptions<FleetClientOptions> options) : IFleetClient
+{
+    private readonly ResiliencePipeline _retry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = Math.Max(1, options.Value.Retries),
+            Delay = TimeSpan.FromMilliseconds(200),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            ShouldHandle = new PredicateBuilder().Handle<SiloUnavailableException>().Handle<OrleansMessageRejectionException>()
+                .Handle<ConnectionFailedException>().Handle<TimeoutException>(),
+        })
+        .Build();
+
+    private async Task<T> CallAsync<T>(Func<Task<T>> call, CancellationToken ct)
+    {
+        try
+        {
+            return await _retry.ExecuteAsync(async _ => await call(), ct);
+        }
+        catch (Exception e) when (e is SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException or TimeoutException)
+        {
+            throw new FleetUnavailableException($"The fleet did not answer: {e.Message}", e);
+        }
+    }
+
+    private static void Require(Dictionary<string, string[]> problems, string what)
+    {
+        if (problems.Count > 0) throw new FleetValidationException($"The {what} is not valid.", problems);
+    }
+
+    private static void RequireId(string nodeId)
+    {
+        if (!InputRules.IsValidId(nodeId))
+            throw new FleetValidationException("The node id is not valid.", new Dictionary<string, string[]> { ["id"] = [$"'{nodeId}' is not a node id: {InputRules.IdRule}"] });
+    }
+
+    private INodeGrain Node(string id) => cluster.GetGrain<INodeGrain>(id);
+    private IPolicyGrain Policy => cluster.GetGrain<IPolicyGrain>(FleetNames.Default);
+    private IFleetSupervisorGrain FleetGrain => cluster.GetGrain<IFleetSupervisorGrain>(FleetNames.Default);
+
+    public Task<NodeStatus> RegisterNodeAsync(NodeRegistration registration, CancellationToken cancellationToken = default)
+    {
+        Require(InputRules.Check(registration), "node registration");
+        return CallAsync(() => Node(registration.NodeId).RegisterAsync(registration), cancellationToken);
+    }
+
+    public Task<ReportResult> ReportAsync(string nodeId, TelemetryReport report, CancellationToken cancellationToken = default)
+    {
+        RequireId(nodeId);
+        Require(InputRules.Check(report), "telemetry report");
+        return CallAsync(() => Node(nodeId).ReportAsync(report), cancellationToken);
+    }
+
+    public Task<NodeStatus?> GetNodeAsync(string nodeId, CancellationToken cancellationToken = default)
+    {
+        RequireId(nodeId);
+        return CallAsync(() => Node(nodeId).GetStatusAsync(), cancellationToken);
+    }
+
+    public Task<ImmutableArray<NodeSummary>> ListNodesAsync(HealthState? health = null, string? domain = null, CancellationToken cancellationToken = default)
+    {
+        if (domain is not null && !InputRules.IsValidId(domain))
+            throw new FleetValidationException("The domain is not valid.", new Dictionary<string, string[]> { ["domain"] = [$"'{domain}' is not a domain name: {InputRules.IdRule}"] });
+        return CallAsync(async () =>
+        {
+            var domains = domain is null ? (await FleetGrain.GetStatusAsync()).Domains : [domain];
+            var lists = await Task.WhenAll(domains.Select(d => cluster.GetGrain<IDomainSupervisorGrain>(d).GetMembersAsync()));
+            return lists.SelectMany(l => l).Where(m => health is null || m.Health == health).OrderBy(m => m.NodeId, StringComparer.Ordinal).ToImmutableArray();
+        }, cancellationToken);
+    }
+
+    public Task<NodeStatus> CordonAsync(string nodeId, string by, string? reason, CancellationToken cancellationToken = default) =>
+        OperateAsync(nodeId, by, reason, n => n.CordonAsync(by, reason), cancellationToken);
+
+    public Task<NodeStatus> UncordonAsync(string nodeId, string by, string? reason, CancellationToken cancellationToken = default) =>
+        OperateAsync(nodeId, by, reason, n => n.UncordonAsync(by, reason), cancellationToken);
+
+    public Task<NodeStatus> DrainAsync(string nodeId, string by, string? reason, CancellationToken cancellationToken = default) =>
+        OperateAsync(nodeId, by, reason, n => n.DrainAsync(by, reason), cancellationToken);
+
+    private Task<NodeStatus> OperateAsync(string nodeId, string by, string? reason, Func<INodeGrain, Task<NodeStatus>> op, CancellationToken ct)
+    {
+        RequireId(nodeId);
+        var problems = InputRules.CheckText("reason", reason, false);
+        foreach (var kv in InputRules.CheckText("by", by, true, 128)) problems[kv.Key] = kv.Value;
+        Require(problems, "request");
+        return CallAsync(async () =>
+        {
+            var node = Node(nodeId);
+            if (await node.GetStatusAsync() is null)
+                throw new FleetValidationException($"Node '{nodeId}' is not registered.", new Dictionary<string, string[]> { ["id"] = ["is not registered"] });
+            return await op(node);
+        }, ct);
+    }
+
+    public Task<AuditPage> QueryAuditAsync(AuditQuery query, CancellationToken cancellationToken = default)
+    {
+        var problems = new Dictionary<string, string[]>();
+        if (query.Kind is { } k && !DecisionKinds.All.Contains(k)) problems["kind"] = [$"'{k}' is not a decision kind; accepted: {string.Join(", ", DecisionKinds.All)}"];
+        if (query.Limit is < 1 or > 1000) problems["limit"] = ["must be between 1 and 1000"];
+        if (query.Since > query.Until) problems["since"] = ["must not be after until"];
+        Require(problems, "audit query");
+        return CallAsync(() => cluster.GetGrain<IAuditGrain>(0).QueryAsync(query), cancellationToken);
+    }
+
+    public Task<PolicyVersionInfo> GetPolicyAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(() => Policy.GetCurrentDocumentAsync(), cancellationToken);
+
+    public Task<PolicyApplyResult> ApplyPolicyAsync(string yaml, string by, CancellationToken cancellationToken = default) =>
+        CallAsync(() => Policy.ApplyAsync(yaml, by), cancellationToken);
+
+    public Task<ImmutableArray<PolicyVersionInfo>> GetPolicyHistoryAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(() => Policy.GetHistoryAsync(), cancellationToken);
+
+    public Task<FleetStatus> FreezeAsync(string by, string reason, CancellationToken cancellationToken = default)
+    {
+        var problems = InputRules.CheckText("reason", reason, true);
+        foreach (var kv in InputRules.CheckText("by", by, true, 128)) problems[kv.Key] = kv.Value;
+        Require(problems, "freeze");
+        return CallAsync(() => FleetGrain.FreezeAsync(by, reason), cancellationToken);
+    }
+
+    public Task<FleetStatus> UnfreezeAsync(string by, string? reason, CancellationToken cancellationToken = default) =>
+        CallAsync(() => FleetGrain.UnfreezeAsync(by, reason), cancellationToken);
+
+    public Task<(FleetStatus Fleet, ImmutableArray<DomainStatus> Domains)> GetFleetAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(async () =>
+        {
+            var fleet = await FleetGrain.GetStatusAsync();
+            var domains = await Task.WhenAll(fleet.Domains.Select(d => cluster.GetGrain<IDomainSupervisorGrain>(d).GetStatusAsync()));
+            return (fleet, domains.ToImmutableArray());
+        }, cancellationToken);
+}

@@ -1,0 +1,54 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+
+namespace Fleet.Client;
+
+public static class FleetClientHostingExtensions
+{
+    /// <summary>Adds <see cref="IFleetClient"/> over an Orleans client connected to the configured gateways.</summary>
+    public static IHostApplicationBuilder AddFleetClient(this IHostApplicationBuilder builder, Action<FleetClientOptions>? configure = null)
+    {
+        var options = new FleetClientOptions();
+        configure?.Invoke(options);
+        var gateways = ParseGateways(options.Gateways);
+        builder.Services.AddOptions<FleetClientOptions>().Configure(o => configure?.Invoke(o));
+        builder.UseOrleansClient(client =>
+        {
+            client.UseStaticClustering(gateways);
+            client.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = options.ServiceId; });
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
+            var attempts = 0;
+            client.UseConnectionRetryFilter(async (_, ct) =>
+            {
+                if (++attempts >= options.ConnectAttempts) return false;
+                await Task.Delay(TimeSpan.FromMilliseconds(500 * attempts), ct);
+                return true;
+            });
+        });
+        builder.Services.AddSingleton<IFleetClient, FleetClient>();
+        return builder;
+    }
+
+    /// <summary>Reads <c>host:port[,host:port…]</c>; throws <see cref="FleetValidationException"/> naming the bad entry.</summary>
+    public static IPEndPoint[] ParseGateways(string text)
+    {
+        var endpoints = new List<IPEndPoint>();
+        foreach (var part in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var colon = part.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(part[(colon + 1)..], out var port) || port is < 1 or > 65535)
+                throw Bad(part);
+            var host = part[..colon];
+            var address = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host, out var ip) ? ip : Dns.GetHostAddresses(host).FirstOrDefault();
+            if (address is null) throw Bad(part);
+            endpoints.Add(new IPEndPoint(address, port));
+        }
+        if (endpoints.Count == 0) throw Bad(text ?? "");
+        return [.. endpoints];
+
+        static FleetValidationException Bad(string part) => new("The gateway list is not valid.",
+            new Dictionary<string, string[]> { ["gateway"] = [$"'{part}' is not host:port (e.g. 127.0.0.1:30000)"] });
+    }
+}

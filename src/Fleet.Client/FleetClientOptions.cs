@@ -1,0 +1,23 @@
+namespace Fleet.Client;
+
+/// <summary>How the SDK finds and talks to the cluster.</summary>
+public sealed class FleetClientOptions
+{
+    /// <summary>Gateways to connect to, as <c>host:port</c>, comma-separated. Default <c>127.0.0.1:30000</c> (the embedded silo).</summary>
+    public string Gateways { get; set; } = "127.0.0.1:30000";
+
+    /// <summary>Orleans cluster id. Default <c>fleet</c>.</summary>
+    public string ClusterId { get; set; } = "fleet";
+
+    /// <summary>Orleans service id. Default <c>fleet</c>.</summary>
+    public string ServiceId { get; set; } = "fleet";
+
+    /// <summary>How long one call may wait for its answer. Default 10 s (Orleans' own default is 30 s).</summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Retries of a call that failed because a silo was unreachable or died. Default 3.</summary>
+    public int Retries { get; set; } = 3;
+
+    /// <summary>Attempts to connect at start before giving up. Default 3.</summary>
+    public int ConnectAttempts { get; set; } = 3;
+}
