@@ -1,0 +1,143 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace Fleet.Silo.Tests;
+
+public class ApiTests(SiloFixture f) : IClassFixture<SiloFixture>
+{
+    [Fact]
+    public async Task RegisterReportQuery_EndToEnd()
+    {
+        Assert.Equal(HttpStatusCode.Created, (await f.RegisterAsync("api-1", "rack-q")).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await f.RegisterAsync("api-2", "rack-q")).StatusCode);
+        var ok = await (await f.ReportAsync("api-1", 1)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Accepted", ok.GetProperty("outcome").GetString());
+        Assert.Equal(HttpStatusCode.Conflict, (await f.ReportAsync("api-1", 1)).StatusCode);
+
+        var batch = await f.Http.PostAsJsonAsync("/api/v1/telemetry", new object[]
+        {
+            new { nodeId = "api-1", sequence = 2, cpuPercent = 10, memoryUsedBytes = 1, memoryTotalBytes = 10 },
+            new { nodeId = "api-2", sequence = 1, cpuPercent = 10, memoryUsedBytes = 1, memoryTotalBytes = 10 },
+        });
+        Assert.Equal(HttpStatusCode.OK, batch.StatusCode);
+        var results = await batch.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.All(results.EnumerateArray(), r => Assert.Equal("Accepted", r.GetProperty("outcome").GetString()));
+
+        var node = await f.GetJsonAsync("/api/v1/nodes/api-1");
+        Assert.Equal("Healthy", node.GetProperty("health").GetString());
+        Assert.Equal(2, node.GetProperty("lastSequence").GetInt64());
+        Assert.Equal("web", node.GetProperty("labels").GetProperty("role").GetString());
+
+        var list = await f.GetJsonAsync("/api/v1/nodes?domain=rack-q&health=healthy");
+        Assert.Equal(new[] { "api-1", "api-2" }, list.EnumerateArray().Select(n => n.GetProperty("nodeId").GetString()!).ToArray());
+
+        var drained = await f.Http.PostAsJsonAsync("/api/v1/nodes/api-2/drain", new { by = "alice", reason = "kernel upgrade" });
+        Assert.Equal("Draining", (await drained.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("health").GetString());
+        Assert.Single((await f.GetJsonAsync("/api/v1/nodes?health=Draining")).EnumerateArray());
+
+        var audit = await f.GetJsonAsync("/api/v1/audit?subject=node/api-2&kind=operator");
+        var rec = Assert.Single(audit.GetProperty("records").EnumerateArray());
+        Assert.Contains("alice", rec.GetProperty("reason").GetString());
+        Assert.Contains("kernel upgrade", rec.GetProperty("reason").GetString());
+        var since = Uri.EscapeDataString(DateTimeOffset.UtcNow.AddMinutes(5).ToString("O"));
+        Assert.Empty((await f.GetJsonAsync($"/api/v1/audit?subject=node/api-2&since={since}")).GetProperty("records").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Policy_GetPutVersioned()
+    {
+        var before = await f.GetJsonAsync("/api/v1/policy");
+        var v = before.GetProperty("version").GetInt32();
+        var put = await f.Http.PutAsync("/api/v1/policy?by=ops", new StringContent("guardrails:\n  maxConcurrentPerDomain: 3\n", Encoding.UTF8, "text/yaml"));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        var after = await f.GetJsonAsync("/api/v1/policy");
+        Assert.Equal(v + 1, after.GetProperty("version").GetInt32());
+        Assert.Equal("ops", after.GetProperty("appliedBy").GetString());
+        Assert.Equal(3, after.GetProperty("policy").GetProperty("guardrails").GetProperty("maxConcurrentPerDomain").GetInt32());
+    }
+
+    public static TheoryData<string, string, string, int> BadRequests => new()
+    {
+        { "POST", "/api/v1/nodes", "{\"id\":", 400 },
+        { "POST", "/api/v1/nodes", "{\"id\":\"bad id\",\"domain\":\"r\",\"capacity\":{\"cpuCores\":1,\"memoryBytes\":1,\"diskBytes\":1}}", 400 },
+        { "POST", "/api/v1/nodes", "{\"id\":\"n\",\"domain\":\"r\"}", 400 },
+        { "POST", "/api/v1/nodes", "{\"id\":\"n\",\"domain\":\"r\",\"capacity\":{\"cpuCores\":\"many\"}}", 400 },
+        { "POST", "/api/v1/nodes", "[]", 400 },
+        { "POST", "/api/v1/nodes/bad-1/telemetry", "{\"sequence\":1,\"cpuPercent\":150,\"memoryUsedBytes\":1,\"memoryTotalBytes\":10}", 400 },
+        { "POST", "/api/v1/nodes/bad-1/telemetry", "{\"sequence\":1,\"cpuPercent\":10,\"memoryUsedBytes\":20,\"memoryTotalBytes\":10}", 400 },
+        { "POST", "/api/v1/nodes/bad-1/telemetry", "{\"sequence\":-1,\"cpuPercent\":10,\"memoryUsedBytes\":1,\"memoryTotalBytes\":10}", 400 },
+        { "POST", "/api/v1/nodes/bad-1/telemetry", "{\"cpuPercent\":10}", 400 },
+        { "POST", "/api/v1/nodes/bad-1/telemetry", "{\"sequence\":1,\"cpuPercent\":10,\"memoryUsedBytes\":1,\"memoryTotalBytes\":10,\"ttlSeconds\":-5}", 400 },
+        { "POST", "/api/v1/nodes/bad-1/telemetry", "{\"sequence\":1,\"cpuPercent\":10,\"memoryUsedBytes\":1,\"memoryTotalBytes\":10,\"checks\":[{\"name\":\"x y\",\"passed\":true}]}", 400 },
+        { "POST", "/api/v1/nodes/bad-1/telemetry", "{\"sequence\":1,\"cpuPercent\":10,\"memoryUsedBytes\":1,\"memoryTotalBytes\":10,\"checks\":[{\"name\":\"x\"}]}", 400 },
+        { "POST", "/api/v1/telemetry", "[{\"nodeId\":\"bad-1\",\"sequence\":5,\"cpuPercent\":10,\"memoryUsedBytes\":1,\"memoryTotalBytes\":10},{\"nodeId\":\"bad-1\",\"sequence\":6,\"cpuPercent\":-1,\"memoryUsedBytes\":1,\"memoryTotalBytes\":10}]", 400 },
+        { "POST", "/api/v1/nodes/never-registered/telemetry", "{\"sequence\":1,\"cpuPercent\":10,\"memoryUsedBytes\":1,\"memoryTotalBytes\":10}", 404 },
+        { "GET", "/api/v1/nodes/never-registered", "", 404 },
+        { "GET", "/api/v1/nodes?health=Sickish", "", 400 },
+        { "GET", "/api/v1/nodes?domain=a%20b", "", 400 },
+        { "GET", "/api/v1/audit?kind=whatever", "", 400 },
+        { "GET", "/api/v1/audit?limit=0", "", 400 },
+        { "GET", "/api/v1/audit?since=yesterday", "", 400 },
+        { "PUT", "/api/v1/policy", "telemetry:\n  reportInterval: sometimes\n", 422 },
+        { "PUT", "/api/v1/policy", "- just\n- a list\n", 422 },
+        { "POST", "/api/v1/fleet/freeze", "{\"by\":\"x\"}", 400 },
+        { "POST", "/api/v1/nodes/never-registered/cordon", "{}", 404 },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task BadInput_ClearError_StateUnchanged(string method, string path, string body, int expected)
+    {
+        await f.RegisterAsync("bad-1", "rack-bad");
+        await f.ReportAsync("bad-1", 1);
+        var nodeBefore = (await f.GetJsonAsync("/api/v1/nodes/bad-1")).GetRawText();
+        var policyBefore = (await f.GetJsonAsync("/api/v1/policy")).GetProperty("version").GetInt32();
+        var auditBefore = (await f.GetJsonAsync("/api/v1/audit?subject=node/bad-1&limit=1000")).GetProperty("records").GetArrayLength();
+
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (body.Length > 0) request.Content = new StringContent(body, Encoding.UTF8, path.EndsWith("/policy") ? "text/yaml" : "application/json");
+        using var response = await f.Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(expected, (int)response.StatusCode);
+        Assert.DoesNotContain("   at ", text);
+        Assert.DoesNotContain("Exception", text);
+        var problem = JsonDocument.Parse(text).RootElement;
+        Assert.True(problem.TryGetProperty("title", out _) || problem.TryGetProperty("problems", out _), text);
+
+        Assert.Equal(nodeBefore, (await f.GetJsonAsync("/api/v1/nodes/bad-1")).GetRawText());
+        Assert.Equal(policyBefore, (await f.GetJsonAsync("/api/v1/policy")).GetProperty("version").GetInt32());
+        Assert.Equal(auditBefore, (await f.GetJsonAsync("/api/v1/audit?subject=node/bad-1&limit=1000")).GetProperty("records").GetArrayLength());
+        Assert.False((await f.GetJsonAsync("/api/v1/fleet")).GetProperty("fleet").GetProperty("frozen").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Health_Metrics_OpenApi_Dashboard_Served()
+    {
+        await f.RegisterAsync("obs-1", "rack-obs");
+        await f.ReportAsync("obs-1", 1);
+        var health = await f.GetJsonAsync("/health");
+        Assert.Equal("Healthy", health.GetProperty("status").GetString());
+        Assert.Equal("Healthy", health.GetProperty("checks").GetProperty("store").GetProperty("status").GetString());
+
+        var metrics = await f.Http.GetStringAsync("/metrics");
+        Assert.Matches(@"fleet_nodes\{[^}]*health=""Healthy""[^}]*\} [1-9]", metrics);
+        Assert.Contains("fleet_reports_total{", metrics);
+        Assert.Contains("fleet_decision_latency_seconds_bucket", metrics);
+        Assert.Contains("orleans_", metrics);
+
+        var openapi = await f.GetJsonAsync("/openapi/v1.json");
+        var paths = openapi.GetProperty("paths");
+        foreach (var p in new[] { "/api/v1/nodes", "/api/v1/nodes/{id}/telemetry", "/api/v1/audit", "/api/v1/policy", "/api/v1/telemetry" })
+            Assert.True(paths.TryGetProperty(p, out _), $"OpenAPI lacks {p}");
+
+        var dashboard = await f.Http.GetAsync("/dashboard/");
+        Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
+        Assert.Contains("<html", await dashboard.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        var counters = await f.Http.GetStringAsync("/dashboard/DashboardCounters");
+        Assert.Contains($"\"proxyPort\":{f.Silo.GatewayPort}", counters);
+        Assert.Contains("Fleet.Grains.Nodes.NodeGrain", await f.Http.GetStringAsync("/dashboard/GrainTypes"));
+    }
+}

@@ -1,0 +1,90 @@
+using System.Text.Json;
+
+namespace Fleet.Silo.Tests;
+
+/// <summary>The real `fleet` CLI process against a real silo process.</summary>
+public class CliTests(SiloFixture f) : IClassFixture<SiloFixture>
+{
+    private Task<(int Code, string Out, string Err)> Fleet(params string[] args) =>
+        Repo.RunAsync("dotnet", [Repo.CliDll, "--gateway", f.Silo.Gateway, .. args], TimeSpan.FromSeconds(60));
+
+    [Fact]
+    public async Task NodesListShowAndAudit_TableAndJson()
+    {
+        await f.RegisterAsync("cli-1", "rack-cli");
+        await f.ReportAsync("cli-1", 1);
+
+        var (code, stdout, _) = await Fleet("nodes", "list", "--domain", "rack-cli");
+        Assert.Equal(0, code);
+        Assert.Contains("cli-1", stdout);
+        Assert.Contains("Healthy", stdout);
+
+        (code, stdout, _) = await Fleet("nodes", "list", "--domain", "rack-cli", "-o", "json");
+        Assert.Equal(0, code);
+        Assert.Equal("cli-1", JsonDocument.Parse(stdout).RootElement[0].GetProperty("nodeId").GetString());
+
+        (code, stdout, _) = await Fleet("nodes", "show", "cli-1");
+        Assert.Equal(0, code);
+        Assert.Contains("Health    Healthy", stdout);
+
+        (code, _, _) = await Fleet("nodes", "cordon", "cli-1", "--reason", "bad fan", "--by", "dana");
+        Assert.Equal(0, code);
+        (code, stdout, _) = await Fleet("audit", "--node", "cli-1", "--kind", "operator");
+        Assert.Equal(0, code);
+        Assert.Contains("Cordoned node cli-1 at the request of dana: bad fan.", stdout);
+    }
+
+    [Fact]
+    public async Task Policy_ValidateApplyHistory_InvalidRefusedWithEveryProblem()
+    {
+        var dir = Repo.TempDir("cli-policy");
+        var bad = Path.Combine(dir, "bad.yaml");
+        await File.WriteAllTextAsync(bad, "telemetry:\n  reportInterval: often\nguardrails:\n  stormThreshold: 5\n  surprise: true\n");
+        var (code, stdout, _) = await Fleet("policy", "validate", bad);
+        Assert.Equal(1, code);
+        Assert.Contains("3 problem(s)", stdout);
+        Assert.Contains("telemetry.reportInterval (line 2)", stdout);
+        Assert.Contains("guardrails.stormThreshold (line 4)", stdout);
+        Assert.Contains("guardrails.surprise (line 5)", stdout);
+
+        var before = (await f.GetJsonAsync("/api/v1/policy")).GetProperty("version").GetInt32();
+        (code, stdout, _) = await Fleet("policy", "apply", bad);
+        Assert.Equal(1, code);
+        Assert.Contains("Refused", stdout);
+        Assert.Equal(before, (await f.GetJsonAsync("/api/v1/policy")).GetProperty("version").GetInt32());
+
+        var good = Path.Combine(dir, "good.yaml");
+        await File.WriteAllTextAsync(good, "telemetry:\n  reportInterval: 5s\n");
+        (code, stdout, _) = await Fleet("policy", "apply", good, "--by", "erin");
+        Assert.Equal(0, code);
+        Assert.Contains($"Applied policy version {before + 1}.", stdout);
+        (code, stdout, _) = await Fleet("policy", "history");
+        Assert.Contains("erin", stdout);
+    }
+
+    [Fact]
+    public async Task Unreachable_ExitCode2_OneLine()
+    {
+        var (code, stdout, stderr) = await Repo.RunAsync("dotnet", [Repo.CliDll, "--gateway", $"127.0.0.1:{Repo.FreePort()}", "nodes", "list"], TimeSpan.FromSeconds(60));
+        Assert.Equal(2, code);
+        Assert.StartsWith("fleet: cannot reach the cluster at 127.0.0.1:", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
+    public async Task FreezeUnfreeze_ShownByStatus()
+    {
+        var (code, _, stderr) = await Fleet("freeze");
+        Assert.Equal(1, code);
+        Assert.Contains("--reason", stderr);
+        (code, _, _) = await Fleet("freeze", "--reason", "quarterly failover drill", "--by", "frank");
+        Assert.Equal(0, code);
+        var (_, status, _) = await Fleet("status");
+        Assert.Contains("Fleet FROZEN by frank", status);
+        (code, _, _) = await Fleet("unfreeze");
+        Assert.Equal(0, code);
+        (_, status, _) = await Fleet("status");
+        Assert.Contains("Fleet not frozen.", status);
+    }
+}

@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Fleet.Silo.Tests;
+
+/// <summary>Where the built silo and CLI are, and small process helpers.</summary>
+public static partial class Repo
+{
+#if DEBUG
+    public const string Configuration = "Debug";
+#else
+    public const string Configuration = "Release";
+#endif
+
+    public static string Root { get; } = FindRoot();
+
+    public static string SiloDll => Path.Combine(Root, "silo", "Fleet.Silo", "bin", Configuration, "net10.0", "Fleet.Silo.dll");
+    public static string CliDll => Path.Combine(Root, "src", "Fleet.Cli", "bin", Configuration, "net10.0", "fleet.dll");
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Fleet.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Fleet.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>A loopback port nobody listens on right now.</summary>
+    public static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    public static string TempDir(string name)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "fleet-tests", $"{name}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    public const int SigKill = 9, SigTerm = 15, SigStop = 19, SigCont = 18;
+
+    public static void Signal(int pid, int signal)
+    {
+        if (Kill(pid, signal) != 0) throw new InvalidOperationException($"kill({pid}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>Runs a command to its end; returns exit code, stdout, stderr.</summary>
+    public static async Task<(int Code, string Out, string Err)> RunAsync(string file, IEnumerable<string> args, TimeSpan timeout, IDictionary<string, string>? env = null)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish within {timeout}");
+        }
+        return (p.ExitCode, await stdout, await stderr);
+    }
+}
+
+/// <summary>A real silo process on loopback ports the test chose, with its own data folder.</summary>
+public sealed class SiloProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+
+    public int HttpPort { get; }
+    public int GatewayPort { get; }
+    public int SiloPort { get; }
+    public string DataDir { get; }
+    public HttpClient Http { get; }
+    public int Pid => _process.Id;
+    public string Log { get { lock (_log) return _log.ToString(); } }
+    public string Gateway => $"127.0.0.1:{GatewayPort}";
+
+    private SiloProcess(string dataDir, int httpPort, int siloPort, int gatewayPort, IEnumerable<string> extraArgs)
+    {
+        DataDir = dataDir;
+        HttpPort = httpPort;
+        SiloPort = siloPort;
+        GatewayPort = gatewayPort;
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Repo.SiloDll, "--urls", $"http://127.0.0.1:{httpPort}", $"--Fleet:DataDir={dataDir}",
+                     $"--Fleet:SiloPort={siloPort}", $"--Fleet:GatewayPort={gatewayPort}", "--Logging:LogLevel:Default=Warning" }.Concat(extraArgs))
+            psi.ArgumentList.Add(a);
+        _process = Process.Start(psi)!;
+        _process.OutputDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    /// <summary>Starts a silo and waits until /health answers 200.</summary>
+    public static async Task<SiloProcess> StartAsync(string? dataDir = null, IEnumerable<string>? extraArgs = null)
+    {
+        var silo = new SiloProcess(dataDir ?? Repo.TempDir("silo"), Repo.FreePort(), Repo.FreePort(), Repo.FreePort(), extraArgs ?? []);
+        await silo.WaitHealthyAsync();
+        return silo;
+    }
+
+    public async Task WaitHealthyAsync(TimeSpan? timeout = null)
+    {
+        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        while (DateTime.UtcNow < until)
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"The silo exited with {_process.ExitCode}:\n{Log}");
+            try
+            {
+                using var r = await Http.GetAsync("/health");
+                if (r.StatusCode == HttpStatusCode.OK) return;
+            }
+            catch (HttpRequestException) { }
+            catch (TaskCanceledException) { }
+            await Task.Delay(200);
+        }
+        throw new TimeoutException($"The silo did not become healthy:\n{Log}");
+    }
+
+    public async Task KillAsync()
+    {
+        Repo.Signal(_process.Id, Repo.SigKill);
+        await _process.WaitForExitAsync();
+    }
+
+    public async Task StopAsync()
+    {
+        if (_process.HasExited) return;
+        Repo.Signal(_process.Id, Repo.SigTerm);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        try { await _process.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException) { _process.Kill(true); }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try { await StopAsync(); } catch { /* already gone */ }
+        Http.Dispose();
+        _process.Dispose();
+    }
+}
