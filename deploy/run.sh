@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Fleet's main job: one embedded silo (localhost clustering, state and audit in ./data), nothing to install by hand.
+# Any argument goes to the silo, e.g.  deploy/run.sh --urls http://127.0.0.1:8080 --Fleet:DataDir=/var/lib/fleet
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec dotnet run --project silo/Fleet.Silo -c Release -- "$@"
