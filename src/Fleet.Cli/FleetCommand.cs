@@ -27,6 +27,13 @@ internal static class FleetCommand
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLEET_GATEWAY") ?? "127.0.0.1:30000",
     };
 
+    private static readonly Option<string?> Redis = new("--redis")
+    {
+        Description = "Find the gateways through Redis (cluster mode); default $FLEET_REDIS",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLEET_REDIS") is { Length: > 0 } r ? r : null,
+    };
+
     private static readonly Option<string> Format = new("--output", "-o")
     {
         Description = "table or json",
@@ -46,7 +53,7 @@ internal static class FleetCommand
     public static RootCommand Build()
     {
         Format.AcceptOnlyFromAmong("table", "json");
-        var root = new RootCommand("fleet: query and steer a Fleet cluster") { Gateway, Format, By, Reason };
+        var root = new RootCommand("fleet: query and steer a Fleet cluster") { Gateway, Redis, Format, By, Reason };
         root.Add(NodesCommand());
         root.Add(AuditCommand());
         root.Add(PolicyCommand());
@@ -286,13 +293,14 @@ internal static class FleetCommand
     /// <summary>Connects, runs the command, and turns every failure into one line on stderr and an exit code.</summary>
     private static async Task<int> RunAsync(ParseResult p, Func<IFleetClient, Task<int>> body)
     {
-        var gateways = p.GetValue(Gateway)!;
+        var redis = p.GetValue(Redis);
+        var gateways = redis is null ? p.GetValue(Gateway)! : $"the gateways listed in Redis {redis}";
         IHost host;
         try
         {
             var builder = Host.CreateApplicationBuilder([]);
             builder.Logging.ClearProviders();
-            builder.AddFleetClient(o => { o.Gateways = gateways; o.ConnectAttempts = 2; });
+            builder.AddFleetClient(o => { o.Gateways = p.GetValue(Gateway)!; o.Redis = redis; o.ConnectAttempts = 2; });
             host = builder.Build();
         }
         catch (FleetValidationException e)

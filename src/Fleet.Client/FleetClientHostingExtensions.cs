@@ -12,11 +12,17 @@ public static class FleetClientHostingExtensions
     {
         var options = new FleetClientOptions();
         configure?.Invoke(options);
-        var gateways = ParseGateways(options.Gateways);
+        var gateways = options.Redis is null ? ParseGateways(options.Gateways) : [];
+        var redis = options.Redis is null ? null : ParseRedis(options.Redis);
         builder.Services.AddOptions<FleetClientOptions>().Configure(o => configure?.Invoke(o));
         builder.UseOrleansClient(client =>
         {
-            client.UseStaticClustering(gateways);
+            if (redis is not null)
+            {
+                client.UseRedisClustering(o => o.ConfigurationOptions = redis);
+                client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+            }
+            else client.UseStaticClustering(gateways);
             client.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = options.ServiceId; });
             client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
             var attempts = 0;
@@ -29,6 +35,21 @@ public static class FleetClientHostingExtensions
         });
         builder.Services.AddSingleton<IFleetClient, FleetClient>();
         return builder;
+    }
+
+    private static StackExchange.Redis.ConfigurationOptions ParseRedis(string text)
+    {
+        try
+        {
+            var c = StackExchange.Redis.ConfigurationOptions.Parse(text);
+            c.AbortOnConnectFail = false;
+            c.ConnectTimeout = 2000;
+            return c;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            throw new FleetValidationException("The Redis connection string is not valid.", new Dictionary<string, string[]> { ["redis"] = [$"'{text}': {e.Message}"] });
+        }
     }
 
     /// <summary>Reads <c>host:port[,host:port…]</c>; throws <see cref="FleetValidationException"/> naming the bad entry.</summary>

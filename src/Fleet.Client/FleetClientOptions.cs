@@ -6,6 +6,12 @@ public sealed class FleetClientOptions
     /// <summary>Gateways to connect to, as <c>host:port</c>, comma-separated. Default <c>127.0.0.1:30000</c> (the embedded silo).</summary>
     public string Gateways { get; set; } = "127.0.0.1:30000";
 
+    /// <summary>
+    /// Redis connection string. When set, gateways are discovered through Redis membership (every live silo, as they
+    /// come and go) and <see cref="Gateways"/> is ignored. Default none.
+    /// </summary>
+    public string? Redis { get; set; }
+
     /// <summary>Orleans cluster id. Default <c>fleet</c>.</summary>
     public string ClusterId { get; set; } = "fleet";
 

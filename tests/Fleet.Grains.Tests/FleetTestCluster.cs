@@ -45,6 +45,7 @@ public abstract class FleetTestCluster : IAsyncLifetime
             host.Services.AddFleetEmbeddedStore(_dataDir);
             host.Services.Configure<ActuatorOptions>(o => o.MaxRetries = 0);
         });
+        builder.ConfigureSilo((_, silo) => silo.UseInMemoryReminderService());
         Cluster = builder.Build();
         await Cluster.DeployAsync();
         var applied = await Client.GetGrain<IPolicyGrain>(FleetNames.Default).ApplyAsync(PolicyYaml, "test");

@@ -71,17 +71,27 @@ public sealed partial class ActionExecutor
         }
         var task = _running.GetOrAdd(request.IdempotencyKey, _ => Task.Run(() => RunAsync(request)));
         _ = ReportAsync(request, task);
+        // A run that faulted (storage down, say) may be started again; a finished one is remembered for its repeats.
+        _ = task.ContinueWith(t => _running.TryRemove(new(request.IdempotencyKey, t)), TaskContinuationOptions.OnlyOnFaulted);
     }
 
     /// <summary>Runs the action through the pipeline and returns its outcome (used directly by tests and the agent path).</summary>
     public async Task<ActionOutcome> RunAsync(ActionRequest request)
     {
         var started = _time.GetTimestamp();
+        var ledger = _grains.GetGrain<IActionLedgerGrain>(request.IdempotencyKey);
+        if (await ledger.BeginAsync(Environment.MachineName + ":" + Environment.ProcessId) is { } finished)
+        {
+            LogAlreadyDone(request.Action, request.NodeId, request.IdempotencyKey);
+            return finished;
+        }
         try
         {
             var result = await _pipeline.ExecuteAsync(ct => new ValueTask<ActuatorResult>(_actuator.ExecuteAsync(request, ct)));
             LogRan(request.Action, request.NodeId, request.IdempotencyKey, result.Succeeded, result.Detail);
-            return new ActionOutcome(request.IdempotencyKey, result.Succeeded, result.Detail, _time.GetUtcNow());
+            var outcome = new ActionOutcome(request.IdempotencyKey, result.Succeeded, result.Detail, _time.GetUtcNow());
+            await ledger.CompleteAsync(outcome);
+            return outcome;
         }
         catch (Exception e) when (e is ActuatorException or TimeoutRejectedException or BrokenCircuitException or HttpRequestException)
         {
@@ -92,13 +102,24 @@ public sealed partial class ActionExecutor
                 _ => e.Message,
             };
             LogRan(request.Action, request.NodeId, request.IdempotencyKey, false, detail);
-            return new ActionOutcome(request.IdempotencyKey, false, $"{detail} (after {_time.GetElapsedTime(started).TotalSeconds:0.0} s)", _time.GetUtcNow());
+            var outcome = new ActionOutcome(request.IdempotencyKey, false, $"{detail} (after {_time.GetElapsedTime(started).TotalSeconds:0.0} s)", _time.GetUtcNow());
+            await ledger.CompleteAsync(outcome);
+            return outcome;
         }
     }
 
     private async Task ReportAsync(ActionRequest request, Task<ActionOutcome> run)
     {
-        var outcome = await run;
+        ActionOutcome outcome;
+        try
+        {
+            outcome = await run;
+        }
+        catch (Exception e)
+        {
+            LogReportFailed(request.NodeId, request.IdempotencyKey, e.Message);
+            return; // the node's Acting deadline or its next activation tries again
+        }
         for (var attempt = 0; attempt < 5; attempt++)
         {
             try
@@ -116,6 +137,9 @@ public sealed partial class ActionExecutor
 
     [LoggerMessage(LogLevel.Information, "Ran {Action} on node {Node} (key {Key}): succeeded={Succeeded}, {Detail}")]
     private partial void LogRan(string action, string node, string key, bool succeeded, string detail);
+
+    [LoggerMessage(LogLevel.Information, "Skipped {Action} on node {Node} (key {Key}): the ledger shows it already finished")]
+    private partial void LogAlreadyDone(string action, string node, string key);
 
     [LoggerMessage(LogLevel.Warning, "Failed to report the outcome of action {Key} to node {Node}: {Error}")]
     private partial void LogReportFailed(string node, string key, string error);

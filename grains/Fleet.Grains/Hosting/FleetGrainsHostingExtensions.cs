@@ -32,11 +32,11 @@ public static class FleetGrainsHostingExtensions
     }
 
     /// <summary>Grain state and the audit trail in one SQLite file under <paramref name="dataDir"/> (group-committed).</summary>
-    public static IServiceCollection AddFleetEmbeddedStore(this IServiceCollection services, string dataDir)
+    public static IServiceCollection AddFleetEmbeddedStore(this IServiceCollection services, string dataDir, bool grainState = true, bool audit = true)
     {
         services.AddSingleton(_ => new SqliteBatchWriter(Path.Combine(dataDir, "fleet.db"), SqliteGrainStorage.Schema + SqliteAuditStore.Schema));
-        services.AddGrainStorage(StorageNames.Fleet, (sp, _) => ActivatorUtilities.CreateInstance<SqliteGrainStorage>(sp));
-        services.TryAddSingleton<IAuditStore>(sp => new SqliteAuditStore(sp.GetRequiredService<SqliteBatchWriter>()));
+        if (grainState) services.AddGrainStorage(StorageNames.Fleet, (sp, _) => ActivatorUtilities.CreateInstance<SqliteGrainStorage>(sp));
+        if (audit) services.TryAddSingleton<IAuditStore>(sp => new SqliteAuditStore(sp.GetRequiredService<SqliteBatchWriter>()));
         return services;
     }
 }

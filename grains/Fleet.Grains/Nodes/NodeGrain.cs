@@ -42,7 +42,17 @@ public sealed partial class NodeGrain(
         _policy = await policies.GetAsync();
         metrics.NodeEntered(S.Effective);
         EnsureTimer();
+        if (S.Case is { Phase: RemediationPhase.Acting, IdempotencyKey: { } key, LeaseId: { } lease } c)
+        {
+            // Reactivated mid-action (its silo died, or it was moved): hand the same key to the executor. The action
+            // ledger returns the stored outcome if the action finished; otherwise the idempotent actuator runs it again.
+            Record(DecisionKinds.Observed, $"Resumed {c.Action} on node {Id} after its grain was reactivated; the action ledger tells whether key {key} already ran.", c.Action);
+            await FlushAuditAsync();
+            executor.Start(new ActionRequest(key, Id, c.Action, c.Symptom, lease));
+        }
     }
+
+    public Task PingAsync() => Task.CompletedTask;
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
@@ -374,7 +384,7 @@ public sealed partial class NodeGrain(
         if (_dirty)
         {
             state.State = S with { PolicyVersion = _policy.Version };
-            await state.WriteStateAsync();
+            await state.WriteOrResetAsync(DeactivateOnIdle);
             _dirty = false;
         }
         await FlushAuditAsync();
@@ -431,7 +441,7 @@ public sealed partial class NodeGrain(
             S.EffectiveSince, r.Capacity, r.Labels, S.Health.Forecast,
             c is null ? null : new RemediationView(c.CaseId, c.Phase.ToString(), c.Step, c.Action, c.LeaseId, c.Deadline,
                 EscalationLadder.NextAllowedAt(S.History, time.GetUtcNow(), _policy.Remediation)),
-            S.PolicyVersion, S.Health.LastReport);
+            S.PolicyVersion, S.Health.LastReport, RuntimeIdentity);
     }
 
     private string Symptom(bool preventive)

@@ -16,18 +16,32 @@ namespace Fleet.Grains.Supervision;
 /// </summary>
 public sealed class DomainSupervisorGrain(
     [PersistentState("domain", StorageNames.Fleet)] IPersistentState<DomainGuardState> state,
-    PolicyCache policies, IAuditStore audit, FleetMetrics metrics, TimeProvider time) : Grain, IDomainSupervisorGrain
+    PolicyCache policies, IAuditStore audit, FleetMetrics metrics, TimeProvider time) : Grain, IDomainSupervisorGrain, IRemindable
 {
+    /// <summary>The watchdog reminder: survives the silo (with durable reminders) and wakes every member's grain.</summary>
+    public const string Watchdog = "watchdog";
+    private static readonly TimeSpan WatchdogPeriod = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan SweepPeriod = TimeSpan.FromSeconds(5);
     private string Domain => this.GetPrimaryKeyString();
     private string Actor => $"domain-supervisor/{Domain}";
     private string Subject => $"domain/{Domain}";
     private IFleetSupervisorGrain Fleet => GrainFactory.GetGrain<IFleetSupervisorGrain>(FleetNames.Default);
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         this.RegisterGrainTimer(SweepAsync, new GrainTimerCreationOptions(SweepPeriod, SweepPeriod) { KeepAlive = false });
-        return Task.CompletedTask;
+        if (!state.State.Members.IsEmpty) await this.RegisterOrUpdateReminder(Watchdog, WatchdogPeriod, WatchdogPeriod);
+    }
+
+    /// <summary>
+    /// Wakes every member: a node whose grain was lost with its silo would otherwise never be judged again until it
+    /// reports, and a node that never reports again must still turn Suspect. Pings are one-way, so no deadlock.
+    /// </summary>
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != Watchdog) return;
+        foreach (var id in state.State.Members.Keys) GrainFactory.GetGrain<INodeGrain>(id).PingAsync().Ignore();
+        await SweepAsync(CancellationToken.None);
     }
 
     public async Task<LeaseDecision> RequestLeaseAsync(LeaseRequest request)
@@ -77,7 +91,11 @@ public sealed class DomainSupervisorGrain(
     {
         var isNew = !state.State.Members.ContainsKey(member.NodeId);
         state.State = state.State with { Members = state.State.Members.SetItem(member.NodeId, member) };
-        if (isNew) await Fleet.RegisterDomainAsync(Domain);
+        if (isNew)
+        {
+            await Fleet.RegisterDomainAsync(Domain);
+            if (state.State.Members.Count == 1) await this.RegisterOrUpdateReminder(Watchdog, WatchdogPeriod, WatchdogPeriod);
+        }
         var records = new List<DecisionRecord>();
         await HousekeepAsync(time.GetUtcNow(), records);
         await SaveAsync(true, records);
@@ -145,7 +163,7 @@ public sealed class DomainSupervisorGrain(
 
     private async Task SaveAsync(bool changed, IReadOnlyList<DecisionRecord> records)
     {
-        if (changed) await state.WriteStateAsync();
+        if (changed) await state.WriteOrResetAsync(DeactivateOnIdle);
         await audit.AppendAsync(records);
     }
 }

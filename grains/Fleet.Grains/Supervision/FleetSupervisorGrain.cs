@@ -19,7 +19,7 @@ public sealed class FleetSupervisorGrain(
         var policy = await policies.GetAsync();
         var (next, decision) = FleetGuard.Acquire(S, leaseId, expiresAt, time.GetUtcNow(), policy.Guardrails);
         state.State = next;
-        await state.WriteStateAsync();
+        await state.WriteOrResetAsync(DeactivateOnIdle);
         return decision;
     }
 
@@ -27,14 +27,14 @@ public sealed class FleetSupervisorGrain(
     {
         if (!S.Leases.ContainsKey(leaseId)) return;
         state.State = S with { Leases = S.Leases.Remove(leaseId) };
-        await state.WriteStateAsync();
+        await state.WriteOrResetAsync(DeactivateOnIdle);
     }
 
     public async Task<FleetStatus> FreezeAsync(string by, string reason)
     {
         var now = time.GetUtcNow();
         state.State = S with { Frozen = true, FreezeReason = reason, FrozenBy = by, FrozenAt = now };
-        await state.WriteStateAsync();
+        await state.WriteOrResetAsync(DeactivateOnIdle);
         var policy = await policies.GetAsync();
         await audit.AppendAsync([Decisions.Create(now, by, Subject, DecisionKinds.Frozen,
             $"Froze every disruptive action in the fleet at the request of {by}: {reason}", policy.Version, guardrail: Guardrails.FleetFreeze)]);
@@ -46,7 +46,7 @@ public sealed class FleetSupervisorGrain(
         if (!S.Frozen) return await GetStatusAsync();
         var now = time.GetUtcNow();
         state.State = S with { Frozen = false, FreezeReason = null, FrozenBy = null, FrozenAt = null };
-        await state.WriteStateAsync();
+        await state.WriteOrResetAsync(DeactivateOnIdle);
         var policy = await policies.GetAsync();
         await audit.AppendAsync([Decisions.Create(now, by, Subject, DecisionKinds.Thawed,
             $"Lifted the fleet freeze at the request of {by}" + (string.IsNullOrWhiteSpace(reason) ? "." : $": {reason}"), policy.Version, guardrail: Guardrails.FleetFreeze)]);
@@ -57,7 +57,7 @@ public sealed class FleetSupervisorGrain(
     {
         if (S.Domains.Contains(domain)) return;
         state.State = S with { Domains = S.Domains.Add(domain) };
-        await state.WriteStateAsync();
+        await state.WriteOrResetAsync(DeactivateOnIdle);
     }
 
     public Task<FleetStatus> GetStatusAsync()

@@ -226,12 +226,31 @@ public static class FleetApi
         {
             BadHttpRequestException b => (b.StatusCode, "The request could not be read.", Clean(b.InnerException?.Message ?? b.Message)),
             NodeNotRegisteredException n => (404, "Not found", n.Message),
-            TimeoutException or OrleansMessageRejectionException or SiloUnavailableException =>
-                (503, "The fleet is not answering right now.", "A silo or its storage did not answer in time; try again shortly."),
+            _ when IsUnavailable(error) =>
+                (503, "The fleet is not answering right now.", "A silo or its storage (" + UnavailableWhat(error!) + ") did not answer in time; try again shortly."),
             _ => (500, "The request failed inside Fleet.", "The error was logged on the silo."),
         };
         context.Response.StatusCode = status;
         await context.Response.WriteAsJsonAsync(new ProblemDetailsLite(title, status, detail), (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
+    }
+
+    /// <summary>Storage or a silo being away is a 503 the caller may retry, not a 500.</summary>
+    private static bool IsUnavailable(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e is TimeoutException or OrleansMessageRejectionException or SiloUnavailableException or StackExchange.Redis.RedisException
+                or Microsoft.Data.Sqlite.SqliteException
+                || e.GetType().Name.EndsWith("StorageException", StringComparison.Ordinal)
+                || (e is OrleansException && e.Message.StartsWith("Error from storage provider", StringComparison.Ordinal)))
+                return true;
+        return false;
+    }
+
+    private static string UnavailableWhat(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+            if (x is StackExchange.Redis.RedisException || x.Message.Contains("Redis", StringComparison.Ordinal)) return "Redis";
+        return "storage or silo";
     }
 
     private static string Clean(string message) => message.Split(" Path:", 2)[0].Split(Environment.NewLine)[0];

@@ -24,11 +24,10 @@ public static class FleetSiloExtensions
             .ValidateOnStart();
 
         builder.Services.AddFleetGrainServices();
-        builder.Services.AddFleetEmbeddedStore(options.DataDir);
-
+        builder.AddFleetStores(options);
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
+            silo.AddFleetClustering(options);
             silo.AddDashboard();
         });
 
@@ -51,6 +50,11 @@ public static class FleetSiloExtensions
         return builder;
     }
 
+    private static string AcceptedValues(string message) =>
+        message.Contains("Clustering") ? " (accepted: Localhost, Redis)" :
+        message.Contains("Storage") || message.Contains("Audit") ? " (accepted: Embedded, Redis)" :
+        message.Contains("Reminders") ? " (accepted: Memory, Redis)" : "";
+
     /// <summary>Fails the start with one clear line per bad setting, before anything binds a port.</summary>
     private static FleetOptions BindAndValidate(IConfiguration configuration)
     {
@@ -62,12 +66,20 @@ public static class FleetSiloExtensions
         }
         catch (InvalidOperationException e)
         {
-            problems.Add(e.InnerException?.Message ?? e.Message);
+            problems.Add((e.InnerException?.Message ?? e.Message) + AcceptedValues(e.Message));
         }
         var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
         System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), results, true);
         problems.AddRange(results.Select(r => $"Fleet:{string.Join(",", r.MemberNames)}: {r.ErrorMessage}"));
         if (options.SiloPort == options.GatewayPort) problems.Add("Fleet:SiloPort and Fleet:GatewayPort must differ");
+        if (options.UsesRedis && string.IsNullOrWhiteSpace(options.Redis))
+            problems.Add("Fleet:Redis: a connection string (e.g. 127.0.0.1:6379) is required when Clustering, Storage, Audit or Reminders is Redis");
+        if (!string.IsNullOrWhiteSpace(options.Redis))
+        {
+            try { StackExchange.Redis.ConfigurationOptions.Parse(options.Redis); }
+            catch (Exception e) when (e is ArgumentException or FormatException) { problems.Add($"Fleet:Redis: '{options.Redis}' is not a Redis connection string: {e.Message}"); }
+        }
+        if (!System.Net.IPAddress.TryParse(options.AdvertisedIp, out _)) problems.Add($"Fleet:AdvertisedIp: '{options.AdvertisedIp}' is not an IP address");
         if (problems.Count > 0) throw new OptionsValidationException(FleetOptions.Section, typeof(FleetOptions), problems);
         return options;
     }

@@ -16,7 +16,7 @@ internal sealed class StoreHealthCheck(IGrainFactory grains) : IHealthCheck
         }
         catch (Exception e)
         {
-            return HealthCheckResult.Unhealthy($"the audit store does not answer: {e.Message}");
+            return HealthCheckResult.Unhealthy($"the audit store does not answer: {HealthCheckText.Short(e)}");
         }
     }
 }
@@ -33,7 +33,13 @@ internal sealed class SiloHealthCheck(IGrainFactory grains) : IHealthCheck
         }
         catch (Exception e)
         {
-            return HealthCheckResult.Unhealthy($"the silo does not answer: {e.Message}");
+            return HealthCheckResult.Unhealthy($"the silo does not answer: {HealthCheckText.Short(e)}");
         }
     }
+}
+
+internal static class HealthCheckText
+{
+    /// <summary>The first sentence of an error: enough for a person, without a client library's whole state dump.</summary>
+    public static string Short(Exception e) => e.Message.Split(" - ", 2)[0].Split('\n')[0].Trim();
 }

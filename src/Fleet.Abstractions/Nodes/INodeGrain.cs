@@ -26,6 +26,10 @@ public interface INodeGrain : IGrainWithStringKey
     [Alias("Drain")]
     Task<NodeStatus> DrainAsync(string by, string? reason);
 
+    /// <summary>Wakes the node's grain (and so its silence timer) without waiting for it; sent by its domain's watchdog.</summary>
+    [OneWay, AlwaysInterleave, Alias("Ping")]
+    Task PingAsync();
+
     /// <summary>Called by the action executor when an action it ran for this node has finished.</summary>
     [Alias("ActionCompleted")]
     Task ActionCompletedAsync(ActionOutcome outcome);

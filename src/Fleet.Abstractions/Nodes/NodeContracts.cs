@@ -74,7 +74,8 @@ public sealed record NodeStatus(
     [property: Id(10)] MemoryForecast? Forecast,
     [property: Id(11)] RemediationView? Remediation,
     [property: Id(12)] int PolicyVersion,
-    [property: Id(13)] TelemetryReport? LastReport);
+    [property: Id(13)] TelemetryReport? LastReport,
+    [property: Id(14)] string? HostedOn = null);
 
 /// <summary>A row of the fleet inventory, as kept by the node's domain supervisor.</summary>
 [GenerateSerializer, Immutable, Alias("fleet.NodeSummary")]

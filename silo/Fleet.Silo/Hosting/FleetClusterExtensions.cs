@@ -1,0 +1,90 @@
+using System.Net;
+using Fleet.Grains;
+using Fleet.Grains.Audit;
+using Fleet.Grains.Hosting;
+using Orleans.Configuration;
+using Orleans.Persistence;
+using Orleans.Serialization;
+using Orleans.Storage;
+using StackExchange.Redis;
+
+namespace Fleet.Silo.Hosting;
+
+/// <summary>Where the silo keeps its state and how it finds its peers: embedded and localhost, or Redis.</summary>
+public static class FleetClusterExtensions
+{
+    public static WebApplicationBuilder AddFleetStores(this WebApplicationBuilder builder, FleetOptions options)
+    {
+        var services = builder.Services;
+        if (options.UsesRedis)
+            services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(RedisOptions(options)));
+
+        if (options.Storage == StoreMode.Embedded || options.Audit == StoreMode.Embedded)
+            services.AddFleetEmbeddedStore(options.DataDir, grainState: options.Storage == StoreMode.Embedded, audit: options.Audit == StoreMode.Embedded);
+        if (options.Audit == StoreMode.Redis)
+            services.AddSingleton<IAuditStore>(sp => new RedisAuditStore(sp.GetRequiredService<IConnectionMultiplexer>(), $"fleet:{options.ServiceId}:audit"));
+        if (options.Storage == StoreMode.Redis)
+        {
+            services.AddRedisGrainStorage(StorageNames.Fleet, o => o.Configure(r => r.ConfigurationOptions = RedisOptions(options)));
+            // Orleans' own serializer, not the provider's JSON default: it round-trips Fleet's immutable records.
+            services.AddOptions<RedisStorageOptions>(StorageNames.Fleet)
+                .PostConfigure<Serializer>((r, serializer) => r.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+        }
+        services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["redis"]);
+        return builder;
+    }
+
+    public static ISiloBuilder AddFleetClustering(this ISiloBuilder silo, FleetOptions options)
+    {
+        if (options.Clustering == ClusteringMode.Localhost)
+            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
+        else
+        {
+            silo.UseRedisClustering(o => o.ConfigurationOptions = RedisOptions(options));
+            silo.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = options.ServiceId; });
+            silo.ConfigureEndpoints(IPAddress.Parse(options.AdvertisedIp), options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: false);
+        }
+        if (options.Reminders == RemindersMode.Redis) silo.UseRedisReminderService(o => o.ConfigurationOptions = RedisOptions(options));
+        else silo.UseInMemoryReminderService();
+        if (options.FastFailureDetection)
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.NumVotesForDeathDeclaration = 2;
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(5);
+                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(10);
+            });
+        return silo;
+    }
+
+    public static ConfigurationOptions RedisOptions(FleetOptions options)
+    {
+        var c = ConfigurationOptions.Parse(options.Redis!);
+        c.AbortOnConnectFail = false;
+        c.ConnectTimeout = 2000;
+        c.SyncTimeout = 2000;
+        c.AsyncTimeout = 2000;
+        return c;
+    }
+}
+
+/// <summary>Redis answers a PING (only registered checks run; healthy when Redis is not in use).</summary>
+internal sealed class RedisHealthCheck(IServiceProvider services) : Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheck
+{
+    public async Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult> CheckHealthAsync(
+        Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (services.GetService<IConnectionMultiplexer>() is not { } redis)
+            return Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy("Redis is not used");
+        try
+        {
+            var rtt = await redis.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(3), cancellationToken);
+            return Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy($"Redis answers in {rtt.TotalMilliseconds:0.0} ms");
+        }
+        catch (Exception e)
+        {
+            return Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy($"Redis does not answer: {HealthCheckText.Short(e)}");
+        }
+    }
+}
