@@ -109,12 +109,26 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a silo and waits until /health answers 200.</summary>
-    public static async Task<SiloProcess> StartAsync(string? dataDir = null, IEnumerable<string>? extraArgs = null)
+    public static Task<SiloProcess> StartAsync(string? dataDir = null, IEnumerable<string>? extraArgs = null) =>
+        StartAsync(dataDir ?? Repo.TempDir("silo"), extraArgs ?? [], Repo.FreePort(), Repo.FreePort(), Repo.FreePort());
+
+    /// <summary>Starts a silo on the given ports and waits until /health answers 200.</summary>
+    public static async Task<SiloProcess> StartAsync(string dataDir, IEnumerable<string> extraArgs, int httpPort, int siloPort, int gatewayPort)
     {
-        var silo = new SiloProcess(dataDir ?? Repo.TempDir("silo"), Repo.FreePort(), Repo.FreePort(), Repo.FreePort(), extraArgs ?? []);
-        await silo.WaitHealthyAsync();
+        var silo = new SiloProcess(dataDir, httpPort, siloPort, gatewayPort, extraArgs);
+        try
+        {
+            await silo.WaitHealthyAsync();
+        }
+        catch
+        {
+            await silo.DisposeAsync();
+            throw;
+        }
         return silo;
     }
+
+    public bool HasExited => _process.HasExited;
 
     public async Task WaitHealthyAsync(TimeSpan? timeout = null)
     {

@@ -1,0 +1,57 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Fleet.Silo.Tests;
+
+namespace Fleet.Cluster.Tests;
+
+/// <summary>N real silo processes on one Redis, with a service id of their own so tests sharing a Redis never meet.</summary>
+public sealed class ClusterSilos : IAsyncDisposable
+{
+    public string Redis { get; }
+    public string ServiceId { get; } = "t" + Guid.NewGuid().ToString("N")[..10];
+    public List<SiloProcess?> Silos { get; } = [];
+    private readonly List<(int Http, int Silo, int Gateway)> _ports = [];
+    private readonly string[] _extra;
+
+    public ClusterSilos(string redis, params string[] extraArgs)
+    {
+        Redis = redis;
+        _extra = extraArgs;
+    }
+
+    private IEnumerable<string> Args(int i) =>
+    [
+        "--Fleet:Clustering=Redis", "--Fleet:Storage=Redis", "--Fleet:Audit=Redis", "--Fleet:Reminders=Redis",
+        $"--Fleet:Redis={Redis}", $"--Fleet:ServiceId={ServiceId}", $"--Fleet:ClusterId={ServiceId}", .. _extra,
+    ];
+
+    public async Task StartAsync(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            _ports.Add((Repo.FreePort(), Repo.FreePort(), Repo.FreePort()));
+            Silos.Add(null);
+        }
+        await Task.WhenAll(Enumerable.Range(0, count).Select(StartOneAsync));
+    }
+
+    /// <summary>Starts silo i on its own fixed ports (the same ports when it is restarted).</summary>
+    public async Task StartOneAsync(int i)
+    {
+        var (http, silo, gateway) = _ports[i];
+        Silos[i] = await SiloProcess.StartAsync(Repo.TempDir($"silo{i}"), Args(i), http, silo, gateway);
+    }
+
+    public SiloProcess Any(int? except = null) =>
+        Silos.Select((s, i) => (s, i)).First(x => x.s is not null && x.i != except).s!;
+
+    public int IndexOfHost(string hostedOn) =>
+        _ports.FindIndex(p => hostedOn.Contains($":{p.Silo}:", StringComparison.Ordinal) || hostedOn.EndsWith($":{p.Silo}", StringComparison.Ordinal));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var s in Silos) if (s is not null) await s.DisposeAsync();
+    }
+
+    public static async Task<JsonElement> GetAsync(SiloProcess silo, string path) => await silo.Http.GetFromJsonAsync<JsonElement>(path);
+}
