@@ -34,6 +34,20 @@ internal static class FleetCommand
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLEET_REDIS") is { Length: > 0 } r ? r : null,
     };
 
+    private static readonly Option<string> ClusterId = new("--cluster-id")
+    {
+        Description = "Orleans cluster id; default $FLEET_CLUSTER_ID or fleet",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLEET_CLUSTER_ID") is { Length: > 0 } v ? v : "fleet",
+    };
+
+    private static readonly Option<string> ServiceId = new("--service-id")
+    {
+        Description = "Orleans service id; default $FLEET_SERVICE_ID or fleet",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLEET_SERVICE_ID") is { Length: > 0 } v ? v : "fleet",
+    };
+
     private static readonly Option<string> Format = new("--output", "-o")
     {
         Description = "table or json",
@@ -53,7 +67,7 @@ internal static class FleetCommand
     public static RootCommand Build()
     {
         Format.AcceptOnlyFromAmong("table", "json");
-        var root = new RootCommand("fleet: query and steer a Fleet cluster") { Gateway, Redis, Format, By, Reason };
+        var root = new RootCommand("fleet: query and steer a Fleet cluster") { Gateway, Redis, ClusterId, ServiceId, Format, By, Reason };
         root.Add(NodesCommand());
         root.Add(AuditCommand());
         root.Add(PolicyCommand());
@@ -300,7 +314,14 @@ internal static class FleetCommand
         {
             var builder = Host.CreateApplicationBuilder([]);
             builder.Logging.ClearProviders();
-            builder.AddFleetClient(o => { o.Gateways = p.GetValue(Gateway)!; o.Redis = redis; o.ConnectAttempts = 2; });
+            builder.AddFleetClient(o =>
+            {
+                o.Gateways = p.GetValue(Gateway)!;
+                o.Redis = redis;
+                o.ClusterId = p.GetValue(ClusterId)!;
+                o.ServiceId = p.GetValue(ServiceId)!;
+                o.ConnectAttempts = 2;
+            });
             host = builder.Build();
         }
         catch (FleetValidationException e)

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# A local Fleet cluster on loopback: one private Redis and N silos on deterministic ports.
+#
+#   deploy/local/cluster.sh start [N]   build, start Redis (AOF on) and N silos (default 3), wait until healthy
+#   deploy/local/cluster.sh status      each process: pid, alive, /health
+#   deploy/local/cluster.sh kill I      SIGKILL silo I (by its pid)
+#   deploy/local/cluster.sh restart I   start silo I again on its ports
+#   deploy/local/cluster.sh stop        SIGTERM every silo, then Redis; wait for each pid to exit
+#
+# Ports: Redis $BASE_REDIS (6400); silo I: HTTP 5100+I, silo 11200+I, gateway 30100+I. State and logs in $FLEET_LOCAL_DIR
+# (default .local-cluster under the repository, which git ignores).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+DIR=${FLEET_LOCAL_DIR:-$ROOT/.local-cluster}
+BASE_REDIS=${BASE_REDIS:-6400}
+SILO_DLL="$ROOT/silo/Fleet.Silo/bin/Release/net10.0/Fleet.Silo.dll"
+mkdir -p "$DIR"
+
+http_port() { echo $((5100 + $1)); }
+silo_port() { echo $((11200 + $1)); }
+gw_port()   { echo $((30100 + $1)); }
+alive()     { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+ensure_redis_binary() {
+  command -v redis-server >/dev/null 2>&1 && return
+  echo "installing redis-server (Debian package)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+}
+
+start_redis() {
+  if alive "$DIR/redis.pid"; then return; fi
+  mkdir -p "$DIR/redis"
+  redis-server --port "$BASE_REDIS" --bind 127.0.0.1 --daemonize yes --pidfile "$DIR/redis.pid" \
+    --dir "$DIR/redis" --appendonly yes --save "" --logfile "$DIR/redis.log"
+  for _ in $(seq 1 50); do redis-cli -p "$BASE_REDIS" ping 2>/dev/null | grep -q PONG && return; sleep 0.1; done
+  echo "redis did not start; see $DIR/redis.log" >&2; exit 1
+}
+
+start_silo() {
+  local i=$1
+  if alive "$DIR/silo$i.pid"; then echo "silo $i already runs (pid $(cat "$DIR/silo$i.pid"))"; return; fi
+  nohup dotnet "$SILO_DLL" --urls "http://127.0.0.1:$(http_port "$i")" \
+    --Fleet:Clustering=Redis --Fleet:Storage=Redis --Fleet:Audit=Redis --Fleet:Reminders=Redis \
+    --Fleet:Redis="127.0.0.1:$BASE_REDIS" --Fleet:SiloPort="$(silo_port "$i")" --Fleet:GatewayPort="$(gw_port "$i")" \
+    --Fleet:DataDir="$DIR/silo$i" >"$DIR/silo$i.log" 2>&1 &
+  echo $! >"$DIR/silo$i.pid"
+}
+
+wait_healthy() {
+  local i=$1
+  for _ in $(seq 1 120); do
+    curl -sf -o /dev/null "http://127.0.0.1:$(http_port "$i")/health" && { echo "silo $i healthy on http://127.0.0.1:$(http_port "$i") (pid $(cat "$DIR/silo$i.pid"))"; return; }
+    alive "$DIR/silo$i.pid" || { echo "silo $i exited; see $DIR/silo$i.log" >&2; return 1; }
+    sleep 0.5
+  done
+  echo "silo $i did not become healthy; see $DIR/silo$i.log" >&2; return 1
+}
+
+count() { cat "$DIR/count" 2>/dev/null || echo 3; }
+
+case "${1:-}" in
+  start)
+    n=${2:-3}
+    [[ "$n" =~ ^[1-9][0-9]?$ ]] || { echo "N must be 1 to 99" >&2; exit 2; }
+    echo "$n" >"$DIR/count"
+    ensure_redis_binary
+    echo "building the silo (Release)"
+    dotnet build "$ROOT/silo/Fleet.Silo" -c Release -nologo -v quiet -clp:ErrorsOnly
+    start_redis
+    for i in $(seq 0 $((n - 1))); do start_silo "$i"; done
+    for i in $(seq 0 $((n - 1))); do wait_healthy "$i"; done
+    echo "CLI: dotnet src/Fleet.Cli/bin/Release/net10.0/fleet.dll --redis 127.0.0.1:$BASE_REDIS nodes list"
+    ;;
+  status)
+    if alive "$DIR/redis.pid"; then echo "redis  pid $(cat "$DIR/redis.pid")  up    127.0.0.1:$BASE_REDIS"; else echo "redis  down"; fi
+    for i in $(seq 0 $(($(count) - 1))); do
+      if alive "$DIR/silo$i.pid"; then
+        h=$(curl -s -m 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(http_port "$i")/health" || true)
+        echo "silo $i pid $(cat "$DIR/silo$i.pid")  up    http $(http_port "$i") silo $(silo_port "$i") gateway $(gw_port "$i")  /health $h"
+      else
+        echo "silo $i down"
+      fi
+    done
+    ;;
+  kill)
+    i=${2:?which silo}
+    alive "$DIR/silo$i.pid" || { echo "silo $i is not running" >&2; exit 1; }
+    pid=$(cat "$DIR/silo$i.pid"); kill -KILL "$pid"; echo "sent SIGKILL to silo $i (pid $pid)"
+    ;;
+  restart)
+    i=${2:?which silo}
+    start_silo "$i"; wait_healthy "$i"
+    ;;
+  stop)
+    for f in "$DIR"/silo*.pid; do [ -f "$f" ] && alive "$f" && kill -TERM "$(cat "$f")"; done
+    for f in "$DIR"/silo*.pid; do
+      [ -f "$f" ] || continue
+      for _ in $(seq 1 60); do alive "$f" || break; sleep 0.5; done
+      alive "$f" && kill -KILL "$(cat "$f")"
+      rm -f "$f"
+    done
+    if alive "$DIR/redis.pid"; then
+      pid=$(cat "$DIR/redis.pid"); kill -TERM "$pid"
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$DIR/redis.pid"
+    echo "stopped"
+    ;;
+  *)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
