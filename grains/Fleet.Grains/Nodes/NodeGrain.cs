@@ -31,6 +31,11 @@ public sealed partial class NodeGrain(
     private TimeSpan _timerPeriod;
     private FleetPolicy _policy = FleetPolicy.Default;
     private bool _dirty;
+    private NodeState? _written;
+    private DateTimeOffset _writtenAt;
+
+    /// <summary>How long counters and samples of plain reports may go unwritten (a SIGKILL loses at most this much of them).</summary>
+    public static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(10);
 
     private string Id => this.GetPrimaryKeyString();
     private string Actor => $"node/{Id}";
@@ -39,6 +44,8 @@ public sealed partial class NodeGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _watchingSince = time.GetUtcNow();
+        _written = state.RecordExists ? S : null;
+        _writtenAt = _watchingSince;
         _policy = await policies.GetAsync();
         metrics.NodeEntered(S.Effective);
         EnsureTimer();
@@ -54,10 +61,15 @@ public sealed partial class NodeGrain(
 
     public Task PingAsync() => Task.CompletedTask;
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         metrics.NodeLeft(S.Effective);
-        return Task.CompletedTask;
+        // A clean shutdown (or migration) writes the last counters; a failed write was already handled by deactivation.
+        if (S.Registration is not null && !ReferenceEquals(S, _written) && reason.ReasonCode != DeactivationReasonCode.ApplicationError)
+        {
+            try { await state.WriteStateAsync(); }
+            catch (Exception e) { LogCheckpointFailed(log, Id, e.Message); }
+        }
     }
 
     public async Task<NodeStatus> RegisterAsync(NodeRegistration registration)
@@ -174,7 +186,6 @@ public sealed partial class NodeGrain(
     private void Apply(Judgement judgement, DateTimeOffset now)
     {
         if (!ReferenceEquals(judgement.Model, S.Health)) state.State = S with { Health = judgement.Model };
-        _dirty = true;
         if (judgement.Change is { } change)
             Record(DecisionKinds.HealthChanged, $"Judged node {Id} {change.To} (was {change.From}): {change.Reason}.",
                 evidence: change.Evidence, rule: RuleFor(change.To));
@@ -381,13 +392,31 @@ public sealed partial class NodeGrain(
     private async Task CommitAsync(DateTimeOffset now, bool forceMember = false)
     {
         await PublishHealthAsync(now, forceMember);
-        if (_dirty)
+        if (_dirty || MustCheckpoint(now))
         {
             state.State = S with { PolicyVersion = _policy.Version };
             await state.WriteOrResetAsync(DeactivateOnIdle);
             _dirty = false;
+            _written = S;
+            _writtenAt = now;
         }
         await FlushAuditAsync();
+    }
+
+    /// <summary>
+    /// A plain healthy report changes only counters and samples: those are written at most every
+    /// <see cref="CheckpointInterval"/>. Anything a decision rests on (health, conditions, the case, the history,
+    /// operator state, registration) is written before the call returns.
+    /// </summary>
+    private bool MustCheckpoint(DateTimeOffset now)
+    {
+        var w = _written;
+        if (w is null) return true;
+        var s = S;
+        return !ReferenceEquals(s.Case, w.Case) || !ReferenceEquals(s.History, w.History) || !ReferenceEquals(s.Registration, w.Registration)
+            || s.Admin != w.Admin || s.Effective != w.Effective || s.Health.Health != w.Health.Health
+            || !s.Health.Conditions.Select(c => c.Type).SequenceEqual(w.Health.Conditions.Select(c => c.Type))
+            || now - _writtenAt >= CheckpointInterval;
     }
 
     private async Task FlushAuditAsync()
@@ -498,6 +527,9 @@ public sealed partial class NodeGrain(
         ActionNames.Replace => "Replaced",
         _ => $"Ran {action}",
     };
+
+    [LoggerMessage(LogLevel.Warning, "Failed to write the last state of node {Node} on deactivation: {Error}")]
+    private static partial void LogCheckpointFailed(ILogger logger, string node, string error);
 
     [LoggerMessage(LogLevel.Debug, "Ignored a stale or repeated outcome for node {Node} (key {Key})")]
     private static partial void LogStaleOutcome(ILogger logger, string node, string key);

@@ -1,0 +1,126 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using Fleet.Abstractions.Nodes;
+using Fleet.Client;
+using Fleet.Cluster.Tests;
+using Fleet.Silo.Tests;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Fleet.Benchmarks;
+
+/// <summary>
+/// Telemetry intake through the SDK (separate client process, loopback) with the full judge path, against 1 embedded
+/// silo, 1 Redis silo and 3 Redis silos in the same run; beside it the ceiling of a read-only grain call through the same client.
+/// </summary>
+internal static class IntakeBenchmark
+{
+    public static async Task RunAsync(BenchOptions o)
+    {
+        Console.WriteLine($"# intake: {o.Nodes} nodes, {o.Seconds} s per run, {o.Concurrency} calls in flight, {Environment.ProcessorCount} cores");
+        var rows = new List<string>();
+        await using var redis = new RedisServer();
+        await redis.StartAsync();
+
+        foreach (var (label, silos, redisMode) in new[] { ("1 silo, embedded SQLite", 1, false), ("1 silo, Redis", 1, true), ("3 silos, Redis", 3, true) })
+        {
+            await using var cluster = redisMode ? new ClusterSilos(redis.Connection) : null;
+            SiloProcess? embedded = null;
+            string? gateways = null;
+            if (cluster is not null) await cluster.StartAsync(silos);
+            else
+            {
+                embedded = await SiloProcess.StartAsync();
+                gateways = embedded.Gateway;
+            }
+            try
+            {
+                using var host = await ClientAsync(redisMode ? redis.Connection : null, gateways, cluster?.ServiceId ?? "fleet");
+                var client = host.Services.GetRequiredService<IFleetClient>();
+                var grains = host.Services.GetRequiredService<IClusterClient>();
+                await RegisterAsync(client, o.Nodes, o.Concurrency);
+                var intake = await MeasureAsync(o, async (i, seq) => await client.ReportAsync(Id(i), Report(seq)));
+                var ceiling = await MeasureAsync(o, async (i, _) => await grains.GetGrain<INodeGrain>(Id(i)).GetStatusAsync());
+                var row = $"| {label} | {intake.PerSecond:N0} | {intake.P50:0.0} | {intake.P99:0.0} | {ceiling.PerSecond:N0} | {intake.PerSecond / ceiling.PerSecond:P0} |";
+                Console.WriteLine(row);
+                rows.Add(row);
+            }
+            finally
+            {
+                if (embedded is not null) await embedded.DisposeAsync();
+            }
+        }
+        Console.WriteLine();
+        Console.WriteLine("| cluster | reports/s (SDK, full judge path) | report p50 ms | report p99 ms | read-only grain calls/s (ceiling) | intake / ceiling |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
+        foreach (var r in rows) Console.WriteLine(r);
+    }
+
+    private static string Id(int i) => $"bench-{i:D6}";
+
+    private static long _sequence;
+
+    private static TelemetryReport Report(long seq) => new(seq, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(30), 20, 2L << 30, 16L << 30, 30,
+        [new CheckResult("http", true)]);
+
+    internal static async Task<IHost> ClientAsync(string? redis, string? gateways, string serviceId)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.AddFleetClient(c =>
+        {
+            c.Redis = redis;
+            if (gateways is not null) c.Gateways = gateways;
+            c.ServiceId = serviceId;
+            c.ClusterId = serviceId;
+            c.ResponseTimeout = TimeSpan.FromSeconds(30);
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    internal static async Task RegisterAsync(IFleetClient client, int nodes, int concurrency)
+    {
+        var sw = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(Enumerable.Range(0, nodes), new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (i, _) =>
+            await client.RegisterNodeAsync(new NodeRegistration(Id(i), $"rack-{i % 50}", new NodeCapacity(8, 16L << 30, 100L << 30), ImmutableDictionary<string, string>.Empty)));
+        Console.Error.WriteLine($"  registered {nodes} nodes in {sw.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private sealed record Result(double PerSecond, double P50, double P99);
+
+    private static async Task<Result> MeasureAsync(BenchOptions o, Func<int, long, Task> call)
+    {
+        // Warm-up, then the measured window.
+        await RunForAsync(o, TimeSpan.FromSeconds(2), call, null);
+        var latencies = new List<double>();
+        var sw = Stopwatch.StartNew();
+        var count = await RunForAsync(o, TimeSpan.FromSeconds(o.Seconds), call, latencies);
+        var rate = count / sw.Elapsed.TotalSeconds;
+        return new Result(rate, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99));
+    }
+
+    private static async Task<long> RunForAsync(BenchOptions o, TimeSpan duration, Func<int, long, Task> call, List<double>? latencies)
+    {
+        var until = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        long done = 0;
+        var next = 0;
+        var workers = Enumerable.Range(0, o.Concurrency).Select(async _ =>
+        {
+            var mine = new List<double>();
+            while (Stopwatch.GetTimestamp() < until)
+            {
+                var i = Interlocked.Increment(ref next) % o.Nodes;
+                var start = Stopwatch.GetTimestamp();
+                await call(i, Interlocked.Increment(ref _sequence));
+                mine.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                Interlocked.Increment(ref done);
+            }
+            if (latencies is not null) lock (latencies) latencies.AddRange(mine);
+        });
+        await Task.WhenAll(workers);
+        return done;
+    }
+}

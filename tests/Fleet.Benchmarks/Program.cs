@@ -1,0 +1,40 @@
+using Fleet.Benchmarks;
+
+var what = args.FirstOrDefault() ?? "help";
+var options = BenchOptions.Parse(args.Skip(1).ToArray());
+switch (what)
+{
+    case "intake":
+        await IntakeBenchmark.RunAsync(options);
+        break;
+    case "failover":
+        await FailoverBenchmark.RunAsync(options);
+        break;
+    case "all":
+        await IntakeBenchmark.RunAsync(options);
+        await FailoverBenchmark.RunAsync(options);
+        break;
+    default:
+        Console.WriteLine("""
+            Fleet benchmarks (build Release first: dotnet build Fleet.sln -c Release)
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll intake   [--nodes 10000] [--seconds 10]
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll failover [--kills 10]
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll all
+            Each starts its own redis-server (Debian package) and silo processes on free loopback ports.
+            """);
+        return 2;
+}
+return 0;
+
+internal sealed record BenchOptions(int Nodes, int Seconds, int Kills, int Concurrency)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        int Get(string name, int fallback)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) && v > 0 ? v : fallback;
+        }
+        return new BenchOptions(Get("--nodes", 10_000), Get("--seconds", 10), Get("--kills", 10), Get("--concurrency", 256));
+    }
+}
