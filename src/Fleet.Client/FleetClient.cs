@@ -16,7 +16,7 @@ namespace Fleet.Client;
 /// <see cref="IFleetClient"/> over an Orleans cluster client. Calls that fail because a silo is unreachable or died
 /// are retried with backoff (Polly), so a caller rides through a silo's death instead of seeing it.
 /// </summary>
-internal sealed class FleetClient(IClusterClient cluster, IOptions<FleetClientOptions> options) : IFleetClient
+internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOptions> options) : IFleetClient
 {
     private readonly ResiliencePipeline _retry = new ResiliencePipelineBuilder()
         .AddRetry(new RetryStrategyOptions

@@ -52,6 +52,13 @@ public static class FleetClientHostingExtensions
         }
     }
 
+    /// <summary>
+    /// An <see cref="IFleetClient"/> over a grain factory the caller already has: a silo's own (in-process tools such as
+    /// the simulator and the demo fleet), or a connected cluster client.
+    /// </summary>
+    public static IFleetClient Create(IGrainFactory grains, FleetClientOptions? options = null) =>
+        new FleetClient(grains, Microsoft.Extensions.Options.Options.Create(options ?? new FleetClientOptions()));
+
     /// <summary>Reads <c>host:port[,host:port…]</c>; throws <see cref="FleetValidationException"/> naming the bad entry.</summary>
     public static IPEndPoint[] ParseGateways(string text)
     {

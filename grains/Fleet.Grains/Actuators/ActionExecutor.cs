@@ -35,6 +35,11 @@ public sealed partial class ActionExecutor
 
     public string ActuatorName => _actuator.Name;
 
+    /// <summary>Actions started on this silo whose outcome has not been handed back to their node yet.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    private int _inFlight;
+
     public static ResiliencePipeline<ActuatorResult> BuildPipeline(ActuatorOptions o, TimeProvider time)
     {
         var transient = new PredicateBuilder<ActuatorResult>().Handle<ActuatorException>().Handle<TimeoutRejectedException>();
@@ -109,6 +114,19 @@ public sealed partial class ActionExecutor
     }
 
     private async Task ReportAsync(ActionRequest request, Task<ActionOutcome> run)
+    {
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            await ReportCoreAsync(request, run);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private async Task ReportCoreAsync(ActionRequest request, Task<ActionOutcome> run)
     {
         ActionOutcome outcome;
         try

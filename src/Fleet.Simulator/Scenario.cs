@@ -1,0 +1,47 @@
+using System.Collections.Immutable;
+
+namespace Fleet.Simulator;
+
+/// <summary>The kinds of fault a scenario can inject.</summary>
+public enum FaultKind
+{
+    /// <summary>A service on the node fails its health check; restarting services heals it.</summary>
+    Crash,
+    /// <summary>The node stops answering (no reports); only a reboot or a replacement heals it.</summary>
+    Hang,
+    /// <summary>Memory grows steadily until it runs out; a drain, restart, reboot or replacement clears it.</summary>
+    Leak,
+    /// <summary>Reports from a share of the nodes vanish while the nodes are fine: the monitoring path is sick, not them.</summary>
+    Outage,
+    /// <summary>The node crashes again soon after each heal, a set number of times.</summary>
+    Flap,
+    /// <summary>Every node of one failure domain hangs at once (correlated failure).</summary>
+    RackLoss,
+}
+
+/// <summary>One fault of a scenario. See docs/simulator.md for every field.</summary>
+public sealed record FaultSpec(
+    FaultKind Kind,
+    TimeSpan At,
+    int Count = 1,
+    string? Node = null,
+    string? Domain = null,
+    double Share = 0.5,
+    TimeSpan? Duration = null,
+    double LeakMiBPerMinute = 512,
+    int Flaps = 3,
+    TimeSpan? FlapAfter = null,
+    TimeSpan? Every = null,
+    int Times = 1);
+
+/// <summary>A scenario: the virtual fleet, the policy it runs under, and the faults injected over simulated time.</summary>
+public sealed record Scenario(
+    string Name,
+    string Description,
+    int Nodes,
+    int Domains,
+    TimeSpan ReportInterval,
+    TimeSpan Duration,
+    int Seed,
+    string? Policy,
+    ImmutableArray<FaultSpec> Faults);

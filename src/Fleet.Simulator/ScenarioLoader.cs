@@ -1,0 +1,119 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using Fleet.Abstractions.Policy;
+using Fleet.Core.Policies;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Fleet.Simulator;
+
+/// <summary>Reads scenario YAML (the built-in ones are embedded in this assembly); every problem is reported by its path.</summary>
+public static class ScenarioLoader
+{
+    public static IReadOnlyList<string> BuiltIn { get; } = typeof(ScenarioLoader).Assembly.GetManifestResourceNames()
+        .Where(n => n.StartsWith("scenarios.", StringComparison.Ordinal))
+        .Select(n => n["scenarios.".Length..^".yaml".Length]).Order().ToArray();
+
+    public static string BuiltInText(string name)
+    {
+        using var stream = typeof(ScenarioLoader).Assembly.GetManifestResourceStream($"scenarios.{name}.yaml")
+            ?? throw new ScenarioException([$"no built-in scenario '{name}'; built in: {string.Join(", ", BuiltIn)}"]);
+        return new StreamReader(stream).ReadToEnd();
+    }
+
+    /// <summary>A built-in scenario by name, or a YAML file by path.</summary>
+    public static Scenario Load(string nameOrPath) =>
+        BuiltIn.Contains(nameOrPath) ? Parse(BuiltInText(nameOrPath)) :
+        File.Exists(nameOrPath) ? Parse(File.ReadAllText(nameOrPath)) :
+        throw new ScenarioException([$"'{nameOrPath}' is neither a built-in scenario ({string.Join(", ", BuiltIn)}) nor a file"]);
+
+    public static Scenario Parse(string yaml)
+    {
+        var problems = new List<string>();
+        YamlMappingNode root;
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(yaml));
+            root = stream.Documents.Count > 0 && stream.Documents[0].RootNode is YamlMappingNode m ? m : throw new ScenarioException(["the scenario must be a YAML mapping"]);
+        }
+        catch (YamlException e)
+        {
+            throw new ScenarioException([$"not valid YAML (line {e.Start.Line}): {e.InnerException?.Message ?? e.Message}"]);
+        }
+
+        string? Text(YamlMappingNode map, string key) => map.Children.TryGetValue(new YamlScalarNode(key), out var v) ? (v as YamlScalarNode)?.Value : null;
+        int Int(YamlMappingNode map, string path, string key, int fallback, int min, int max)
+        {
+            var t = Text(map, key);
+            if (t is null) return fallback;
+            if (int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max) return v;
+            problems.Add($"{path}{key}: '{t}' must be a whole number from {min} to {max}");
+            return fallback;
+        }
+        double Num(YamlMappingNode map, string path, string key, double fallback, double min, double max)
+        {
+            var t = Text(map, key);
+            if (t is null) return fallback;
+            if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max) return v;
+            problems.Add($"{path}{key}: '{t}' must be a number from {min} to {max}");
+            return fallback;
+        }
+        TimeSpan? Dur(YamlMappingNode map, string path, string key, TimeSpan? fallback)
+        {
+            var t = Text(map, key);
+            if (t is null) return fallback;
+            if (Durations.TryParse(t, out var d) && d >= TimeSpan.Zero) return d;
+            problems.Add($"{path}{key}: '{t}' is not a duration (e.g. 30s, 5m, 2h)");
+            return fallback;
+        }
+        void Known(YamlMappingNode map, string path, params string[] keys)
+        {
+            foreach (var k in map.Children.Keys.Select(k => (k as YamlScalarNode)?.Value ?? "?"))
+                if (!keys.Contains(k)) problems.Add($"{path}{k}: unknown field; accepted: {string.Join(", ", keys)}");
+        }
+
+        Known(root, "", "name", "description", "nodes", "domains", "reportInterval", "duration", "seed", "policy", "faults");
+        var name = Text(root, "name") ?? "unnamed";
+        var nodes = Int(root, "", "nodes", 50, 1, 1_000_000);
+        var domains = Int(root, "", "domains", 5, 1, 100_000);
+        if (domains > nodes) problems.Add($"domains: {domains} is more than the {nodes} nodes");
+        var interval = Dur(root, "", "reportInterval", TimeSpan.FromSeconds(10))!.Value;
+        if (interval < TimeSpan.FromMilliseconds(100)) problems.Add("reportInterval: must be at least 100ms");
+        var duration = Dur(root, "", "duration", TimeSpan.FromMinutes(15))!.Value;
+        if (duration < interval) problems.Add("duration: must be at least one reportInterval");
+        var policy = Text(root, "policy");
+        if (policy is not null)
+            foreach (var p in PolicyParser.Parse(policy).Problems) problems.Add($"policy.{p.Path}: {p.Message}");
+
+        var faults = ImmutableArray.CreateBuilder<FaultSpec>();
+        if (root.Children.TryGetValue(new YamlScalarNode("faults"), out var faultsNode))
+        {
+            if (faultsNode is not YamlSequenceNode seq) problems.Add("faults: must be a list");
+            else
+                for (var i = 0; i < seq.Children.Count; i++)
+                {
+                    var path = $"faults[{i}].";
+                    if (seq.Children[i] is not YamlMappingNode f) { problems.Add($"faults[{i}]: must be a mapping"); continue; }
+                    Known(f, path, "kind", "at", "count", "node", "domain", "share", "duration", "leakMiBPerMinute", "flaps", "flapAfter", "every", "times");
+                    var kindText = Text(f, "kind");
+                    if (!Enum.TryParse<FaultKind>(kindText?.Replace("-", ""), true, out var kind))
+                    {
+                        problems.Add($"{path}kind: '{kindText}' is not one of crash, hang, leak, outage, flap, rack-loss");
+                        continue;
+                    }
+                    faults.Add(new FaultSpec(kind, Dur(f, path, "at", TimeSpan.Zero)!.Value, Int(f, path, "count", 1, 1, 1_000_000),
+                        Text(f, "node"), Text(f, "domain"), Num(f, path, "share", 0.5, 0.0001, 1), Dur(f, path, "duration", null),
+                        Num(f, path, "leakMiBPerMinute", 512, 1, 1_000_000), Int(f, path, "flaps", 3, 1, 1000), Dur(f, path, "flapAfter", null),
+                        Dur(f, path, "every", null), Int(f, path, "times", 1, 1, 100_000)));
+                }
+        }
+        if (problems.Count > 0) throw new ScenarioException(problems);
+        return new Scenario(name, Text(root, "description") ?? "", nodes, domains, interval, duration, Int(root, "", "seed", 1, 0, int.MaxValue), policy, faults.ToImmutable());
+    }
+}
+
+public sealed class ScenarioException(IReadOnlyList<string> problems) : Exception("The scenario is not valid: " + string.Join("; ", problems))
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
+}

@@ -1,0 +1,82 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Fleet.Simulator;
+
+public sealed record FaultResult(
+    string Id, string Kind, string Node, TimeSpan InjectedAt, TimeSpan? DetectedAt, TimeSpan? RecoveredAt,
+    ImmutableArray<string> Actions, bool? Prevented)
+{
+    public TimeSpan? TimeToDetect => DetectedAt - InjectedAt;
+    public TimeSpan? TimeToRecover => RecoveredAt - InjectedAt;
+}
+
+/// <summary>Seconds at the 50th, 95th and 99th percentiles (nearest rank); null when nothing was measured.</summary>
+public sealed record Percentiles(double? P50, double? P95, double? P99, int Samples)
+{
+    public static Percentiles Of(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        double? At(double p) => sorted.Length == 0 ? null : sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
+        return new Percentiles(At(50), At(95), At(99), sorted.Length);
+    }
+}
+
+/// <summary>How the loop did in one run, per fault and overall.</summary>
+public sealed record Scorecard(
+    string Scenario,
+    int Nodes,
+    int Domains,
+    TimeSpan SimulatedTime,
+    TimeSpan WallTime,
+    ImmutableArray<FaultResult> Faults,
+    Percentiles Mttd,
+    Percentiles Mttr,
+    int Actions,
+    int FalseActions,
+    ImmutableArray<string> FalseActionLog,
+    int GuardrailViolations,
+    int MaxInFlightPerDomain,
+    int MaxInFlightFleet,
+    ImmutableDictionary<string, int> Denials,
+    int HandOffs,
+    double Availability,
+    long ReportsSent,
+    Percentiles ReportLatencyMs,
+    Percentiles StepSeconds)
+{
+    public static string Clock(TimeSpan t) => t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"mm\:ss", CultureInfo.InvariantCulture);
+
+    private static string S(double? seconds) => seconds is { } s ? $"{s:0.#} s" : "—";
+    private static string T(TimeSpan? t) => t is { } v ? Clock(v) : "—";
+
+    public string ToTable()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"Scenario {Scenario}: {Nodes} nodes in {Domains} domains, {Clock(SimulatedTime)} simulated in {WallTime.TotalSeconds:0.0} s");
+        sb.AppendLine();
+        sb.AppendLine($"{"FAULT",-8} {"KIND",-9} {"NODE",-12} {"INJECTED",-9} {"DETECTED",-9} {"RECOVERED",-10} ACTIONS");
+        foreach (var f in Faults)
+        {
+            var extra = f.Prevented switch { true => " (exhaustion prevented)", false => " (memory ran out)", _ => "" };
+            sb.AppendLine($"{f.Id,-8} {f.Kind,-9} {f.Node,-12} {T(f.InjectedAt),-9} {T(f.DetectedAt),-9} {T(f.RecoveredAt),-10} {string.Join(", ", f.Actions)}{extra}");
+        }
+        sb.AppendLine();
+        sb.AppendLine($"MTTD        p50 {S(Mttd.P50)}  p95 {S(Mttd.P95)}  p99 {S(Mttd.P99)}  ({Mttd.Samples} detected)");
+        sb.AppendLine($"MTTR        p50 {S(Mttr.P50)}  p95 {S(Mttr.P95)}  p99 {S(Mttr.P99)}  ({Mttr.Samples} recovered)");
+        sb.AppendLine($"Actions     {Actions} taken, {FalseActions} false (disruptive actions on healthy nodes)");
+        sb.AppendLine($"Guardrails  {GuardrailViolations} violations; most in flight: {MaxInFlightPerDomain} in one domain, {MaxInFlightFleet} in the fleet");
+        sb.AppendLine($"Denied      {(Denials.IsEmpty ? "none" : string.Join(", ", Denials.OrderBy(d => d.Key).Select(d => $"{d.Key} {d.Value}")))}");
+        sb.AppendLine($"Hand-offs   {HandOffs} to a human");
+        sb.AppendLine($"Available   {Availability:P3} of node-time");
+        sb.AppendLine($"Reports     {ReportsSent} sent; latency p50 {ReportLatencyMs.P50:0.0} ms, p99 {ReportLatencyMs.P99:0.0} ms; step p50 {StepSeconds.P50:0.000} s, p99 {StepSeconds.P99:0.000} s");
+        return sb.ToString();
+    }
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+}

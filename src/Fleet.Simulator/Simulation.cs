@@ -1,0 +1,284 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Diagnostics;
+using Fleet.Abstractions.Actions;
+using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Supervision;
+using Fleet.Client;
+using Fleet.Core.Policies;
+using Fleet.Grains.Actuators;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Fleet.Simulator;
+
+/// <summary>Progress of a run, reported about once a second.</summary>
+public sealed record SimProgress(TimeSpan Simulated, TimeSpan Total, int Injected, int Healed, int Open, long Reports);
+
+/// <summary>
+/// Drives a <see cref="VirtualFleet"/> through a <see cref="Scenario"/> against real Fleet grains: each step it injects
+/// the faults that fall due, moves time on by one report interval (simulated, or waits for it in real time), sends
+/// every reporting node's telemetry through the client SDK, lets actions land on the virtual nodes, and watches
+/// detection, recovery and the guardrails. Ends with a <see cref="Scorecard"/>.
+/// </summary>
+public sealed class Simulation
+{
+    private readonly Scenario _scenario;
+    private readonly IGrainFactory _grains;
+    private readonly IFleetClient _client;
+    private readonly SimulatedActuator _actuator;
+    private readonly ActionExecutor _executor;
+    private readonly TimeProvider _time;
+    private readonly FakeTimeProvider? _fake;
+    private readonly Random _random;
+    private readonly ConcurrentBag<double> _latencies = [];
+    private long _reports;
+    private DateTimeOffset _start;
+
+    public VirtualFleet Fleet { get; }
+    public FleetPolicy Policy { get; }
+
+    public Simulation(Scenario scenario, IGrainFactory grains, SimulatedActuator actuator, ActionExecutor executor, TimeProvider time, FakeTimeProvider? fake)
+    {
+        _scenario = scenario;
+        _grains = grains;
+        _client = FleetClientHostingExtensions.Create(grains, new FleetClientOptions { Retries = 1 });
+        _actuator = actuator;
+        _executor = executor;
+        _time = time;
+        _fake = fake;
+        _random = new Random(scenario.Seed);
+        Fleet = new VirtualFleet(scenario.Nodes, scenario.Domains);
+        var policy = scenario.Policy is null ? FleetPolicy.Default : PolicyParser.Parse(scenario.Policy).Policy!;
+        Policy = policy with { Telemetry = policy.Telemetry with { ReportInterval = scenario.ReportInterval, MaxTtl = scenario.ReportInterval * 3 } };
+    }
+
+    public static async Task<Scorecard> RunAsync(Scenario scenario, bool realTime, IProgress<SimProgress>? progress = null, CancellationToken ct = default)
+    {
+        await using var host = await SimulationHost.StartAsync(realTime, ct);
+        var sim = new Simulation(scenario, host.Grains,
+            (SimulatedActuator)host.Services.GetService(typeof(SimulatedActuator))!,
+            (ActionExecutor)host.Services.GetService(typeof(ActionExecutor))!,
+            (TimeProvider)host.Services.GetService(typeof(TimeProvider))!, host.Fake);
+        return await sim.RunAsync(progress, ct);
+    }
+
+    private TimeSpan Now => _time.GetUtcNow() - _start;
+
+    public async Task<Scorecard> RunAsync(IProgress<SimProgress>? progress = null, CancellationToken ct = default)
+    {
+        var wall = Stopwatch.StartNew();
+        _start = _time.GetUtcNow();
+        var applied = await _client.ApplyPolicyAsync(PolicyWriter.Write(Policy), "simulator", ct);
+        if (!applied.Applied) throw new ScenarioException([.. applied.Problems.Select(p => $"policy.{p}")]);
+
+        _actuator.Behaviour = r => Fleet.Refusal(r) is { } why ? new ActuatorResult(false, why) : null;
+        _actuator.Executed += OnExecuted;
+        try
+        {
+            await RegisterAsync(ct);
+            var schedule = Schedule();
+            var steps = new List<double>();
+            int violations = 0, maxDomain = 0, maxFleet = 0;
+            var lastProgress = Stopwatch.StartNew();
+            var step = _scenario.ReportInterval;
+            for (var t = TimeSpan.Zero; t < _scenario.Duration && !ct.IsCancellationRequested; t += step)
+            {
+                var stepWatch = Stopwatch.StartNew();
+                while (schedule.Count > 0 && schedule.Peek().At <= t) Inject(schedule.Dequeue(), t);
+                await AdvanceAsync(step, ct);
+                Fleet.Step(Now, step);
+                await ReportAllAsync(ct);
+                await SettleAsync(ct);
+                await ObserveAsync();
+                var (v, d, f) = await CheckGuardrailsAsync();
+                violations += v; maxDomain = Math.Max(maxDomain, d); maxFleet = Math.Max(maxFleet, f);
+                steps.Add(stepWatch.Elapsed.TotalSeconds);
+                if (lastProgress.ElapsedMilliseconds >= 1000 || t + step >= _scenario.Duration)
+                {
+                    lastProgress.Restart();
+                    progress?.Report(Progress(t + step));
+                }
+            }
+            return await ScoreAsync(wall.Elapsed, violations, maxDomain, maxFleet, steps);
+        }
+        finally
+        {
+            _actuator.Executed -= OnExecuted;
+            _actuator.Behaviour = null;
+        }
+    }
+
+    private void OnExecuted(ActionRequest request) => Fleet.Apply(request, Now);
+
+    private async Task RegisterAsync(CancellationToken ct)
+    {
+        await Parallel.ForEachAsync(Fleet.Nodes, new ParallelOptions { MaxDegreeOfParallelism = 256, CancellationToken = ct }, async (n, c) =>
+            await _client.RegisterNodeAsync(new NodeRegistration(n.Id, n.Domain, new NodeCapacity(8, VirtualNode.Total, 500L << 30),
+                ImmutableDictionary<string, string>.Empty.Add("simulated", "true")), c));
+    }
+
+    private sealed record Planned(TimeSpan At, FaultSpec Spec);
+
+    private Queue<Planned> Schedule()
+    {
+        var planned = new List<Planned>();
+        foreach (var f in _scenario.Faults)
+            for (var i = 0; i < f.Times; i++)
+                planned.Add(new Planned(f.At + (f.Every ?? TimeSpan.Zero) * i, f));
+        planned.AddRange(_scenario.Faults.Where(f => f.Kind == FaultKind.Outage)
+            .Select(f => new Planned(f.At + (f.Duration ?? TimeSpan.FromMinutes(5)), f with { Kind = (FaultKind)(-1) })));
+        return new Queue<Planned>(planned.OrderBy(p => p.At));
+    }
+
+    private void Inject(Planned planned, TimeSpan now)
+    {
+        var f = planned.Spec;
+        Fleet.Locked(() =>
+        {
+            if ((int)f.Kind == -1)
+            {
+                foreach (var n in Fleet.Nodes) n.Silenced = false;
+                return;
+            }
+            switch (f.Kind)
+            {
+                case FaultKind.Outage:
+                {
+                    var pool = Fleet.Nodes.Where(n => f.Domain is null || n.Domain == f.Domain).ToList();
+                    var silenced = pool.OrderBy(_ => _random.Next()).Take((int)Math.Round(pool.Count * f.Share)).ToList();
+                    foreach (var n in silenced) n.Silenced = true;
+                    Fleet.Faults.Add(new FaultResultBuilder($"F{Fleet.Faults.Count + 1}", f.Kind, $"{silenced.Count} nodes", now));
+                    return;
+                }
+                case FaultKind.RackLoss:
+                {
+                    var domain = f.Domain ?? Fleet.Domains[_random.Next(Fleet.Domains.Length)];
+                    foreach (var n in Fleet.Nodes.Where(n => n.Domain == domain && !n.HasFault)) Start(n, f, now, n => n.Hung = true);
+                    return;
+                }
+            }
+            var candidates = f.Node is not null ? Fleet.Nodes.Where(n => n.Id == f.Node) : Fleet.Nodes.Where(n => !n.HasFault && !n.Drained && n.Fault is null || n.Fault?.RecoveredAt is not null && !n.HasFault && !n.Drained);
+            foreach (var n in candidates.OrderBy(_ => _random.Next()).Take(f.Count).ToList())
+                Start(n, f, now, n =>
+                {
+                    switch (f.Kind)
+                    {
+                        case FaultKind.Crash: n.Crashed = true; break;
+                        case FaultKind.Hang: n.Hung = true; break;
+                        case FaultKind.Leak: n.LeakBytesPerSecond = f.LeakMiBPerMinute * 1024 * 1024 / 60; break;
+                        case FaultKind.Flap: n.Crashed = true; n.FlapsLeft = f.Flaps; n.FlapAfter = f.FlapAfter ?? TimeSpan.FromSeconds(30); break;
+                    }
+                });
+        });
+    }
+
+    private void Start(VirtualNode n, FaultSpec f, TimeSpan now, Action<VirtualNode> apply)
+    {
+        apply(n);
+        n.Fault = new FaultResultBuilder($"F{Fleet.Faults.Count + 1}", f.Kind, n.Id, now);
+        Fleet.Faults.Add(n.Fault);
+    }
+
+    private async Task AdvanceAsync(TimeSpan step, CancellationToken ct)
+    {
+        if (_fake is not null) _fake.Advance(step);
+        else
+        {
+            var due = _start + Now + step - TimeSpan.FromTicks(Now.Ticks % step.Ticks);
+            var wait = due - _time.GetUtcNow();
+            if (wait > TimeSpan.Zero) await Task.Delay(wait, ct);
+        }
+    }
+
+    private async Task ReportAllAsync(CancellationToken ct)
+    {
+        var now = _time.GetUtcNow();
+        var ttl = _scenario.ReportInterval * 3;
+        var batch = Fleet.Locked(() => Fleet.Nodes.Where(n => n.Reports).Select(n => (n.Id, Report: n.NextReport(now, ttl))).ToArray());
+        var sample = Math.Max(1, batch.Length / 2000);
+        var i = 0;
+        await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = 256, CancellationToken = ct }, async (r, c) =>
+        {
+            var started = Stopwatch.GetTimestamp();
+            try { await _client.ReportAsync(r.Id, r.Report, c); }
+            catch (FleetUnavailableException) { }
+            if (Interlocked.Increment(ref i) % sample == 0) _latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        });
+        Interlocked.Add(ref _reports, batch.Length);
+    }
+
+    /// <summary>Waits until the actions this step started have come back to their nodes (bounded), so the next step sees their effect.</summary>
+    private async Task SettleAsync(CancellationToken ct)
+    {
+        await Task.Delay(_fake is null ? 0 : 5, ct);
+        for (var i = 0; i < 200 && _executor.InFlight > 0; i++) await Task.Delay(5, ct);
+    }
+
+    private async Task ObserveAsync()
+    {
+        var open = Fleet.Locked(() => Fleet.Faults.Where(f => f.DetectedAt is null && f.Kind != FaultKind.Outage).ToList());
+        foreach (var f in open)
+        {
+            var status = await _client.GetNodeAsync(f.Node);
+            if (status is null) continue;
+            var detected = f.Kind switch
+            {
+                FaultKind.Hang or FaultKind.RackLoss => status.Health is HealthState.Suspect or HealthState.Unhealthy or HealthState.Remediating,
+                FaultKind.Leak => status.Conditions.Any(c => c.Type == "MemoryExhaustionForecast") || status.Health is not (HealthState.Healthy or HealthState.Unknown),
+                _ => status.Health is not (HealthState.Healthy or HealthState.Unknown or HealthState.Cordoned or HealthState.Draining),
+            };
+            if (detected) Fleet.Locked(() => f.DetectedAt ??= Now);
+        }
+    }
+
+    private async Task<(int Violations, int MaxDomain, int Fleet)> CheckGuardrailsAsync()
+    {
+        var statuses = await Task.WhenAll(Fleet.Domains.Select(d => _grains.GetGrain<IDomainSupervisorGrain>(d).GetStatusAsync()));
+        var maxDomain = statuses.Length == 0 ? 0 : statuses.Max(s => s.Leases.Length);
+        var total = statuses.Sum(s => s.Leases.Length);
+        var violations = statuses.Count(s => s.Leases.Length > Policy.Guardrails.MaxConcurrentPerDomain) + (total > Policy.Guardrails.FleetMaxConcurrent ? 1 : 0);
+        return (violations, maxDomain, total);
+    }
+
+    private SimProgress Progress(TimeSpan t) => Fleet.Locked(() => new SimProgress(t, _scenario.Duration,
+        Fleet.Faults.Count(f => f.Kind != FaultKind.Outage),
+        Fleet.Faults.Count(f => f.Kind != FaultKind.Outage && f.RecoveredAt is not null),
+        Fleet.Faults.Count(f => f.Kind != FaultKind.Outage && f.RecoveredAt is null),
+        Interlocked.Read(ref _reports)));
+
+    private async Task<Scorecard> ScoreAsync(TimeSpan wall, int violations, int maxDomain, int maxFleet, List<double> steps)
+    {
+        var denials = new Dictionary<string, int>();
+        var handOffs = 0;
+        foreach (var kind in new[] { DecisionKinds.Denied, DecisionKinds.HandedToHuman })
+        {
+            long? before = null;
+            do
+            {
+                var page = await _client.QueryAuditAsync(new AuditQuery(Kind: kind, Limit: 1000, Before: before));
+                foreach (var r in page.Records)
+                    if (kind == DecisionKinds.Denied) denials[r.Guardrail ?? "?"] = denials.GetValueOrDefault(r.Guardrail ?? "?") + 1;
+                    else handOffs++;
+                before = page.NextBefore;
+            } while (before is not null);
+        }
+
+        return Fleet.Locked(() =>
+        {
+            var faults = Fleet.Faults.Select(f => f.Build()).ToImmutableArray();
+            var real = faults.Where(f => f.Kind != nameof(FaultKind.Outage)).ToList();
+            var total = _scenario.Duration;
+            var downtime = real.Where(f => f.Kind is nameof(FaultKind.Crash) or nameof(FaultKind.Hang) or nameof(FaultKind.RackLoss) or nameof(FaultKind.Flap) || f.Prevented == false)
+                .Sum(f => ((f.RecoveredAt ?? total) - f.InjectedAt).TotalSeconds);
+            var availability = 1 - downtime / (Fleet.Nodes.Length * total.TotalSeconds);
+            return new Scorecard(_scenario.Name, _scenario.Nodes, _scenario.Domains, total, wall, faults,
+                Percentiles.Of(real.Where(f => f.TimeToDetect is not null).Select(f => f.TimeToDetect!.Value.TotalSeconds)),
+                Percentiles.Of(real.Where(f => f.TimeToRecover is not null).Select(f => f.TimeToRecover!.Value.TotalSeconds)),
+                Fleet.Actions, Fleet.FalseActions, [.. Fleet.FalseActionLog], violations, maxDomain, maxFleet,
+                denials.ToImmutableDictionary(), handOffs, availability, Interlocked.Read(ref _reports),
+                Percentiles.Of(_latencies), Percentiles.Of(steps));
+        });
+    }
+}

@@ -1,0 +1,129 @@
+using Fleet.Abstractions.Policy;
+using Fleet.Simulator;
+using Xunit.Abstractions;
+
+namespace Fleet.Simulator.Tests;
+
+/// <summary>Every built-in scenario runs against real Fleet grains on simulated time, and its scorecard is asserted.</summary>
+public class ScenarioTests(ITestOutputHelper output)
+{
+    private async Task<Scorecard> RunAsync(string name)
+    {
+        var card = await Simulation.RunAsync(ScenarioLoader.Load(name), realTime: false);
+        output.WriteLine(card.ToTable());
+        Assert.Equal(0, card.GuardrailViolations);
+        return card;
+    }
+
+    [Fact]
+    public async Task Crash_DetectedAndHealedByRestart()
+    {
+        var card = await RunAsync("crash");
+        var f = Assert.Single(card.Faults);
+        Assert.NotNull(f.DetectedAt);
+        Assert.NotNull(f.RecoveredAt);
+        Assert.Contains("restart-services", f.Actions[0]);
+        Assert.True(f.TimeToDetect <= TimeSpan.FromSeconds(10), $"detected after {f.TimeToDetect}");
+        Assert.True(f.TimeToRecover <= TimeSpan.FromMinutes(1), $"healed after {f.TimeToRecover}");
+        Assert.Equal(0, card.FalseActions);
+    }
+
+    [Fact]
+    public async Task Hang_RestartCannotReachIt_RebootHeals()
+    {
+        var card = await RunAsync("hang");
+        var f = Assert.Single(card.Faults);
+        Assert.NotNull(f.RecoveredAt);
+        Assert.Contains(f.Actions, a => a.EndsWith("reboot"));
+        Assert.Equal(0, card.FalseActions);
+    }
+
+    [Fact]
+    public async Task Leak_DrainedBeforeExhaustion()
+    {
+        var card = await RunAsync("leak");
+        var f = Assert.Single(card.Faults);
+        Assert.True(f.Prevented, "the leak was caught before memory ran out");
+        Assert.Contains(f.Actions, a => a.EndsWith("drain"));
+        Assert.True(f.RecoveredAt - f.InjectedAt < TimeSpan.FromMinutes(24), "before the 24 minutes to exhaustion");
+    }
+
+    [Fact]
+    public async Task RackLoss_NeverMoreActionsInFlightThanAllowed_StormBrakeHolds()
+    {
+        var card = await RunAsync("rack-loss");
+        Assert.Equal(10, card.Faults.Length);
+        Assert.True(card.MaxInFlightPerDomain <= FleetPolicy.Default.Guardrails.MaxConcurrentPerDomain);
+        Assert.True(card.Denials.GetValueOrDefault("storm-brake") > 0, "the storm brake denied actions");
+        Assert.True(card.Actions <= 1, $"at most the first node was acted on before the storm was seen, got {card.Actions}");
+    }
+
+    [Fact]
+    public async Task MonitoringOutage_NoDisruptiveAction()
+    {
+        var card = await RunAsync("monitoring-outage");
+        Assert.Equal(0, card.Actions);
+        Assert.Equal(0, card.FalseActions);
+        Assert.True(card.Denials.GetValueOrDefault("storm-brake") > 0, "silent nodes asked and were refused by the storm brake");
+    }
+
+    [Fact]
+    public async Task Flapping_ActionsRespectCooldownAndBackoff()
+    {
+        var card = await RunAsync("flapping");
+        var f = Assert.Single(card.Faults);
+        var times = f.Actions.Select(a => TimeSpan.Parse("00:" + a.Split(' ')[0].PadLeft(5, '0'))).ToList();
+        Assert.True(times.Count >= 3, $"several actions, got {string.Join(", ", f.Actions)}");
+        var cooldown = FleetPolicy.Default.Remediation.Cooldown;
+        for (var i = 1; i < times.Count; i++)
+        {
+            var least = TimeSpan.FromTicks((long)(cooldown.Ticks * Math.Pow(FleetPolicy.Default.Remediation.BackoffMultiplier, i - 1)));
+            Assert.True(times[i] - times[i - 1] >= least, $"action {i + 1} came {times[i] - times[i - 1]} after the one before; cooldown then was {least}");
+        }
+        Assert.Equal(0, card.FalseActions);
+    }
+
+    [Fact]
+    public async Task SlowDrip_TwelveCrashesOverFourHours_AllHealed()
+    {
+        var card = await RunAsync("slow-drip");
+        Assert.Equal(12, card.Faults.Length);
+        Assert.All(card.Faults, f => Assert.NotNull(f.RecoveredAt));
+        Assert.Equal(0, card.FalseActions);
+    }
+
+    [Fact]
+    public async Task Mixed_AtScale_NoViolationNoFalseAction_CrashesHealed()
+    {
+        var card = await RunAsync("mixed");
+        Assert.Equal(0, card.FalseActions);
+        Assert.All(card.Faults.Where(f => f.Kind == "Crash"), f => Assert.NotNull(f.RecoveredAt));
+        Assert.True(card.Availability > 0.99, $"availability {card.Availability:P2}");
+    }
+
+    [Fact]
+    public void Loader_BadScenario_EveryProblemNamed()
+    {
+        var e = Assert.Throws<ScenarioException>(() => ScenarioLoader.Parse("""
+            nodes: 0
+            reportInterval: often
+            faults:
+              - kind: meteor
+              - kind: crash
+                at: soon
+            colour: red
+            """));
+        Assert.Contains(e.Problems, p => p.StartsWith("nodes:"));
+        Assert.Contains(e.Problems, p => p.StartsWith("reportInterval:"));
+        Assert.Contains(e.Problems, p => p.StartsWith("faults[0].kind:"));
+        Assert.Contains(e.Problems, p => p.StartsWith("faults[1].at:"));
+        Assert.Contains(e.Problems, p => p.StartsWith("colour:"));
+    }
+
+    [Fact]
+    public void BuiltIns_AllParse()
+    {
+        Assert.Superset(new HashSet<string> { "crash", "hang", "leak", "rack-loss", "monitoring-outage", "flapping", "slow-drip", "mixed" }, ScenarioLoader.BuiltIn.ToHashSet());
+        foreach (var name in ScenarioLoader.BuiltIn) Assert.Equal(name, ScenarioLoader.Load(name).Name);
+    }
+}
