@@ -72,6 +72,7 @@ internal static class FleetCommand
         root.Add(AuditCommand());
         root.Add(PolicyCommand());
         root.Add(StatusCommand());
+        root.Add(SimCommand.Build(Format));
         var freeze = new Command("freeze", "Freeze every disruptive action in the fleet (needs --reason)");
         freeze.SetAction((p, ct) => RunAsync(p, async c =>
         {

@@ -48,7 +48,7 @@ public sealed record Scorecard(
     Percentiles ReportLatencyMs,
     Percentiles StepSeconds)
 {
-    public static string Clock(TimeSpan t) => t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"mm\:ss", CultureInfo.InvariantCulture);
+    public static string Clock(TimeSpan t) => t.TotalDays >= 1 ? $"{(int)t.TotalDays}d{t.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture)}" : t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"mm\:ss", CultureInfo.InvariantCulture);
 
     private static string S(double? seconds) => seconds is { } s ? $"{s:0.#} s" : "—";
     private static string T(TimeSpan? t) => t is { } v ? Clock(v) : "—";

@@ -39,6 +39,9 @@ public sealed class Simulation
     public VirtualFleet Fleet { get; }
     public FleetPolicy Policy { get; }
 
+    /// <summary>Whether the run applies the scenario's policy first (the demo leaves a policy an operator applied alone).</summary>
+    public bool ApplyPolicy { get; init; } = true;
+
     public Simulation(Scenario scenario, IGrainFactory grains, SimulatedActuator actuator, ActionExecutor executor, TimeProvider time, FakeTimeProvider? fake)
     {
         _scenario = scenario;
@@ -70,8 +73,14 @@ public sealed class Simulation
     {
         var wall = Stopwatch.StartNew();
         _start = _time.GetUtcNow();
-        var applied = await _client.ApplyPolicyAsync(PolicyWriter.Write(Policy), "simulator", ct);
-        if (!applied.Applied) throw new ScenarioException([.. applied.Problems.Select(p => $"policy.{p}")]);
+        if (ApplyPolicy)
+        {
+            var applied = await _client.ApplyPolicyAsync(PolicyWriter.Write(Policy), "simulator", ct);
+            if (!applied.Applied) throw new ScenarioException([.. applied.Problems.Select(p => $"policy.{p}")]);
+        }
+        // Sequence numbers start from the clock, so a fleet that runs again after a restart is not taken for a replay.
+        var first = _start.ToUnixTimeMilliseconds();
+        Fleet.Locked(() => { foreach (var n in Fleet.Nodes) n.Sequence = first; });
 
         _actuator.Behaviour = r => Fleet.Refusal(r) is { } why ? new ActuatorResult(false, why) : null;
         _actuator.Executed += OnExecuted;

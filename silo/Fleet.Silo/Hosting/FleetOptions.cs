@@ -58,5 +58,17 @@ public sealed class FleetOptions
     /// </summary>
     public bool FastFailureDetection { get; set; } = true;
 
+    /// <summary>The demo fleet: a simulated fleet (the simulator's <c>demo</c> scenario) reporting to this silo, faults and all. Default off.</summary>
+    public DemoOptions Demo { get; set; } = new();
+
     public bool UsesRedis => Clustering == ClusteringMode.Redis || Storage == StoreMode.Redis || Audit == StoreMode.Redis || Reminders == RemindersMode.Redis;
+}
+
+public sealed class DemoOptions
+{
+    /// <summary>Run the demo fleet. Default false; <c>deploy/run.sh</c> turns it on.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>The scenario it runs: a built-in name or a YAML file. Default <c>demo</c>.</summary>
+    public string Scenario { get; set; } = "demo";
 }

@@ -32,6 +32,7 @@ public static class FleetSiloExtensions
         });
 
         builder.Services.AddHostedService<NodeWarmup>();
+        if (options.Demo.Enabled) builder.Services.AddHostedService<DemoFleet>();
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
@@ -78,6 +79,11 @@ public static class FleetSiloExtensions
         {
             try { StackExchange.Redis.ConfigurationOptions.Parse(options.Redis); }
             catch (Exception e) when (e is ArgumentException or FormatException) { problems.Add($"Fleet:Redis: '{options.Redis}' is not a Redis connection string: {e.Message}"); }
+        }
+        if (options.Demo.Enabled)
+        {
+            try { Fleet.Simulator.ScenarioLoader.Load(options.Demo.Scenario); }
+            catch (Fleet.Simulator.ScenarioException e) { problems.Add($"Fleet:Demo:Scenario: {string.Join("; ", e.Problems)}"); }
         }
         if (!System.Net.IPAddress.TryParse(options.AdvertisedIp, out _)) problems.Add($"Fleet:AdvertisedIp: '{options.AdvertisedIp}' is not an IP address");
         if (problems.Count > 0) throw new OptionsValidationException(FleetOptions.Section, typeof(FleetOptions), problems);

@@ -35,6 +35,9 @@ public sealed record StormCheck(DomainGuardState State, StormEvent Event, string
 /// <summary>The checks a domain supervisor makes before it grants a lease. Pure: the caller supplies the time.</summary>
 public static class DomainGuard
 {
+    /// <summary>The fewest troubled members that can make a storm.</summary>
+    public const int MinStormTroubled = 2;
+
     public static bool CountsTowardStorm(HealthState health) =>
         health is HealthState.Suspect or HealthState.Unhealthy or HealthState.Remediating;
 
@@ -65,7 +68,8 @@ public static class DomainGuard
             .Add("share", Format.Percent(share * 100))
             .Add("threshold", Format.Percent(policy.StormThreshold * 100))
             .Add("minMembers", policy.StormMinMembers.ToString());
-        var storm = members >= policy.StormMinMembers && share >= policy.StormThreshold;
+        // A storm is mass alarm: one sick node is never one, whatever share of a small domain it is.
+        var storm = members >= policy.StormMinMembers && troubled >= MinStormTroubled && share >= policy.StormThreshold;
 
         if (storm && !state.StormActive)
             return new StormCheck(state with { StormActive = true, StormHeldUntil = null }, StormEvent.Started,

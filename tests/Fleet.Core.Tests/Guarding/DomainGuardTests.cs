@@ -78,6 +78,13 @@ public class DomainGuardTests
     }
 
     [Fact]
+    public void CheckStorm_OneSickNodeInSmallDomain_NotAStorm()
+    {
+        Assert.Equal(StormEvent.None, DomainGuard.CheckStorm(WithMembers(2, 1), T0, Policy).Event);
+        Assert.Equal(StormEvent.Started, DomainGuard.CheckStorm(WithMembers(1, 2), T0, Policy).Event);
+    }
+
+    [Fact]
     public void CheckStorm_SmallDomain_NeverTrips()
     {
         Assert.Equal(StormEvent.None, DomainGuard.CheckStorm(WithMembers(0, 2), T0, Policy).Event);
