@@ -10,15 +10,25 @@ switch (what)
     case "failover":
         await FailoverBenchmark.RunAsync(options);
         break;
+    case "sim-scale":
+        await SimBenchmarks.ScaleAsync(options);
+        break;
+    case "sim-heal":
+        await SimBenchmarks.HealAsync(options);
+        break;
     case "all":
         await IntakeBenchmark.RunAsync(options);
         await FailoverBenchmark.RunAsync(options);
+        await SimBenchmarks.HealAsync(options);
+        await SimBenchmarks.ScaleAsync(options);
         break;
     default:
         Console.WriteLine("""
             Fleet benchmarks (build Release first: dotnet build Fleet.sln -c Release)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll intake   [--nodes 10000] [--seconds 10]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll failover [--kills 10]
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-scale [--nodes N] [--seconds 20]
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-heal  [--kills 10]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll all
             Each starts its own redis-server (Debian package) and silo processes on free loopback ports.
             """);

@@ -1,0 +1,81 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using Fleet.Abstractions.Nodes;
+using Fleet.Grains.Actuators;
+using Fleet.Simulator;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Fleet.Benchmarks;
+
+/// <summary>How far one silo on this machine goes with the whole loop, and how fast a crash heals.</summary>
+internal static class SimBenchmarks
+{
+    /// <summary>
+    /// Real time, 1 s reports, no faults: for each fleet size, does one step (every node's report) fit in the interval?
+    /// Beside it: managed heap per node, and the raw ceiling of a read-only grain call on the same silo.
+    /// </summary>
+    public static async Task ScaleAsync(BenchOptions o)
+    {
+        int[] sizes = o.Nodes == 10_000 ? [10_000, 25_000, 50_000, 100_000] : [o.Nodes];
+        Console.WriteLine($"# sim-scale: one in-process silo, real time, 1 s reports, {o.Seconds} s per size, {Environment.ProcessorCount} cores");
+        var rows = new List<string>();
+        foreach (var n in sizes)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            await using var host = await SimulationHost.StartAsync(realTime: true);
+            var before = GC.GetTotalMemory(true);
+            var scenario = new Scenario($"scale-{n}", "", n, Math.Max(1, n / 1000), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(o.Seconds), 1, null, []);
+            var sim = new Simulation(scenario, host.Grains, host.Services.GetRequiredService<SimulatedActuator>(),
+                host.Services.GetRequiredService<ActionExecutor>(), TimeProvider.System, null);
+            var card = await sim.RunAsync();
+            var after = GC.GetTotalMemory(true);
+            var ceiling = await CeilingAsync(host.Grains, n);
+            var keptUp = card.StepSeconds.P99 <= 1.0 ? "yes" : card.StepSeconds.P50 <= 1.0 ? "at p50 only" : "no";
+            var row = $"| {n:N0} | {card.StepSeconds.P50:0.00} | {card.StepSeconds.P99:0.00} | {keptUp} | {card.ReportLatencyMs.P50:0.0} | {card.ReportLatencyMs.P99:0.0} | {(after - before) / (double)n / 1024:0.00} | {ceiling:N0} |";
+            Console.WriteLine(row);
+            rows.Add(row);
+        }
+        Console.WriteLine();
+        Console.WriteLine("| nodes | step p50 s | step p99 s | keeps up with 1 s reports | report (judge + decide) p50 ms | p99 ms | heap KiB per node | raw read-only grain calls/s, same silo |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        foreach (var r in rows) Console.WriteLine(r);
+    }
+
+    private static async Task<double> CeilingAsync(IGrainFactory grains, int nodes)
+    {
+        var sw = Stopwatch.StartNew();
+        long calls = 0;
+        var until = TimeSpan.FromSeconds(5);
+        var workers = Enumerable.Range(0, 256).Select(async w =>
+        {
+            var i = w;
+            while (sw.Elapsed < until)
+            {
+                await grains.GetGrain<INodeGrain>($"n-{i % nodes:D5}").GetStatusAsync();
+                i += 256;
+                Interlocked.Increment(ref calls);
+            }
+        });
+        await Task.WhenAll(workers);
+        return calls / sw.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Simulated time, 1 s reports: many crashes, each on its own node; crash → healed percentiles.</summary>
+    public static async Task HealAsync(BenchOptions o)
+    {
+        var crashes = o.Kills * 6;
+        var scenario = new Scenario("heal", "", 600, 30, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30 + crashes * 10 + 60), 11, null,
+            [new FaultSpec(FaultKind.Crash, TimeSpan.FromSeconds(30), Every: TimeSpan.FromSeconds(10), Times: crashes)]);
+        Console.WriteLine($"# sim-heal: {scenario.Nodes} nodes, 1 s reports, {crashes} crashes (one every 10 s), default policy, simulated time");
+        var card = await Simulation.RunAsync(scenario, realTime: false);
+        var healed = card.Faults.Count(f => f.RecoveredAt is not null);
+        Console.WriteLine();
+        Console.WriteLine("| measure | p50 | p95 | p99 | healed |");
+        Console.WriteLine("| --- | --- | --- | --- | --- |");
+        Console.WriteLine($"| crash → detected | {card.Mttd.P50:0.#} s | {card.Mttd.P95:0.#} s | {card.Mttd.P99:0.#} s | |");
+        Console.WriteLine($"| crash → healed (Fleet) | {card.Mttr.P50:0.#} s | {card.Mttr.P95:0.#} s | {card.Mttr.P99:0.#} s | {healed} of {card.Faults.Length} |");
+        Console.WriteLine("| the same fault under Kubernetes defaults (peer figure) | ≥ 350 s | | | node-monitor-grace-period 50 s + not-ready toleration 300 s before eviction |");
+        Console.WriteLine($"guardrail violations {card.GuardrailViolations}, false actions {card.FalseActions}, denials {string.Join(", ", card.Denials.Select(d => $"{d.Key} {d.Value}"))}");
+    }
+}
