@@ -29,7 +29,7 @@ public static class FleetClientHostingExtensions
             client.UseConnectionRetryFilter(async (_, ct) =>
             {
                 if (++attempts >= options.ConnectAttempts) return false;
-                await Task.Delay(TimeSpan.FromMilliseconds(500 * attempts), ct);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(500 * attempts, 5_000)), ct);
                 return true;
             });
         });

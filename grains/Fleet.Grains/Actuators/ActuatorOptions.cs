@@ -3,7 +3,7 @@ namespace Fleet.Grains.Actuators;
 /// <summary>Which actuator runs granted actions and how hard the pipeline tries. Bound from <c>Fleet:Actuator</c>.</summary>
 public sealed class ActuatorOptions
 {
-    /// <summary><c>Simulated</c> (default) or <c>Webhook</c>.</summary>
+    /// <summary><c>Simulated</c> (default), <c>Webhook</c>, or <c>Agent</c> (each node's fleet-agent carries its actions out).</summary>
     public string Kind { get; set; } = "Simulated";
 
     /// <summary>The webhook's URL; required when <see cref="Kind"/> is Webhook.</summary>

@@ -23,9 +23,11 @@ public static class FleetGrainsHostingExtensions
         services.TryAddSingleton<IActuator>(sp =>
         {
             var o = sp.GetRequiredService<IOptions<ActuatorOptions>>().Value;
-            return string.Equals(o.Kind, "Webhook", StringComparison.OrdinalIgnoreCase)
-                ? new WebhookActuator(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, new Uri(o.WebhookUrl!))
-                : sp.GetRequiredService<SimulatedActuator>();
+            if (string.Equals(o.Kind, "Webhook", StringComparison.OrdinalIgnoreCase))
+                return new WebhookActuator(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, new Uri(o.WebhookUrl!));
+            if (string.Equals(o.Kind, "Agent", StringComparison.OrdinalIgnoreCase))
+                return new AgentActuator(sp.GetRequiredService<IGrainFactory>());
+            return sp.GetRequiredService<SimulatedActuator>();
         });
         services.TryAddSingleton<ActionExecutor>();
         return services;

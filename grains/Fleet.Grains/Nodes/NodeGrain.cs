@@ -61,6 +61,12 @@ public sealed partial class NodeGrain(
 
     public Task PingAsync() => Task.CompletedTask;
 
+    public Task PeerObservedAsync(PeerView view)
+    {
+        if (S.Registration is not null) state.State = S with { Health = NodeMonitor.OnPeerView(S.Health, view) };
+        return Task.CompletedTask;
+    }
+
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         metrics.NodeLeft(S.Effective);
@@ -113,6 +119,9 @@ public sealed partial class NodeGrain(
         await PublishHealthAsync(now);
         await ReconcileAsync(now);
         await CommitAsync(now);
+        if (!report.Peers.IsDefaultOrEmpty)
+            foreach (var peer in report.Peers)
+                if (peer.NodeId != Id) await GrainFactory.GetGrain<INodeGrain>(peer.NodeId).PeerObservedAsync(new PeerView(Id, peer.Reachable, now, peer.Detail));
         metrics.Decision(time.GetElapsedTime(started));
         return new ReportResult(ReportOutcome.Accepted, S.Effective, S.Health.LastSequence);
     }
@@ -478,7 +487,7 @@ public sealed partial class NodeGrain(
         var conditions = S.Health.Conditions;
         var relevant = preventive
             ? conditions.Where(x => x.Type == ConditionTypes.MemoryExhaustionForecast)
-            : conditions.Where(x => x.Type is ConditionTypes.CheckFailed or ConditionTypes.Silent or ConditionTypes.Stale);
+            : conditions.Where(x => x.Type is ConditionTypes.CheckFailed or ConditionTypes.Silent or ConditionTypes.Stale or ConditionTypes.PeerUnreachable);
         var text = string.Join("; ", relevant.Select(x => x.Reason));
         return text.Length > 0 ? text : $"it is {S.Health.Health}";
     }

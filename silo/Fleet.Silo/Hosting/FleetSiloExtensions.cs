@@ -20,7 +20,7 @@ public static class FleetSiloExtensions
         builder.Services.AddOptions<ActuatorOptions>().BindConfiguration($"{FleetOptions.Section}:Actuator")
             .Validate(o => !string.Equals(o.Kind, "Webhook", StringComparison.OrdinalIgnoreCase) || Uri.TryCreate(o.WebhookUrl, UriKind.Absolute, out _),
                 "Fleet:Actuator:WebhookUrl must be an absolute URL when Fleet:Actuator:Kind is Webhook")
-            .Validate(o => o.Kind is "Simulated" or "Webhook" or "simulated" or "webhook", "Fleet:Actuator:Kind must be Simulated or Webhook")
+            .Validate(o => o.Kind.ToLowerInvariant() is "simulated" or "webhook" or "agent", "Fleet:Actuator:Kind must be Simulated, Webhook or Agent")
             .ValidateOnStart();
 
         builder.Services.AddFleetGrainServices();

@@ -30,6 +30,10 @@ public interface INodeGrain : IGrainWithStringKey
     [OneWay, AlwaysInterleave, Alias("Ping")]
     Task PingAsync();
 
+    /// <summary>A peer tells what it saw when it probed this node; it confirms (or disputes) a silence.</summary>
+    [OneWay, Alias("PeerObserved")]
+    Task PeerObservedAsync(PeerView view);
+
     /// <summary>Called by the action executor when an action it ran for this node has finished.</summary>
     [Alias("ActionCompleted")]
     Task ActionCompletedAsync(ActionOutcome outcome);

@@ -33,7 +33,23 @@ public sealed record TelemetryReport(
     [property: Id(5)] long MemoryTotalBytes,
     [property: Id(6)] double DiskUsedPercent,
     [property: Id(7)] ImmutableArray<CheckResult> Checks,
-    [property: Id(8)] string Source = "agent");
+    [property: Id(8)] string Source = "agent",
+    [property: Id(9)] ImmutableArray<PeerProbe> Peers = default);
+
+/// <summary>What a node saw when it probed a peer (a TCP connect to the peer's probe address).</summary>
+[GenerateSerializer, Immutable, Alias("fleet.PeerProbe")]
+public sealed record PeerProbe(
+    [property: Id(0)] string NodeId,
+    [property: Id(1)] bool Reachable,
+    [property: Id(2)] string? Detail = null);
+
+/// <summary>One peer's latest view of this node.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.PeerView")]
+public sealed record PeerView(
+    [property: Id(0)] string ObserverNodeId,
+    [property: Id(1)] bool Reachable,
+    [property: Id(2)] DateTimeOffset At,
+    [property: Id(3)] string? Detail = null);
 
 /// <summary>A reason the node is not simply healthy, in words a person can read.</summary>
 [GenerateSerializer, Immutable, Alias("fleet.NodeCondition")]

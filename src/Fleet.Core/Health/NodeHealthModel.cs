@@ -19,10 +19,14 @@ public sealed record NodeHealthModel(
     [property: Id(9)] int CleanStreak,
     [property: Id(10)] ImmutableArray<MemorySample> MemorySamples,
     [property: Id(11)] MemoryForecast? Forecast,
-    [property: Id(12)] TelemetryReport? LastReport)
+    [property: Id(12)] TelemetryReport? LastReport,
+    [property: Id(13)] ImmutableDictionary<string, PeerView>? Peers = null)
 {
     public static NodeHealthModel Initial(DateTimeOffset now) =>
         new(HealthState.Unknown, now, [], -1, null, null, 0, 0, 0, 0, [], null, null);
+
+    /// <summary>Peers' latest views of this node, by observing node.</summary>
+    public ImmutableDictionary<string, PeerView> PeerViews => Peers ?? ImmutableDictionary<string, PeerView>.Empty;
 
     public bool HasCondition(string type) => Conditions.Any(c => c.Type == type);
 }
@@ -52,4 +56,6 @@ public static class ConditionTypes
     public const string MemoryExhaustionForecast = "MemoryExhaustionForecast";
     public const string Stale = "Stale";
     public const string Silent = "Silent";
+    public const string PeerReachable = "PeerReachable";
+    public const string PeerUnreachable = "PeerUnreachable";
 }

@@ -92,6 +92,12 @@ public static class NodeMonitor
         return Transition(updated, next, receivedAt, ReportReason(next, previous, updated, hp), evidence.ToImmutable(), ReportOutcome.Accepted);
     }
 
+    /// <summary>Keeps a peer's latest view of the node; an older view than the one kept is ignored.</summary>
+    public static NodeHealthModel OnPeerView(NodeHealthModel model, PeerView view) =>
+        model.PeerViews.TryGetValue(view.ObserverNodeId, out var kept) && kept.At >= view.At
+            ? model
+            : model with { Peers = model.PeerViews.SetItem(view.ObserverNodeId, view) };
+
     /// <summary>Judges silence and staleness. <paramref name="watchingSince"/> is when this monitor began to watch (its activation).</summary>
     public static Judgement OnTick(NodeHealthModel model, DateTimeOffset now, DateTimeOffset watchingSince, FleetPolicy policy)
     {
@@ -103,7 +109,12 @@ public static class NodeMonitor
             .Add("suspectAfter", Format.Duration(policy.SilenceToSuspect))
             .Add("unhealthyAfter", Format.Duration(policy.SilenceToUnhealthy));
 
-        var conditions = model.Conditions.RemoveAll(c => c.Type is ConditionTypes.Stale or ConditionTypes.Silent);
+        var conditions = model.Conditions.RemoveAll(c => c.Type is ConditionTypes.Stale or ConditionTypes.Silent or ConditionTypes.PeerReachable or ConditionTypes.PeerUnreachable);
+        // Peers' views no older than the Suspect tolerance: they tell a dead node from a broken path to the monitor.
+        var fresh = model.PeerViews.Values.Where(v => now - v.At <= policy.SilenceToSuspect).OrderBy(v => v.ObserverNodeId, StringComparer.Ordinal).ToList();
+        var reachableBy = fresh.Where(v => v.Reachable).Select(v => v.ObserverNodeId).ToList();
+        var unreachableBy = fresh.Where(v => !v.Reachable).Select(v => v.ObserverNodeId).ToList();
+        if (fresh.Count > 0) evidence = evidence.Add("peers", string.Join(", ", fresh.Select(v => $"{v.ObserverNodeId}: {(v.Reachable ? "reachable" : "unreachable")}")));
         if (expired)
             conditions = conditions.Add(Keep(model, ConditionTypes.Stale,
                 $"the last report (sequence {model.LastSequence}) expired {Format.Duration(now - model.ReportExpiresAt!.Value)} ago", now));
@@ -115,6 +126,22 @@ public static class NodeMonitor
         var updated = silence >= policy.SilenceToSuspect
             ? model with { Conditions = conditions, PassingStreak = 0, CleanStreak = 0 }
             : model with { Conditions = conditions };
+        if (silence >= policy.SilenceToSuspect && reachableBy.Count > 0)
+        {
+            updated = updated with { Conditions = updated.Conditions.Add(Keep(model, ConditionTypes.PeerReachable,
+                $"peers {string.Join(", ", reachableBy)} still reach it: the path to the monitor may be broken, not the node", now)) };
+            return model.Health is HealthState.Healthy or HealthState.Degraded or HealthState.Unknown
+                ? Transition(updated, HealthState.Suspect, now,
+                    $"it sent no report for {Format.Duration(silence)}, but its peers {string.Join(", ", reachableBy)} still reach it, so the path to the monitor may be what is broken", evidence, ReportOutcome.Accepted)
+                : new Judgement(updated, ReportOutcome.Accepted, null);
+        }
+        if (silence >= policy.SilenceToSuspect && unreachableBy.Count > 0)
+        {
+            updated = updated with { Conditions = updated.Conditions.Add(Keep(model, ConditionTypes.PeerUnreachable,
+                $"peers {string.Join(", ", unreachableBy)} confirm it unreachable", now)) };
+            return Transition(updated, HealthState.Unhealthy, now,
+                $"it sent no report for {Format.Duration(silence)} and its peers {string.Join(", ", unreachableBy)} confirm it unreachable", evidence, ReportOutcome.Accepted);
+        }
         if (silence >= policy.SilenceToUnhealthy)
             return Transition(updated, HealthState.Unhealthy, now,
                 $"it sent no report for {Format.Duration(silence)}, past the limit of {Format.Duration(policy.SilenceToUnhealthy)} " +

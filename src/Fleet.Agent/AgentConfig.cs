@@ -1,0 +1,201 @@
+using Fleet.Core.Policies;
+using Fleet.Core.Validation;
+using YamlDotNet.Core;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace Fleet.Agent;
+
+/// <summary>The agent's one config file (YAML). deploy/agent/agent.yaml is a commented example; docs/agent.md lists every field.</summary>
+public sealed class AgentConfig
+{
+    public NodeSection Node { get; set; } = new();
+    public ClusterSection Cluster { get; set; } = new();
+    /// <summary>How often the agent reports. Default 1s.</summary>
+    public string ReportInterval { get; set; } = "1s";
+    /// <summary>Reports kept while the cluster is unreachable (the oldest are dropped first). Default 600.</summary>
+    public int BufferSize { get; set; } = 600;
+    /// <summary>Where the disk-use figure is read. Default /.</summary>
+    public string DiskPath { get; set; } = "/";
+    /// <summary>Where /proc is. Default /proc.</summary>
+    public string ProcRoot { get; set; } = "/proc";
+    /// <summary>Where the agent keeps pid files of the processes it started. Default /var/lib/fleet-agent.</summary>
+    public string StateDir { get; set; } = "/var/lib/fleet-agent";
+    public ProbeSection Probe { get; set; } = new();
+    public List<PeerSection> Peers { get; set; } = [];
+    public List<CheckSection> Checks { get; set; } = [];
+    public List<ProcessSection> Processes { get; set; } = [];
+    public List<ScriptSection> Scripts { get; set; } = [];
+    /// <summary>Action name → steps (<c>restart:NAME</c>, <c>stop:NAME</c>, <c>start:NAME</c>, <c>script:NAME</c>).</summary>
+    public Dictionary<string, List<string>> Actions { get; set; } = [];
+
+    public TimeSpan Interval => Durations.TryParse(ReportInterval, out var d) ? d : TimeSpan.FromSeconds(1);
+
+    public sealed class NodeSection
+    {
+        public string Id { get; set; } = "";
+        public string Domain { get; set; } = "";
+        public Dictionary<string, string> Labels { get; set; } = [];
+    }
+
+    public sealed class ClusterSection
+    {
+        /// <summary>Gateways host:port[,host:port]. Default 127.0.0.1:30000.</summary>
+        public string Gateways { get; set; } = "127.0.0.1:30000";
+        /// <summary>Redis connection string; when set, gateways are found through Redis.</summary>
+        public string? Redis { get; set; }
+        public string ClusterId { get; set; } = "fleet";
+        public string ServiceId { get; set; } = "fleet";
+    }
+
+    public sealed class ProbeSection
+    {
+        /// <summary>host:port the agent listens on so its peers can probe it. Default none.</summary>
+        public string? Listen { get; set; }
+    }
+
+    public sealed class PeerSection
+    {
+        public string Node { get; set; } = "";
+        /// <summary>host:port to TCP-connect to (the peer agent's probe.listen).</summary>
+        public string Address { get; set; } = "";
+    }
+
+    public sealed class CheckSection
+    {
+        public string Name { get; set; } = "";
+        /// <summary>Passes while the named supervised process runs.</summary>
+        public string? Process { get; set; }
+        public HttpCheck? Http { get; set; }
+        public TcpCheck? Tcp { get; set; }
+    }
+
+    public sealed class HttpCheck
+    {
+        public string Url { get; set; } = "";
+        public int ExpectStatus { get; set; } = 200;
+        public string Timeout { get; set; } = "1s";
+        /// <summary>Slower answers fail the check. Default none.</summary>
+        public string? MaxLatency { get; set; }
+    }
+
+    public sealed class TcpCheck
+    {
+        public string Host { get; set; } = "127.0.0.1";
+        public int Port { get; set; }
+        public string Timeout { get; set; } = "1s";
+    }
+
+    public sealed class ProcessSection
+    {
+        public string Name { get; set; } = "";
+        public string Command { get; set; } = "";
+        public List<string> Args { get; set; } = [];
+        public Dictionary<string, string> Env { get; set; } = [];
+        public string? WorkingDir { get; set; }
+    }
+
+    public sealed class ScriptSection
+    {
+        public string Name { get; set; } = "";
+        public string Command { get; set; } = "";
+        public List<string> Args { get; set; } = [];
+        public string Timeout { get; set; } = "30s";
+    }
+
+    /// <summary>Reads and checks a config file; every problem found is listed, with its path in the file.</summary>
+    public static (AgentConfig? Config, List<string> Problems) Load(string path)
+    {
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return (null, [$"{path}: cannot read: {e.Message}"]); }
+        AgentConfig config;
+        try
+        {
+            config = new DeserializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build().Deserialize<AgentConfig>(text) ?? new AgentConfig();
+        }
+        catch (YamlException e)
+        {
+            return (null, [$"line {e.Start.Line}: {(e.InnerException?.Message ?? e.Message).Split(Environment.NewLine)[0]}"]);
+        }
+        return (config, config.Validate());
+    }
+
+    public List<string> Validate()
+    {
+        var p = new List<string>();
+        if (!InputRules.IsValidId(Node.Id)) p.Add($"node.id: '{Node.Id}' must be {InputRules.IdRule}");
+        if (!InputRules.IsValidId(Node.Domain)) p.Add($"node.domain: '{Node.Domain}' must be {InputRules.IdRule}");
+        if (!Durations.TryParse(ReportInterval, out var interval) || interval < TimeSpan.FromMilliseconds(100)) p.Add($"reportInterval: '{ReportInterval}' must be a duration of at least 100ms");
+        if (BufferSize is < 1 or > 100_000) p.Add($"bufferSize: {BufferSize} must be from 1 to 100000");
+        if (Cluster.Redis is null)
+            try { FleetClientGatewayCheck(Cluster.Gateways); }
+            catch (Exception e) { p.Add($"cluster.gateways: {e.Message}"); }
+        if (Probe.Listen is { } listen && !IsHostPort(listen)) p.Add($"probe.listen: '{listen}' is not host:port");
+        for (var i = 0; i < Peers.Count; i++)
+        {
+            if (!InputRules.IsValidId(Peers[i].Node)) p.Add($"peers[{i}].node: '{Peers[i].Node}' is not a node id");
+            if (!IsHostPort(Peers[i].Address)) p.Add($"peers[{i}].address: '{Peers[i].Address}' is not host:port");
+        }
+        Unique(p, "processes", Processes.Select(x => x.Name));
+        Unique(p, "scripts", Scripts.Select(x => x.Name));
+        Unique(p, "checks", Checks.Select(x => x.Name));
+        for (var i = 0; i < Processes.Count; i++)
+        {
+            if (!InputRules.IsValidId(Processes[i].Name)) p.Add($"processes[{i}].name: '{Processes[i].Name}' must be {InputRules.IdRule}");
+            if (string.IsNullOrWhiteSpace(Processes[i].Command)) p.Add($"processes[{i}].command: is required");
+            if (Processes[i].WorkingDir is { } wd && !Directory.Exists(wd)) p.Add($"processes[{i}].workingDir: '{wd}' does not exist");
+        }
+        for (var i = 0; i < Scripts.Count; i++)
+        {
+            if (!InputRules.IsValidId(Scripts[i].Name)) p.Add($"scripts[{i}].name: '{Scripts[i].Name}' must be {InputRules.IdRule}");
+            if (string.IsNullOrWhiteSpace(Scripts[i].Command)) p.Add($"scripts[{i}].command: is required");
+            if (!Durations.TryParse(Scripts[i].Timeout, out _)) p.Add($"scripts[{i}].timeout: '{Scripts[i].Timeout}' is not a duration");
+        }
+        for (var i = 0; i < Checks.Count; i++)
+        {
+            var c = Checks[i];
+            var path = $"checks[{i}]";
+            if (!InputRules.IsValidId(c.Name)) p.Add($"{path}.name: '{c.Name}' must be {InputRules.IdRule}");
+            var kinds = (c.Process is null ? 0 : 1) + (c.Http is null ? 0 : 1) + (c.Tcp is null ? 0 : 1);
+            if (kinds != 1) p.Add($"{path}: give exactly one of process, http, tcp");
+            if (c.Process is { } proc && Processes.All(x => x.Name != proc)) p.Add($"{path}.process: no process named '{proc}' in processes");
+            if (c.Http is { } h)
+            {
+                if (!Uri.TryCreate(h.Url, UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https")) p.Add($"{path}.http.url: '{h.Url}' is not an http(s) URL");
+                if (!Durations.TryParse(h.Timeout, out _)) p.Add($"{path}.http.timeout: '{h.Timeout}' is not a duration");
+                if (h.MaxLatency is { } ml && !Durations.TryParse(ml, out _)) p.Add($"{path}.http.maxLatency: '{ml}' is not a duration");
+                if (h.ExpectStatus is < 100 or > 599) p.Add($"{path}.http.expectStatus: {h.ExpectStatus} is not an HTTP status");
+            }
+            if (c.Tcp is { } t)
+            {
+                if (t.Port is < 1 or > 65535) p.Add($"{path}.tcp.port: {t.Port} must be from 1 to 65535");
+                if (!Durations.TryParse(t.Timeout, out _)) p.Add($"{path}.tcp.timeout: '{t.Timeout}' is not a duration");
+            }
+        }
+        foreach (var (action, steps) in Actions)
+        {
+            if (!System.Text.RegularExpressions.Regex.IsMatch(action, "^[a-z][a-z0-9-]{0,63}$")) p.Add($"actions.{action}: not an action name");
+            for (var i = 0; i < steps.Count; i++)
+                if (AgentActions.ParseStep(steps[i], this) is { Error: { } error }) p.Add($"actions.{action}[{i}]: {error}");
+        }
+        return p;
+    }
+
+    private static void FleetClientGatewayCheck(string gateways)
+    {
+        try { Fleet.Client.FleetClientHostingExtensions.ParseGateways(gateways); }
+        catch (Fleet.Client.FleetValidationException e) { throw new FormatException(e.Problems.Values.First()[0]); }
+    }
+
+    private static bool IsHostPort(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        return colon > 0 && int.TryParse(text[(colon + 1)..], out var port) && port is > 0 and < 65536;
+    }
+
+    private static void Unique(List<string> p, string list, IEnumerable<string> names)
+    {
+        foreach (var dup in names.GroupBy(n => n).Where(g => g.Count() > 1)) p.Add($"{list}: the name '{dup.Key}' is used more than once");
+    }
+}
