@@ -15,7 +15,7 @@ public sealed partial class AgentLoop(
     AgentActions actions, IServiceProvider services, ILogger<AgentLoop> log) : BackgroundService
 {
     private readonly Queue<TelemetryReport> _buffer = new();
-    private readonly string _agentId = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}"[..48];
+    private readonly string _agentId = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
     private IAgentObserver? _observerRef;
     private bool _registered;
     private long _sequence = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();

@@ -1,0 +1,72 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Fleet.Silo.Tests;
+
+namespace Fleet.Agent.Tests;
+
+/// <summary>A silo with the agent actuator and two agents that probe each other, each supervising a web server.</summary>
+public sealed class AgentCluster : IAsyncDisposable
+{
+    public SiloProcess Silo { get; private set; } = null!;
+    public AgentProcess A { get; } = new("host-a");
+    public AgentProcess B { get; } = new("host-b");
+
+    public const string FastPolicy = """
+        telemetry:
+          reportInterval: 1s
+          allowedMisses: 3
+        health:
+          unhealthyAfterFailedReports: 2
+          recoverAfterReports: 2
+        remediation:
+          cooldown: 0s
+          probation: 5s
+        """;
+
+    public static async Task<AgentCluster> StartAsync(string policy = FastPolicy, string extraAgentConfig = "")
+    {
+        var c = new AgentCluster();
+        c.Silo = await SiloProcess.StartAsync(extraArgs: ["--Fleet:Actuator:Kind=Agent", "--Fleet:Actuator:RetryDelay=00:00:01",
+            "--Fleet:Actuator:MaxRetries=6", "--Fleet:Actuator:AttemptTimeout=00:00:05"]);
+        (await c.Silo.Http.PutAsync("/api/v1/policy?by=test", new StringContent(policy, Encoding.UTF8, "text/yaml"))).EnsureSuccessStatusCode();
+        c.A.WriteConfig(c.Silo.Gateway, "rack-1", [c.B], extraAgentConfig);
+        c.B.WriteConfig(c.Silo.Gateway, "rack-1", [c.A], extraAgentConfig);
+        c.A.Start();
+        c.B.Start();
+        await c.WaitAsync(async () => await c.HealthAsync("host-a") == "Healthy" && await c.HealthAsync("host-b") == "Healthy", TimeSpan.FromSeconds(60), "both agents report healthy");
+        return c;
+    }
+
+    public async Task<string?> HealthAsync(string node)
+    {
+        using var r = await Silo.Http.GetAsync($"/api/v1/nodes/{node}");
+        return r.IsSuccessStatusCode ? (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("health").GetString() : null;
+    }
+
+    public async Task<List<(string Kind, string Reason)>> TrailAsync(string node)
+    {
+        var page = await Silo.Http.GetFromJsonAsync<JsonElement>($"/api/v1/audit?subject=node/{node}&limit=1000");
+        return page.GetProperty("records").EnumerateArray().Reverse()
+            .Select(r => (r.GetProperty("kind").GetString()!, r.GetProperty("reason").GetString()!)).ToList();
+    }
+
+    public async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < until)
+        {
+            try { if (await condition()) return; } catch (HttpRequestException) { }
+            await Task.Delay(200);
+        }
+        var trail = string.Join("\n", (await TrailAsync("host-a")).Select(t => $"{t.Kind}: {t.Reason}"));
+        Assert.Fail($"Timed out waiting until {what}.\nTrail of host-a:\n{trail}\nAgent A:\n{A.Log}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await A.DisposeAsync();
+        await B.DisposeAsync();
+        await Silo.DisposeAsync();
+    }
+}

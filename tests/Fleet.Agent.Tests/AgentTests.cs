@@ -1,0 +1,163 @@
+using System.Net.Http;
+using Fleet.Silo.Tests;
+
+namespace Fleet.Agent.Tests;
+
+/// <summary>A real silo and two real agents, each supervising a real HTTP server; faults made with real signals.</summary>
+public class ProcessCrashTests
+{
+    [Fact]
+    public async Task SupervisedProcessKilled_DetectedRestartedByAgentVerified_TrailTellsIt()
+    {
+        await using var c = await AgentCluster.StartAsync();
+        var oldPid = c.A.WebPid()!.Value;
+        Repo.Signal(oldPid, Repo.SigKill);
+
+        await c.WaitAsync(async () => (await c.TrailAsync("host-a")).Any(t => t.Kind == "verified"), TimeSpan.FromSeconds(60), "the restart was verified");
+        var newPid = c.A.WebPid();
+        Assert.NotNull(newPid);
+        Assert.NotEqual(oldPid, newPid);
+        using var http = new HttpClient();
+        Assert.True((await http.GetAsync($"http://127.0.0.1:{c.A.WebPort}/")).IsSuccessStatusCode, "the restarted server answers");
+
+        var trail = await c.TrailAsync("host-a");
+        var kinds = trail.Select(t => t.Kind).ToList();
+        Assert.True(kinds.IndexOf("proposed") < kinds.IndexOf("permitted") && kinds.IndexOf("permitted") < kinds.IndexOf("executed") && kinds.IndexOf("executed") < kinds.IndexOf("verified"));
+        Assert.Contains(trail, t => t.Kind == "health-changed" && t.Reason.Contains("check 'web-alive' failed") && t.Reason.Contains("Unhealthy"));
+        Assert.Contains(trail, t => t.Kind == "executed" && t.Reason.Contains($"started web (pid {newPid})"));
+    }
+}
+
+public class ProcessHangTests
+{
+    [Fact]
+    public async Task SupervisedProcessStopped_HttpCheckTimesOut_Restarted()
+    {
+        await using var c = await AgentCluster.StartAsync();
+        var oldPid = c.A.WebPid()!.Value;
+        Repo.Signal(oldPid, Repo.SigStop);
+        try
+        {
+            await c.WaitAsync(async () => (await c.TrailAsync("host-a")).Any(t => t.Kind == "verified"), TimeSpan.FromSeconds(60), "the hung server was restarted and verified");
+            var trail = await c.TrailAsync("host-a");
+            Assert.Contains(trail, t => t.Kind == "health-changed" && t.Reason.Contains("check 'web-http' failed (no answer within 1s)"));
+            Assert.NotEqual(oldPid, c.A.WebPid());
+            Assert.False(Directory.Exists($"/proc/{oldPid}") && File.ReadAllText($"/proc/{oldPid}/stat").Contains(" T "), "the stopped process is gone");
+        }
+        finally
+        {
+            try { Repo.Signal(oldPid, Repo.SigKill); } catch (InvalidOperationException) { }
+        }
+    }
+}
+
+public class AgentDeathTests
+{
+    [Fact]
+    public async Task AgentKilled_PeersConfirm_Unhealthy_LadderRuns_AgentBack_ProbationThenHealthy()
+    {
+        await using var c = await AgentCluster.StartAsync();
+        await c.A.KillAsync();
+
+        await c.WaitAsync(async () => await c.HealthAsync("host-a") is "Unhealthy" or "Remediating", TimeSpan.FromSeconds(30), "host-a is declared Unhealthy");
+        var trail = await c.TrailAsync("host-a");
+        Assert.Contains(trail, t => t.Kind == "health-changed" && t.Reason.Contains("Suspect"));
+        Assert.Contains(trail, t => t.Kind == "health-changed" && t.Reason.Contains("peers host-b confirm it unreachable"));
+
+        await c.WaitAsync(async () => (await c.TrailAsync("host-a")).Any(t => t.Kind == "permitted"), TimeSpan.FromSeconds(30), "the ladder's first action is permitted");
+        c.A.Start();
+
+        await c.WaitAsync(async () => await c.HealthAsync("host-a") == "Probation", TimeSpan.FromSeconds(60), "host-a is on probation");
+        await c.WaitAsync(async () => await c.HealthAsync("host-a") == "Healthy", TimeSpan.FromSeconds(30), "host-a is healthy again");
+        trail = await c.TrailAsync("host-a");
+        Assert.Contains(trail, t => t.Kind == "executed" && t.Reason.StartsWith("Restarted services on node host-a"));
+        Assert.Contains(trail, t => t.Kind == "verified");
+    }
+}
+
+public class RefusedActionTests
+{
+    [Fact]
+    public async Task ActionNamingUnknownProcess_RefusedByAgent_Recorded_HandedToHuman()
+    {
+        const string policy = AgentCluster.FastPolicy + """
+
+              ladder:
+                - action: restart-ghost
+                  verifyWindow: 10s
+                - action: human
+            """;
+        await using var c = await AgentCluster.StartAsync(policy);
+        var pid = c.A.WebPid()!.Value;
+        Repo.Signal(pid, Repo.SigKill);
+
+        await c.WaitAsync(async () => (await c.TrailAsync("host-a")).Any(t => t.Kind == "handed-to-human"), TimeSpan.FromSeconds(60), "the case went to a human");
+        var trail = await c.TrailAsync("host-a");
+        Assert.Contains(trail, t => t.Kind == "failed" && t.Reason.Contains("refused by the agent: no process named 'ghost' in this agent's config"));
+        Assert.Null(c.A.WebPid());
+        Assert.Contains("Refused action restart-ghost", c.A.Log);
+    }
+}
+
+public class AgentConfigTests
+{
+    [Fact]
+    public async Task CheckConfig_BadFile_EveryProblemListed_Exit2()
+    {
+        var dir = Repo.TempDir("agent-config");
+        var file = Path.Combine(dir, "bad.yaml");
+        await File.WriteAllTextAsync(file, """
+            node: { id: "bad id", domain: rack-1 }
+            reportInterval: often
+            peers:
+              - { node: host-b, address: nowhere }
+            processes:
+              - name: web
+                command: ""
+            checks:
+              - name: c1
+                process: ghost
+              - name: c2
+            actions:
+              reboot: ["format:disk"]
+            """);
+        var (code, stdout, stderr) = await Repo.RunAsync("dotnet", [AgentProcess.AgentDll, "--config", file, "--check-config"], TimeSpan.FromSeconds(30));
+        Assert.Equal(2, code);
+        foreach (var expected in new[] { "node.id", "reportInterval", "peers[0].address", "processes[0].command", "checks[0].process", "checks[1]: give exactly one", "actions.reboot[0]" })
+            Assert.Contains(expected, stderr);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
+    public async Task CheckConfig_ExampleFile_Valid()
+    {
+        var (code, stdout, stderr) = await Repo.RunAsync("dotnet", [AgentProcess.AgentDll, "--config", Path.Combine(Repo.Root, "deploy", "agent", "agent.yaml"), "--check-config"], TimeSpan.FromSeconds(30));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("valid", stdout);
+    }
+}
+
+public class AgentBufferTests
+{
+    [Fact]
+    public async Task ClusterUnreachableAtFirst_AgentBuffersAndCatchesUpInOrder()
+    {
+        var agent = new AgentProcess("host-c");
+        var httpPort = Repo.FreePort();
+        var siloPort = Repo.FreePort();
+        var gatewayPort = Repo.FreePort();
+        agent.WriteConfig($"127.0.0.1:{gatewayPort}", "rack-9", []);
+        await using (agent)
+        {
+            agent.Start();
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            Assert.NotNull(agent.WebPid()); // it supervises its processes even while the cluster is away
+            await using var silo = await SiloProcess.StartAsync(Repo.TempDir("buffer-silo"), [], httpPort, siloPort, gatewayPort);
+            var until = DateTime.UtcNow.AddSeconds(60);
+            while (DateTime.UtcNow < until && !agent.Log.Contains("buffered report(s) in order")) await Task.Delay(200);
+            Assert.Contains("buffered report(s) in order", agent.Log);
+            var node = System.Text.Json.JsonDocument.Parse(await silo.Http.GetStringAsync("/api/v1/nodes/host-c")).RootElement;
+            Assert.True(node.GetProperty("lastSequence").GetInt64() > 0);
+        }
+    }
+}
