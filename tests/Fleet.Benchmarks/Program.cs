@@ -10,6 +10,9 @@ switch (what)
     case "failover":
         await FailoverBenchmark.RunAsync(options);
         break;
+    case "agent":
+        await AgentBenchmark.RunAsync(options);
+        break;
     case "sim-scale":
         await SimBenchmarks.ScaleAsync(options);
         break;
@@ -29,6 +32,7 @@ switch (what)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll failover [--kills 10]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-scale [--nodes N] [--seconds 20]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-heal  [--kills 10]
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll agent     [--kills 10]  (20+ crashes; supervisord beside it when installed)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll all
             Each starts its own redis-server (Debian package) and silo processes on free loopback ports.
             """);
