@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fleet's main job: one embedded silo (localhost clustering, state and audit in ./data) with the demo fleet
 # (24 simulated nodes, a fault every few minutes) reporting to it. Nothing to install by hand.
-# Without the demo: deploy/run.sh --Fleet:Demo:Enabled=false
+# Without the demo: deploy/run.sh --Fleet:Demo=false
 # Any argument goes to the silo, e.g.  deploy/run.sh --urls http://127.0.0.1:8080 --Fleet:DataDir=/var/lib/fleet
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec dotnet run --project silo/Fleet.Silo -c Release -- --Fleet:Demo:Enabled=true "$@"
+exec dotnet run --project silo/Fleet.Silo -c Release -- --Fleet:Demo=true "$@"

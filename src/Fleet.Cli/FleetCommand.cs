@@ -123,7 +123,8 @@ internal static class FleetCommand
         nodes.Add(list);
 
         var id = new Argument<string>("id") { Description = "Node id" };
-        var show = new Command("show", "Show one node: health, conditions, remediation") { id };
+        var show = new Command("get", "Show one node: health, conditions, remediation") { id };
+        show.Aliases.Add("show");
         show.SetAction((p, ct) => RunAsync(p, async c =>
         {
             var s = await c.GetNodeAsync(p.GetValue(id)!, ct);
@@ -193,7 +194,8 @@ internal static class FleetCommand
     private static Command PolicyCommand()
     {
         var policy = new Command("policy", "Show, validate and apply the fleet policy");
-        var show = new Command("show", "Print the current policy document");
+        var show = new Command("get", "Print the current policy document");
+        show.Aliases.Add("show");
         show.SetAction((p, ct) => RunAsync(p, async c =>
         {
             var doc = await c.GetPolicyAsync(ct);

@@ -16,7 +16,7 @@ namespace Fleet.Client;
 /// <see cref="IFleetClient"/> over an Orleans cluster client. Calls that fail because a silo is unreachable or died
 /// are retried with backoff (Polly), so a caller rides through a silo's death instead of seeing it.
 /// </summary>
-internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOptions> options) : IFleetClient
+internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOptions> options, TimeProvider time) : IFleetClient
 {
     private readonly ResiliencePipeline _retry = new ResiliencePipelineBuilder()
         .AddRetry(new RetryStrategyOptions
@@ -66,7 +66,7 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
     public Task<ReportResult> ReportAsync(string nodeId, TelemetryReport report, CancellationToken cancellationToken = default)
     {
         RequireId(nodeId);
-        Require(InputRules.Check(report), "telemetry report");
+        Require(InputRules.Check(report, time.GetUtcNow()), "telemetry report");
         return CallAsync(() => Node(nodeId).ReportAsync(report), cancellationToken);
     }
 

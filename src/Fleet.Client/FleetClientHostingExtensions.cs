@@ -33,7 +33,8 @@ public static class FleetClientHostingExtensions
                 return true;
             });
         });
-        builder.Services.AddSingleton<IFleetClient, FleetClient>();
+        builder.Services.AddSingleton<IFleetClient>(sp => new FleetClient(sp.GetRequiredService<IGrainFactory>(),
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<FleetClientOptions>>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         return builder;
     }
 
@@ -56,8 +57,8 @@ public static class FleetClientHostingExtensions
     /// An <see cref="IFleetClient"/> over a grain factory the caller already has: a silo's own (in-process tools such as
     /// the simulator and the demo fleet), or a connected cluster client.
     /// </summary>
-    public static IFleetClient Create(IGrainFactory grains, FleetClientOptions? options = null) =>
-        new FleetClient(grains, Microsoft.Extensions.Options.Options.Create(options ?? new FleetClientOptions()));
+    public static IFleetClient Create(IGrainFactory grains, FleetClientOptions? options = null, TimeProvider? time = null) =>
+        new FleetClient(grains, Microsoft.Extensions.Options.Options.Create(options ?? new FleetClientOptions()), time ?? TimeProvider.System);
 
     /// <summary>Reads <c>host:port[,host:port…]</c>; throws <see cref="FleetValidationException"/> naming the bad entry.</summary>
     public static IPEndPoint[] ParseGateways(string text)

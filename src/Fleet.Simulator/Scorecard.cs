@@ -45,6 +45,7 @@ public sealed record Scorecard(
     int HandOffs,
     double Availability,
     long ReportsSent,
+    long ReportsUnanswered,
     Percentiles ReportLatencyMs,
     Percentiles StepSeconds)
 {
@@ -72,7 +73,7 @@ public sealed record Scorecard(
         sb.AppendLine($"Denied      {(Denials.IsEmpty ? "none" : string.Join(", ", Denials.OrderBy(d => d.Key).Select(d => $"{d.Key} {d.Value}")))}");
         sb.AppendLine($"Hand-offs   {HandOffs} to a human");
         sb.AppendLine($"Available   {Availability:P3} of node-time");
-        sb.AppendLine($"Reports     {ReportsSent} sent; latency p50 {ReportLatencyMs.P50:0.0} ms, p99 {ReportLatencyMs.P99:0.0} ms; step p50 {StepSeconds.P50:0.000} s, p99 {StepSeconds.P99:0.000} s");
+        sb.AppendLine($"Reports     {ReportsSent} sent, {ReportsUnanswered} unanswered; latency p50 {ReportLatencyMs.P50:0.00} ms, p99 {ReportLatencyMs.P99:0.0} ms; step work p50 {StepSeconds.P50:0.000} s, p99 {StepSeconds.P99:0.000} s");
         return sb.ToString();
     }
 

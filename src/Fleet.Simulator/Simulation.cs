@@ -34,6 +34,7 @@ public sealed class Simulation
     private readonly Random _random;
     private readonly ConcurrentBag<double> _latencies = [];
     private long _reports;
+    private long _unanswered;
     private DateTimeOffset _start;
 
     public VirtualFleet Fleet { get; }
@@ -46,7 +47,7 @@ public sealed class Simulation
     {
         _scenario = scenario;
         _grains = grains;
-        _client = FleetClientHostingExtensions.Create(grains, new FleetClientOptions { Retries = 1 });
+        _client = FleetClientHostingExtensions.Create(grains, new FleetClientOptions { Retries = 1 }, time);
         _actuator = actuator;
         _executor = executor;
         _time = time;
@@ -94,9 +95,10 @@ public sealed class Simulation
             var step = _scenario.ReportInterval;
             for (var t = TimeSpan.Zero; t < _scenario.Duration && !ct.IsCancellationRequested; t += step)
             {
-                var stepWatch = Stopwatch.StartNew();
                 while (schedule.Count > 0 && schedule.Peek().At <= t) Inject(schedule.Dequeue(), t);
                 await AdvanceAsync(step, ct);
+                // A step's work: from the interval's tick to the last report, action and check of that interval.
+                var stepWatch = Stopwatch.StartNew();
                 Fleet.Step(Now, step);
                 await ReportAllAsync(ct);
                 await SettleAsync(ct);
@@ -212,7 +214,7 @@ public sealed class Simulation
         {
             var started = Stopwatch.GetTimestamp();
             try { await _client.ReportAsync(r.Id, r.Report, c); }
-            catch (FleetUnavailableException) { }
+            catch (FleetUnavailableException) { Interlocked.Increment(ref _unanswered); }
             if (Interlocked.Increment(ref i) % sample == 0) _latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         });
         Interlocked.Add(ref _reports, batch.Length);
@@ -286,7 +288,7 @@ public sealed class Simulation
                 Percentiles.Of(real.Where(f => f.TimeToDetect is not null).Select(f => f.TimeToDetect!.Value.TotalSeconds)),
                 Percentiles.Of(real.Where(f => f.TimeToRecover is not null).Select(f => f.TimeToRecover!.Value.TotalSeconds)),
                 Fleet.Actions, Fleet.FalseActions, [.. Fleet.FalseActionLog], violations, maxDomain, maxFleet,
-                denials.ToImmutableDictionary(), handOffs, availability, Interlocked.Read(ref _reports),
+                denials.ToImmutableDictionary(), handOffs, availability, Interlocked.Read(ref _reports), Interlocked.Read(ref _unanswered),
                 Percentiles.Of(_latencies), Percentiles.Of(steps));
         });
     }

@@ -12,7 +12,7 @@ namespace Fleet.Benchmarks;
 
 /// <summary>
 /// Telemetry intake through the SDK (separate client process, loopback) with the full judge path, against 1 embedded
-/// silo, 1 Redis silo and 3 Redis silos in the same run; beside it the ceiling of a read-only grain call through the same client.
+/// silo, 1 Redis silo and 3 Redis silos in the same run; beside it the raw Orleans ceiling: a trivial grain method (IPingGrain) called through the same client.
 /// </summary>
 internal static class IntakeBenchmark
 {
@@ -41,7 +41,7 @@ internal static class IntakeBenchmark
                 var grains = host.Services.GetRequiredService<IClusterClient>();
                 await RegisterAsync(client, o.Nodes, o.Concurrency);
                 var intake = await MeasureAsync(o, async (i, seq) => await client.ReportAsync(Id(i), Report(seq)));
-                var ceiling = await MeasureAsync(o, async (i, _) => await grains.GetGrain<INodeGrain>(Id(i)).GetStatusAsync());
+                var ceiling = await MeasureAsync(o, async (i, _) => await grains.GetGrain<Fleet.Abstractions.Diagnostics.IPingGrain>(i).PingAsync());
                 var row = $"| {label} | {intake.PerSecond:N0} | {intake.P50:0.0} | {intake.P99:0.0} | {ceiling.PerSecond:N0} | {intake.PerSecond / ceiling.PerSecond:P0} |";
                 Console.WriteLine(row);
                 rows.Add(row);
@@ -52,7 +52,7 @@ internal static class IntakeBenchmark
             }
         }
         Console.WriteLine();
-        Console.WriteLine("| cluster | reports/s (SDK, full judge path) | report p50 ms | report p99 ms | read-only grain calls/s (ceiling) | intake / ceiling |");
+        Console.WriteLine("| cluster | reports/s (SDK, full judge path) | report p50 ms | report p99 ms | trivial grain calls/s (raw ceiling) | intake / ceiling |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
         foreach (var r in rows) Console.WriteLine(r);
     }

@@ -136,7 +136,7 @@ public static class FleetApi
         var checks = (b.Checks ?? []).Select(c => new CheckResult(c?.Name ?? "", c?.Passed ?? false, c?.Detail)).ToImmutableArray();
         var report = new TelemetryReport(b.Sequence!.Value, b.Timestamp ?? time.GetUtcNow(), ttl, b.CpuPercent!.Value,
             b.MemoryUsedBytes!.Value, b.MemoryTotalBytes!.Value, b.DiskUsedPercent ?? 0, checks);
-        var problems = InputRules.Check(report, prefix);
+        var problems = InputRules.Check(report, time.GetUtcNow(), prefix);
         for (var i = 0; i < (b.Checks?.Count ?? 0); i++)
             if (b.Checks![i]?.Passed is null) problems[$"{prefix}checks[{i}].passed"] = ["is required (true or false)"];
         return (problems.Count > 0 ? null : report, problems);

@@ -11,6 +11,9 @@ namespace Fleet.Silo.Hosting;
 
 public static class FleetSiloExtensions
 {
+    /// <summary>The largest request body taken (a batch of 10,000 reports is about 3 MiB).</summary>
+    public const long MaxRequestBytes = 8 * 1024 * 1024;
+
     /// <summary>Wires the silo: options (validated at start), Orleans with the embedded store, dashboard, metrics, health, OpenAPI.</summary>
     public static WebApplicationBuilder AddFleetSilo(this WebApplicationBuilder builder)
     {
@@ -31,6 +34,7 @@ public static class FleetSiloExtensions
             silo.AddDashboard();
         });
 
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = MaxRequestBytes);
         builder.Services.AddHostedService<NodeWarmup>();
         if (options.Demo.Enabled) builder.Services.AddHostedService<DemoFleet>();
         builder.Services.ConfigureHttpJsonOptions(o =>
@@ -68,6 +72,12 @@ public static class FleetSiloExtensions
         catch (InvalidOperationException e)
         {
             problems.Add((e.InnerException?.Message ?? e.Message) + AcceptedValues(e.Message));
+        }
+        // "--Fleet:Demo=true|false" is the short switch; it wins over Fleet:Demo:Enabled.
+        if (configuration[$"{FleetOptions.Section}:Demo"] is { Length: > 0 } demo)
+        {
+            if (bool.TryParse(demo, out var on)) options.Demo.Enabled = on;
+            else problems.Add($"Fleet:Demo: '{demo}' is not true or false");
         }
         var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
         System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), results, true);

@@ -29,8 +29,8 @@ public static partial class InputRules
         else
         {
             if (!double.IsFinite(r.Capacity.CpuCores) || r.Capacity.CpuCores <= 0 || r.Capacity.CpuCores > 100_000) p.Add("capacity.cpuCores", "must be more than 0 and at most 100000");
-            if (r.Capacity.MemoryBytes <= 0) p.Add("capacity.memoryBytes", "must be more than 0");
-            if (r.Capacity.DiskBytes < 0) p.Add("capacity.diskBytes", "must not be negative");
+            if (r.Capacity.MemoryBytes <= 0 || r.Capacity.MemoryBytes > MaxBytes) p.Add("capacity.memoryBytes", "must be more than 0 and at most 1 PiB");
+            if (r.Capacity.DiskBytes < 0 || r.Capacity.DiskBytes > MaxBytes * 1024) p.Add("capacity.diskBytes", "must be from 0 to 1 EiB");
         }
         if (r.Labels is { } labels)
         {
@@ -44,6 +44,26 @@ public static partial class InputRules
         return p.ToDictionary();
     }
 
+    /// <summary>How far a report's timestamp may be ahead of the receiver's clock (clock skew allowance).</summary>
+    public static readonly TimeSpan MaxFutureSkew = TimeSpan.FromMinutes(5);
+
+    /// <summary>How old a report's timestamp may be (older reports are refused outright, not judged).</summary>
+    public static readonly TimeSpan MaxAge = TimeSpan.FromDays(1);
+
+    /// <summary>1 PiB: more memory or disk than any single node has.</summary>
+    public const long MaxBytes = 1L << 50;
+
+    public static Dictionary<string, string[]> Check(TelemetryReport t, DateTimeOffset now, string prefix = "")
+    {
+        var p = Check(t, prefix);
+        var result = new Problems(p);
+        if (t.Timestamp > now + MaxFutureSkew)
+            result.Add(prefix + "timestamp", $"{t.Timestamp:O} is {Text.Format.Duration(t.Timestamp - now)} ahead of the receiver's clock; accepted: at most {Text.Format.Duration(MaxFutureSkew)} ahead");
+        if (t.Timestamp < now - MaxAge)
+            result.Add(prefix + "timestamp", $"{t.Timestamp:O} is more than {Text.Format.Duration(MaxAge)} old; accepted: within the last {Text.Format.Duration(MaxAge)}");
+        return result.ToDictionary();
+    }
+
     public static Dictionary<string, string[]> Check(TelemetryReport t, string prefix = "")
     {
         var p = new Problems();
@@ -51,7 +71,7 @@ public static partial class InputRules
         if (t.Ttl <= TimeSpan.Zero || t.Ttl > TimeSpan.FromHours(24)) p.Add(prefix + "ttlSeconds", "must be more than 0 and at most 86400");
         if (!double.IsFinite(t.CpuPercent) || t.CpuPercent is < 0 or > 100) p.Add(prefix + "cpuPercent", "must be between 0 and 100");
         if (!double.IsFinite(t.DiskUsedPercent) || t.DiskUsedPercent is < 0 or > 100) p.Add(prefix + "diskUsedPercent", "must be between 0 and 100");
-        if (t.MemoryTotalBytes <= 0) p.Add(prefix + "memoryTotalBytes", "must be more than 0");
+        if (t.MemoryTotalBytes <= 0 || t.MemoryTotalBytes > MaxBytes) p.Add(prefix + "memoryTotalBytes", "must be more than 0 and at most 1 PiB");
         if (t.MemoryUsedBytes < 0) p.Add(prefix + "memoryUsedBytes", "must not be negative");
         else if (t.MemoryTotalBytes > 0 && t.MemoryUsedBytes > t.MemoryTotalBytes) p.Add(prefix + "memoryUsedBytes", "must not exceed memoryTotalBytes");
         if (!t.Checks.IsDefault)
@@ -78,6 +98,13 @@ public static partial class InputRules
     private sealed class Problems
     {
         private readonly Dictionary<string, List<string>> _byField = [];
+
+        public Problems() { }
+
+        public Problems(Dictionary<string, string[]> existing)
+        {
+            foreach (var (k, v) in existing) _byField[k] = [.. v];
+        }
 
         public void Add(string field, string message)
         {
