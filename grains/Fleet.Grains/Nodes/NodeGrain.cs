@@ -184,7 +184,13 @@ public sealed partial class NodeGrain(
         var started = time.GetTimestamp();
         var now = time.GetUtcNow();
         _policy = policies.Current;
-        Apply(NodeMonitor.OnTick(S.Health, now, _watchingSince, _policy), now);
+        var judgement = NodeMonitor.OnTick(S.Health, now, _watchingSince, _policy);
+        if (ReferenceEquals(judgement.Model, S.Health) && S.Case is null)
+        {
+            EnsureTimer(); // nothing to judge or do: a node reporting on time costs its timer almost nothing
+            return;
+        }
+        Apply(judgement, now);
         await PublishHealthAsync(now);
         await ReconcileAsync(now);
         await CommitAsync(now);
@@ -422,6 +428,7 @@ public sealed partial class NodeGrain(
         var w = _written;
         if (w is null) return true;
         var s = S;
+        if (ReferenceEquals(s, w)) return false;
         return !ReferenceEquals(s.Case, w.Case) || !ReferenceEquals(s.History, w.History) || !ReferenceEquals(s.Registration, w.Registration)
             || s.Admin != w.Admin || s.Effective != w.Effective || s.Health.Health != w.Health.Health
             || !s.Health.Conditions.Select(c => c.Type).SequenceEqual(w.Health.Conditions.Select(c => c.Type))

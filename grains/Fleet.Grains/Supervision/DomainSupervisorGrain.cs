@@ -87,6 +87,11 @@ public sealed class DomainSupervisorGrain(
             policy.Version, lease.Action, outcome: outcome, rule: "guardrails.maxConcurrentPerDomain")]);
     }
 
+    /// <summary>
+    /// A member's health is soft state (each node re-publishes it on every change), so a health change is written with
+    /// the next sweep (within <see cref="SweepPeriod"/>) rather than at once: a domain of thousands must not rewrite its
+    /// whole member list for every flicker. A new member, a lease and a storm change are written at once.
+    /// </summary>
     public async Task ReportMemberAsync(NodeSummary member)
     {
         var isNew = !state.State.Members.ContainsKey(member.NodeId);
@@ -97,9 +102,12 @@ public sealed class DomainSupervisorGrain(
             if (state.State.Members.Count == 1) await this.RegisterOrUpdateReminder(Watchdog, WatchdogPeriod, WatchdogPeriod);
         }
         var records = new List<DecisionRecord>();
-        await HousekeepAsync(time.GetUtcNow(), records);
-        await SaveAsync(true, records);
+        var changed = await HousekeepAsync(time.GetUtcNow(), records);
+        _membersDirty = !(isNew || changed);
+        await SaveAsync(isNew || changed, records);
     }
+
+    private bool _membersDirty;
 
     public async Task RemoveMemberAsync(string nodeId)
     {
@@ -125,8 +133,15 @@ public sealed class DomainSupervisorGrain(
     private async Task SweepAsync(CancellationToken _)
     {
         var records = new List<DecisionRecord>();
-        var changed = await HousekeepAsync(time.GetUtcNow(), records);
+        var changed = await HousekeepAsync(time.GetUtcNow(), records) || _membersDirty;
+        _membersDirty = false;
         await SaveAsync(changed, records);
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_membersDirty && reason.ReasonCode != DeactivationReasonCode.ApplicationError)
+            try { await state.WriteStateAsync(); } catch (Exception) { /* soft state: members re-publish on their next change */ }
     }
 
     /// <summary>Frees expired leases and moves the storm brake; says whether the state changed.</summary>
@@ -163,7 +178,11 @@ public sealed class DomainSupervisorGrain(
 
     private async Task SaveAsync(bool changed, IReadOnlyList<DecisionRecord> records)
     {
-        if (changed) await state.WriteOrResetAsync(DeactivateOnIdle);
+        if (changed)
+        {
+            await state.WriteOrResetAsync(DeactivateOnIdle);
+            _membersDirty = false;
+        }
         await audit.AppendAsync(records);
     }
 }

@@ -104,6 +104,10 @@ public static class NodeMonitor
         var lastHeard = model.LastReportAt is { } at && at > watchingSince ? at : watchingSince;
         var silence = now - lastHeard;
         var expired = model.ReportExpiresAt is { } exp && exp < now;
+        // The common case, kept cheap: a node that reports on time and carries no silence condition.
+        if (silence < policy.SilenceToSuspect && !expired && !model.Conditions.Any(c => c.Type is ConditionTypes.Stale or ConditionTypes.Silent
+                or ConditionTypes.PeerReachable or ConditionTypes.PeerUnreachable))
+            return new Judgement(model, ReportOutcome.Accepted, null);
         var evidence = ImmutableDictionary<string, string>.Empty
             .Add("silence", Format.Duration(silence))
             .Add("suspectAfter", Format.Duration(policy.SilenceToSuspect))
