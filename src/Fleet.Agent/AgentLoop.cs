@@ -51,7 +51,7 @@ public sealed partial class AgentLoop(
     {
         var m = metrics.Read();
         var report = new TelemetryReport(++_sequence, DateTimeOffset.UtcNow, config.Interval * 3, m.CpuPercent, m.MemoryUsedBytes, m.MemoryTotalBytes,
-            m.DiskUsedPercent, await checks.RunAsync(ct), "fleet-agent", await peers.ProbeAsync(ct));
+            m.DiskUsedPercent, await checks.RunAsync(ct), "fleet-agent") { Peers = await peers.ProbeAsync(ct) };
         _buffer.Enqueue(report);
         while (_buffer.Count > config.BufferSize) _buffer.Dequeue();
 

@@ -111,6 +111,8 @@ public sealed partial class NodeGrain(
         var started = time.GetTimestamp();
         var now = time.GetUtcNow();
         _policy = policies.Current;
+        if (report.Peers.IsDefault || report.Checks.IsDefault)
+            report = report with { Peers = report.Peers.IsDefault ? [] : report.Peers, Checks = report.Checks.IsDefault ? [] : report.Checks };
         var judgement = NodeMonitor.OnReport(S.Health, report, now, _policy);
         metrics.Report(judgement.Outcome);
         if (judgement.Outcome != ReportOutcome.Accepted) return new ReportResult(judgement.Outcome, S.Effective, S.Health.LastSequence);
@@ -486,7 +488,7 @@ public sealed partial class NodeGrain(
             S.EffectiveSince, r.Capacity, r.Labels, S.Health.Forecast,
             c is null ? null : new RemediationView(c.CaseId, c.Phase.ToString(), c.Step, c.Action, c.LeaseId, c.Deadline,
                 EscalationLadder.NextAllowedAt(S.History, time.GetUtcNow(), _policy.Remediation)),
-            S.PolicyVersion, S.Health.LastReport, RuntimeIdentity);
+            S.PolicyVersion, S.Health.LastReport is { Peers.IsDefault: true } old ? old with { Peers = [] } : S.Health.LastReport, RuntimeIdentity);
     }
 
     private string Symptom(bool preventive)

@@ -33,8 +33,11 @@ public sealed record TelemetryReport(
     [property: Id(5)] long MemoryTotalBytes,
     [property: Id(6)] double DiskUsedPercent,
     [property: Id(7)] ImmutableArray<CheckResult> Checks,
-    [property: Id(8)] string Source = "agent",
-    [property: Id(9)] ImmutableArray<PeerProbe> Peers = default);
+    [property: Id(8)] string Source = "agent")
+{
+    /// <summary>What the reporting node saw when it probed its peers (empty when it probes none).</summary>
+    [Id(9)] public ImmutableArray<PeerProbe> Peers { get; init; } = [];
+}
 
 /// <summary>What a node saw when it probed a peer (a TCP connect to the peer's probe address).</summary>
 [GenerateSerializer, Immutable, Alias("fleet.PeerProbe")]

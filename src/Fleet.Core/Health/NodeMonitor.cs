@@ -139,7 +139,8 @@ public static class NodeMonitor
                     $"it sent no report for {Format.Duration(silence)}, but its peers {string.Join(", ", reachableBy)} still reach it, so the path to the monitor may be what is broken", evidence, ReportOutcome.Accepted)
                 : new Judgement(updated, ReportOutcome.Accepted, null);
         }
-        if (silence >= policy.SilenceToSuspect && unreachableBy.Count > 0)
+        // Peers confirm a node already Suspect: it is first shown Suspect, then confirmed dead.
+        if (silence >= policy.SilenceToSuspect && unreachableBy.Count > 0 && model.Health is HealthState.Suspect or HealthState.Unhealthy)
         {
             updated = updated with { Conditions = updated.Conditions.Add(Keep(model, ConditionTypes.PeerUnreachable,
                 $"peers {string.Join(", ", unreachableBy)} confirm it unreachable", now)) };
