@@ -16,7 +16,7 @@ internal static class SimBenchmarks
     /// </summary>
     public static async Task ScaleAsync(BenchOptions o)
     {
-        int[] sizes = o.Nodes == 10_000 ? [5_000, 10_000, 25_000, 50_000] : [o.Nodes];
+        int[] sizes = o.Nodes == 10_000 ? [5_000, 10_000, 25_000] : [o.Nodes];
         Console.WriteLine($"# sim-scale: one in-process silo, real time, 1 s reports, {o.Seconds} s per size, {Environment.ProcessorCount} cores");
         var rows = new List<string>();
         foreach (var n in sizes)
