@@ -4,6 +4,7 @@ using Fleet.Abstractions.Nodes;
 using Fleet.Abstractions.Policy;
 using Fleet.Abstractions.Supervision;
 using Fleet.Core.Validation;
+using Fleet.Client;
 using Fleet.Grains.Nodes;
 using Fleet.Grains.Policy;
 using Microsoft.AspNetCore.Diagnostics;
@@ -57,7 +58,7 @@ public static class FleetApi
         return TypedResults.Created($"/api/v1/nodes/{status.NodeId}", status);
     }
 
-    private static async Task<Results<Ok<ImmutableArray<NodeSummary>>, ValidationProblem>> ListAsync(IGrainFactory grains, string? health, string? domain)
+    private static async Task<Results<Ok<ImmutableArray<NodeSummary>>, ValidationProblem>> ListAsync(IFleetClient fleet, string? health, string? domain)
     {
         HealthState? wanted = null;
         if (!string.IsNullOrEmpty(health))
@@ -68,13 +69,7 @@ public static class FleetApi
         }
         if (!string.IsNullOrEmpty(domain) && !InputRules.IsValidId(domain))
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["domain"] = [$"'{domain}' is not a domain name: {InputRules.IdRule}"] });
-
-        var domains = string.IsNullOrEmpty(domain)
-            ? (await grains.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).GetStatusAsync()).Domains
-            : [domain];
-        var lists = await Task.WhenAll(domains.Select(d => grains.GetGrain<IDomainSupervisorGrain>(d).GetMembersAsync()));
-        var rows = lists.SelectMany(l => l).Where(m => wanted is null || m.Health == wanted).OrderBy(m => m.NodeId, StringComparer.Ordinal).ToImmutableArray();
-        return TypedResults.Ok(rows);
+        return TypedResults.Ok(await fleet.ListNodesAsync(wanted, string.IsNullOrEmpty(domain) ? null : domain));
     }
 
     private static async Task<Results<Ok<NodeStatus>, NotFound<ProblemDetailsLite>, ValidationProblem>> GetAsync(string id, IGrainFactory grains)
@@ -195,11 +190,10 @@ public static class FleetApi
         return result.Applied ? TypedResults.Ok(result) : TypedResults.UnprocessableEntity(result);
     }
 
-    private static async Task<Ok<FleetView>> FleetAsync(IGrainFactory grains)
+    private static async Task<Ok<FleetView>> FleetAsync(IFleetClient fleet)
     {
-        var fleet = await grains.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).GetStatusAsync();
-        var domains = await Task.WhenAll(fleet.Domains.Select(d => grains.GetGrain<IDomainSupervisorGrain>(d).GetStatusAsync()));
-        return TypedResults.Ok(new FleetView(fleet, domains));
+        var (status, domains) = await fleet.GetFleetAsync();
+        return TypedResults.Ok(new FleetView(status, domains));
     }
 
     private static async Task<Results<Ok<FleetStatus>, ValidationProblem>> FreezeAsync(OperatorRequest? body, IGrainFactory grains)

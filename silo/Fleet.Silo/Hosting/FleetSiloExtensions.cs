@@ -27,6 +27,8 @@ public static class FleetSiloExtensions
             .ValidateOnStart();
 
         builder.Services.AddFleetGrainServices();
+        // The API's fleet-wide views (node lists, domain statuses) use the SDK's own aggregation over the silo's grains.
+        builder.Services.AddSingleton(sp => Fleet.Client.FleetClientHostingExtensions.Create(sp.GetRequiredService<IGrainFactory>(), time: sp.GetService<TimeProvider>()));
         builder.AddFleetStores(options);
         builder.UseOrleans(silo =>
         {
