@@ -114,11 +114,7 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
 
     public Task<AuditPage> QueryAuditAsync(AuditQuery query, CancellationToken cancellationToken = default)
     {
-        var problems = new Dictionary<string, string[]>();
-        if (query.Kind is { } k && !DecisionKinds.All.Contains(k)) problems["kind"] = [$"'{k}' is not a decision kind; accepted: {string.Join(", ", DecisionKinds.All)}"];
-        if (query.Limit is < 1 or > 1000) problems["limit"] = ["must be between 1 and 1000"];
-        if (query.Since > query.Until) problems["since"] = ["must not be after until"];
-        Require(problems, "audit query");
+        Require(InputRules.Check(query), "audit query");
         return CallAsync(() => cluster.GetGrain<IAuditGrain>(0).QueryAsync(query), cancellationToken);
     }
 

@@ -146,20 +146,16 @@ public static class FleetApi
         if (problems.Count > 0) return TypedResults.ValidationProblem(problems);
         var node = grains.GetGrain<INodeGrain>(id);
         if (await node.GetStatusAsync() is null) return NotRegistered(id);
-        return TypedResults.Ok(await op(node, string.IsNullOrWhiteSpace(body?.By) ? "operator" : body!.By!, body?.Reason));
+        return TypedResults.Ok(await op(node, By(body), body?.Reason));
     }
 
     private static async Task<Results<Ok<AuditPage>, ValidationProblem>> AuditAsync(IGrainFactory grains,
         string? subject, string? kind, DateTimeOffset? since, DateTimeOffset? until, int? limit, long? before)
     {
-        var problems = new Dictionary<string, string[]>();
-        if (kind is not null && !DecisionKinds.All.Contains(kind)) problems["kind"] = [$"'{kind}' is not a decision kind; accepted: {string.Join(", ", DecisionKinds.All)}"];
-        if (limit is < 1 or > 1000) problems["limit"] = ["must be between 1 and 1000"];
-        if (since is not null && until is not null && since > until) problems["since"] = ["must not be after until"];
-        if (subject is { Length: > 300 }) problems["subject"] = ["at most 300 characters"];
+        var query = new AuditQuery(subject, kind, since, until, limit ?? 100, before);
+        var problems = InputRules.Check(query);
         if (problems.Count > 0) return TypedResults.ValidationProblem(problems);
-        var page = await grains.GetGrain<IAuditGrain>(0).QueryAsync(new AuditQuery(subject, kind, since, until, limit ?? 100, before));
-        return TypedResults.Ok(page);
+        return TypedResults.Ok(await grains.GetGrain<IAuditGrain>(0).QueryAsync(query));
     }
 
     private static async Task<Ok<PolicyView>> GetPolicyAsync(IGrainFactory grains)
@@ -200,11 +196,14 @@ public static class FleetApi
     {
         var problems = InputRules.CheckText("reason", body?.Reason, true);
         if (problems.Count > 0) return TypedResults.ValidationProblem(problems, title: "A freeze needs a reason.");
-        return TypedResults.Ok(await grains.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).FreezeAsync(string.IsNullOrWhiteSpace(body?.By) ? "operator" : body!.By!, body!.Reason!));
+        return TypedResults.Ok(await grains.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).FreezeAsync(By(body), body!.Reason!));
     }
 
     private static async Task<Ok<FleetStatus>> UnfreezeAsync(OperatorRequest? body, IGrainFactory grains) =>
-        TypedResults.Ok(await grains.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).UnfreezeAsync(string.IsNullOrWhiteSpace(body?.By) ? "operator" : body!.By!, body?.Reason));
+        TypedResults.Ok(await grains.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).UnfreezeAsync(By(body), body?.Reason));
+
+    /// <summary>Who asked, as recorded in the trail; "operator" when the body names nobody.</summary>
+    private static string By(OperatorRequest? body) => string.IsNullOrWhiteSpace(body?.By) ? "operator" : body.By;
 
     private static ValidationProblem InvalidId(string id) =>
         TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["id"] = [$"'{id}' is not a node id: {InputRules.IdRule}"] });

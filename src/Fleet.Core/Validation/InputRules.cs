@@ -87,6 +87,17 @@ public static partial class InputRules
         return p.ToDictionary();
     }
 
+    public static Dictionary<string, string[]> Check(Fleet.Abstractions.Audit.AuditQuery q)
+    {
+        var p = new Problems();
+        var kinds = Fleet.Abstractions.Audit.DecisionKinds.All;
+        if (q.Kind is { } k && !kinds.Contains(k)) p.Add("kind", $"'{k}' is not a decision kind; accepted: {string.Join(", ", kinds)}");
+        if (q.Limit is < 1 or > 1000) p.Add("limit", "must be between 1 and 1000");
+        if (q.Since > q.Until) p.Add("since", "must not be after until");
+        if (q.Subject is { Length: > 300 }) p.Add("subject", "at most 300 characters");
+        return p.ToDictionary();
+    }
+
     public static Dictionary<string, string[]> CheckText(string field, string? text, bool required, int max = 512)
     {
         var p = new Problems();
