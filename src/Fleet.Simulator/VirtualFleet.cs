@@ -86,7 +86,7 @@ public sealed class VirtualFleet
     public string? Refusal(ActionRequest r)
     {
         lock (_gate)
-            return _byId.TryGetValue(r.NodeId, out var n) && n.Hung && r.Action == ActionNames.RestartServices
+            return r.Target is { } id && _byId.TryGetValue(id, out var n) && n.Hung && r.Action == ActionNames.RestartServices
                 ? "node unreachable: restarting services needs a running agent" : null;
     }
 
@@ -95,7 +95,7 @@ public sealed class VirtualFleet
     {
         lock (_gate)
         {
-            if (!_byId.TryGetValue(r.NodeId, out var n)) return false;
+            if (r.Target is not { } id || !_byId.TryGetValue(id, out var n)) return false;
             Actions++;
             var wasFaulty = n.HasFault;
             var wasCrashed = n.Crashed;
@@ -128,7 +128,7 @@ public sealed class VirtualFleet
             if (!wasFaulty)
             {
                 FalseActions++;
-                FalseActionLog.Add($"{Scorecard.Clock(at)} {r.Action} on {r.NodeId}");
+                FalseActionLog.Add($"{Scorecard.Clock(at)} {r.Action} on {r.Target}");
             }
             return !wasFaulty;
         }

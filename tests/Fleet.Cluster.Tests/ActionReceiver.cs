@@ -45,7 +45,7 @@ public sealed class ActionReceiver : IDisposable
         {
             var key = ctx.Request.Headers["Idempotency-Key"] ?? "";
             var body = await JsonDocument.ParseAsync(ctx.Request.InputStream);
-            var node = body.RootElement.GetProperty("nodeId").GetString()!;
+            var node = body.RootElement.GetProperty("node").GetString()!;
             var action = body.RootElement.GetProperty("action").GetString()!;
             var calls = Calls.AddOrUpdate(key, 1, (_, n) => n + 1);
             var first = Applied.TryAdd(key, $"{action} on {node}");

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Fleet.Abstractions.Actions;
-using Fleet.Abstractions.Nodes;
+using Fleet.Core.Actions;
+using Fleet.Grains.Policy;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -11,31 +12,37 @@ using Polly.Timeout;
 namespace Fleet.Grains.Actuators;
 
 /// <summary>
-/// Runs granted actions outside the node grain's turn (so a slow actuator never blocks the node's telemetry),
+/// Runs granted actions outside the owner grain's turn (so a slow actuator never blocks its telemetry),
 /// inside a Polly pipeline (retry with backoff, circuit breaker, timeout per attempt), and reports the outcome
-/// back to the node grain. A key already running or done on this silo is not started again.
+/// back to the subject's owner (<see cref="IActionOwner"/>, whatever its kind). A key already running or done on this
+/// silo is not started again.
 /// </summary>
 public sealed partial class ActionExecutor
 {
-    private readonly IActuator _actuator;
+    private readonly ActuatorSet _actuators;
+    private readonly PolicyCache _policies;
     private readonly IGrainFactory _grains;
     private readonly TimeProvider _time;
     private readonly ILogger<ActionExecutor> _log;
-    private readonly ResiliencePipeline<ActuatorResult> _pipeline;
+    private readonly ActuatorOptions _options;
+    private readonly ConcurrentDictionary<string, ResiliencePipeline<ActuatorResult>> _pipelines = new();
     private readonly ConcurrentDictionary<string, Task<ActionOutcome>> _running = new();
 
-    public ActionExecutor(IActuator actuator, IGrainFactory grains, TimeProvider time, IOptions<ActuatorOptions> options, ILogger<ActionExecutor> log)
+    public ActionExecutor(ActuatorSet actuators, PolicyCache policies, IGrainFactory grains, TimeProvider time, IOptions<ActuatorOptions> options,
+        ILogger<ActionExecutor> log)
     {
-        _actuator = actuator;
+        _actuators = actuators;
+        _policies = policies;
         _grains = grains;
         _time = time;
         _log = log;
-        _pipeline = BuildPipeline(options.Value, time);
+        _options = options.Value;
     }
 
-    public string ActuatorName => _actuator.Name;
+    /// <summary>The name of the silo's configured actuator (the one an action runs on unless its catalogue row names another).</summary>
+    public string ActuatorName => _actuators.Default.Name;
 
-    /// <summary>Actions started on this silo whose outcome has not been handed back to their node yet.</summary>
+    /// <summary>Actions started on this silo whose outcome has not been handed back to their owner yet.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
     private int _inFlight;
@@ -66,7 +73,7 @@ public sealed partial class ActionExecutor
             .Build();
     }
 
-    /// <summary>Starts the action and returns at once; the node grain hears the outcome through <see cref="INodeGrain.ActionCompletedAsync"/>.</summary>
+    /// <summary>Starts the action and returns at once; the subject's owner hears the outcome through <see cref="IActionOwner.ActionCompletedAsync"/>.</summary>
     public void Start(ActionRequest request)
     {
         if (_running.TryGetValue(request.IdempotencyKey, out var existing))
@@ -87,13 +94,23 @@ public sealed partial class ActionExecutor
         var ledger = _grains.GetGrain<IActionLedgerGrain>(request.IdempotencyKey);
         if (await ledger.BeginAsync(Environment.MachineName + ":" + Environment.ProcessId) is { } finished)
         {
-            LogAlreadyDone(request.Action, request.NodeId, request.IdempotencyKey);
+            LogAlreadyDone(request.Action, request.Subject, request.IdempotencyKey);
             return finished;
         }
+        var named = ActionCatalogue.For(_policies.Current)[request.Action].Actuator;
+        var actuator = _actuators.Find(named);
+        if (actuator is null)
+        {
+            var missing = new ActionOutcome(request.IdempotencyKey, false,
+                $"the action catalogue runs {request.Action} on the {named} actuator, which this silo does not have", _time.GetUtcNow());
+            await ledger.CompleteAsync(missing);
+            return missing;
+        }
+        var pipeline = _pipelines.GetOrAdd(actuator.Name, _ => BuildPipeline(_options, _time));
         try
         {
-            var result = await _pipeline.ExecuteAsync(ct => new ValueTask<ActuatorResult>(_actuator.ExecuteAsync(request, ct)));
-            LogRan(request.Action, request.NodeId, request.IdempotencyKey, result.Succeeded, result.Detail);
+            var result = await pipeline.ExecuteAsync(ct => new ValueTask<ActuatorResult>(actuator.ExecuteAsync(request, ct)));
+            LogRan(request.Action, request.Subject, request.IdempotencyKey, result.Succeeded, result.Detail);
             var outcome = new ActionOutcome(request.IdempotencyKey, result.Succeeded, result.Detail, _time.GetUtcNow());
             await ledger.CompleteAsync(outcome);
             return outcome;
@@ -102,11 +119,11 @@ public sealed partial class ActionExecutor
         {
             var detail = e switch
             {
-                BrokenCircuitException => $"the {_actuator.Name} actuator's circuit is open after repeated failures",
-                TimeoutRejectedException => $"the {_actuator.Name} actuator did not answer in time",
+                BrokenCircuitException => $"the {actuator.Name} actuator's circuit is open after repeated failures",
+                TimeoutRejectedException => $"the {actuator.Name} actuator did not answer in time",
                 _ => e.Message,
             };
-            LogRan(request.Action, request.NodeId, request.IdempotencyKey, false, detail);
+            LogRan(request.Action, request.Subject, request.IdempotencyKey, false, detail);
             var outcome = new ActionOutcome(request.IdempotencyKey, false, $"{detail} (after {_time.GetElapsedTime(started).TotalSeconds:0.0} s)", _time.GetUtcNow());
             await ledger.CompleteAsync(outcome);
             return outcome;
@@ -135,30 +152,30 @@ public sealed partial class ActionExecutor
         }
         catch (Exception e)
         {
-            LogReportFailed(request.NodeId, request.IdempotencyKey, e.Message);
-            return; // the node's Acting deadline or its next activation tries again
+            LogReportFailed(request.Subject, request.IdempotencyKey, e.Message);
+            return; // the owner's Acting deadline or its next activation tries again
         }
         for (var attempt = 0; attempt < 5; attempt++)
         {
             try
             {
-                await _grains.GetGrain<INodeGrain>(request.NodeId).ActionCompletedAsync(outcome);
+                await _grains.GetGrain<IActionOwner>(GrainId.Parse(request.Subject)).ActionCompletedAsync(outcome);
                 return;
             }
             catch (Exception e)
             {
-                LogReportFailed(request.NodeId, request.IdempotencyKey, e.Message);
+                LogReportFailed(request.Subject, request.IdempotencyKey, e.Message);
                 await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)));
             }
         }
     }
 
-    [LoggerMessage(LogLevel.Information, "Ran {Action} on node {Node} (key {Key}): succeeded={Succeeded}, {Detail}")]
-    private partial void LogRan(string action, string node, string key, bool succeeded, string detail);
+    [LoggerMessage(LogLevel.Information, "Ran {Action} for {Subject} (key {Key}): succeeded={Succeeded}, {Detail}")]
+    private partial void LogRan(string action, string subject, string key, bool succeeded, string detail);
 
-    [LoggerMessage(LogLevel.Information, "Skipped {Action} on node {Node} (key {Key}): the ledger shows it already finished")]
-    private partial void LogAlreadyDone(string action, string node, string key);
+    [LoggerMessage(LogLevel.Information, "Skipped {Action} for {Subject} (key {Key}): the ledger shows it already finished")]
+    private partial void LogAlreadyDone(string action, string subject, string key);
 
-    [LoggerMessage(LogLevel.Warning, "Failed to report the outcome of action {Key} to node {Node}: {Error}")]
-    private partial void LogReportFailed(string node, string key, string error);
+    [LoggerMessage(LogLevel.Warning, "Failed to report the outcome of action {Key} to {Subject}: {Error}")]
+    private partial void LogReportFailed(string subject, string key, string error);
 }

@@ -13,10 +13,11 @@ public sealed class AgentActuator(IGrainFactory grains) : IActuator
 
     public async Task<ActuatorResult> ExecuteAsync(ActionRequest request, CancellationToken cancellationToken)
     {
+        if (request.Target is not { } node) return new ActuatorResult(false, $"{request.Action} names no node, so no agent can run it");
         AgentActionResult result;
         try
         {
-            result = await grains.GetGrain<IAgentGrain>(request.NodeId).ExecuteAsync(request).WaitAsync(cancellationToken);
+            result = await grains.GetGrain<IAgentGrain>(node).ExecuteAsync(request).WaitAsync(cancellationToken);
         }
         catch (AgentUnavailableException e)
         {

@@ -27,6 +27,6 @@ public sealed class SimulatedActuator : IActuator
         if (!_done.TryAdd(request.IdempotencyKey, request))
             return Task.FromResult(new ActuatorResult(true, $"{request.Action} already done (same idempotency key)"));
         Executed?.Invoke(request);
-        return Task.FromResult(new ActuatorResult(true, $"simulated {request.Action} on {request.NodeId}"));
+        return Task.FromResult(new ActuatorResult(true, $"simulated {request.Action} on {request.Target ?? request.Subject}"));
     }
 }

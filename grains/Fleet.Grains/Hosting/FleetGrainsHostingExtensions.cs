@@ -29,6 +29,13 @@ public static class FleetGrainsHostingExtensions
                 return new AgentActuator(sp.GetRequiredService<IGrainFactory>());
             return sp.GetRequiredService<SimulatedActuator>();
         });
+        services.TryAddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<ActuatorOptions>>().Value;
+            var others = new List<IActuator> { new AgentActuator(sp.GetRequiredService<IGrainFactory>()), sp.GetRequiredService<SimulatedActuator>() };
+            if (!string.IsNullOrEmpty(o.WebhookUrl)) others.Add(new WebhookActuator(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, new Uri(o.WebhookUrl)));
+            return new ActuatorSet(sp.GetRequiredService<IActuator>(), others);
+        });
         services.TryAddSingleton<ActionExecutor>();
         return services;
     }

@@ -10,16 +10,18 @@ using Fleet.Core.Text;
 using Fleet.Grains.Actuators;
 using Fleet.Grains.Audit;
 using Fleet.Grains.Policy;
+using Fleet.Grains.Supervision;
 using Fleet.Grains.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace Fleet.Grains.Nodes;
 
 /// <summary>
-/// One server: judges its reports and its silence, and runs the remediation loop — propose a rung of the ladder,
-/// ask the domain supervisor for a lease, hand the action to the executor, verify, escalate or close — writing a
-/// decision record at every step. The judging and the ladder are pure functions in Fleet.Core; this class orchestrates.
+/// One server: judges its reports and its silence (<see cref="NodeMonitor"/>) and runs the remediation case
+/// (<see cref="CaseMachine"/>), both pure steps in Fleet.Core. This grain feeds them, carries out the effects the case
+/// asks for (a lease from the supervisor chain, an action through the executor, a release) and writes state and records.
 /// </summary>
+[GrainType(Subjects.NodeKind)]
 public sealed partial class NodeGrain(
     [PersistentState("node", StorageNames.Fleet)] IPersistentState<NodeState> state,
     PolicyCache policies, IAuditStore audit, ActionExecutor executor, FleetMetrics metrics, TimeProvider time,
@@ -49,14 +51,9 @@ public sealed partial class NodeGrain(
         _policy = await policies.GetAsync();
         metrics.NodeEntered(S.Effective);
         EnsureTimer();
-        if (S.Case is { Phase: RemediationPhase.Acting, IdempotencyKey: { } key, LeaseId: { } lease } c)
-        {
-            // Reactivated mid-action (its silo died, or it was moved): hand the same key to the executor. The action
-            // ledger returns the stored outcome if the action finished; otherwise the idempotent actuator runs it again.
-            Record(DecisionKinds.Observed, $"Resumed {c.Action} on node {Id} after its grain was reactivated; the action ledger tells whether key {key} already ran.", c.Action);
-            await FlushAuditAsync();
-            executor.Start(new ActionRequest(key, Id, c.Action, c.Symptom, lease));
-        }
+        // Reactivated mid-action (its silo died, or it was moved): hand the same key to the executor. The action
+        // ledger returns the stored outcome if the action finished; otherwise the idempotent actuator runs it again.
+        if (S.Case is { Phase: RemediationPhase.Acting }) await StepAsync(new CaseEvent.Reactivated(), _watchingSince);
     }
 
     public Task PingAsync() => Task.CompletedTask;
@@ -85,9 +82,8 @@ public sealed partial class NodeGrain(
         var previous = S.Registration;
         if (previous is not null && previous.Domain != registration.Domain)
         {
-            if (S.Case?.LeaseId is { } lease) await Domain(previous.Domain).ReleaseLeaseAsync(lease, Id, "node moved to another domain");
+            await StepAsync(new CaseEvent.LeaseLost("node moved to another domain"), now);
             await Domain(previous.Domain).RemoveMemberAsync(Id);
-            if (S.Case is { LeaseId: not null } c) state.State = S with { Case = c with { Phase = RemediationPhase.AwaitingLease, LeaseId = null } };
         }
         state.State = previous is null
             ? S with { Registration = registration, Health = NodeHealthModel.Initial(now), EffectiveSince = now }
@@ -140,41 +136,13 @@ public sealed partial class NodeGrain(
     {
         var now = time.GetUtcNow();
         _policy = policies.Current;
-        var c = S.Case;
-        if (c is null || c.IdempotencyKey != outcome.IdempotencyKey || c.Phase != RemediationPhase.Acting)
+        var action = S.Case?.Action;
+        if (await StepAsync(new CaseEvent.ActionFinished(outcome), now) is not { Ignored: false })
         {
             LogStaleOutcome(log, Id, outcome.IdempotencyKey);
             return;
         }
-        metrics.Action(c.Action, outcome.Succeeded);
-        var rung = Rung(c);
-        if (!outcome.Succeeded)
-        {
-            Record(DecisionKinds.Failed, $"{Verb(c.Action)} on node {Id} failed: {outcome.Detail} ({rung}).", c.Action, outcome: "failed");
-            await ReleaseAsync(c, "the action failed");
-            Escalate(c, now, $"{c.Action} failed ({outcome.Detail})");
-        }
-        else if (c.Preventive)
-        {
-            Record(DecisionKinds.Executed, $"{Verb(c.Action)} node {Id} before its memory ran out: {outcome.Detail} ({rung}).", c.Action, outcome: "succeeded");
-            state.State = S with
-            {
-                Admin = c.Action == ActionNames.Drain ? AdminState.Draining : S.Admin,
-                Health = S.Health with { MemorySamples = [], Forecast = null },
-            };
-            Record(DecisionKinds.Verified, $"Prevented memory exhaustion on node {Id}: its workload was moved off by {c.Action} while {c.Symptom}.", c.Action, outcome: "prevented");
-            await ReleaseAsync(c, "preventive action done");
-            Close(now);
-        }
-        else
-        {
-            var window = _policy.Remediation.Ladder[Math.Min(c.Step, _policy.Remediation.Ladder.Length - 1)].VerifyWindow;
-            Record(DecisionKinds.Executed, $"{Verb(c.Action)} on node {Id}: {outcome.Detail}; watching for the symptom to clear within {Format.Duration(window)} ({rung}).",
-                c.Action, outcome: "succeeded");
-            if (c.Action == ActionNames.Drain) state.State = S with { Admin = AdminState.Draining };
-            if (c.Action == ActionNames.Replace) state.State = S with { Admin = AdminState.None };
-            state.State = S with { Case = c with { Phase = RemediationPhase.Verifying, ActedAt = outcome.CompletedAt, Deadline = outcome.CompletedAt + window } };
-        }
+        metrics.Action(action!, outcome.Succeeded);
         _dirty = true;
         await ReconcileAsync(now);
         await CommitAsync(now);
@@ -209,181 +177,54 @@ public sealed partial class NodeGrain(
     }
 
     /// <summary>One pass of the remediation loop: compare what is with what should be, and take the next step.</summary>
-    private async Task ReconcileAsync(DateTimeOffset now)
+    private Task ReconcileAsync(DateTimeOffset now) =>
+        S.Registration is null || S.Admin == AdminState.Decommissioned ? Task.CompletedTask : StepAsync(CaseEvent.Tick, now);
+
+    /// <summary>Steps the case machine with one event and carries out its effects, in order.</summary>
+    private async Task<CaseStepResult?> StepAsync(CaseEvent e, DateTimeOffset now)
     {
-        if (S.Registration is null || S.Admin == AdminState.Decommissioned) return;
+        if (S.Registration is not { } reg) return null;
+        var result = CaseMachine.Step(new CaseState(S.Case, S.History), e, CaseSubjectOf(reg), CaseRules.For(_policy), now);
+        if (result.Ignored) return result;
+        if (!ReferenceEquals(result.State.Case, S.Case) || !ReferenceEquals(result.State.History, S.History))
+            state.State = S with { Case = result.State.Case, History = result.State.History };
+        foreach (var effect in result.Effects)
+            switch (effect)
+            {
+                case CaseEffect.Record r:
+                    Record(r.Draft);
+                    break;
+                case CaseEffect.AskLease ask:
+                    var decision = await GrainFactory.AcquireLeaseAsync(ask.Request);
+                    await StepAsync(new CaseEvent.LeaseAnswered(ask.Request, decision), now);
+                    break;
+                case CaseEffect.StartAction start:
+                    // The case is written before the action starts, so a reactivated grain knows the key it was running.
+                    await CommitAsync(now);
+                    executor.Start(start.Request);
+                    break;
+                case CaseEffect.ReleaseLease release:
+                    await FlushAuditAsync(); // the trail reads in order: the verdict, then the release it caused
+                    await GrainFactory.ReleaseLeaseAsync(release.LeaseId, release.Scopes, release.Outcome);
+                    break;
+                case CaseEffect.ApplyAdminEffect admin:
+                    state.State = S with { Admin = admin.Effect == AdminEffect.Draining ? AdminState.Draining : AdminState.None };
+                    break;
+                case CaseEffect.ForgetForecast:
+                    state.State = S with { Health = S.Health with { MemorySamples = [], Forecast = null } };
+                    break;
+            }
+        return result;
+    }
+
+    private CaseSubject CaseSubjectOf(NodeRegistration reg)
+    {
         var judged = S.Health.Health;
         var forecast = S.Health.HasCondition(ConditionTypes.MemoryExhaustionForecast);
-        var c = S.Case;
-
-        if (c is null)
-        {
-            if (judged == HealthState.Unhealthy && S.Admin != AdminState.Draining) c = Open(now, false);
-            else if (forecast && _policy.Forecast.Enabled && S.Admin == AdminState.None) c = Open(now, true);
-            else return;
-            if (c is null) return;
-        }
-
-        switch (c.Phase)
-        {
-            case RemediationPhase.AwaitingLease:
-                if (!c.Preventive && judged is HealthState.Healthy or HealthState.Degraded)
-                {
-                    Record(DecisionKinds.Verified, $"Closed the case on node {Id} without acting: it recovered on its own before {c.Action} was permitted.", c.Action, outcome: "recovered-without-action");
-                    Close(now, countAsStep: false);
-                    return;
-                }
-                if (c.Preventive && !forecast)
-                {
-                    Record(DecisionKinds.Verified, $"Dropped the preventive {c.Action} of node {Id}: memory is no longer forecast to run out within {Format.Duration(_policy.Forecast.Horizon)}.", c.Action, outcome: "forecast-cleared");
-                    Close(now, countAsStep: false);
-                    return;
-                }
-                await RequestLeaseAsync(c, now);
-                return;
-            case RemediationPhase.Acting when now >= c.Deadline:
-                Record(DecisionKinds.Failed, $"{Verb(c.Action)} on node {Id} gave no outcome within {Format.Duration(_policy.Guardrails.LeaseDuration)}; counted as failed ({Rung(c)}).", c.Action, outcome: "no-outcome");
-                await ReleaseAsync(c, "no outcome in time");
-                Escalate(c, now, $"{c.Action} gave no outcome");
-                return;
-            case RemediationPhase.Verifying:
-                if (judged is HealthState.Healthy or HealthState.Degraded && S.Health.LastReportAt > c.ActedAt)
-                {
-                    Record(DecisionKinds.Verified, $"Verified {c.Action} on node {Id}: the symptom cleared ({Describe(judged)}); on probation for {Format.Duration(_policy.Remediation.Probation)} ({Rung(c)}).",
-                        c.Action, outcome: "cleared");
-                    await ReleaseAsync(c, "verified");
-                    state.State = S with { Case = c with { Phase = RemediationPhase.Probation, Deadline = now + _policy.Remediation.Probation } };
-                }
-                else if (now >= c.Deadline)
-                {
-                    Record(DecisionKinds.Failed, $"{Verb(c.Action)} did not heal node {Id}: {c.Symptom} persisted past the verify window ({Rung(c)}).", c.Action, outcome: "symptom-persisted");
-                    await ReleaseAsync(c, "symptom persisted");
-                    Escalate(c, now, $"{c.Action} did not clear the symptom");
-                    await ReconcileAsync(now);
-                }
-                return;
-            case RemediationPhase.Probation:
-                if (judged == HealthState.Unhealthy)
-                {
-                    Escalate(c, now, $"it failed again during probation after {c.Action}");
-                    await ReconcileAsync(now);
-                }
-                else if (now >= c.Deadline && judged is HealthState.Healthy)
-                {
-                    Close(now);
-                }
-                return;
-            case RemediationPhase.HandedToHuman:
-                if (judged == HealthState.Healthy)
-                {
-                    Record(DecisionKinds.Verified, $"Closed the hand-off of node {Id}: it reports healthy again.", outcome: "recovered-after-hand-off");
-                    Close(now, countAsStep: false);
-                }
-                return;
-        }
-    }
-
-    private RemediationCase? Open(DateTimeOffset now, bool preventive)
-    {
-        var ladder = _policy.Remediation;
-        var step = preventive ? -1 : EscalationLadder.FirstStep(S.History, now, ladder);
-        var symptom = Symptom(preventive);
-        var action = preventive ? _policy.Forecast.Action : ladder.Ladder[step].Action;
-        var c = new RemediationCase(Guid.CreateVersion7(now).ToString("N")[..12], preventive, symptom, step, action, RemediationPhase.AwaitingLease, now);
-        state.State = S with { Case = c };
-        if (preventive)
-            Record(DecisionKinds.Predicted, $"Predicted memory exhaustion on node {Id}: {symptom}.", action, rule: "forecast.horizon",
-                evidence: Evidence());
-        if (!preventive && EscalationLadder.IsHuman(ladder, step))
-        {
-            HandToHuman(c, now, "its earlier cases this hour already climbed the whole ladder");
-            return null;
-        }
-        var why = !preventive && step > 0 ? $" (starting at step {step + 1}: the last case closed less than {Format.Duration(ladder.FlapWindow)} ago)" : "";
-        Record(DecisionKinds.Proposed, $"Proposed {action} for node {Id}: {symptom} ({Rung(c)}){why}.", action, evidence: Evidence(), rule: RuleOf(c));
-        return c;
-    }
-
-    private async Task RequestLeaseAsync(RemediationCase c, DateTimeOffset now)
-    {
-        if (EscalationLadder.NextAllowedAt(S.History, now, _policy.Remediation) is { } next)
-        {
-            if (c.LastDenial != "cooldown")
-            {
-                var cooldown = EscalationLadder.CurrentCooldown(S.History, now, _policy.Remediation);
-                Record(DecisionKinds.Denied, $"Held back {c.Action} on node {Id}: it is in its {Format.Duration(cooldown)} cooldown after {S.History.RecentActions.Length} recent action(s), until {next:HH:mm:ss} UTC.",
-                    c.Action, guardrail: "cooldown", rule: "remediation.cooldown");
-                state.State = S with { Case = c with { LastDenial = "cooldown" } };
-            }
-            return;
-        }
-
-        var request = new LeaseRequest($"{Id}/{c.CaseId}/{c.Step}/{c.Attempt}", Id, S.Registration!.Domain, c.Action, true, _policy.Version);
-        var decision = await Domain(S.Registration.Domain).RequestLeaseAsync(request);
-        if (!decision.Granted)
-        {
-            if (c.LastDenial != decision.Guardrail)
-            {
-                Record(DecisionKinds.Denied, $"Denied {c.Action} on node {Id}: {decision.Reason}.", c.Action, guardrail: decision.Guardrail,
-                    rule: $"guardrails.{decision.Guardrail}");
-                state.State = S with { Case = c with { LastDenial = decision.Guardrail } };
-            }
-            return;
-        }
-
-        var key = $"{Id}/{c.CaseId}/{c.Step}";
-        Record(DecisionKinds.Permitted, $"Permitted {c.Action} on node {Id}: {decision.Reason} (lease until {decision.ExpiresAt:HH:mm:ss} UTC).", c.Action, rule: RuleOf(c));
-        state.State = S with
-        {
-            Case = c with { Phase = RemediationPhase.Acting, LeaseId = decision.LeaseId, IdempotencyKey = key, ActedAt = now, Deadline = decision.ExpiresAt, LastDenial = null },
-            History = EscalationLadder.RecordAction(S.History, now, _policy.Remediation),
-        };
-        // The case is written before the action starts, so a reactivated grain knows the key it was running.
-        await CommitAsync(now);
-        executor.Start(new ActionRequest(key, Id, c.Action, c.Symptom, decision.LeaseId!));
-    }
-
-    private void Escalate(RemediationCase c, DateTimeOffset now, string why)
-    {
-        var next = c.Preventive ? 0 : c.Step + 1;
-        if (EscalationLadder.IsHuman(_policy.Remediation, next))
-        {
-            HandToHuman(c with { Step = next }, now, why);
-            return;
-        }
-        var action = _policy.Remediation.Ladder[next].Action;
-        var escalated = c with
-        {
-            Step = next, Action = action, Phase = RemediationPhase.AwaitingLease, Preventive = false, LeaseId = null,
-            IdempotencyKey = null, Deadline = null, LastDenial = null, Attempt = c.Attempt + 1, Symptom = Symptom(false),
-        };
-        Record(DecisionKinds.Escalated, $"Escalated node {Id} from {c.Action} to {action}: {why} ({Rung(escalated)}).", action, rule: RuleOf(escalated));
-        state.State = S with { Case = escalated };
-    }
-
-    private void HandToHuman(RemediationCase c, DateTimeOffset now, string why)
-    {
-        Record(DecisionKinds.HandedToHuman, $"Handed node {Id} to a human: {why}; the ladder has no further automatic step (policy v{_policy.Version}).",
-            ActionNames.Human, rule: "remediation.ladder", evidence: Evidence());
-        state.State = S with { Case = c with { Phase = RemediationPhase.HandedToHuman, Action = ActionNames.Human, LeaseId = null, Deadline = null } };
-    }
-
-    private void Close(DateTimeOffset now, bool countAsStep = true)
-    {
-        var c = S.Case!;
-        state.State = S with
-        {
-            Case = null,
-            History = countAsStep && !c.Preventive ? EscalationLadder.RecordClose(S.History, c.Step, now) : S.History,
-        };
-    }
-
-    private async Task ReleaseAsync(RemediationCase c, string outcome)
-    {
-        if (c.LeaseId is null) return;
-        await FlushAuditAsync(); // the trail reads in order: the verdict, then the release it caused
-        await Domain(S.Registration!.Domain).ReleaseLeaseAsync(c.LeaseId, Id, outcome);
-        if (S.Case is { } current) state.State = S with { Case = current with { LeaseId = null } };
+        return new CaseSubject(Actor, Id, judged,
+            NeedsRemedy: judged == HealthState.Unhealthy && S.Admin != AdminState.Draining,
+            NeedsPrevention: forecast && S.Admin == AdminState.None,
+            Forecast: forecast, S.Health.LastReportAt, Symptom, Evidence, [Subjects.Domain(reg.Domain)]);
     }
 
     private async Task<NodeStatus> SetAdminAsync(AdminState admin, string by, string? reason, string verb)
@@ -391,15 +232,10 @@ public sealed partial class NodeGrain(
         if (S.Registration is null) throw new NodeNotRegisteredException(Id);
         var now = time.GetUtcNow();
         _policy = policies.Current;
-        var handOff = admin == AdminState.None && S.Case?.Phase == RemediationPhase.HandedToHuman;
         state.State = S with { Admin = admin };
         Record(DecisionKinds.Operator, $"{verb} node {Id} at the request of {by}" + (string.IsNullOrWhiteSpace(reason) ? "." : $": {reason}."),
             admin == AdminState.Draining ? ActionNames.Drain : null);
-        if (handOff)
-        {
-            Record(DecisionKinds.Verified, $"Closed the hand-off of node {Id}: {by} took it back into automatic care.", outcome: "resolved-by-human");
-            state.State = S with { Case = null, History = RemediationHistory.Empty };
-        }
+        if (admin == AdminState.None) await StepAsync(new CaseEvent.TakenBack(by), now);
         _dirty = true;
         await CommitAsync(now);
         return Status();
@@ -475,8 +311,11 @@ public sealed partial class NodeGrain(
 
     private void Record(string kind, string reason, string? action = null, IReadOnlyDictionary<string, string>? evidence = null,
         string? rule = null, string? guardrail = null, string? outcome = null) =>
-        _pending.Add(Decisions.Create(time.GetUtcNow(), Actor, Actor, kind, reason, _policy.Version, action, evidence, rule, guardrail, outcome,
-            incidentId: S.Case?.CaseId));
+        Record(new RecordDraft(kind, reason, action, evidence, rule, guardrail, outcome, S.Case?.CaseId));
+
+    private void Record(RecordDraft d) =>
+        _pending.Add(Decisions.Create(time.GetUtcNow(), Actor, Actor, d.Kind, d.Reason, _policy.Version, d.Action, d.Evidence, d.Rule, d.Guardrail,
+            d.Outcome, incidentId: d.IncidentId));
 
     private IDomainSupervisorGrain Domain(string name) => GrainFactory.GetGrain<IDomainSupervisorGrain>(name);
 
@@ -512,12 +351,6 @@ public sealed partial class NodeGrain(
         return e.ToImmutable();
     }
 
-    private string Rung(RemediationCase c) => c.Preventive
-        ? $"policy forecast rule, v{_policy.Version}"
-        : $"policy ladder step {c.Step + 1} of {_policy.Remediation.Ladder.Length}, v{_policy.Version}";
-
-    private static string RuleOf(RemediationCase c) => c.Preventive ? "forecast.action" : $"remediation.ladder[{c.Step}]";
-
     private static string? RuleFor(HealthState s) => s switch
     {
         HealthState.Unhealthy or HealthState.Suspect => "telemetry.allowedMisses / health.unhealthyAfterFailedReports",
@@ -533,17 +366,6 @@ public sealed partial class NodeGrain(
         HealthState.Healthy when S.Case is null && S.History.LastClosedAt is { } closed && time.GetUtcNow() - closed < TimeSpan.FromSeconds(1) =>
             ": probation passed, case closed",
         _ => "",
-    };
-
-    private static string Describe(HealthState s) => s == HealthState.Healthy ? "it reports healthy" : "only soft thresholds remain";
-
-    private static string Verb(string action) => action switch
-    {
-        ActionNames.RestartServices => "Restarted services",
-        ActionNames.Reboot => "Rebooted",
-        ActionNames.Drain => "Drained",
-        ActionNames.Replace => "Replaced",
-        _ => $"Ran {action}",
     };
 
     [LoggerMessage(LogLevel.Warning, "Failed to write the last state of node {Node} on deactivation: {Error}")]

@@ -51,22 +51,20 @@ public sealed class DomainSupervisorGrain(
         var records = new List<DecisionRecord>();
         var changed = await HousekeepAsync(now, records);
 
-        if (state.State.GrantedRequests.TryGetValue(request.RequestId, out var existingId) && state.State.Leases.TryGetValue(existingId, out var existing))
+        if (state.State.Leases.TryGetValue(request.RequestId, out var existing))
         {
             await SaveAsync(changed, records);
             return new LeaseDecision(true, existing.LeaseId, existing.ExpiresAt, null, "the lease was already granted to this request");
         }
 
-        var decision = DomainGuard.Decide(state.State, request, now, policy.Guardrails);
+        var decision = DomainGuard.Decide(state.State, Domain, request, now, policy.Guardrails);
         if (decision.Granted)
         {
-            var leaseId = Guid.CreateVersion7(now).ToString("N");
-            var fleet = await Fleet.AcquireAsync(leaseId, Domain, request.NodeId, request.Action, decision.ExpiresAt!.Value);
+            var fleet = await Fleet.AcquireAsync(request, decision.ExpiresAt!.Value);
             if (!fleet.Granted) decision = fleet;
             else
             {
-                state.State = DomainGuard.Grant(state.State, request, leaseId, now, decision.ExpiresAt!.Value);
-                decision = decision with { LeaseId = leaseId };
+                state.State = DomainGuard.Grant(state.State, request, now, decision.ExpiresAt!.Value);
                 changed = true;
             }
         }
@@ -75,15 +73,15 @@ public sealed class DomainSupervisorGrain(
         return decision;
     }
 
-    public async Task ReleaseLeaseAsync(string leaseId, string nodeId, string outcome)
+    public async Task ReleaseLeaseAsync(string leaseId, string outcome, bool quiet = false)
     {
         if (!state.State.Leases.TryGetValue(leaseId, out var lease)) return;
         var now = time.GetUtcNow();
         var policy = await policies.GetAsync();
         state.State = DomainGuard.Release(state.State, leaseId);
         await Fleet.ReleaseAsync(leaseId);
-        await SaveAsync(true, [Decisions.Create(now, Actor, $"node/{nodeId}", DecisionKinds.Released,
-            $"Released the lease for {lease.Action} on {nodeId} ({outcome}); {Domain} now has {state.State.Leases.Count} of {policy.Guardrails.MaxConcurrentPerDomain} remediation slots in use.",
+        await SaveAsync(true, quiet ? [] : [Decisions.Create(now, Actor, Subjects.Canonical(lease.Subject), DecisionKinds.Released,
+            $"Released the lease for {lease.Action} on {Subjects.Short(lease.Subject)} ({outcome}); {Domain} now has {state.State.SlotsInUse} of {policy.Guardrails.MaxConcurrentPerDomain} action slots in use.",
             policy.Version, lease.Action, outcome: outcome, rule: "guardrails.maxConcurrentPerDomain")]);
     }
 
@@ -154,8 +152,8 @@ public sealed class DomainSupervisorGrain(
         foreach (var lease in expired)
         {
             await Fleet.ReleaseAsync(lease.LeaseId);
-            records.Add(Decisions.Create(now, Actor, $"node/{lease.NodeId}", DecisionKinds.Released,
-                $"The lease for {lease.Action} on {lease.NodeId} expired unreleased after {Core.Text.Format.Duration(lease.ExpiresAt - lease.GrantedAt)}; its slot in {Domain} is free again.",
+            records.Add(Decisions.Create(now, Actor, Subjects.Canonical(lease.Subject), DecisionKinds.Released,
+                $"The lease for {lease.Action} on {Subjects.Short(lease.Subject)} expired unreleased after {Core.Text.Format.Duration(lease.ExpiresAt - lease.GrantedAt)}; its slot in {Domain} is free again.",
                 policy.Version, lease.Action, outcome: "expired", rule: "guardrails.leaseDuration"));
         }
 

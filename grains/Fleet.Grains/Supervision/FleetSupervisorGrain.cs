@@ -14,10 +14,11 @@ public sealed class FleetSupervisorGrain(
     private string Subject => $"fleet/{this.GetPrimaryKeyString()}";
     private FleetGuardState S => state.State;
 
-    public async Task<LeaseDecision> AcquireAsync(string leaseId, string domain, string nodeId, string action, DateTimeOffset expiresAt)
+    public async Task<LeaseDecision> AcquireAsync(LeaseRequest request, DateTimeOffset? expiresAt)
     {
         var policy = await policies.GetAsync();
-        var (next, decision) = FleetGuard.Acquire(S, leaseId, expiresAt, time.GetUtcNow(), policy.Guardrails);
+        var now = time.GetUtcNow();
+        var (next, decision) = FleetGuard.Acquire(S, request, expiresAt ?? now + policy.Guardrails.LeaseDuration, now, policy.Guardrails);
         state.State = next;
         await state.WriteOrResetAsync(DeactivateOnIdle);
         return decision;
@@ -26,7 +27,7 @@ public sealed class FleetSupervisorGrain(
     public async Task ReleaseAsync(string leaseId)
     {
         if (!S.Leases.ContainsKey(leaseId)) return;
-        state.State = S with { Leases = S.Leases.Remove(leaseId) };
+        state.State = FleetGuard.Release(S, leaseId);
         await state.WriteOrResetAsync(DeactivateOnIdle);
     }
 
@@ -64,6 +65,6 @@ public sealed class FleetSupervisorGrain(
     {
         var now = time.GetUtcNow();
         var s = S;
-        return Task.FromResult(new FleetStatus(s.Frozen, s.FreezeReason, s.FrozenBy, s.FrozenAt, s.Leases.Count(kv => kv.Value > now), [.. s.Domains]));
+        return Task.FromResult(new FleetStatus(s.Frozen, s.FreezeReason, s.FrozenBy, s.FrozenAt, s.Leases.Where(kv => kv.Value > now).Sum(kv => s.Costs.GetValueOrDefault(kv.Key, 1)), [.. s.Domains]));
     }
 }

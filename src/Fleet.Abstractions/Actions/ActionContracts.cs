@@ -1,13 +1,23 @@
+using System.Collections.Immutable;
+
 namespace Fleet.Abstractions.Actions;
 
-/// <summary>An action granted to a node, handed to an actuator. The key makes a repeat harmless.</summary>
+/// <summary>
+/// An action handed to an actuator. <see cref="Subject"/> owns it and hears its outcome (<c>node/web-01</c>,
+/// <c>service/api</c>); <see cref="Target"/> is the node it runs on, when it runs on one. The key makes a repeat harmless.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("fleet.ActionRequest")]
 public sealed record ActionRequest(
     [property: Id(0)] string IdempotencyKey,
-    [property: Id(1)] string NodeId,
+    [property: Id(1)] string? Target,
     [property: Id(2)] string Action,
     [property: Id(3)] string Reason,
-    [property: Id(4)] string LeaseId);
+    [property: Id(4)] string? LeaseId,
+    [property: Id(5)] string Subject)
+{
+    /// <summary>What the action needs besides its target (a service's instance and version, say).</summary>
+    [Id(6)] public ImmutableDictionary<string, string> Parameters { get; init; } = ImmutableDictionary<string, string>.Empty;
+}
 
 [GenerateSerializer, Immutable, Alias("fleet.ActionOutcome")]
 public sealed record ActionOutcome(
@@ -16,7 +26,18 @@ public sealed record ActionOutcome(
     [property: Id(2)] string Detail,
     [property: Id(3)] DateTimeOffset CompletedAt);
 
-/// <summary>The names of the actions the built-in ladder and the operator commands use.</summary>
+/// <summary>
+/// The owner of a subject, whatever its kind: the executor tells it how an action it asked for ended. Every grain type
+/// whose name is a subject kind (node, service, ...) implements it.
+/// </summary>
+[Alias("fleet.IActionOwner")]
+public interface IActionOwner : IGrainWithStringKey
+{
+    [Alias("ActionCompleted")]
+    Task ActionCompletedAsync(ActionOutcome outcome);
+}
+
+/// <summary>The names of the built-in actions (see <see cref="ActionSpec"/> for what each means).</summary>
 public static class ActionNames
 {
     public const string RestartServices = "restart-services";
@@ -25,4 +46,6 @@ public static class ActionNames
     public const string Replace = "replace";
     /// <summary>The top rung: no automatic action, a person takes the case.</summary>
     public const string Human = "human";
+    public const string StartInstance = "start-instance";
+    public const string StopInstance = "stop-instance";
 }

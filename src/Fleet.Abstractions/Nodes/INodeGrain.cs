@@ -4,7 +4,7 @@ namespace Fleet.Abstractions.Nodes;
 
 /// <summary>One server. Keyed by node id.</summary>
 [Alias("fleet.INodeGrain")]
-public interface INodeGrain : IGrainWithStringKey
+public interface INodeGrain : IActionOwner
 {
     /// <summary>Registers the node, or updates its domain, capacity and labels. Returns its status.</summary>
     [Alias("Register")]
@@ -33,8 +33,4 @@ public interface INodeGrain : IGrainWithStringKey
     /// <summary>A peer tells what it saw when it probed this node; it confirms (or disputes) a silence.</summary>
     [OneWay, Alias("PeerObserved")]
     Task PeerObservedAsync(PeerView view);
-
-    /// <summary>Called by the action executor when an action it ran for this node has finished.</summary>
-    [Alias("ActionCompleted")]
-    Task ActionCompletedAsync(ActionOutcome outcome);
 }

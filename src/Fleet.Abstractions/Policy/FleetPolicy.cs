@@ -16,6 +16,9 @@ public sealed record FleetPolicy(
     [property: Id(4)] RemediationPolicy Remediation,
     [property: Id(5)] GuardrailPolicy Guardrails)
 {
+    /// <summary>Rows the policy adds to the action catalogue, or built-in rows it overrides (<c>actions</c> section). Default none.</summary>
+    [Id(6)] public ImmutableArray<ActionSpec> Actions { get; init; } = [];
+
     public static FleetPolicy Default { get; } = new(
         0,
         new TelemetryPolicy(TimeSpan.FromSeconds(10), 3, TimeSpan.FromSeconds(30)),

@@ -7,11 +7,13 @@ namespace Fleet.Abstractions.Supervision;
 [Alias("fleet.IDomainSupervisorGrain")]
 public interface IDomainSupervisorGrain : IGrainWithStringKey
 {
+    /// <summary>Decides a lease against this domain's budget (and the fleet's). The lease id is the request id.</summary>
     [Alias("RequestLease")]
     Task<LeaseDecision> RequestLeaseAsync(LeaseRequest request);
 
+    /// <summary>Frees a lease. <paramref name="quiet"/>: a grant withdrawn before use (another scope said no), not recorded.</summary>
     [Alias("ReleaseLease")]
-    Task ReleaseLeaseAsync(string leaseId, string nodeId, string outcome);
+    Task ReleaseLeaseAsync(string leaseId, string outcome, bool quiet = false);
 
     /// <summary>A member tells its health; a node seen for the first time joins the domain.</summary>
     [Alias("ReportMember")]

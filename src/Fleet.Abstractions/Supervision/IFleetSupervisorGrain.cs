@@ -4,9 +4,13 @@ namespace Fleet.Abstractions.Supervision;
 [Alias("fleet.IFleetSupervisorGrain")]
 public interface IFleetSupervisorGrain : IGrainWithStringKey
 {
-    /// <summary>A domain supervisor asks for a fleet-wide slot before it grants a lease.</summary>
+    /// <summary>
+    /// A domain supervisor asks for the fleet-wide slot of a lease before it grants it (or a requester whose action
+    /// touches no domain asks directly); asking again for the same lease is harmless. Null <paramref name="expiresAt"/>:
+    /// the policy's lease duration from now.
+    /// </summary>
     [Alias("Acquire")]
-    Task<LeaseDecision> AcquireAsync(string leaseId, string domain, string nodeId, string action, DateTimeOffset expiresAt);
+    Task<LeaseDecision> AcquireAsync(LeaseRequest request, DateTimeOffset? expiresAt);
 
     [Alias("Release")]
     Task ReleaseAsync(string leaseId);

@@ -1,14 +1,49 @@
+using System.Collections.Immutable;
+
 namespace Fleet.Abstractions.Supervision;
 
-/// <summary>A node asks for permission to act. <see cref="RequestId"/> makes a retried request harmless.</summary>
+/// <summary>What kind of change an action is; the supervisors apply their budgets and brakes by class.</summary>
+[GenerateSerializer, Alias("fleet.ActionClass")]
+public enum ActionClass
+{
+    /// <summary>Takes capacity away for a while (restart, reboot, drain, replace). Frozen by the storm brake.</summary>
+    Disruptive = 0,
+    /// <summary>Acts on a forecast before a failure (a drain before memory runs out). Frozen by the storm brake.</summary>
+    Preventive = 1,
+    /// <summary>Isolates an account or a host for security. Not frozen by the storm brake.</summary>
+    Containment = 2,
+    /// <summary>Replaces instances with a new version. Frozen by the storm brake.</summary>
+    Rollout = 3,
+    /// <summary>Moves traffic to another path. Not frozen by the storm brake (it heals the network).</summary>
+    Reroute = 4,
+    /// <summary>Starts or stops an instance the service owns; takes no lease.</summary>
+    Placement = 5,
+}
+
+/// <summary>
+/// A subject asks for permission to act. The lease id is <see cref="RequestId"/>, so a retried request is harmless.
+/// <see cref="Scopes"/> name what the action touches (<c>domain/rack-a</c>, <c>service/api</c>): every one must agree.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("fleet.LeaseRequest")]
 public sealed record LeaseRequest(
     [property: Id(0)] string RequestId,
-    [property: Id(1)] string NodeId,
-    [property: Id(2)] string Domain,
+    [property: Id(1)] string Subject,
     [property: Id(3)] string Action,
-    [property: Id(4)] bool Disruptive,
-    [property: Id(5)] int PolicyVersion);
+    [property: Id(5)] int PolicyVersion,
+    [property: Id(6)] ImmutableArray<string> Scopes,
+    [property: Id(7)] ActionClass Class = ActionClass.Disruptive,
+    [property: Id(8)] int Cost = 1,
+    [property: Id(9)] bool Force = false)
+{
+    /// <summary>The failure domains among the scopes, by name.</summary>
+    public IEnumerable<string> Domains => Scopes.Where(s => Subjects.IsKind(s, Subjects.DomainKind)).Select(Subjects.IdOf);
+
+    /// <summary>The services among the scopes, by name.</summary>
+    public IEnumerable<string> Services => Scopes.Where(s => Subjects.IsKind(s, Subjects.ServiceKind)).Select(Subjects.IdOf);
+
+    /// <summary>Whether the storm brake and the fleet freeze hold this class back.</summary>
+    public bool Freezable => Class is ActionClass.Disruptive or ActionClass.Preventive or ActionClass.Rollout;
+}
 
 /// <summary>The answer to a lease request; when denied, <see cref="Guardrail"/> names the rule that said no.</summary>
 [GenerateSerializer, Immutable, Alias("fleet.LeaseDecision")]
@@ -30,15 +65,20 @@ public static class Guardrails
     public const string StormBrake = "storm-brake";
     public const string FleetFreeze = "fleet-freeze";
     public const string FleetMaxConcurrent = "fleet-max-concurrent";
+    /// <summary>A service would drop below its minimum of healthy instances (its disruption budget).</summary>
+    public const string MinHealthy = "service-min-healthy";
+    public const string Cooldown = "cooldown";
 }
 
 [GenerateSerializer, Immutable, Alias("fleet.LeaseView")]
 public sealed record LeaseView(
     [property: Id(0)] string LeaseId,
-    [property: Id(1)] string NodeId,
+    [property: Id(1)] string Subject,
     [property: Id(2)] string Action,
     [property: Id(3)] DateTimeOffset GrantedAt,
-    [property: Id(4)] DateTimeOffset ExpiresAt);
+    [property: Id(4)] DateTimeOffset ExpiresAt,
+    [property: Id(5)] ActionClass Class = ActionClass.Disruptive,
+    [property: Id(6)] int Cost = 1);
 
 [GenerateSerializer, Immutable, Alias("fleet.DomainStatus")]
 public sealed record DomainStatus(
@@ -47,7 +87,7 @@ public sealed record DomainStatus(
     [property: Id(2)] int UnhealthyOrSuspect,
     [property: Id(3)] bool StormBrakeOn,
     [property: Id(4)] DateTimeOffset? StormHeldUntil,
-    [property: Id(5)] System.Collections.Immutable.ImmutableArray<LeaseView> Leases,
+    [property: Id(5)] ImmutableArray<LeaseView> Leases,
     [property: Id(6)] int ActionsInWindow);
 
 [GenerateSerializer, Immutable, Alias("fleet.FleetStatus")]
@@ -57,4 +97,4 @@ public sealed record FleetStatus(
     [property: Id(2)] string? FrozenBy,
     [property: Id(3)] DateTimeOffset? FrozenAt,
     [property: Id(4)] int ActiveLeases,
-    [property: Id(5)] System.Collections.Immutable.ImmutableArray<string> Domains);
+    [property: Id(5)] ImmutableArray<string> Domains);

@@ -13,16 +13,17 @@ public sealed record DomainGuardState(
     [property: Id(1)] ImmutableArray<DateTimeOffset> ActionStarts,
     [property: Id(2)] ImmutableDictionary<string, NodeSummary> Members,
     [property: Id(3)] bool StormActive,
-    [property: Id(4)] DateTimeOffset? StormHeldUntil,
-    [property: Id(5)] ImmutableDictionary<string, string> GrantedRequests)
+    [property: Id(4)] DateTimeOffset? StormHeldUntil)
 {
     public DomainGuardState() : this(
-        ImmutableDictionary<string, LeaseView>.Empty, [], ImmutableDictionary<string, NodeSummary>.Empty, false, null,
-        ImmutableDictionary<string, string>.Empty) { }
+        ImmutableDictionary<string, LeaseView>.Empty, [], ImmutableDictionary<string, NodeSummary>.Empty, false, null) { }
 
     public static DomainGuardState Empty { get; } = new();
 
     public int Troubled => Members.Values.Count(m => DomainGuard.CountsTowardStorm(m.Health));
+
+    /// <summary>Action slots the live leases take (each lease takes its cost).</summary>
+    public int SlotsInUse => Leases.Values.Sum(l => l.Cost);
 
     /// <summary>Whether the brake holds: during a storm, and until its cool-down has passed.</summary>
     public bool Frozen(DateTimeOffset now) => StormActive || (StormHeldUntil is { } until && now < until);
@@ -47,14 +48,7 @@ public static class DomainGuard
         var expired = state.Leases.Values.Where(l => l.ExpiresAt <= now).ToImmutableArray();
         var starts = state.ActionStarts.RemoveAll(t => now - t >= policy.Window);
         if (expired.IsEmpty && starts.Length == state.ActionStarts.Length) return (state, expired);
-        var leases = state.Leases.RemoveRange(expired.Select(l => l.LeaseId));
-        var live = leases.Keys.ToHashSet();
-        return (state with
-        {
-            Leases = leases,
-            ActionStarts = starts,
-            GrantedRequests = state.GrantedRequests.Where(kv => live.Contains(kv.Value)).ToImmutableDictionary(),
-        }, expired);
+        return (state with { Leases = state.Leases.RemoveRange(expired.Select(l => l.LeaseId)), ActionStarts = starts }, expired);
     }
 
     /// <summary>Compares the share of troubled members with the threshold and moves the brake on or off.</summary>
@@ -88,36 +82,38 @@ public static class DomainGuard
         return new StormCheck(state, StormEvent.None, "", evidence);
     }
 
-    /// <summary>Decides a lease request against the domain's guardrails. A grant still needs the fleet's slot.</summary>
-    public static LeaseDecision Decide(DomainGuardState state, LeaseRequest request, DateTimeOffset now, GuardrailPolicy policy)
+    /// <summary>
+    /// Decides a lease request against the domain's guardrails; a grant still needs the fleet's slot. The storm brake
+    /// holds back the classes that disrupt (<see cref="LeaseRequest.Freezable"/>); a forced request (an operator's
+    /// <c>--force</c>) passes the concurrency and rate budgets, never the brake.
+    /// </summary>
+    public static LeaseDecision Decide(DomainGuardState state, string domain, LeaseRequest request, DateTimeOffset now, GuardrailPolicy policy)
     {
-        if (request.Disruptive && state.Frozen(now))
+        if (request.Freezable && state.Frozen(now))
             return LeaseDecision.Deny(Guardrails.StormBrake, state.StormActive
-                ? $"the storm brake is on in {request.Domain}: {state.Troubled} of {state.Members.Count} members are Suspect or Unhealthy (threshold {Format.Percent(policy.StormThreshold * 100)})"
-                : $"the storm brake's cool-down holds {request.Domain} frozen until {state.StormHeldUntil:HH:mm:ss} UTC");
-        if (state.Leases.Count >= policy.MaxConcurrentPerDomain)
+                ? $"the storm brake is on in {domain}: {state.Troubled} of {state.Members.Count} members are Suspect or Unhealthy (threshold {Format.Percent(policy.StormThreshold * 100)})"
+                : $"the storm brake's cool-down holds {domain} frozen until {state.StormHeldUntil:HH:mm:ss} UTC");
+        var used = state.SlotsInUse;
+        if (!request.Force && used + request.Cost > policy.MaxConcurrentPerDomain)
             return LeaseDecision.Deny(Guardrails.MaxConcurrent,
-                $"{request.Domain} had {state.Leases.Count} of {policy.MaxConcurrentPerDomain} remediation slots in use ({string.Join(", ", state.Leases.Values.Select(l => $"{l.Action} on {l.NodeId}"))})");
-        if (state.ActionStarts.Length >= policy.MaxActionsPerWindow)
+                $"{domain} had {used} of {policy.MaxConcurrentPerDomain} action slots in use ({string.Join(", ", state.Leases.Values.Select(l => $"{l.Action} on {Subjects.Short(l.Subject)}"))})");
+        if (!request.Force && state.ActionStarts.Length >= policy.MaxActionsPerWindow)
             return LeaseDecision.Deny(Guardrails.RateLimit,
-                $"{request.Domain} already started {state.ActionStarts.Length} actions in the last {Format.Duration(policy.Window)} (limit {policy.MaxActionsPerWindow})");
-        return new LeaseDecision(true, null, now + policy.LeaseDuration, null,
-            $"{request.Domain} had {state.Leases.Count} of {policy.MaxConcurrentPerDomain} remediation slots in use and " +
-            $"{state.ActionStarts.Length} of {policy.MaxActionsPerWindow} actions in the last {Format.Duration(policy.Window)}");
+                $"{domain} already started {state.ActionStarts.Length} actions in the last {Format.Duration(policy.Window)} (limit {policy.MaxActionsPerWindow})");
+        var forced = request.Force ? "; forced past the concurrency and rate budgets" : "";
+        return new LeaseDecision(true, request.RequestId, now + policy.LeaseDuration, null,
+            $"{domain} had {used} of {policy.MaxConcurrentPerDomain} action slots in use and " +
+            $"{state.ActionStarts.Length} of {policy.MaxActionsPerWindow} actions in the last {Format.Duration(policy.Window)}{forced}");
     }
 
-    public static DomainGuardState Grant(DomainGuardState state, LeaseRequest request, string leaseId, DateTimeOffset now, DateTimeOffset expiresAt) =>
+    public static DomainGuardState Grant(DomainGuardState state, LeaseRequest request, DateTimeOffset now, DateTimeOffset expiresAt) =>
         state with
         {
-            Leases = state.Leases.SetItem(leaseId, new LeaseView(leaseId, request.NodeId, request.Action, now, expiresAt)),
+            Leases = state.Leases.SetItem(request.RequestId,
+                new LeaseView(request.RequestId, request.Subject, request.Action, now, expiresAt, request.Class, request.Cost)),
             ActionStarts = state.ActionStarts.Add(now),
-            GrantedRequests = state.GrantedRequests.SetItem(request.RequestId, leaseId),
         };
 
     public static DomainGuardState Release(DomainGuardState state, string leaseId) =>
-        state with
-        {
-            Leases = state.Leases.Remove(leaseId),
-            GrantedRequests = state.GrantedRequests.Where(kv => kv.Value != leaseId).ToImmutableDictionary(),
-        };
+        state with { Leases = state.Leases.Remove(leaseId) };
 }

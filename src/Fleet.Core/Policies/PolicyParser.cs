@@ -1,7 +1,9 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Fleet.Abstractions.Actions;
 using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Supervision;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -43,7 +45,7 @@ public static partial class PolicyParser
 
         var r = new Reader(problems);
         var d = FleetPolicy.Default;
-        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails");
+        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions");
 
         var t = r.Section(root, "telemetry");
         var telemetry = new TelemetryPolicy(
@@ -102,8 +104,10 @@ public static partial class PolicyParser
         if (guardrails.LeaseDuration < longestVerify)
             r.Problem(g, "guardrails.leaseDuration", $"must be at least the longest verify window of the ladder ({Durations.Write(longestVerify)}), or leases expire mid-verification");
 
+        var actions = r.Actions(root);
+
         if (problems.Count > 0) return new(null, problems.ToImmutable());
-        return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails), []);
+        return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails) { Actions = actions }, []);
     }
 
     private static int? Line(YamlNode? node) => node is null ? null : (int)node.Start.Line;
@@ -201,6 +205,56 @@ public static partial class PolicyParser
             if (ActionName().IsMatch(text)) return text;
             Problem(node, path, $"'{text}' is not an action name (lower-case letters, digits and '-', starting with a letter)");
             return fallback;
+        }
+
+        /// <summary>The <c>actions</c> section: a mapping of action name to its catalogue row (verb, class, effect, actuator).</summary>
+        public ImmutableArray<ActionSpec> Actions(YamlMappingNode root)
+        {
+            var node = Get(root, "actions");
+            if (node is null or YamlScalarNode { Value: null or "" or "~" }) return [];
+            if (node is not YamlMappingNode map)
+            {
+                Problem(node, "actions", "must be a mapping of action name to its fields (verb, class, effect, actuator)");
+                return [];
+            }
+            var rows = ImmutableArray.CreateBuilder<ActionSpec>();
+            foreach (var (key, value) in map.Children)
+            {
+                var name = (key as YamlScalarNode)?.Value ?? "";
+                var path = $"actions.{name}";
+                if (!ActionName().IsMatch(name) || name == Fleet.Abstractions.Actions.ActionNames.Human)
+                {
+                    Problem(key, path, $"'{name}' is not an action name (lower-case letters, digits and '-', starting with a letter; not 'human')");
+                    continue;
+                }
+                if (value is not YamlMappingNode row)
+                {
+                    Problem(value, path, "must be a mapping with verb, class, effect and actuator");
+                    continue;
+                }
+                Known(row, path, "verb", "class", "effect", "actuator");
+                var verb = Scalar(row, $"{path}.verb", out var verbNode);
+                if (verb is not null && (verb.Trim().Length == 0 || verb.Length > 80)) Problem(verbNode, $"{path}.verb", "must be 1 to 80 characters");
+                var actionClass = Enum(row, $"{path}.class", ActionClass.Disruptive, ActionClass.Placement);
+                var effect = Enum(row, $"{path}.effect", AdminEffect.None, null);
+                var actuator = Scalar(row, $"{path}.actuator", out var actuatorNode);
+                if (actuator is not null && !Fleet.Core.Actions.ActionCatalogue.Actuators.Contains(actuator))
+                    Problem(actuatorNode, $"{path}.actuator", $"'{actuator}' is not an actuator; accepted: {string.Join(", ", Fleet.Core.Actions.ActionCatalogue.Actuators)}");
+                rows.Add(new ActionSpec(name, verb?.Trim() ?? $"Ran {name}", actionClass, effect, actuator));
+            }
+            return rows.ToImmutable();
+        }
+
+        /// <summary>An enum value written in camelCase (<c>disruptive</c>, <c>draining</c>); <paramref name="refused"/> is a value not accepted here.</summary>
+        private TEnum Enum<TEnum>(YamlMappingNode map, string path, TEnum fallback, TEnum? refused) where TEnum : struct, System.Enum
+        {
+            var text = Scalar(map, path, out var node);
+            if (text is null) return fallback;
+            var names = System.Enum.GetValues<TEnum>().Where(v => !v.Equals(refused)).Select(v => Text.Format.Camel(v.ToString())).ToArray();
+            var match = System.Enum.GetValues<TEnum>().Where(v => !v.Equals(refused)).FirstOrDefault(v => Text.Format.Camel(v.ToString()) == text, fallback);
+            if (Text.Format.Camel(match.ToString()) != text)
+                Problem(node, path, $"'{text}' is not accepted; accepted: {string.Join(", ", names)}");
+            return match;
         }
 
         public ImmutableArray<LadderStep> Ladder(YamlMappingNode? map, ImmutableArray<LadderStep> fallback)

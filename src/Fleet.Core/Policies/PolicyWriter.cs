@@ -50,6 +50,18 @@ public static class PolicyWriter
         sb.AppendLine($"  stormCooldown: {D(p.Guardrails.StormCooldown)}");
         sb.AppendLine($"  leaseDuration: {D(p.Guardrails.LeaseDuration)}");
         sb.AppendLine($"  fleetMaxConcurrent: {p.Guardrails.FleetMaxConcurrent}");
+        if (!p.Actions.IsDefaultOrEmpty)
+        {
+            sb.AppendLine("actions:");
+            foreach (var a in p.Actions)
+            {
+                sb.AppendLine($"  {a.Name}:");
+                sb.AppendLine($"    verb: \"{a.Verb.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"");
+                sb.AppendLine($"    class: {Fleet.Core.Text.Format.Camel(a.Class.ToString())}");
+                sb.AppendLine($"    effect: {Fleet.Core.Text.Format.Camel(a.Effect.ToString())}");
+                if (a.Actuator is not null) sb.AppendLine($"    actuator: {a.Actuator}");
+            }
+        }
         return sb.ToString();
     }
 }

@@ -5,19 +5,19 @@ namespace Fleet.Core.Remediation;
 [GenerateSerializer, Alias("fleet.RemediationPhase")]
 public enum RemediationPhase
 {
-    /// <summary>An action is proposed; the node waits for its cooldown to pass and a lease to be granted.</summary>
+    /// <summary>An action is proposed; the subject waits for its cooldown to pass and a lease to be granted.</summary>
     AwaitingLease = 0,
     /// <summary>The actuator is running the action.</summary>
     Acting = 1,
-    /// <summary>The action ran; the node waits for the symptom to clear within the verify window.</summary>
+    /// <summary>The action ran; the subject waits for the symptom to clear within the verify window.</summary>
     Verifying = 2,
-    /// <summary>The symptom cleared; the node is watched for the probation period.</summary>
+    /// <summary>The symptom cleared; the subject is watched for the probation period.</summary>
     Probation = 3,
     /// <summary>The ladder ran out: a person owns the case.</summary>
     HandedToHuman = 4,
 }
 
-/// <summary>One remediation of one node, from the proposal to its close.</summary>
+/// <summary>One remediation of one subject, from the proposal to its close.</summary>
 [GenerateSerializer, Immutable, Alias("fleet.RemediationCase")]
 public sealed record RemediationCase(
     [property: Id(0)] string CaseId,
@@ -32,9 +32,13 @@ public sealed record RemediationCase(
     [property: Id(9)] DateTimeOffset? ActedAt = null,
     [property: Id(10)] DateTimeOffset? Deadline = null,
     [property: Id(11)] string? LastDenial = null,
-    [property: Id(12)] int Attempt = 0);
+    [property: Id(12)] int Attempt = 0)
+{
+    /// <summary>The scopes the held lease was granted in (empty while none is held), so it is released where it was taken.</summary>
+    [Id(13)] public ImmutableArray<string> Scopes { get; init; } = [];
+}
 
-/// <summary>What a node's past actions were: the input to flap damping and to the rung a new case starts on.</summary>
+/// <summary>What a subject's past actions were: the input to flap damping and to the rung a new case starts on.</summary>
 [GenerateSerializer, Immutable, Alias("fleet.RemediationHistory")]
 public sealed record RemediationHistory(
     [property: Id(0)] ImmutableArray<DateTimeOffset> RecentActions,

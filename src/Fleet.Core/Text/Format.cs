@@ -22,5 +22,8 @@ public static class Format
 
     public static string Num(double value) => value.ToString("0.##", CultureInfo.InvariantCulture);
 
+    /// <summary>A name as written in documents: <c>Disruptive</c> → <c>disruptive</c>.</summary>
+    public static string Camel(string name) => name.Length == 0 ? name : char.ToLowerInvariant(name[0]) + name[1..];
+
     public static string Percent(double value) => Num(Math.Round(value, 1)) + "%";
 }

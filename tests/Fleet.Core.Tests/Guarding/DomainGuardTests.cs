@@ -11,7 +11,8 @@ public class DomainGuardTests
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly GuardrailPolicy Policy = FleetPolicy.Default.Guardrails with { MaxConcurrentPerDomain = 1, MaxActionsPerWindow = 2 };
 
-    private static LeaseRequest Req(string node, string id = "r") => new($"{node}/{id}", node, "rack-a", "reboot", true, 1);
+    private static LeaseRequest Req(string node, string id = "r", ActionClass actionClass = ActionClass.Disruptive, int cost = 1, bool force = false) =>
+        new($"{node}/{id}", $"node/{node}", "reboot", 1, ["domain/rack-a"], actionClass, cost, force);
 
     private static DomainGuardState WithMembers(int healthy, int unhealthy)
     {
@@ -24,16 +25,16 @@ public class DomainGuardTests
     [Fact]
     public void Decide_FreeSlot_Granted()
     {
-        var d = DomainGuard.Decide(WithMembers(9, 1), Req("u0"), T0, Policy);
+        var d = DomainGuard.Decide(WithMembers(9, 1), "rack-a", Req("u0"), T0, Policy);
         Assert.True(d.Granted);
-        Assert.Contains("0 of 1 remediation slots in use", d.Reason);
+        Assert.Contains("0 of 1 action slots in use", d.Reason);
     }
 
     [Fact]
     public void Decide_SlotTaken_DeniedByMaxConcurrent()
     {
-        var s = DomainGuard.Grant(WithMembers(9, 1), Req("u0"), "L1", T0, T0.AddMinutes(15));
-        var d = DomainGuard.Decide(s, Req("u1"), T0, Policy);
+        var s = DomainGuard.Grant(WithMembers(9, 1), Req("u0"), T0, T0.AddMinutes(15));
+        var d = DomainGuard.Decide(s, "rack-a", Req("u1"), T0, Policy);
         Assert.False(d.Granted);
         Assert.Equal(Guardrails.MaxConcurrent, d.Guardrail);
         Assert.Contains("reboot on u0", d.Reason);
@@ -43,21 +44,20 @@ public class DomainGuardTests
     public void Decide_RateWindowFull_DeniedByRateLimit_ThenFreeAfterWindow()
     {
         var s = WithMembers(10, 0);
-        s = DomainGuard.Release(DomainGuard.Grant(s, Req("a"), "L1", T0, T0.AddMinutes(15)), "L1");
-        s = DomainGuard.Release(DomainGuard.Grant(s, Req("b"), "L2", T0, T0.AddMinutes(15)), "L2");
-        Assert.Equal(Guardrails.RateLimit, DomainGuard.Decide(s, Req("c"), T0.AddMinutes(1), Policy).Guardrail);
+        s = DomainGuard.Release(DomainGuard.Grant(s, Req("a"), T0, T0.AddMinutes(15)), "a/r");
+        s = DomainGuard.Release(DomainGuard.Grant(s, Req("b"), T0, T0.AddMinutes(15)), "b/r");
+        Assert.Equal(Guardrails.RateLimit, DomainGuard.Decide(s, "rack-a", Req("c"), T0.AddMinutes(1), Policy).Guardrail);
         var (pruned, _) = DomainGuard.Prune(s, T0 + Policy.Window, Policy);
-        Assert.True(DomainGuard.Decide(pruned, Req("c"), T0 + Policy.Window, Policy).Granted);
+        Assert.True(DomainGuard.Decide(pruned, "rack-a", Req("c"), T0 + Policy.Window, Policy).Granted);
     }
 
     [Fact]
     public void Prune_ExpiredLease_FreesSlot()
     {
-        var s = DomainGuard.Grant(WithMembers(5, 0), Req("a"), "L1", T0, T0.AddMinutes(15));
+        var s = DomainGuard.Grant(WithMembers(5, 0), Req("a"), T0, T0.AddMinutes(15));
         var (pruned, expired) = DomainGuard.Prune(s, T0.AddMinutes(15), Policy);
         Assert.Single(expired);
         Assert.Empty(pruned.Leases);
-        Assert.Empty(pruned.GrantedRequests);
     }
 
     [Fact]
@@ -67,7 +67,7 @@ public class DomainGuardTests
         var storm = DomainGuard.CheckStorm(s, T0, Policy);
         Assert.Equal(StormEvent.Started, storm.Event);
         Assert.Contains("3 of 10 members (30%)", storm.Reason);
-        var d = DomainGuard.Decide(storm.State, Req("u0"), T0, Policy);
+        var d = DomainGuard.Decide(storm.State, "rack-a", Req("u0"), T0, Policy);
         Assert.Equal(Guardrails.StormBrake, d.Guardrail);
     }
 
@@ -98,9 +98,41 @@ public class DomainGuardTests
         var ended = DomainGuard.CheckStorm(calm, T0.AddMinutes(1), Policy);
         Assert.Equal(StormEvent.Ended, ended.Event);
         Assert.True(ended.State.Frozen(T0.AddMinutes(5)));
-        Assert.Equal(Guardrails.StormBrake, DomainGuard.Decide(ended.State, Req("h0"), T0.AddMinutes(5), Policy).Guardrail);
+        Assert.Equal(Guardrails.StormBrake, DomainGuard.Decide(ended.State, "rack-a", Req("h0"), T0.AddMinutes(5), Policy).Guardrail);
         var thawed = DomainGuard.CheckStorm(ended.State, T0.AddMinutes(1) + Policy.StormCooldown, Policy);
         Assert.Equal(StormEvent.Thawed, thawed.Event);
         Assert.False(thawed.State.Frozen(T0.AddMinutes(1) + Policy.StormCooldown));
+    }
+
+    [Fact]
+    public void Decide_StormBrake_HoldsDisruptiveAndRollout_NotRerouteOrContainment()
+    {
+        var storm = DomainGuard.CheckStorm(WithMembers(5, 5), T0, Policy).State;
+        Assert.Equal(Guardrails.StormBrake, DomainGuard.Decide(storm, "rack-a", Req("u0", actionClass: ActionClass.Rollout), T0, Policy).Guardrail);
+        Assert.Equal(Guardrails.StormBrake, DomainGuard.Decide(storm, "rack-a", Req("u0", actionClass: ActionClass.Preventive), T0, Policy).Guardrail);
+        Assert.True(DomainGuard.Decide(storm, "rack-a", Req("u0", actionClass: ActionClass.Reroute), T0, Policy).Granted);
+        Assert.True(DomainGuard.Decide(storm, "rack-a", Req("u0", actionClass: ActionClass.Containment), T0, Policy).Granted);
+        Assert.Equal(Guardrails.StormBrake, DomainGuard.Decide(storm, "rack-a", Req("u0", force: true), T0, Policy).Guardrail);
+    }
+
+    [Fact]
+    public void Decide_ForcedRequest_PassesConcurrencyAndRate_SaysSo()
+    {
+        var s = DomainGuard.Grant(WithMembers(9, 1), Req("u0"), T0, T0.AddMinutes(15));
+        Assert.Equal(Guardrails.MaxConcurrent, DomainGuard.Decide(s, "rack-a", Req("h1"), T0, Policy).Guardrail);
+        var forced = DomainGuard.Decide(s, "rack-a", Req("h1", force: true), T0, Policy);
+        Assert.True(forced.Granted);
+        Assert.Contains("1 of 1 action slots in use", forced.Reason);
+        Assert.Contains("forced past the concurrency and rate budgets", forced.Reason);
+    }
+
+    [Fact]
+    public void Decide_CostLargerThanFreeSlots_Denied()
+    {
+        var wide = Policy with { MaxConcurrentPerDomain = 3 };
+        var s = DomainGuard.Grant(WithMembers(9, 1), Req("u0", cost: 2), T0, T0.AddMinutes(15));
+        Assert.Equal(2, s.SlotsInUse);
+        Assert.True(DomainGuard.Decide(s, "rack-a", Req("h1"), T0, wide).Granted);
+        Assert.Equal(Guardrails.MaxConcurrent, DomainGuard.Decide(s, "rack-a", Req("h1", cost: 2), T0, wide).Guardrail);
     }
 }

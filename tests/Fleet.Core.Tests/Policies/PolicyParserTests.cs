@@ -124,4 +124,55 @@ public class PolicyParserTests
     [InlineData("5 minutes")]
     [InlineData("-1s")]
     public void Durations_TryParse_Refused(string text) => Assert.False(Durations.TryParse(text, out _));
+
+    [Fact]
+    public void Parse_ActionsSection_AddsCatalogueRows_AndWritesBack()
+    {
+        var r = PolicyParser.Parse("""
+            actions:
+              flush-cache:
+                verb: Flushed the cache
+                class: preventive
+                actuator: webhook
+              reboot:
+                verb: Power-cycled
+                effect: reset
+            """);
+        Assert.True(r.IsValid, string.Join("\n", r.Problems));
+        var catalogue = Fleet.Core.Actions.ActionCatalogue.For(r.Policy!);
+        Assert.Equal(new Fleet.Abstractions.Actions.ActionSpec("flush-cache", "Flushed the cache", Fleet.Abstractions.Supervision.ActionClass.Preventive,
+            Fleet.Abstractions.Actions.AdminEffect.None, "webhook"), catalogue["flush-cache"]);
+        Assert.Equal("Power-cycled", catalogue["reboot"].Verb);
+        Assert.Equal("Drained", catalogue["drain"].Verb);
+        Assert.Equal("Ran restart-nginx", catalogue["restart-nginx"].Verb);
+        var again = PolicyParser.Parse(PolicyWriter.Write(r.Policy!));
+        Assert.True(again.IsValid, string.Join("\n", again.Problems));
+        Assert.Equal(r.Policy!.Actions.ToArray(), again.Policy!.Actions.ToArray());
+    }
+
+    [Fact]
+    public void Parse_BadActionsSection_EveryProblemByPath()
+    {
+        var r = PolicyParser.Parse("""
+            actions:
+              Flush:
+                verb: x
+              purge:
+                class: explosive
+                effect: sideways
+                actuator: carrier-pigeon
+                colour: red
+              human:
+                verb: y
+            """);
+        Assert.False(r.IsValid);
+        var paths = r.Problems.Select(p => p.Path).ToArray();
+        Assert.Contains("actions.Flush", paths);
+        Assert.Contains("actions.purge.class", paths);
+        Assert.Contains("actions.purge.effect", paths);
+        Assert.Contains("actions.purge.actuator", paths);
+        Assert.Contains("actions.purge.colour", paths);
+        Assert.Contains("actions.human", paths);
+        Assert.Contains(r.Problems, p => p.Path == "actions.purge.class" && p.Message.Contains("accepted: disruptive, preventive, containment, rollout, reroute"));
+    }
 }

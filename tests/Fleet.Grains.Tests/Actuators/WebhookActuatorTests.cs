@@ -43,7 +43,7 @@ public sealed class WebhookActuatorTests : IDisposable
         }
     }
 
-    private static readonly ActionRequest Request = new("n1/case/0", "n1", ActionNames.Reboot, "check failed", "lease-1");
+    private static readonly ActionRequest Request = new("n1/case/0", "n1", ActionNames.Reboot, "check failed", "lease-1", "node/n1");
 
     private ResiliencePipeline<ActuatorResult> Pipeline(int retries = 3) => ActionExecutor.BuildPipeline(
         new ActuatorOptions { MaxRetries = retries, RetryDelay = TimeSpan.FromMilliseconds(10), AttemptTimeout = TimeSpan.FromSeconds(5) }, TimeProvider.System);

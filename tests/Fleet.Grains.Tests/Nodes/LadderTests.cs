@@ -31,7 +31,7 @@ public class LadderTests(ShortLadderCluster f) : IClassFixture<ShortLadderCluste
 
         var status = await f.Node("stuck-1").GetStatusAsync();
         Assert.Equal("HandedToHuman", status!.Remediation!.Phase);
-        Assert.Equal([ActionNames.RestartServices, ActionNames.Reboot], f.Actuator.History.Where(a => a.NodeId == "stuck-1").Select(a => a.Action).ToArray());
+        Assert.Equal([ActionNames.RestartServices, ActionNames.Reboot], f.Actuator.History.Where(a => a.Target == "stuck-1").Select(a => a.Action).ToArray());
 
         var trail = await f.TrailAsync("node/stuck-1");
         NodeLoopTests.AssertInOrder(trail.Select(r => r.Kind).ToList(),
@@ -42,7 +42,7 @@ public class LadderTests(ShortLadderCluster f) : IClassFixture<ShortLadderCluste
 
         // Still failing: no further automatic action while a person owns it.
         await f.AdvanceAsync(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(10), async () => await f.ReportAsync("stuck-1", healthy: false));
-        Assert.Equal(2, f.Actuator.History.Count(a => a.NodeId == "stuck-1"));
+        Assert.Equal(2, f.Actuator.History.Count(a => a.Target == "stuck-1"));
 
         await f.Node("stuck-1").UncordonAsync("bob", "replaced the disk by hand");
         Assert.Null((await f.Node("stuck-1").GetStatusAsync())!.Remediation);
@@ -52,7 +52,7 @@ public class LadderTests(ShortLadderCluster f) : IClassFixture<ShortLadderCluste
     [Fact]
     public async Task ActuatorRefuses_Failed_EscalatesToNextRung()
     {
-        f.Actuator.Behaviour = r => r.NodeId == "refuse-1" && r.Action == ActionNames.RestartServices
+        f.Actuator.Behaviour = r => r.Target == "refuse-1" && r.Action == ActionNames.RestartServices
             ? new Fleet.Grains.Actuators.ActuatorResult(false, "agent refused: no such service") : null;
         try
         {
@@ -60,7 +60,7 @@ public class LadderTests(ShortLadderCluster f) : IClassFixture<ShortLadderCluste
             for (var i = 0; i < 3; i++) await f.ReportAsync("refuse-1", healthy: false);
             await FleetTestCluster.EventuallyAsync(async () => (await f.TrailAsync("node/refuse-1")).Any(r => r.Kind == DecisionKinds.Escalated), "the failure escalated");
             await f.ReportAsync("refuse-1", healthy: false);
-            await FleetTestCluster.EventuallyAsync(() => Task.FromResult(f.Actuator.History.Any(a => a.NodeId == "refuse-1" && a.Action == ActionNames.Reboot)), "the reboot ran");
+            await FleetTestCluster.EventuallyAsync(() => Task.FromResult(f.Actuator.History.Any(a => a.Target == "refuse-1" && a.Action == ActionNames.Reboot)), "the reboot ran");
             var failed = (await f.TrailAsync("node/refuse-1")).First(r => r.Kind == DecisionKinds.Failed);
             Assert.Contains("no such service", failed.Reason);
         }

@@ -23,7 +23,7 @@ public class NodeLoopTests(NodeLoopCluster f) : IClassFixture<NodeLoopCluster>
         await f.AdvanceAsync(TimeSpan.FromSeconds(30));
         await FleetTestCluster.EventuallyAsync(async () => (await f.Node("loop-1").GetStatusAsync())!.Remediation?.Phase == "Verifying", "the restart ran");
         Assert.Equal(HealthState.Remediating, await f.HealthAsync("loop-1"));
-        var action = Assert.Single(f.Actuator.History, a => a.NodeId == "loop-1");
+        var action = Assert.Single(f.Actuator.History, a => a.Target == "loop-1");
         Assert.Equal(ActionNames.RestartServices, action.Action);
 
         f.Time.Advance(TimeSpan.FromSeconds(1));
@@ -46,7 +46,7 @@ public class NodeLoopTests(NodeLoopCluster f) : IClassFixture<NodeLoopCluster>
         Assert.Equal(1, proposed.PolicyVersion);
         Assert.Equal("remediation.ladder[0]", proposed.PolicyRule);
         Assert.Contains(trail, r => r.Kind == DecisionKinds.HealthChanged && r.Reason.Contains("Suspect") && r.Reason.Contains("path to it"));
-        Assert.Contains(trail, r => r.Kind == DecisionKinds.Permitted && r.Reason.Contains("d-loop had 0 of 1 remediation slots in use"));
+        Assert.Contains(trail, r => r.Kind == DecisionKinds.Permitted && r.Reason.Contains("d-loop had 0 of 1 action slots in use"));
         Assert.All(trail, r => Assert.False(string.IsNullOrWhiteSpace(r.Reason)));
         Assert.Equal(HealthState.Healthy, (await f.Client.GetGrain<IDomainSupervisorGrain>("d-loop").GetMembersAsync()).Single().Health);
     }
@@ -74,8 +74,8 @@ public class NodeLoopTests(NodeLoopCluster f) : IClassFixture<NodeLoopCluster>
         for (var i = 0; i < 3; i++) await f.ReportAsync("mc-b", healthy: false);
         var denied = (await f.TrailAsync("node/mc-b")).Single(r => r.Kind == DecisionKinds.Denied);
         Assert.Equal(Guardrails.MaxConcurrent, denied.Guardrail);
-        Assert.Contains("d-mc had 1 of 1 remediation slots in use (restart-services on mc-a)", denied.Reason);
-        Assert.DoesNotContain(f.Actuator.History, a => a.NodeId == "mc-b");
+        Assert.Contains("d-mc had 1 of 1 action slots in use (restart-services on mc-a)", denied.Reason);
+        Assert.DoesNotContain(f.Actuator.History, a => a.Target == "mc-b");
 
         f.Time.Advance(TimeSpan.FromSeconds(1));
         await f.ReportAsync("mc-a");
@@ -83,7 +83,7 @@ public class NodeLoopTests(NodeLoopCluster f) : IClassFixture<NodeLoopCluster>
         Assert.Equal(HealthState.Probation, await f.HealthAsync("mc-a"));
 
         await f.ReportAsync("mc-b", healthy: false);
-        await FleetTestCluster.EventuallyAsync(() => Task.FromResult(f.Actuator.History.Any(a => a.NodeId == "mc-b")), "mc-b's restart ran");
+        await FleetTestCluster.EventuallyAsync(() => Task.FromResult(f.Actuator.History.Any(a => a.Target == "mc-b")), "mc-b's restart ran");
         Assert.Contains(await f.TrailAsync("node/mc-b"), r => r.Kind == DecisionKinds.Permitted);
     }
 
@@ -104,7 +104,7 @@ public class NodeLoopTests(NodeLoopCluster f) : IClassFixture<NodeLoopCluster>
         await FleetTestCluster.EventuallyAsync(async () => (await f.Node("leak-1").GetStatusAsync())!.AdminState == AdminState.Draining, "the node was drained");
 
         Assert.True(used < 16 * FleetTestCluster.Gi, "drained before memory ran out");
-        Assert.Equal(ActionNames.Drain, Assert.Single(f.Actuator.History, a => a.NodeId == "leak-1").Action);
+        Assert.Equal(ActionNames.Drain, Assert.Single(f.Actuator.History, a => a.Target == "leak-1").Action);
         var trail = await f.TrailAsync("node/leak-1");
         AssertInOrder(trail.Select(r => r.Kind).ToList(), DecisionKinds.Predicted, DecisionKinds.Proposed, DecisionKinds.Permitted, DecisionKinds.Executed, DecisionKinds.Verified);
         Assert.Contains("memory will run out in about", trail.Single(r => r.Kind == DecisionKinds.Predicted).Reason);
@@ -131,7 +131,7 @@ public class NodeLoopTests(NodeLoopCluster f) : IClassFixture<NodeLoopCluster>
             await fleet.UnfreezeAsync("alice", "migration done");
         }
         await f.ReportAsync("fz-1", healthy: false);
-        await FleetTestCluster.EventuallyAsync(() => Task.FromResult(f.Actuator.History.Any(a => a.NodeId == "fz-1")), "fz-1's restart ran after the thaw");
+        await FleetTestCluster.EventuallyAsync(() => Task.FromResult(f.Actuator.History.Any(a => a.Target == "fz-1")), "fz-1's restart ran after the thaw");
         var fleetTrail = await f.TrailAsync("fleet/default");
         Assert.Contains(fleetTrail, r => r.Kind == DecisionKinds.Frozen && r.Reason.Contains("database migration"));
         Assert.Contains(fleetTrail, r => r.Kind == DecisionKinds.Thawed);
@@ -155,11 +155,11 @@ public class NodeLoopTests(NodeLoopCluster f) : IClassFixture<NodeLoopCluster>
         Assert.Contains(trail, r => r.Kind == DecisionKinds.Escalated && r.Reason.Contains("from restart-services to reboot") && r.Reason.Contains("probation"));
         var held = trail.Single(r => r.Kind == DecisionKinds.Denied);
         Assert.Equal("cooldown", held.Guardrail);
-        Assert.Single(f.Actuator.History, a => a.NodeId == "flap-1");
+        Assert.Single(f.Actuator.History, a => a.Target == "flap-1");
 
         await f.AdvanceAsync(TimeSpan.FromSeconds(70), TimeSpan.FromSeconds(10), async () => await f.ReportAsync("flap-1", healthy: false));
-        await FleetTestCluster.EventuallyAsync(() => Task.FromResult(f.Actuator.History.Count(a => a.NodeId == "flap-1") == 2), "the reboot ran");
-        Assert.Equal(ActionNames.Reboot, f.Actuator.History.Last(a => a.NodeId == "flap-1").Action);
+        await FleetTestCluster.EventuallyAsync(() => Task.FromResult(f.Actuator.History.Count(a => a.Target == "flap-1") == 2), "the reboot ran");
+        Assert.Equal(ActionNames.Reboot, f.Actuator.History.Last(a => a.Target == "flap-1").Action);
         var permits = (await f.TrailAsync("node/flap-1")).Where(r => r.Kind == DecisionKinds.Permitted).ToList();
         Assert.Equal(2, permits.Count);
         Assert.True(permits[1].Time - firstActionAt >= TimeSpan.FromMinutes(1), "the second action waited out the 1-minute cooldown");

@@ -28,7 +28,7 @@ public class SupervisorTests(SupervisorCluster f) : IClassFixture<SupervisorClus
         var status = await f.Client.GetGrain<IDomainSupervisorGrain>("d-storm").GetStatusAsync();
         Assert.True(status.StormBrakeOn);
         Assert.Equal(3, status.UnhealthyOrSuspect);
-        Assert.True(f.Actuator.History.Count(a => a.NodeId.StartsWith("st-")) <= 1, "at most the first node was acted on before the storm was seen");
+        Assert.True(f.Actuator.History.Count(a => a.Target!.StartsWith("st-")) <= 1, "at most the first node was acted on before the storm was seen");
     }
 
     [Fact]
@@ -37,15 +37,15 @@ public class SupervisorTests(SupervisorCluster f) : IClassFixture<SupervisorClus
         var domain = f.Client.GetGrain<IDomainSupervisorGrain>("d-lease");
         foreach (var id in new[] { "ls-1", "ls-2", "ls-3", "ls-4" })
             await domain.ReportMemberAsync(new NodeSummary(id, "d-lease", HealthState.Healthy, f.Time.GetUtcNow()));
-        var first = await domain.RequestLeaseAsync(new LeaseRequest("ls-1/a", "ls-1", "d-lease", "reboot", true, 1));
+        var first = await domain.RequestLeaseAsync(new LeaseRequest("ls-1/a", "node/ls-1", "reboot", 1, ["domain/d-lease"]));
         Assert.True(first.Granted);
-        var again = await domain.RequestLeaseAsync(new LeaseRequest("ls-1/a", "ls-1", "d-lease", "reboot", true, 1));
+        var again = await domain.RequestLeaseAsync(new LeaseRequest("ls-1/a", "node/ls-1", "reboot", 1, ["domain/d-lease"]));
         Assert.Equal(first.LeaseId, again.LeaseId);
-        Assert.Equal(Guardrails.MaxConcurrent, (await domain.RequestLeaseAsync(new LeaseRequest("ls-2/a", "ls-2", "d-lease", "reboot", true, 1))).Guardrail);
+        Assert.Equal(Guardrails.MaxConcurrent, (await domain.RequestLeaseAsync(new LeaseRequest("ls-2/a", "node/ls-2", "reboot", 1, ["domain/d-lease"]))).Guardrail);
 
         await f.AdvanceAsync(FleetPolicy.Default.Guardrails.LeaseDuration + TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
         await FleetTestCluster.EventuallyAsync(async () => (await domain.GetStatusAsync()).Leases.IsEmpty, "the lease expired");
-        Assert.True((await domain.RequestLeaseAsync(new LeaseRequest("ls-2/b", "ls-2", "d-lease", "reboot", true, 1))).Granted);
+        Assert.True((await domain.RequestLeaseAsync(new LeaseRequest("ls-2/b", "node/ls-2", "reboot", 1, ["domain/d-lease"]))).Granted);
         Assert.Contains(await f.TrailAsync("node/ls-1"), r => r.Kind == DecisionKinds.Released && r.Outcome == "expired");
     }
 

@@ -1,0 +1,404 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Actions;
+using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Supervision;
+using Fleet.Core.Actions;
+using Fleet.Core.Text;
+
+namespace Fleet.Core.Remediation;
+
+/// <summary>The case machine's memory of one subject: the open case, if any, and its past actions.</summary>
+public sealed record CaseState(RemediationCase? Case, RemediationHistory History)
+{
+    public static CaseState Empty { get; } = new(null, RemediationHistory.Empty);
+}
+
+/// <summary>What the machine sees of its subject at the moment of a step. The owner grain fills it in.</summary>
+/// <param name="Subject">The subject, <c>kind/id</c>.</param>
+/// <param name="Target">The node the subject's actions run on, if any.</param>
+/// <param name="Judged">The subject's judged health.</param>
+/// <param name="NeedsRemedy">Whether a reactive case may open now (for a node: Unhealthy and not draining).</param>
+/// <param name="NeedsPrevention">Whether a preventive case may open now (for a node: memory forecast to run out, admin state none).</param>
+/// <param name="Forecast">Whether the preventive trigger is still present.</param>
+/// <param name="LastReportAt">When the subject last reported: verification needs a report after the action.</param>
+/// <param name="Symptom">What is wrong, in words: for a preventive case (true) or a reactive one (false). Asked only when needed.</param>
+/// <param name="Evidence">The figures a proposal rests on. Asked only when needed.</param>
+/// <param name="Scopes">What a lease for this subject's actions touches.</param>
+public sealed record CaseSubject(
+    string Subject,
+    string? Target,
+    HealthState Judged,
+    bool NeedsRemedy,
+    bool NeedsPrevention,
+    bool Forecast,
+    DateTimeOffset? LastReportAt,
+    Func<bool, string> Symptom,
+    Func<IReadOnlyDictionary<string, string>> Evidence,
+    ImmutableArray<string> Scopes)
+{
+    public string Noun => Subjects.Describe(Subject);
+}
+
+/// <summary>The rules a step follows: the ladder and its timing, the preventive rule, and what actions mean.</summary>
+public sealed record CaseRules(
+    RemediationPolicy Remediation,
+    ForecastPolicy Forecast,
+    TimeSpan LeaseDuration,
+    int PolicyVersion,
+    ActionCatalogue Catalogue)
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<FleetPolicy, CaseRules> Cache = [];
+
+    /// <summary>The rules of a policy (made once per policy).</summary>
+    public static CaseRules For(FleetPolicy policy) => Cache.GetValue(policy, p =>
+        new(p.Remediation, p.Forecast, p.Guardrails.LeaseDuration, p.Version, ActionCatalogue.For(p)));
+}
+
+/// <summary>What happened to the case: a pass of the loop, or an answer from outside.</summary>
+public abstract record CaseEvent
+{
+    /// <summary>Compare what is with what should be, and take the next step.</summary>
+    public sealed record Pass : CaseEvent;
+
+    /// <summary>The supervisors answered the lease the last step asked for.</summary>
+    public sealed record LeaseAnswered(LeaseRequest Request, LeaseDecision Decision) : CaseEvent;
+
+    /// <summary>The executor reports how an action ended. The owner steps a <see cref="Pass"/> after carrying out the
+    /// effects, since they may change what the machine sees (a drain changes the admin state).</summary>
+    public sealed record ActionFinished(ActionOutcome Outcome) : CaseEvent;
+
+    /// <summary>The owner came back to life while its case was Acting: hand the same key to the executor again.</summary>
+    public sealed record Reactivated : CaseEvent;
+
+    /// <summary>The subject left the scope its lease was granted in (a node moved domain): free it and ask again.</summary>
+    public sealed record LeaseLost(string Why) : CaseEvent;
+
+    /// <summary>A person took a handed-off case back into automatic care.</summary>
+    public sealed record TakenBack(string By) : CaseEvent;
+
+    public static readonly Pass Tick = new();
+}
+
+/// <summary>A decision record to write, without the fields the owner stamps (time, actor, ids).</summary>
+public sealed record RecordDraft(
+    string Kind, string Reason, string? Action = null, IReadOnlyDictionary<string, string>? Evidence = null,
+    string? Rule = null, string? Guardrail = null, string? Outcome = null, string? IncidentId = null);
+
+/// <summary>What the owner grain must do, in order.</summary>
+public abstract record CaseEffect
+{
+    public sealed record Record(RecordDraft Draft) : CaseEffect;
+
+    /// <summary>Ask the supervisor chain for this lease, then step again with <see cref="CaseEvent.LeaseAnswered"/>.</summary>
+    public sealed record AskLease(LeaseRequest Request) : CaseEffect;
+
+    /// <summary>Write the state, then hand the action to the executor.</summary>
+    public sealed record StartAction(ActionRequest Request) : CaseEffect;
+
+    /// <summary>Write the records so far, then free the lease in every scope that holds it.</summary>
+    public sealed record ReleaseLease(string LeaseId, ImmutableArray<string> Scopes, string Outcome) : CaseEffect;
+
+    /// <summary>Apply the action's effect on the administrative state (drain, reset).</summary>
+    public sealed record ApplyAdminEffect(AdminEffect Effect) : CaseEffect;
+
+    /// <summary>Forget the samples of the forecast a preventive action has answered.</summary>
+    public sealed record ForgetForecast : CaseEffect;
+}
+
+public sealed record CaseStepResult(CaseState State, ImmutableArray<CaseEffect> Effects, bool Ignored = false)
+{
+    public IEnumerable<RecordDraft> Records => Effects.OfType<CaseEffect.Record>().Select(r => r.Draft);
+}
+
+/// <summary>
+/// The remediation case as a pure step: (state, event, subject, rules, now) → (state, effects). Propose a rung of the
+/// ladder, hold back for the cooldown, ask for a lease, start the action, verify, escalate or close — and say each step in
+/// a sentence. It touches nothing outside: the owner grain carries out the effects. Any kind of subject runs it.
+/// </summary>
+public static class CaseMachine
+{
+    public static CaseStepResult Step(CaseState state, CaseEvent e, CaseSubject subject, CaseRules rules, DateTimeOffset now)
+    {
+        var run = new Run(state, subject, rules, now);
+        switch (e)
+        {
+            case CaseEvent.Pass:
+                run.Pass();
+                break;
+            case CaseEvent.LeaseAnswered a:
+                run.Answered(a.Request, a.Decision);
+                break;
+            case CaseEvent.ActionFinished f:
+                if (!run.Finished(f.Outcome)) return new CaseStepResult(state, [], Ignored: true);
+                break;
+            case CaseEvent.Reactivated:
+                run.Resume();
+                break;
+            case CaseEvent.LeaseLost l:
+                run.Lost(l.Why);
+                break;
+            case CaseEvent.TakenBack t:
+                run.TakeBack(t.By);
+                break;
+        }
+        return new CaseStepResult(run.State, run.Effects.ToImmutable());
+    }
+
+    private sealed class Run(CaseState state, CaseSubject s, CaseRules rules, DateTimeOffset now)
+    {
+        public CaseState State { get; private set; } = state;
+        public ImmutableArray<CaseEffect>.Builder Effects { get; } = ImmutableArray.CreateBuilder<CaseEffect>();
+
+        private RemediationCase? Case => State.Case;
+        private RemediationPolicy Ladder => rules.Remediation;
+        private string Noun => s.Noun;
+        private bool Recovered => s.Judged is HealthState.Healthy or HealthState.Degraded;
+
+        private void Set(RemediationCase? c) => State = State with { Case = c };
+
+        private void Record(string kind, string reason, string? action = null, IReadOnlyDictionary<string, string>? evidence = null,
+            string? rule = null, string? guardrail = null, string? outcome = null) =>
+            Effects.Add(new CaseEffect.Record(new RecordDraft(kind, reason, action, evidence, rule, guardrail, outcome, Case?.CaseId)));
+
+        private string Verb(string action) => rules.Catalogue[action].Verb;
+
+        private string Rung(RemediationCase c) => c.Preventive
+            ? $"policy forecast rule, v{rules.PolicyVersion}"
+            : $"policy ladder step {c.Step + 1} of {Ladder.Ladder.Length}, v{rules.PolicyVersion}";
+
+        private static string RuleOf(RemediationCase c) => c.Preventive ? "forecast.action" : $"remediation.ladder[{c.Step}]";
+
+        public void Pass()
+        {
+            var c = Case;
+            if (c is null)
+            {
+                if (s.NeedsRemedy) c = Open(false);
+                else if (s.NeedsPrevention && rules.Forecast.Enabled) c = Open(true);
+                else return;
+                if (c is null) return;
+            }
+
+            switch (c.Phase)
+            {
+                case RemediationPhase.AwaitingLease:
+                    if (!c.Preventive && Recovered)
+                    {
+                        Record(DecisionKinds.Verified, $"Closed the case on {Noun} without acting: it recovered on its own before {c.Action} was permitted.", c.Action, outcome: "recovered-without-action");
+                        Close(countAsStep: false);
+                        return;
+                    }
+                    if (c.Preventive && !s.Forecast)
+                    {
+                        Record(DecisionKinds.Verified, $"Dropped the preventive {c.Action} of {Noun}: memory is no longer forecast to run out within {Format.Duration(rules.Forecast.Horizon)}.", c.Action, outcome: "forecast-cleared");
+                        Close(countAsStep: false);
+                        return;
+                    }
+                    AskLease(c);
+                    return;
+                case RemediationPhase.Acting when now >= c.Deadline:
+                    Record(DecisionKinds.Failed, $"{Verb(c.Action)} on {Noun} gave no outcome within {Format.Duration(rules.LeaseDuration)}; counted as failed ({Rung(c)}).", c.Action, outcome: "no-outcome");
+                    Release(c, "no outcome in time");
+                    Escalate(c, $"{c.Action} gave no outcome");
+                    return;
+                case RemediationPhase.Verifying:
+                    if (Recovered && s.LastReportAt > c.ActedAt)
+                    {
+                        Record(DecisionKinds.Verified, $"Verified {c.Action} on {Noun}: the symptom cleared ({Describe(s.Judged)}); on probation for {Format.Duration(Ladder.Probation)} ({Rung(c)}).",
+                            c.Action, outcome: "cleared");
+                        Release(c, "verified");
+                        Set(Case! with { Phase = RemediationPhase.Probation, Deadline = now + Ladder.Probation });
+                    }
+                    else if (now >= c.Deadline)
+                    {
+                        Record(DecisionKinds.Failed, $"{Verb(c.Action)} did not heal {Noun}: {c.Symptom} persisted past the verify window ({Rung(c)}).", c.Action, outcome: "symptom-persisted");
+                        Release(c, "symptom persisted");
+                        Escalate(c, $"{c.Action} did not clear the symptom");
+                        Pass();
+                    }
+                    return;
+                case RemediationPhase.Probation:
+                    if (s.Judged == HealthState.Unhealthy)
+                    {
+                        Escalate(c, $"it failed again during probation after {c.Action}");
+                        Pass();
+                    }
+                    else if (now >= c.Deadline && s.Judged is HealthState.Healthy)
+                    {
+                        Close();
+                    }
+                    return;
+                case RemediationPhase.HandedToHuman:
+                    if (s.Judged == HealthState.Healthy)
+                    {
+                        Record(DecisionKinds.Verified, $"Closed the hand-off of {Noun}: it reports healthy again.", outcome: "recovered-after-hand-off");
+                        Close(countAsStep: false);
+                    }
+                    return;
+            }
+        }
+
+        private RemediationCase? Open(bool preventive)
+        {
+            var step = preventive ? -1 : EscalationLadder.FirstStep(State.History, now, Ladder);
+            var symptom = s.Symptom(preventive);
+            var action = preventive ? rules.Forecast.Action : Ladder.Ladder[step].Action;
+            var c = new RemediationCase(Guid.CreateVersion7(now).ToString("N")[..12], preventive, symptom, step, action, RemediationPhase.AwaitingLease, now);
+            Set(c);
+            if (preventive)
+                Record(DecisionKinds.Predicted, $"Predicted memory exhaustion on {Noun}: {symptom}.", action, rule: "forecast.horizon", evidence: s.Evidence());
+            if (!preventive && EscalationLadder.IsHuman(Ladder, step))
+            {
+                HandToHuman(c, "its earlier cases this hour already climbed the whole ladder");
+                return null;
+            }
+            var why = !preventive && step > 0 ? $" (starting at step {step + 1}: the last case closed less than {Format.Duration(Ladder.FlapWindow)} ago)" : "";
+            Record(DecisionKinds.Proposed, $"Proposed {action} for {Noun}: {symptom} ({Rung(c)}){why}.", action, evidence: s.Evidence(), rule: RuleOf(c));
+            return c;
+        }
+
+        private void AskLease(RemediationCase c)
+        {
+            if (EscalationLadder.NextAllowedAt(State.History, now, Ladder) is { } next)
+            {
+                if (c.LastDenial != Guardrails.Cooldown)
+                {
+                    var cooldown = EscalationLadder.CurrentCooldown(State.History, now, Ladder);
+                    Record(DecisionKinds.Denied, $"Held back {c.Action} on {Noun}: it is in its {Format.Duration(cooldown)} cooldown after {State.History.RecentActions.Length} recent action(s), until {next:HH:mm:ss} UTC.",
+                        c.Action, guardrail: Guardrails.Cooldown, rule: "remediation.cooldown");
+                    Set(c with { LastDenial = Guardrails.Cooldown });
+                }
+                return;
+            }
+            var actionClass = c.Preventive ? ActionClass.Preventive : rules.Catalogue[c.Action].Class;
+            Effects.Add(new CaseEffect.AskLease(new LeaseRequest($"{s.Subject}/{c.CaseId}/{c.Step}/{c.Attempt}", s.Subject, c.Action, rules.PolicyVersion, s.Scopes, actionClass)));
+        }
+
+        public void Answered(LeaseRequest request, LeaseDecision decision)
+        {
+            var c = Case;
+            if (c is not { Phase: RemediationPhase.AwaitingLease } || request.RequestId != $"{s.Subject}/{c.CaseId}/{c.Step}/{c.Attempt}")
+            {
+                // The case moved on while the lease was asked for: give back what was granted.
+                if (decision.Granted) Effects.Add(new CaseEffect.ReleaseLease(decision.LeaseId!, request.Scopes, "no longer needed"));
+                return;
+            }
+            if (!decision.Granted)
+            {
+                if (c.LastDenial != decision.Guardrail)
+                {
+                    Record(DecisionKinds.Denied, $"Denied {c.Action} on {Noun}: {decision.Reason}.", c.Action, guardrail: decision.Guardrail,
+                        rule: $"guardrails.{decision.Guardrail}");
+                    Set(c with { LastDenial = decision.Guardrail });
+                }
+                return;
+            }
+            var key = $"{s.Subject}/{c.CaseId}/{c.Step}";
+            Record(DecisionKinds.Permitted, $"Permitted {c.Action} on {Noun}: {decision.Reason} (lease until {decision.ExpiresAt:HH:mm:ss} UTC).", c.Action, rule: RuleOf(c));
+            var acting = c with
+            {
+                Phase = RemediationPhase.Acting, LeaseId = decision.LeaseId, IdempotencyKey = key, ActedAt = now, Deadline = decision.ExpiresAt,
+                LastDenial = null, Scopes = request.Scopes,
+            };
+            State = new CaseState(acting, EscalationLadder.RecordAction(State.History, now, Ladder));
+            Effects.Add(new CaseEffect.StartAction(new ActionRequest(key, s.Target, c.Action, c.Symptom, decision.LeaseId!, s.Subject)));
+        }
+
+        /// <summary>Takes an action's outcome; false when it is stale or repeated (not the case's current action).</summary>
+        public bool Finished(ActionOutcome outcome)
+        {
+            var c = Case;
+            if (c is null || c.IdempotencyKey != outcome.IdempotencyKey || c.Phase != RemediationPhase.Acting) return false;
+            var rung = Rung(c);
+            var spec = rules.Catalogue[c.Action];
+            if (!outcome.Succeeded)
+            {
+                Record(DecisionKinds.Failed, $"{spec.Verb} on {Noun} failed: {outcome.Detail} ({rung}).", c.Action, outcome: "failed");
+                Release(c, "the action failed");
+                Escalate(c, $"{c.Action} failed ({outcome.Detail})");
+            }
+            else if (c.Preventive)
+            {
+                Record(DecisionKinds.Executed, $"{spec.Verb} {Noun} before its memory ran out: {outcome.Detail} ({rung}).", c.Action, outcome: "succeeded");
+                if (spec.Effect != AdminEffect.None) Effects.Add(new CaseEffect.ApplyAdminEffect(spec.Effect));
+                Effects.Add(new CaseEffect.ForgetForecast());
+                Record(DecisionKinds.Verified, $"Prevented memory exhaustion on {Noun}: its workload was moved off by {c.Action} while {c.Symptom}.", c.Action, outcome: "prevented");
+                Release(c, "preventive action done");
+                Close();
+            }
+            else
+            {
+                var window = Ladder.Ladder[Math.Min(c.Step, Ladder.Ladder.Length - 1)].VerifyWindow;
+                Record(DecisionKinds.Executed, $"{spec.Verb} on {Noun}: {outcome.Detail}; watching for the symptom to clear within {Format.Duration(window)} ({rung}).",
+                    c.Action, outcome: "succeeded");
+                if (spec.Effect != AdminEffect.None) Effects.Add(new CaseEffect.ApplyAdminEffect(spec.Effect));
+                Set(c with { Phase = RemediationPhase.Verifying, ActedAt = outcome.CompletedAt, Deadline = outcome.CompletedAt + window });
+            }
+            return true;
+        }
+
+        public void Resume()
+        {
+            if (Case is not { Phase: RemediationPhase.Acting, IdempotencyKey: { } key, LeaseId: { } lease } c) return;
+            Record(DecisionKinds.Observed, $"Resumed {c.Action} on {Noun} after its grain was reactivated; the action ledger tells whether key {key} already ran.", c.Action);
+            Effects.Add(new CaseEffect.StartAction(new ActionRequest(key, s.Target, c.Action, c.Symptom, lease, s.Subject)));
+        }
+
+        public void Lost(string why)
+        {
+            if (Case is not { LeaseId: { } lease } c) return;
+            Effects.Add(new CaseEffect.ReleaseLease(lease, c.Scopes, why));
+            Set(c with { Phase = RemediationPhase.AwaitingLease, LeaseId = null, Scopes = [] });
+        }
+
+        public void TakeBack(string by)
+        {
+            if (Case is not { Phase: RemediationPhase.HandedToHuman }) return;
+            Record(DecisionKinds.Verified, $"Closed the hand-off of {Noun}: {by} took it back into automatic care.", outcome: "resolved-by-human");
+            State = CaseState.Empty;
+        }
+
+        private void Escalate(RemediationCase c, string why)
+        {
+            var next = c.Preventive ? 0 : c.Step + 1;
+            if (EscalationLadder.IsHuman(Ladder, next))
+            {
+                HandToHuman(c with { Step = next, LeaseId = null, Scopes = [] }, why);
+                return;
+            }
+            var action = Ladder.Ladder[next].Action;
+            var escalated = c with
+            {
+                Step = next, Action = action, Phase = RemediationPhase.AwaitingLease, Preventive = false, LeaseId = null, Scopes = [],
+                IdempotencyKey = null, Deadline = null, LastDenial = null, Attempt = c.Attempt + 1, Symptom = s.Symptom(false),
+            };
+            Record(DecisionKinds.Escalated, $"Escalated {Noun} from {c.Action} to {action}: {why} ({Rung(escalated)}).", action, rule: RuleOf(escalated));
+            Set(escalated);
+        }
+
+        private void HandToHuman(RemediationCase c, string why)
+        {
+            Record(DecisionKinds.HandedToHuman, $"Handed {Noun} to a human: {why}; the ladder has no further automatic step (policy v{rules.PolicyVersion}).",
+                ActionNames.Human, rule: "remediation.ladder", evidence: s.Evidence());
+            Set(c with { Phase = RemediationPhase.HandedToHuman, Action = ActionNames.Human, LeaseId = null, Deadline = null });
+        }
+
+        private void Close(bool countAsStep = true)
+        {
+            var c = Case!;
+            State = new CaseState(null, countAsStep && !c.Preventive ? EscalationLadder.RecordClose(State.History, c.Step, now) : State.History);
+        }
+
+        /// <summary>Frees the case's lease (after the records so far are written: the verdict, then the release it caused).</summary>
+        private void Release(RemediationCase c, string outcome)
+        {
+            if (c.LeaseId is null) return;
+            Effects.Add(new CaseEffect.ReleaseLease(c.LeaseId, c.Scopes, outcome));
+            if (Case is { } current) Set(current with { LeaseId = null, Scopes = [] });
+        }
+
+        private static string Describe(HealthState h) => h == HealthState.Healthy ? "it reports healthy" : "only soft thresholds remain";
+    }
+}
