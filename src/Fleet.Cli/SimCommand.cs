@@ -45,7 +45,7 @@ internal static class SimCommand
             }
             catch (ScenarioException e)
             {
-                Output.Error("the scenario is not valid:");
+                Terminal.Error("the scenario is not valid:");
                 foreach (var problem in e.Problems) Console.Error.WriteLine($"  {problem}");
                 return FleetCommand.Refused;
             }

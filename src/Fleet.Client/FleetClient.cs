@@ -14,7 +14,9 @@ namespace Fleet.Client;
 
 /// <summary>
 /// <see cref="IFleetClient"/> over an Orleans cluster client. Calls that fail because a silo is unreachable or died
-/// are retried with backoff (Polly), so a caller rides through a silo's death instead of seeing it.
+/// are retried with backoff (Polly), so a caller rides through a silo's death instead of seeing it. Every input is
+/// checked here (the REST API and the CLI call this class, so the rules live once), and the grains' refusals become
+/// the client's own exception types.
 /// </summary>
 internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOptions> options, TimeProvider time) : IFleetClient
 {
@@ -40,6 +42,14 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         {
             throw new FleetUnavailableException($"The fleet did not answer: {e.Message}", e);
         }
+        catch (NodeNotRegisteredException e)
+        {
+            throw new FleetNotFoundException(e.Message);
+        }
+        catch (ActionRefusedException e)
+        {
+            throw new FleetRefusedException(e.Guardrail, e.Message);
+        }
     }
 
     private static void Require(Dictionary<string, string[]> problems, string what)
@@ -47,11 +57,7 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         if (problems.Count > 0) throw new FleetValidationException($"The {what} is not valid.", problems);
     }
 
-    private static void RequireId(string nodeId)
-    {
-        if (!InputRules.IsValidId(nodeId))
-            throw new FleetValidationException("The node id is not valid.", new Dictionary<string, string[]> { ["id"] = [$"'{nodeId}' is not a node id: {InputRules.IdRule}"] });
-    }
+    private static void RequireId(string nodeId) => Require(InputRules.CheckId("id", nodeId), "node id");
 
     private INodeGrain Node(string id) => cluster.GetGrain<INodeGrain>(id);
     private IPolicyGrain Policy => cluster.GetGrain<IPolicyGrain>(FleetNames.Default);
@@ -70,6 +76,22 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         return CallAsync(() => Node(nodeId).ReportAsync(report), cancellationToken);
     }
 
+    public async Task<ImmutableArray<ReportResult>> ReportBatchAsync(IReadOnlyList<(string NodeId, TelemetryReport Report)> reports,
+        CancellationToken cancellationToken = default)
+    {
+        Require(InputRules.CheckBatchSize(reports.Count), "batch");
+        var now = time.GetUtcNow();
+        var problems = new Dictionary<string, string[]>();
+        for (var i = 0; i < reports.Count; i++)
+        {
+            foreach (var kv in InputRules.CheckId($"[{i}].nodeId", reports[i].NodeId)) problems[kv.Key] = kv.Value;
+            foreach (var kv in InputRules.Check(reports[i].Report, now, $"[{i}].")) problems[kv.Key] = kv.Value;
+        }
+        if (problems.Count > 0) throw new FleetValidationException("The batch is not valid; no report in it was taken.", problems);
+        var results = await Task.WhenAll(reports.Select(r => CallAsync(() => Node(r.NodeId).ReportAsync(r.Report), cancellationToken)));
+        return [.. results];
+    }
+
     public Task<NodeStatus?> GetNodeAsync(string nodeId, CancellationToken cancellationToken = default)
     {
         RequireId(nodeId);
@@ -78,8 +100,7 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
 
     public Task<ImmutableArray<NodeSummary>> ListNodesAsync(HealthState? health = null, string? domain = null, CancellationToken cancellationToken = default)
     {
-        if (domain is not null && !InputRules.IsValidId(domain))
-            throw new FleetValidationException("The domain is not valid.", new Dictionary<string, string[]> { ["domain"] = [$"'{domain}' is not a domain name: {InputRules.IdRule}"] });
+        if (domain is not null) Require(InputRules.CheckId("domain", domain, "domain name"), "domain");
         return CallAsync(async () =>
         {
             var domains = domain is null ? (await FleetGrain.GetStatusAsync()).Domains : [domain];
@@ -89,27 +110,21 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
     }
 
     public Task<NodeStatus> CordonAsync(string nodeId, string by, string? reason, CancellationToken cancellationToken = default) =>
-        OperateAsync(nodeId, by, reason, n => n.CordonAsync(by, reason), cancellationToken);
+        OperateAsync(nodeId, by, reason, false, n => n.CordonAsync(by, reason), cancellationToken);
 
     public Task<NodeStatus> UncordonAsync(string nodeId, string by, string? reason, CancellationToken cancellationToken = default) =>
-        OperateAsync(nodeId, by, reason, n => n.UncordonAsync(by, reason), cancellationToken);
+        OperateAsync(nodeId, by, reason, false, n => n.UncordonAsync(by, reason), cancellationToken);
 
-    public Task<NodeStatus> DrainAsync(string nodeId, string by, string? reason, CancellationToken cancellationToken = default) =>
-        OperateAsync(nodeId, by, reason, n => n.DrainAsync(by, reason), cancellationToken);
+    public Task<NodeStatus> DrainAsync(string nodeId, string by, string? reason, bool force = false, CancellationToken cancellationToken = default) =>
+        OperateAsync(nodeId, by, reason, force, n => n.DrainAsync(by, reason, force), cancellationToken);
 
-    private Task<NodeStatus> OperateAsync(string nodeId, string by, string? reason, Func<INodeGrain, Task<NodeStatus>> op, CancellationToken ct)
+    private Task<NodeStatus> OperateAsync(string nodeId, string by, string? reason, bool reasonRequired, Func<INodeGrain, Task<NodeStatus>> op, CancellationToken ct)
     {
-        RequireId(nodeId);
-        var problems = InputRules.CheckText("reason", reason, false);
+        var problems = InputRules.CheckId("id", nodeId);
+        foreach (var kv in InputRules.CheckText("reason", reason, reasonRequired)) problems[kv.Key] = reasonRequired ? ["is required with force: say why the budgets are skipped"] : kv.Value;
         foreach (var kv in InputRules.CheckText("by", by, true, 128)) problems[kv.Key] = kv.Value;
         Require(problems, "request");
-        return CallAsync(async () =>
-        {
-            var node = Node(nodeId);
-            if (await node.GetStatusAsync() is null)
-                throw new FleetValidationException($"Node '{nodeId}' is not registered.", new Dictionary<string, string[]> { ["id"] = ["is not registered"] });
-            return await op(node);
-        }, ct);
+        return CallAsync(() => op(Node(nodeId)), ct);
     }
 
     public Task<AuditPage> QueryAuditAsync(AuditQuery query, CancellationToken cancellationToken = default)
@@ -121,8 +136,16 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
     public Task<PolicyVersionInfo> GetPolicyAsync(CancellationToken cancellationToken = default) =>
         CallAsync(() => Policy.GetCurrentDocumentAsync(), cancellationToken);
 
-    public Task<PolicyApplyResult> ApplyPolicyAsync(string yaml, string by, CancellationToken cancellationToken = default) =>
-        CallAsync(() => Policy.ApplyAsync(yaml, by), cancellationToken);
+    public Task<FleetPolicy> GetEffectivePolicyAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(() => Policy.GetCurrentAsync(), cancellationToken);
+
+    public Task<PolicyApplyResult> ApplyPolicyAsync(string yaml, string by, CancellationToken cancellationToken = default)
+    {
+        var problems = InputRules.CheckText("document", yaml, true, InputRules.MaxDocument);
+        foreach (var kv in InputRules.CheckText("by", by, true, 128)) problems[kv.Key] = kv.Value;
+        Require(problems, "policy");
+        return CallAsync(() => Policy.ApplyAsync(yaml, by), cancellationToken);
+    }
 
     public Task<ImmutableArray<PolicyVersionInfo>> GetPolicyHistoryAsync(CancellationToken cancellationToken = default) =>
         CallAsync(() => Policy.GetHistoryAsync(), cancellationToken);
@@ -135,8 +158,13 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         return CallAsync(() => FleetGrain.FreezeAsync(by, reason), cancellationToken);
     }
 
-    public Task<FleetStatus> UnfreezeAsync(string by, string? reason, CancellationToken cancellationToken = default) =>
-        CallAsync(() => FleetGrain.UnfreezeAsync(by, reason), cancellationToken);
+    public Task<FleetStatus> UnfreezeAsync(string by, string? reason, CancellationToken cancellationToken = default)
+    {
+        var problems = InputRules.CheckText("reason", reason, false);
+        foreach (var kv in InputRules.CheckText("by", by, true, 128)) problems[kv.Key] = kv.Value;
+        Require(problems, "request");
+        return CallAsync(() => FleetGrain.UnfreezeAsync(by, reason), cancellationToken);
+    }
 
     public Task<(FleetStatus Fleet, ImmutableArray<DomainStatus> Domains)> GetFleetAsync(CancellationToken cancellationToken = default) =>
         CallAsync(async () =>

@@ -9,5 +9,14 @@ public sealed class FleetValidationException(string message, IReadOnlyDictionary
         string.Join(Environment.NewLine, Problems.SelectMany(kv => kv.Value.Select(v => $"  {kv.Key}: {v}")));
 }
 
+/// <summary>The request named something the fleet does not know (a node never registered, a service never applied).</summary>
+public sealed class FleetNotFoundException(string message) : Exception(message);
+
+/// <summary>A guardrail refused the request; <see cref="Guardrail"/> names it and the message gives its figures.</summary>
+public sealed class FleetRefusedException(string guardrail, string message) : Exception(message)
+{
+    public string Guardrail { get; } = guardrail;
+}
+
 /// <summary>The cluster could not be reached, or did not answer in time.</summary>
 public sealed class FleetUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

@@ -6,12 +6,19 @@ using Fleet.Abstractions.Supervision;
 
 namespace Fleet.Client;
 
-/// <summary>Fleet's client SDK: query and steer the fleet. Input is checked here before it is sent.</summary>
+/// <summary>
+/// Fleet's client SDK: query and steer the fleet. Input is checked here before it is sent
+/// (<see cref="FleetValidationException"/>); an unknown node or service throws <see cref="FleetNotFoundException"/>, a
+/// guardrail's refusal <see cref="FleetRefusedException"/>, an unreachable cluster <see cref="FleetUnavailableException"/>.
+/// </summary>
 public interface IFleetClient
 {
     Task<NodeStatus> RegisterNodeAsync(NodeRegistration registration, CancellationToken cancellationToken = default);
 
     Task<ReportResult> ReportAsync(string nodeId, TelemetryReport report, CancellationToken cancellationToken = default);
+
+    /// <summary>Many reports in one call (at most 10,000): every report is checked first, and none is sent if any is invalid.</summary>
+    Task<ImmutableArray<ReportResult>> ReportBatchAsync(IReadOnlyList<(string NodeId, TelemetryReport Report)> reports, CancellationToken cancellationToken = default);
 
     /// <summary>The node's status; null when it was never registered.</summary>
     Task<NodeStatus?> GetNodeAsync(string nodeId, CancellationToken cancellationToken = default);
@@ -22,11 +29,19 @@ public interface IFleetClient
 
     Task<NodeStatus> UncordonAsync(string nodeId, string by, string? reason, CancellationToken cancellationToken = default);
 
-    Task<NodeStatus> DrainAsync(string nodeId, string by, string? reason, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Drains a node through a lease, like any disruptive action: a guardrail that says no throws
+    /// <see cref="FleetRefusedException"/> naming it. <paramref name="force"/> (with a reason) skips the domain's and the
+    /// fleet's concurrency and rate budgets, never a service's minimum of healthy instances, a storm brake or a freeze.
+    /// </summary>
+    Task<NodeStatus> DrainAsync(string nodeId, string by, string? reason, bool force = false, CancellationToken cancellationToken = default);
 
     Task<AuditPage> QueryAuditAsync(AuditQuery query, CancellationToken cancellationToken = default);
 
     Task<PolicyVersionInfo> GetPolicyAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The policy in force, as the grains read it.</summary>
+    Task<FleetPolicy> GetEffectivePolicyAsync(CancellationToken cancellationToken = default);
 
     Task<PolicyApplyResult> ApplyPolicyAsync(string yaml, string by, CancellationToken cancellationToken = default);
 

@@ -27,9 +27,17 @@ public sealed class ClusterSilos : IAsyncDisposable
 
     public async Task StartAsync(int count)
     {
+        // Distinct ports across every silo of the cluster: the OS may hand a just-freed port out again.
+        var taken = new HashSet<int>(_ports.SelectMany(p => new[] { p.Http, p.Silo, p.Gateway }));
+        int Next()
+        {
+            int port;
+            while (!taken.Add(port = Repo.FreePort())) { }
+            return port;
+        }
         for (var i = 0; i < count; i++)
         {
-            _ports.Add((Repo.FreePort(), Repo.FreePort(), Repo.FreePort()));
+            _ports.Add((Next(), Next(), Next()));
             Silos.Add(null);
         }
         await Task.WhenAll(Enumerable.Range(0, count).Select(StartOneAsync));

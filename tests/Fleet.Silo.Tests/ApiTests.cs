@@ -46,6 +46,41 @@ public class ApiTests(SiloFixture f) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task Drain_RefusedByABudget_409NamesTheGuardrail_StateUnchanged_ForceWithReasonPasses()
+    {
+        var put = await f.Http.PutAsync("/api/v1/policy?by=ops", new StringContent("guardrails:\n  maxConcurrentPerDomain: 0\n", Encoding.UTF8, "text/yaml"));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        try
+        {
+            Assert.Equal(HttpStatusCode.Created, (await f.RegisterAsync("drn-1", "rack-drn")).StatusCode);
+            var refused = await f.Http.PostAsJsonAsync("/api/v1/nodes/drn-1/drain", new { by = "bob", reason = "disk swap" });
+            Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+            var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("max-concurrent-per-domain", problem.GetProperty("guardrail").GetString());
+            Assert.Contains("rack-drn had 0 of 0 action slots in use", problem.GetProperty("detail").GetString());
+            Assert.Equal("None", (await f.GetJsonAsync("/api/v1/nodes/drn-1")).GetProperty("adminState").GetString());
+
+            var noReason = await f.Http.PostAsJsonAsync("/api/v1/nodes/drn-1/drain", new { by = "bob", force = true });
+            Assert.Equal(HttpStatusCode.BadRequest, noReason.StatusCode);
+            Assert.True((await noReason.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("reason", out _));
+
+            var forced = await f.Http.PostAsJsonAsync("/api/v1/nodes/drn-1/drain", new { by = "bob", reason = "disk swap, window agreed", force = true });
+            Assert.Equal(HttpStatusCode.OK, forced.StatusCode);
+            Assert.Equal("Draining", (await forced.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("adminState").GetString());
+
+            var trail = (await f.GetJsonAsync("/api/v1/audit?subject=node/drn-1")).GetProperty("records").EnumerateArray().ToList();
+            Assert.Contains(trail, r => r.GetProperty("kind").GetString() == "denied" && r.GetProperty("guardrail").GetString() == "max-concurrent-per-domain");
+            Assert.Contains(trail, r => r.GetProperty("kind").GetString() == "permitted" && r.GetProperty("reason").GetString()!.Contains("(forced)"));
+            Assert.Contains(trail, r => r.GetProperty("kind").GetString() == "released" && r.GetProperty("outcome").GetString() == "nothing left to move");
+            Assert.Equal(HttpStatusCode.NotFound, (await f.Http.PostAsJsonAsync("/api/v1/nodes/never-seen/drain", new { by = "bob" })).StatusCode);
+        }
+        finally
+        {
+            await f.Http.PutAsync("/api/v1/policy?by=ops", new StringContent("guardrails:\n  maxConcurrentPerDomain: 1\n", Encoding.UTF8, "text/yaml"));
+        }
+    }
+
+    [Fact]
     public async Task Policy_GetPutVersioned()
     {
         var before = await f.GetJsonAsync("/api/v1/policy");

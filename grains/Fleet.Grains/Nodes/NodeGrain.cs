@@ -130,7 +130,44 @@ public sealed partial class NodeGrain(
 
     public Task<NodeStatus> UncordonAsync(string by, string? reason) => SetAdminAsync(AdminState.None, by, reason, "Uncordoned");
 
-    public Task<NodeStatus> DrainAsync(string by, string? reason) => SetAdminAsync(AdminState.Draining, by, reason, "Drained");
+    public async Task<NodeStatus> DrainAsync(string by, string? reason, bool force = false)
+    {
+        if (S.Registration is not { } reg) throw new NodeNotRegisteredException(Id);
+        if (S.Admin == AdminState.Draining) return Status();
+        var now = time.GetUtcNow();
+        _policy = policies.Current;
+        var request = new LeaseRequest($"{Actor}/drain/{Guid.CreateVersion7(now):N}", Actor, ActionNames.Drain, _policy.Version,
+            [Subjects.Domain(reg.Domain)], ActionClass.Disruptive, Force: force);
+        var decision = await GrainFactory.AcquireLeaseAsync(request);
+        if (!decision.Granted)
+        {
+            Record(DecisionKinds.Denied, $"Refused to drain node {Id} at the request of {by}: {decision.Reason}.", ActionNames.Drain,
+                guardrail: decision.Guardrail, rule: $"guardrails.{decision.Guardrail}");
+            await FlushAuditAsync();
+            throw new ActionRefusedException(decision.Guardrail ?? "refused", $"Draining node {Id} was refused: {decision.Reason}.");
+        }
+        state.State = S with { DrainLease = new HeldLease(decision.LeaseId!, ActionNames.Drain, request.Scopes, decision.ExpiresAt!.Value) };
+        Record(DecisionKinds.Permitted, $"Permitted drain on node {Id} for {by}{(force ? " (forced)" : "")}: {decision.Reason} (lease until {decision.ExpiresAt:HH:mm:ss} UTC).",
+            ActionNames.Drain, rule: force ? "operator --force" : null);
+        await SetAdminAsync(AdminState.Draining, by, reason, "Drained");
+        await ReleaseDrainLeaseAsync(now);
+        await CommitAsync(now);
+        return Status();
+    }
+
+    /// <summary>
+    /// Frees an operator drain's lease once nothing is left to move off the node (or when the drain is lifted, or the
+    /// lease has expired anyway).
+    /// </summary>
+    private async Task ReleaseDrainLeaseAsync(DateTimeOffset now, string? lifted = null)
+    {
+        if (S.DrainLease is not { } lease) return;
+        var outcome = lifted ?? (now >= lease.ExpiresAt ? "expired" : "nothing left to move");
+        await FlushAuditAsync();
+        await GrainFactory.ReleaseLeaseAsync(lease.LeaseId, lease.Scopes, outcome);
+        state.State = S with { DrainLease = null };
+        _dirty = true;
+    }
 
     public async Task ActionCompletedAsync(ActionOutcome outcome)
     {
@@ -232,6 +269,7 @@ public sealed partial class NodeGrain(
         if (S.Registration is null) throw new NodeNotRegisteredException(Id);
         var now = time.GetUtcNow();
         _policy = policies.Current;
+        if (admin != AdminState.Draining) await ReleaseDrainLeaseAsync(now, "the drain was lifted");
         state.State = S with { Admin = admin };
         Record(DecisionKinds.Operator, $"{verb} node {Id} at the request of {by}" + (string.IsNullOrWhiteSpace(reason) ? "." : $": {reason}."),
             admin == AdminState.Draining ? ActionNames.Drain : null);
@@ -373,11 +411,4 @@ public sealed partial class NodeGrain(
 
     [LoggerMessage(LogLevel.Debug, "Ignored a stale or repeated outcome for node {Node} (key {Key})")]
     private static partial void LogStaleOutcome(ILogger logger, string node, string key);
-}
-
-/// <summary>An operator command named a node that was never registered.</summary>
-[GenerateSerializer, Alias("fleet.NodeNotRegisteredException")]
-public sealed class NodeNotRegisteredException(string nodeId) : Exception($"Node '{nodeId}' is not registered.")
-{
-    [Id(0)] public string NodeId { get; } = nodeId;
 }

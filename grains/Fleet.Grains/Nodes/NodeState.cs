@@ -1,4 +1,5 @@
 using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Supervision;
 using Fleet.Core.Health;
 using Fleet.Core.Remediation;
 
@@ -17,6 +18,9 @@ public sealed record NodeState(
 {
     public NodeState() : this(null, NodeHealthModel.Initial(DateTimeOffset.UnixEpoch), AdminState.None, null,
         RemediationHistory.Empty, HealthState.Unknown, DateTimeOffset.UnixEpoch, 0) { }
+
+    /// <summary>The lease an operator's drain holds until the node's instances have moved away (or it expires).</summary>
+    [Id(8)] public HeldLease? DrainLease { get; init; }
 
     /// <summary>The health shown to people: operator states and remediation phases over the judged health.</summary>
     public HealthState Derive()

@@ -12,8 +12,8 @@ public sealed record TelemetryRequest(
 
 public sealed record CheckRequest(string? Name, bool? Passed, string? Detail);
 
-/// <summary>Body of cordon, uncordon, drain, freeze and unfreeze: who asks and why.</summary>
-public sealed record OperatorRequest(string? By, string? Reason);
+/// <summary>Body of cordon, uncordon, drain, freeze and unfreeze: who asks and why; <c>force</c> (drain only, needs a reason) skips the budgets.</summary>
+public sealed record OperatorRequest(string? By, string? Reason, bool? Force = null);
 
 /// <summary>Body of <c>PUT /api/v1/policy</c> when sent as JSON; a <c>text/yaml</c> or <c>text/plain</c> body is the document itself.</summary>
 public sealed record PolicyRequest(string? Document, string? By);

@@ -23,8 +23,13 @@ public interface INodeGrain : IActionOwner
     [Alias("Uncordon")]
     Task<NodeStatus> UncordonAsync(string by, string? reason);
 
+    /// <summary>
+    /// An operator's drain: asks the supervisors (and the services on the node) for a lease like any disruptive action
+    /// and throws <see cref="Supervision.ActionRefusedException"/> when one says no. <paramref name="force"/> skips the
+    /// concurrency and rate budgets, never a service's minimum of healthy instances, a storm brake or a freeze.
+    /// </summary>
     [Alias("Drain")]
-    Task<NodeStatus> DrainAsync(string by, string? reason);
+    Task<NodeStatus> DrainAsync(string by, string? reason, bool force = false);
 
     /// <summary>Wakes the node's grain (and so its silence timer) without waiting for it; sent by its domain's watchdog.</summary>
     [OneWay, AlwaysInterleave, Alias("Ping")]

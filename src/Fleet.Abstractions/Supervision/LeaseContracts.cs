@@ -80,6 +80,14 @@ public sealed record LeaseView(
     [property: Id(5)] ActionClass Class = ActionClass.Disruptive,
     [property: Id(6)] int Cost = 1);
 
+/// <summary>A lease its holder keeps, so it can free it where it was granted.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.HeldLease")]
+public sealed record HeldLease(
+    [property: Id(0)] string LeaseId,
+    [property: Id(1)] string Action,
+    [property: Id(2)] ImmutableArray<string> Scopes,
+    [property: Id(3)] DateTimeOffset ExpiresAt);
+
 [GenerateSerializer, Immutable, Alias("fleet.DomainStatus")]
 public sealed record DomainStatus(
     [property: Id(0)] string Domain,

@@ -13,12 +13,48 @@ public static partial class InputRules
     public const int MaxChecks = 64;
     public const int MaxLabels = 64;
 
+    /// <summary>The most reports one batch takes.</summary>
+    public const int MaxBatch = 10_000;
+
+    public static Dictionary<string, string[]> CheckBatchSize(int count)
+    {
+        var p = new Problems();
+        if (count > MaxBatch) p.Add("(body)", $"at most {MaxBatch} reports per batch, got {count}");
+        return p.ToDictionary();
+    }
+
+    /// <summary>The largest policy or spec document taken (256 KiB).</summary>
+    public const int MaxDocument = 256 * 1024;
+
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     private static partial Regex IdPattern();
 
     public const string IdRule = "1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit";
 
     public static bool IsValidId(string? id) => id is not null && IdPattern().IsMatch(id);
+
+    /// <summary>The problem with an id, by field: "'x y' is not a node id: …", or none.</summary>
+    public static Dictionary<string, string[]> CheckId(string field, string? id, string what = "node id")
+    {
+        var p = new Problems();
+        if (!IsValidId(id)) p.Add(field, $"'{id}' is not a {what}: {IdRule}");
+        return p.ToDictionary();
+    }
+
+    /// <summary>Reads a health state by name (any case); a number or an unknown name is a problem that lists the names.</summary>
+    public static bool TryParseHealth(string? text, out HealthState? health, out string problem)
+    {
+        health = null;
+        problem = "";
+        if (string.IsNullOrEmpty(text)) return true;
+        if (Enum.TryParse<HealthState>(text, true, out var h) && !int.TryParse(text, out _))
+        {
+            health = h;
+            return true;
+        }
+        problem = $"'{text}' is not a health state; accepted: {string.Join(", ", Enum.GetNames<HealthState>())}";
+        return false;
+    }
 
     public static Dictionary<string, string[]> Check(NodeRegistration r)
     {

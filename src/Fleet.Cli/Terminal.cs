@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 namespace Fleet.Cli;
 
 /// <summary>Tables for people, JSON for scripts.</summary>
-internal static class Output
+internal static class Terminal
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {

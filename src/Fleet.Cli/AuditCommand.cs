@@ -1,0 +1,40 @@
+using System.CommandLine;
+using System.Globalization;
+using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Nodes;
+using Fleet.Client;
+using Fleet.Core.Policies;
+using Fleet.Core.Validation;
+using static Fleet.Cli.FleetCommand;
+
+namespace Fleet.Cli;
+
+/// <summary><c>fleet audit</c>: read the decision trail.</summary>
+internal static class AuditCommand
+{
+    public static Command Build()
+    {
+        var subject = new Option<string?>("--subject") { Description = "Subject, e.g. node/web-01, domain/rack-a, fleet/default, policy" };
+        var node = new Option<string?>("--node") { Description = "Shorthand for --subject node/ID" };
+        var kind = new Option<string?>("--kind") { Description = $"One of: {string.Join(", ", DecisionKinds.All)}" };
+        var since = new Option<string?>("--since") { Description = "From this time: ISO 8601 (2026-01-01T10:00:00Z) or a duration ago (15m, 2h)" };
+        var until = new Option<string?>("--until") { Description = "Before this time (same forms as --since)" };
+        var limit = new Option<int>("--limit") { Description = "Records per page (1–1000)", DefaultValueFactory = _ => 50 };
+        var before = new Option<long?>("--before") { Description = "Cursor from the previous page" };
+        var audit = new Command("audit", "Read the decision trail, newest first") { subject, node, kind, since, until, limit, before };
+        audit.SetAction((p, ct) => RunAsync(p, async c =>
+        {
+            if (!TryTime(p.GetValue(since), "--since", out var from) || !TryTime(p.GetValue(until), "--until", out var to)) return Refused;
+            var subj = p.GetValue(node) is { } n ? $"node/{n}" : p.GetValue(subject);
+            var page = await c.QueryAuditAsync(new AuditQuery(subj, p.GetValue(kind), from, to, p.GetValue(limit), p.GetValue(before)), ct);
+            Print(p, page, () =>
+            {
+                foreach (var r in page.Records)
+                    Console.WriteLine($"{r.Time:yyyy-MM-dd HH:mm:ss}  {r.Kind,-15} {r.Subject,-20} {r.Reason}" + (r.Guardrail is { } g ? $" [guardrail: {g}]" : ""));
+                if (page.NextBefore is { } next) Console.WriteLine($"(more: --before {next})");
+            });
+            return 0;
+        }));
+        return audit;
+    }
+}
