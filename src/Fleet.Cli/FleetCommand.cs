@@ -69,6 +69,7 @@ internal static class FleetCommand
         Output.AcceptOnlyFromAmong("table", "json");
         var root = new RootCommand("fleet: query and steer a Fleet cluster") { Gateway, Redis, ClusterId, ServiceId, Output, By, Reason };
         root.Add(NodesCommand.Build());
+        root.Add(ServicesCommand.Build());
         root.Add(AuditCommand.Build());
         root.Add(PolicyCommand.Build());
         root.Add(StatusCommand.Build());

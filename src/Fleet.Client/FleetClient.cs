@@ -2,7 +2,9 @@ using System.Collections.Immutable;
 using Fleet.Abstractions.Audit;
 using Fleet.Abstractions.Nodes;
 using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Services;
 using Fleet.Abstractions.Supervision;
+using Fleet.Core.Services;
 using Fleet.Core.Validation;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
@@ -49,6 +51,10 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         catch (ActionRefusedException e)
         {
             throw new FleetRefusedException(e.Guardrail, e.Message);
+        }
+        catch (ServiceNotFoundException e)
+        {
+            throw new FleetNotFoundException(e.Message);
         }
     }
 
@@ -173,4 +179,70 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
             var domains = await Task.WhenAll(fleet.Domains.Select(d => cluster.GetGrain<IDomainSupervisorGrain>(d).GetStatusAsync()));
             return (fleet, domains.ToImmutableArray());
         }, cancellationToken);
+
+    private IServiceGrain Service(string name) => cluster.GetGrain<IServiceGrain>(name);
+
+    private static void RequireServiceName(string name) => Require(InputRules.CheckId("name", name, "service name"), "service name");
+
+    private static void RequireBy(string by) => Require(InputRules.CheckText("by", by, true, 128), "request");
+
+    public async Task<ServiceApplyResult> ApplyServiceAsync(string document, string by, string? name = null, CancellationToken cancellationToken = default)
+    {
+        if (name is not null) RequireServiceName(name);
+        RequireBy(by);
+        Require(InputRules.CheckText("document", document, true, InputRules.MaxDocument), "service spec");
+        var parsed = ServiceSpecParser.Parse(document, name);
+        if (!parsed.IsValid) return new ServiceApplyResult(false, parsed.Problems, null);
+        return new ServiceApplyResult(true, [], await CallAsync(() => Service(parsed.Spec!.Name).ApplyAsync(parsed.Spec!, by), cancellationToken));
+    }
+
+    public Task<ServiceStatus> ApplyServiceAsync(ServiceSpec spec, string by, CancellationToken cancellationToken = default)
+    {
+        Require(InputRules.Check(spec), "service spec");
+        RequireBy(by);
+        return CallAsync(() => Service(spec.Name).ApplyAsync(spec, by), cancellationToken);
+    }
+
+    public Task<ServiceStatus?> GetServiceAsync(string name, CancellationToken cancellationToken = default)
+    {
+        RequireServiceName(name);
+        return CallAsync(() => Service(name).GetAsync(), cancellationToken);
+    }
+
+    public Task<ImmutableArray<ServiceSummary>> ListServicesAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(async () =>
+        {
+            var names = await cluster.GetGrain<IServiceDirectoryGrain>(FleetNames.Default).ListAsync();
+            var statuses = await Task.WhenAll(names.Select(n => Service(n).GetAsync()));
+            return statuses.OfType<ServiceStatus>().Select(s => new ServiceSummary(s.Name, s.Spec.Version, s.DesiredReplicas, s.Running,
+                s.Instances.Count(i => i.State == InstanceState.Pending), s.AutoscalePaused)).ToImmutableArray();
+        }, cancellationToken);
+
+    public Task<ServiceStatus> ScaleServiceAsync(string name, int replicas, string by, CancellationToken cancellationToken = default)
+    {
+        var problems = InputRules.CheckId("name", name, "service name");
+        if (replicas is < 0 or > InputRules.MaxReplicas) problems["replicas"] = [$"{replicas} is out of range; accepted 0 to {InputRules.MaxReplicas}"];
+        foreach (var kv in InputRules.CheckText("by", by, true, 128)) problems[kv.Key] = kv.Value;
+        Require(problems, "scale request");
+        return CallAsync(() => Service(name).ScaleAsync(replicas, by), cancellationToken);
+    }
+
+    public Task<ServiceStatus?> DeleteServiceAsync(string name, string by, CancellationToken cancellationToken = default)
+    {
+        RequireServiceName(name);
+        RequireBy(by);
+        return CallAsync(() => Service(name).DeleteAsync(by), cancellationToken);
+    }
+
+    public async Task<ImmutableArray<InstanceReportOutcome>> ReportInstancesAsync(IReadOnlyList<InstanceReport> reports, CancellationToken cancellationToken = default)
+    {
+        Require(InputRules.CheckBatchSize(reports.Count), "batch");
+        var now = time.GetUtcNow();
+        var problems = new Dictionary<string, string[]>();
+        for (var i = 0; i < reports.Count; i++)
+            foreach (var kv in InputRules.Check(reports[i], now, $"[{i}].")) problems[kv.Key] = kv.Value;
+        if (problems.Count > 0) throw new FleetValidationException("The batch is not valid; no report in it was taken.", problems);
+        var results = await Task.WhenAll(reports.Select(r => CallAsync(() => Service(r.Service).ReportAsync(r), cancellationToken)));
+        return [.. results];
+    }
 }

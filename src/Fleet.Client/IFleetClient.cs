@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Fleet.Abstractions.Audit;
 using Fleet.Abstractions.Nodes;
 using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Services;
 using Fleet.Abstractions.Supervision;
 
 namespace Fleet.Client;
@@ -52,4 +53,27 @@ public interface IFleetClient
     Task<FleetStatus> UnfreezeAsync(string by, string? reason, CancellationToken cancellationToken = default);
 
     Task<(FleetStatus Fleet, ImmutableArray<DomainStatus> Domains)> GetFleetAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Applies a service spec written in YAML or JSON; an invalid one is not applied and every problem is returned by its
+    /// path (like a policy). <paramref name="name"/>, when given, must match the spec's name (or supplies it).
+    /// </summary>
+    Task<ServiceApplyResult> ApplyServiceAsync(string document, string by, string? name = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Applies a spec built in code; an invalid one throws <see cref="FleetValidationException"/>.</summary>
+    Task<ServiceStatus> ApplyServiceAsync(ServiceSpec spec, string by, CancellationToken cancellationToken = default);
+
+    /// <summary>The service's spec and instances; null when it was never applied or is deleted.</summary>
+    Task<ServiceStatus?> GetServiceAsync(string name, CancellationToken cancellationToken = default);
+
+    Task<ImmutableArray<ServiceSummary>> ListServicesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Sets the replicas by hand; autoscaling pauses until the spec turns it on again.</summary>
+    Task<ServiceStatus> ScaleServiceAsync(string name, int replicas, string by, CancellationToken cancellationToken = default);
+
+    /// <summary>Stops the service's instances and forgets it; the status while instances stop, null once gone.</summary>
+    Task<ServiceStatus?> DeleteServiceAsync(string name, string by, CancellationToken cancellationToken = default);
+
+    /// <summary>Instance reports (at most 10,000): every report is checked first, and none is sent if any is invalid.</summary>
+    Task<ImmutableArray<InstanceReportOutcome>> ReportInstancesAsync(IReadOnlyList<InstanceReport> reports, CancellationToken cancellationToken = default);
 }

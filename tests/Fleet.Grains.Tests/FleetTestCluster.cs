@@ -60,10 +60,10 @@ public abstract class FleetTestCluster : IAsyncLifetime
 
     public INodeGrain Node(string id) => Client.GetGrain<INodeGrain>(id);
 
-    public async Task<INodeGrain> RegisterAsync(string id, string domain)
+    public async Task<INodeGrain> RegisterAsync(string id, string domain, IReadOnlyDictionary<string, string>? labels = null, double cpu = 8, long memory = 16 * Gi)
     {
         var node = Node(id);
-        await node.RegisterAsync(new NodeRegistration(id, domain, new NodeCapacity(8, 16 * Gi, 100 * Gi), ImmutableDictionary<string, string>.Empty));
+        await node.RegisterAsync(new NodeRegistration(id, domain, new NodeCapacity(cpu, memory, 100 * Gi), labels?.ToImmutableDictionary() ?? ImmutableDictionary<string, string>.Empty));
         return node;
     }
 

@@ -3,9 +3,11 @@ using Fleet.Abstractions.Actions;
 using Fleet.Abstractions.Audit;
 using Fleet.Abstractions.Nodes;
 using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Services;
 using Fleet.Abstractions.Supervision;
 using Fleet.Core.Health;
 using Fleet.Core.Remediation;
+using Fleet.Core.Services;
 using Fleet.Core.Text;
 using Fleet.Grains.Actuators;
 using Fleet.Grains.Audit;
@@ -24,6 +26,7 @@ namespace Fleet.Grains.Nodes;
 [GrainType(Subjects.NodeKind)]
 public sealed partial class NodeGrain(
     [PersistentState("node", StorageNames.Fleet)] IPersistentState<NodeState> state,
+    [PersistentState("placements", StorageNames.Fleet)] IPersistentState<NodePlacements> placements,
     PolicyCache policies, IAuditStore audit, ActionExecutor executor, FleetMetrics metrics, TimeProvider time,
     ILogger<NodeGrain> log) : Grain, INodeGrain
 {
@@ -137,7 +140,7 @@ public sealed partial class NodeGrain(
         var now = time.GetUtcNow();
         _policy = policies.Current;
         var request = new LeaseRequest($"{Actor}/drain/{Guid.CreateVersion7(now):N}", Actor, ActionNames.Drain, _policy.Version,
-            [Subjects.Domain(reg.Domain)], ActionClass.Disruptive, Force: force);
+            ScopesOf(reg, now), ActionClass.Disruptive, Force: force);
         var decision = await GrainFactory.AcquireLeaseAsync(request);
         if (!decision.Granted)
         {
@@ -150,7 +153,7 @@ public sealed partial class NodeGrain(
         Record(DecisionKinds.Permitted, $"Permitted drain on node {Id} for {by}{(force ? " (forced)" : "")}: {decision.Reason} (lease until {decision.ExpiresAt:HH:mm:ss} UTC).",
             ActionNames.Drain, rule: force ? "operator --force" : null);
         await SetAdminAsync(AdminState.Draining, by, reason, "Drained");
-        await ReleaseDrainLeaseAsync(now);
+        if (!HostsInstances(now)) await ReleaseDrainLeaseAsync(now);
         await CommitAsync(now);
         return Status();
     }
@@ -192,7 +195,7 @@ public sealed partial class NodeGrain(
         var now = time.GetUtcNow();
         _policy = policies.Current;
         var judgement = NodeMonitor.OnTick(S.Health, now, _watchingSince, _policy);
-        if (ReferenceEquals(judgement.Model, S.Health) && S.Case is null)
+        if (ReferenceEquals(judgement.Model, S.Health) && S.Case is null && S.DrainLease is null)
         {
             EnsureTimer(); // nothing to judge or do: a node reporting on time costs its timer almost nothing
             return;
@@ -200,6 +203,7 @@ public sealed partial class NodeGrain(
         Apply(judgement, now);
         await PublishHealthAsync(now);
         await ReconcileAsync(now);
+        if (S.DrainLease is { } lease && (now >= lease.ExpiresAt || !HostsInstances(now))) await ReleaseDrainLeaseAsync(now);
         await CommitAsync(now);
         metrics.Decision(time.GetElapsedTime(started));
         EnsureTimer();
@@ -261,7 +265,7 @@ public sealed partial class NodeGrain(
         return new CaseSubject(Actor, Id, judged,
             NeedsRemedy: judged == HealthState.Unhealthy && S.Admin != AdminState.Draining,
             NeedsPrevention: forecast && S.Admin == AdminState.None,
-            Forecast: forecast, S.Health.LastReportAt, Symptom, Evidence, [Subjects.Domain(reg.Domain)]);
+            Forecast: forecast, S.Health.LastReportAt, Symptom, Evidence, ScopesOf(reg, time.GetUtcNow()));
     }
 
     private async Task<NodeStatus> SetAdminAsync(AdminState admin, string by, string? reason, string verb)
@@ -334,7 +338,8 @@ public sealed partial class NodeGrain(
             _dirty = true;
         }
         if ((moved || force) && S.Registration is { } reg)
-            await Domain(reg.Domain).ReportMemberAsync(new NodeSummary(Id, reg.Domain, effective, S.EffectiveSince));
+            await Domain(reg.Domain).ReportMemberAsync(Summary(reg));
+        if (moved) NotifyServices();
     }
 
     private void EnsureTimer()
@@ -365,7 +370,10 @@ public sealed partial class NodeGrain(
             S.EffectiveSince, r.Capacity, r.Labels, S.Health.Forecast,
             c is null ? null : new RemediationView(c.CaseId, c.Phase.ToString(), c.Step, c.Action, c.LeaseId, c.Deadline,
                 EscalationLadder.NextAllowedAt(S.History, time.GetUtcNow(), _policy.Remediation)),
-            S.PolicyVersion, S.Health.LastReport is { Peers.IsDefault: true } old ? old with { Peers = [] } : S.Health.LastReport, RuntimeIdentity);
+            S.PolicyVersion, S.Health.LastReport is { Peers.IsDefault: true } old ? old with { Peers = [] } : S.Health.LastReport, RuntimeIdentity)
+        {
+            Placements = [.. Placement.Live(P.ByKey.Values, time.GetUtcNow()).OrderBy(p => p.Key, StringComparer.Ordinal)],
+        };
     }
 
     private string Symptom(bool preventive)

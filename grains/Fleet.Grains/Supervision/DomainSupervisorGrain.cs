@@ -2,7 +2,9 @@ using System.Collections.Immutable;
 using Fleet.Abstractions.Audit;
 using Fleet.Abstractions.Nodes;
 using Fleet.Abstractions.Supervision;
+using Fleet.Abstractions.Services;
 using Fleet.Core.Guarding;
+using Fleet.Core.Services;
 using Fleet.Grains.Audit;
 using Fleet.Grains.Policy;
 using Fleet.Grains.Telemetry;
@@ -115,6 +117,11 @@ public sealed class DomainSupervisorGrain(
         await HousekeepAsync(time.GetUtcNow(), records);
         await SaveAsync(true, records);
     }
+
+    public Task<ImmutableArray<NodeSummary>> GetCandidatesAsync(PlacementAsk ask, int max) =>
+        Task.FromResult(state.State.Members.Values.Where(m => Placement.MayFit(m, ask))
+            .OrderByDescending(m => Placement.Room(Placement.FromSummary(m))).ThenBy(m => m.NodeId, StringComparer.Ordinal)
+            .Take(max).ToImmutableArray());
 
     public Task<ImmutableArray<NodeSummary>> GetMembersAsync() =>
         Task.FromResult(state.State.Members.Values.OrderBy(m => m.NodeId, StringComparer.Ordinal).ToImmutableArray());

@@ -44,6 +44,7 @@ public static class FleetApi
         api.MapGet("/fleet", FleetAsync).WithTags("Fleet");
         api.MapPost("/fleet/freeze", (OperatorRequest? body, IFleetClient fleet) => fleet.FreezeAsync(By(body), body?.Reason ?? "")).WithTags("Fleet");
         api.MapPost("/fleet/unfreeze", (OperatorRequest? body, IFleetClient fleet) => fleet.UnfreezeAsync(By(body), body?.Reason)).WithTags("Fleet");
+        api.MapServiceEndpoints();
         return app;
     }
 

@@ -40,11 +40,17 @@ public static class DecisionKinds
     public const string Thawed = "thawed";
     public const string PolicyApplied = "policy-applied";
     public const string Operator = "operator";
+    /// <summary>A service instance was placed on a node (a reservation was granted).</summary>
+    public const string Placed = "placed";
+    /// <summary>A service instance is moved or replaced because of its node (drained, lost).</summary>
+    public const string Rescheduled = "rescheduled";
+    /// <summary>A service's replicas changed (by load or by hand).</summary>
+    public const string Scaled = "scaled";
 
     public static readonly ImmutableArray<string> All =
     [
         Registered, Observed, HealthChanged, Predicted, Proposed, Permitted, Denied, Executed, Failed,
-        Verified, Escalated, HandedToHuman, Released, Frozen, Thawed, PolicyApplied, Operator,
+        Verified, Escalated, HandedToHuman, Released, Frozen, Thawed, PolicyApplied, Operator, Placed, Rescheduled, Scaled,
     ];
 }
 

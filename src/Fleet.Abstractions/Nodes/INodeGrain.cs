@@ -38,4 +38,24 @@ public interface INodeGrain : IActionOwner
     /// <summary>A peer tells what it saw when it probed this node; it confirms (or disputes) a silence.</summary>
     [OneWay, Alias("PeerObserved")]
     Task PeerObservedAsync(PeerView view);
+
+    /// <summary>The node's offer for one instance: its free room and whether it would take it. Interleaves with the node's loop.</summary>
+    [ReadOnly, AlwaysInterleave, Alias("Offer")]
+    Task<Services.CapacityOffer> OfferAsync(Services.PlacementAsk ask);
+
+    /// <summary>Reserves room for one instance, or refuses (full, unhealthy, cordoned, draining, lacking a label).
+    /// The reservation expires after the ask's TTL unless confirmed.</summary>
+    [AlwaysInterleave, Alias("Reserve")]
+    Task<Services.ReservationResult> ReserveAsync(Services.PlacementAsk ask);
+
+    /// <summary>The instance started: its reservation no longer expires. False when the reservation is gone (expired).</summary>
+    [AlwaysInterleave, Alias("Confirm")]
+    Task<bool> ConfirmAsync(string service, string instance);
+
+    [AlwaysInterleave, Alias("ReleasePlacement")]
+    Task ReleasePlacementAsync(string service, string instance);
+
+    /// <summary>What a service needs of this node: its health, admin state, case and placements. Null when not registered.</summary>
+    [ReadOnly, AlwaysInterleave, Alias("GetView")]
+    Task<Services.NodeView?> GetViewAsync();
 }

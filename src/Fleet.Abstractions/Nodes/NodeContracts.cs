@@ -94,15 +94,30 @@ public sealed record NodeStatus(
     [property: Id(11)] RemediationView? Remediation,
     [property: Id(12)] int PolicyVersion,
     [property: Id(13)] TelemetryReport? LastReport,
-    [property: Id(14)] string? HostedOn = null);
+    [property: Id(14)] string? HostedOn = null)
+{
+    /// <summary>The service instances placed on the node (reserved or running).</summary>
+    [Id(15)] public ImmutableArray<Services.NodePlacement> Placements { get; init; } = [];
+}
 
-/// <summary>A row of the fleet inventory, as kept by the node's domain supervisor.</summary>
+/// <summary>
+/// A row of the fleet inventory, as kept by the node's domain supervisor: also its free room (capacity minus
+/// reservations), admin state and labels, so a service finds candidates for an instance without asking every node.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("fleet.NodeSummary")]
 public sealed record NodeSummary(
     [property: Id(0)] string NodeId,
     [property: Id(1)] string Domain,
     [property: Id(2)] HealthState Health,
-    [property: Id(3)] DateTimeOffset Since);
+    [property: Id(3)] DateTimeOffset Since)
+{
+    [Id(4)] public double? FreeCpu { get; init; }
+    [Id(5)] public long? FreeMemory { get; init; }
+    [Id(6)] public AdminState Admin { get; init; }
+    [Id(7)] public ImmutableDictionary<string, string>? Labels { get; init; }
+    /// <summary>Instances placed (reserved or running) on the node.</summary>
+    [Id(8)] public int Instances { get; init; }
+}
 
 [GenerateSerializer, Alias("fleet.ReportOutcome")]
 public enum ReportOutcome

@@ -19,6 +19,9 @@ public sealed record FleetPolicy(
     /// <summary>Rows the policy adds to the action catalogue, or built-in rows it overrides (<c>actions</c> section). Default none.</summary>
     [Id(6)] public ImmutableArray<ActionSpec> Actions { get; init; } = [];
 
+    /// <summary>How services place, move and watch their instances (<c>services</c> section).</summary>
+    [Id(7)] public ServicePolicy Services { get; init; } = ServicePolicy.Default;
+
     public static FleetPolicy Default { get; } = new(
         0,
         new TelemetryPolicy(TimeSpan.FromSeconds(10), 3, TimeSpan.FromSeconds(30)),
@@ -119,3 +122,19 @@ public sealed record GuardrailPolicy(
     [property: Id(5)] TimeSpan StormCooldown,
     [property: Id(6)] TimeSpan LeaseDuration,
     [property: Id(7)] int FleetMaxConcurrent);
+
+/// <param name="RescheduleAfter">
+/// How long a node may stay Unhealthy before the services on it move their instances away. Null (the default): when
+/// its first ladder rung has failed, or the first rung's verify window has passed since it turned Unhealthy — so a
+/// restart that would have healed it is not raced.
+/// </param>
+/// <param name="ReservationTtl">How long a node holds room for an instance that has not started yet. Default 2 min.</param>
+/// <param name="ReconcileInterval">How often a service compares its instances with its spec (events bring it forward). Default 5 s.</param>
+[GenerateSerializer, Immutable, Alias("fleet.ServicePolicy")]
+public sealed record ServicePolicy(
+    [property: Id(0)] TimeSpan? RescheduleAfter,
+    [property: Id(1)] TimeSpan ReservationTtl,
+    [property: Id(2)] TimeSpan ReconcileInterval)
+{
+    public static ServicePolicy Default { get; } = new(null, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(5));
+}

@@ -22,6 +22,10 @@ public interface IDomainSupervisorGrain : IGrainWithStringKey
     [Alias("RemoveMember")]
     Task RemoveMemberAsync(string nodeId);
 
+    /// <summary>Up to <paramref name="max"/> members whose inventory row says they may take the ask, the roomiest first.</summary>
+    [ReadOnly, Alias("GetCandidates")]
+    Task<ImmutableArray<NodeSummary>> GetCandidatesAsync(Services.PlacementAsk ask, int max);
+
     [ReadOnly, Alias("GetMembers")]
     Task<ImmutableArray<NodeSummary>> GetMembersAsync();
 

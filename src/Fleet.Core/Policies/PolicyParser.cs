@@ -1,10 +1,9 @@
 using System.Collections.Immutable;
-using System.Globalization;
 using System.Text.RegularExpressions;
 using Fleet.Abstractions.Actions;
 using Fleet.Abstractions.Policy;
 using Fleet.Abstractions.Supervision;
-using YamlDotNet.Core;
+using Fleet.Core.Documents;
 using YamlDotNet.RepresentationModel;
 
 namespace Fleet.Core.Policies;
@@ -26,26 +25,13 @@ public static partial class PolicyParser
     public static PolicyParseResult Parse(string yaml, int version = 0)
     {
         var problems = ImmutableArray.CreateBuilder<PolicyProblem>();
-        YamlMappingNode root;
-        try
-        {
-            var stream = new YamlStream();
-            stream.Load(new StringReader(yaml ?? ""));
-            if (stream.Documents.Count == 0) return new(FleetPolicy.Default with { Version = version }, []);
-            if (stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" or "~" })
-                return new(FleetPolicy.Default with { Version = version }, []);
-            if (stream.Documents[0].RootNode is not YamlMappingNode map)
-                return new(null, [new PolicyProblem("(document)", "the document must be a mapping of sections (telemetry, health, forecast, remediation, guardrails)", Line(stream.Documents[0].RootNode))]);
-            root = map;
-        }
-        catch (YamlException e)
-        {
-            return new(null, [new PolicyProblem("(document)", $"not valid YAML: {e.InnerException?.Message ?? e.Message}", (int)e.Start.Line)]);
-        }
+        var root = YamlReader.Load(yaml, "sections (telemetry, health, forecast, remediation, guardrails, actions)", problems, out var empty);
+        if (empty) return new(FleetPolicy.Default with { Version = version }, []);
+        if (root is null) return new(null, problems.ToImmutable());
 
-        var r = new Reader(problems);
+        var r = new YamlReader(problems);
         var d = FleetPolicy.Default;
-        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions");
+        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services");
 
         var t = r.Section(root, "telemetry");
         var telemetry = new TelemetryPolicy(
@@ -106,190 +92,98 @@ public static partial class PolicyParser
 
         var actions = r.Actions(root);
 
+        var sv = r.Section(root, "services");
+        var reschedule = r.Scalar(sv, "services.rescheduleAfter", out _) is { } rt && rt != "firstRungFailed"
+            ? r.Duration(sv, "services.rescheduleAfter", TimeSpan.Zero, TimeSpan.Zero, TimeSpan.FromDays(1))
+            : (TimeSpan?)null;
+        var services = new ServicePolicy(reschedule,
+            r.Duration(sv, "services.reservationTtl", d.Services.ReservationTtl, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            r.Duration(sv, "services.reconcileInterval", d.Services.ReconcileInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)));
+        r.Known(sv, "services", "rescheduleAfter", "reservationTtl", "reconcileInterval");
+
         if (problems.Count > 0) return new(null, problems.ToImmutable());
-        return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails) { Actions = actions }, []);
+        return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails) { Actions = actions, Services = services }, []);
     }
 
-    private static int? Line(YamlNode? node) => node is null ? null : (int)node.Start.Line;
-
-    private sealed class Reader(ImmutableArray<PolicyProblem>.Builder problems)
+    private static string Action(this YamlReader r, YamlMappingNode? map, string path, string fallback)
     {
-        public void Problem(YamlNode? node, string path, string message) => problems.Add(new PolicyProblem(path, message, Line(node)));
+        var text = r.Scalar(map, path, out var node);
+        if (text is null) return fallback;
+        if (ActionName().IsMatch(text)) return text;
+        r.Problem(node, path, $"'{text}' is not an action name (lower-case letters, digits and '-', starting with a letter)");
+        return fallback;
+    }
 
-        public YamlMappingNode? Section(YamlMappingNode parent, string key)
+    /// <summary>The <c>actions</c> section: a mapping of action name to its catalogue row (verb, class, effect, actuator).</summary>
+    private static ImmutableArray<ActionSpec> Actions(this YamlReader r, YamlMappingNode root)
+    {
+        var node = YamlReader.Get(root, "actions");
+        if (node is null or YamlScalarNode { Value: null or "" or "~" }) return [];
+        if (node is not YamlMappingNode map)
         {
-            var node = Get(parent, key);
-            if (node is null or YamlScalarNode { Value: null or "" or "~" }) return null;
-            if (node is YamlMappingNode map) return map;
-            Problem(node, key, "must be a mapping of fields");
-            return null;
+            r.Problem(node, "actions", "must be a mapping of action name to its fields (verb, class, effect, actuator)");
+            return [];
         }
-
-        public void Known(YamlMappingNode? map, string path, params string[] keys)
+        var rows = ImmutableArray.CreateBuilder<ActionSpec>();
+        foreach (var (key, value) in map.Children)
         {
-            if (map is null) return;
-            foreach (var key in map.Children.Keys)
+            var name = (key as YamlScalarNode)?.Value ?? "";
+            var path = $"actions.{name}";
+            if (!ActionName().IsMatch(name) || name == Fleet.Abstractions.Actions.ActionNames.Human)
             {
-                var name = (key as YamlScalarNode)?.Value ?? "?";
-                if (!keys.Contains(name))
-                    Problem(key, path.Length == 0 ? name : $"{path}.{name}", $"unknown field; accepted: {string.Join(", ", keys)}");
+                r.Problem(key, path, $"'{name}' is not an action name (lower-case letters, digits and '-', starting with a letter; not 'human')");
+                continue;
             }
-        }
-
-        private static YamlNode? Get(YamlMappingNode? map, string key) =>
-            map is not null && map.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : null;
-
-        private string? Scalar(YamlMappingNode? map, string path, out YamlNode? node)
-        {
-            node = Get(map, path[(path.LastIndexOf('.') + 1)..]);
-            if (node is null) return null;
-            if (node is YamlScalarNode s) return s.Value;
-            Problem(node, path, "must be a single value");
-            return null;
-        }
-
-        public TimeSpan Duration(YamlMappingNode? map, string path, TimeSpan fallback, TimeSpan min, TimeSpan max)
-        {
-            var text = Scalar(map, path, out var node);
-            if (text is null) return fallback;
-            if (!Durations.TryParse(text, out var value))
+            if (value is not YamlMappingNode row)
             {
-                Problem(node, path, $"'{text}' is not a duration; write e.g. 500ms, 10s, 5m, 1h30m");
-                return fallback;
+                r.Problem(value, path, "must be a mapping with verb, class, effect and actuator");
+                continue;
             }
-            if (value < min || value > max)
-                Problem(node, path, $"{Durations.Write(value)} is out of range; accepted {Durations.Write(min)} to {Durations.Write(max)}");
-            return value;
+            r.Known(row, path, "verb", "class", "effect", "actuator");
+            var verb = r.Scalar(row, $"{path}.verb", out var verbNode);
+            if (verb is not null && (verb.Trim().Length == 0 || verb.Length > 80)) r.Problem(verbNode, $"{path}.verb", "must be 1 to 80 characters");
+            var actionClass = r.Enum(row, $"{path}.class", ActionClass.Disruptive, ActionClass.Placement);
+            var effect = r.Enum(row, $"{path}.effect", AdminEffect.None, null);
+            var actuator = r.Scalar(row, $"{path}.actuator", out var actuatorNode);
+            if (actuator is not null && !Fleet.Core.Actions.ActionCatalogue.Actuators.Contains(actuator))
+                r.Problem(actuatorNode, $"{path}.actuator", $"'{actuator}' is not an actuator; accepted: {string.Join(", ", Fleet.Core.Actions.ActionCatalogue.Actuators)}");
+            rows.Add(new ActionSpec(name, verb?.Trim() ?? $"Ran {name}", actionClass, effect, actuator));
         }
+        return rows.ToImmutable();
+    }
 
-        public int Int(YamlMappingNode? map, string path, int fallback, int min, int max)
+    private static ImmutableArray<LadderStep> Ladder(this YamlReader r, YamlMappingNode? map, ImmutableArray<LadderStep> fallback)
+    {
+        var node = YamlReader.Get(map, "ladder");
+        if (node is null) return fallback;
+        if (node is not YamlSequenceNode seq)
         {
-            var text = Scalar(map, path, out var node);
-            if (text is null) return fallback;
-            if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
-            {
-                Problem(node, path, $"'{text}' is not a whole number");
-                return fallback;
-            }
-            if (value < min || value > max) Problem(node, path, $"{value} is out of range; accepted {min} to {max}");
-            return value;
-        }
-
-        public double Double(YamlMappingNode? map, string path, double fallback, double min, double max)
-        {
-            var text = Scalar(map, path, out var node);
-            if (text is null) return fallback;
-            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value))
-            {
-                Problem(node, path, $"'{text}' is not a number");
-                return fallback;
-            }
-            if (value < min || value > max)
-                Problem(node, path, $"{value.ToString(CultureInfo.InvariantCulture)} is out of range; accepted {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}");
-            return value;
-        }
-
-        public bool Bool(YamlMappingNode? map, string path, bool fallback)
-        {
-            var text = Scalar(map, path, out var node);
-            if (text is null) return fallback;
-            if (bool.TryParse(text, out var value)) return value;
-            Problem(node, path, $"'{text}' is not true or false");
+            r.Problem(node, "remediation.ladder", "must be a list of steps, each with an action and a verifyWindow");
             return fallback;
         }
-
-        public string Action(YamlMappingNode? map, string path, string fallback)
+        if (seq.Children.Count == 0)
         {
-            var text = Scalar(map, path, out var node);
-            if (text is null) return fallback;
-            if (ActionName().IsMatch(text)) return text;
-            Problem(node, path, $"'{text}' is not an action name (lower-case letters, digits and '-', starting with a letter)");
+            r.Problem(node, "remediation.ladder", "must have at least one step");
             return fallback;
         }
-
-        /// <summary>The <c>actions</c> section: a mapping of action name to its catalogue row (verb, class, effect, actuator).</summary>
-        public ImmutableArray<ActionSpec> Actions(YamlMappingNode root)
+        var steps = ImmutableArray.CreateBuilder<LadderStep>();
+        for (var i = 0; i < seq.Children.Count; i++)
         {
-            var node = Get(root, "actions");
-            if (node is null or YamlScalarNode { Value: null or "" or "~" }) return [];
-            if (node is not YamlMappingNode map)
+            var path = $"remediation.ladder[{i}]";
+            if (seq.Children[i] is not YamlMappingNode step)
             {
-                Problem(node, "actions", "must be a mapping of action name to its fields (verb, class, effect, actuator)");
-                return [];
+                r.Problem(seq.Children[i], path, "must be a mapping with an action and a verifyWindow");
+                continue;
             }
-            var rows = ImmutableArray.CreateBuilder<ActionSpec>();
-            foreach (var (key, value) in map.Children)
-            {
-                var name = (key as YamlScalarNode)?.Value ?? "";
-                var path = $"actions.{name}";
-                if (!ActionName().IsMatch(name) || name == Fleet.Abstractions.Actions.ActionNames.Human)
-                {
-                    Problem(key, path, $"'{name}' is not an action name (lower-case letters, digits and '-', starting with a letter; not 'human')");
-                    continue;
-                }
-                if (value is not YamlMappingNode row)
-                {
-                    Problem(value, path, "must be a mapping with verb, class, effect and actuator");
-                    continue;
-                }
-                Known(row, path, "verb", "class", "effect", "actuator");
-                var verb = Scalar(row, $"{path}.verb", out var verbNode);
-                if (verb is not null && (verb.Trim().Length == 0 || verb.Length > 80)) Problem(verbNode, $"{path}.verb", "must be 1 to 80 characters");
-                var actionClass = Enum(row, $"{path}.class", ActionClass.Disruptive, ActionClass.Placement);
-                var effect = Enum(row, $"{path}.effect", AdminEffect.None, null);
-                var actuator = Scalar(row, $"{path}.actuator", out var actuatorNode);
-                if (actuator is not null && !Fleet.Core.Actions.ActionCatalogue.Actuators.Contains(actuator))
-                    Problem(actuatorNode, $"{path}.actuator", $"'{actuator}' is not an actuator; accepted: {string.Join(", ", Fleet.Core.Actions.ActionCatalogue.Actuators)}");
-                rows.Add(new ActionSpec(name, verb?.Trim() ?? $"Ran {name}", actionClass, effect, actuator));
-            }
-            return rows.ToImmutable();
+            r.Known(step, path, "action", "verifyWindow");
+            if (YamlReader.Get(step, "action") is null) r.Problem(step, $"{path}.action", "is required");
+            var action = r.Action(step, $"{path}.action", "?");
+            var isHuman = action == Fleet.Abstractions.Actions.ActionNames.Human;
+            if (isHuman && i != seq.Children.Count - 1) r.Problem(step, $"{path}.action", "'human' ends the ladder, so it must be the last step");
+            var verify = r.Duration(step, $"{path}.verifyWindow", isHuman ? TimeSpan.Zero : TimeSpan.FromMinutes(2), TimeSpan.Zero, TimeSpan.FromDays(1));
+            if (!isHuman && verify <= TimeSpan.Zero) r.Problem(step, $"{path}.verifyWindow", "must be longer than 0s for an action the fleet runs");
+            steps.Add(new LadderStep(action, verify));
         }
-
-        /// <summary>An enum value written in camelCase (<c>disruptive</c>, <c>draining</c>); <paramref name="refused"/> is a value not accepted here.</summary>
-        private TEnum Enum<TEnum>(YamlMappingNode map, string path, TEnum fallback, TEnum? refused) where TEnum : struct, System.Enum
-        {
-            var text = Scalar(map, path, out var node);
-            if (text is null) return fallback;
-            var names = System.Enum.GetValues<TEnum>().Where(v => !v.Equals(refused)).Select(v => Text.Format.Camel(v.ToString())).ToArray();
-            var match = System.Enum.GetValues<TEnum>().Where(v => !v.Equals(refused)).FirstOrDefault(v => Text.Format.Camel(v.ToString()) == text, fallback);
-            if (Text.Format.Camel(match.ToString()) != text)
-                Problem(node, path, $"'{text}' is not accepted; accepted: {string.Join(", ", names)}");
-            return match;
-        }
-
-        public ImmutableArray<LadderStep> Ladder(YamlMappingNode? map, ImmutableArray<LadderStep> fallback)
-        {
-            var node = Get(map, "ladder");
-            if (node is null) return fallback;
-            if (node is not YamlSequenceNode seq)
-            {
-                Problem(node, "remediation.ladder", "must be a list of steps, each with an action and a verifyWindow");
-                return fallback;
-            }
-            if (seq.Children.Count == 0)
-            {
-                Problem(node, "remediation.ladder", "must have at least one step");
-                return fallback;
-            }
-            var steps = ImmutableArray.CreateBuilder<LadderStep>();
-            for (var i = 0; i < seq.Children.Count; i++)
-            {
-                var path = $"remediation.ladder[{i}]";
-                if (seq.Children[i] is not YamlMappingNode step)
-                {
-                    Problem(seq.Children[i], path, "must be a mapping with an action and a verifyWindow");
-                    continue;
-                }
-                Known(step, path, "action", "verifyWindow");
-                if (Get(step, "action") is null) Problem(step, $"{path}.action", "is required");
-                var action = Action(step, $"{path}.action", "?");
-                var isHuman = action == Fleet.Abstractions.Actions.ActionNames.Human;
-                if (isHuman && i != seq.Children.Count - 1) Problem(step, $"{path}.action", "'human' ends the ladder, so it must be the last step");
-                var verify = Duration(step, $"{path}.verifyWindow", isHuman ? TimeSpan.Zero : TimeSpan.FromMinutes(2), TimeSpan.Zero, TimeSpan.FromDays(1));
-                if (!isHuman && verify <= TimeSpan.Zero) Problem(step, $"{path}.verifyWindow", "must be longer than 0s for an action the fleet runs");
-                steps.Add(new LadderStep(action, verify));
-            }
-            return steps.ToImmutable();
-        }
+        return steps.ToImmutable();
     }
 }

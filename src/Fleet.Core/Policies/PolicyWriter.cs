@@ -50,6 +50,10 @@ public static class PolicyWriter
         sb.AppendLine($"  stormCooldown: {D(p.Guardrails.StormCooldown)}");
         sb.AppendLine($"  leaseDuration: {D(p.Guardrails.LeaseDuration)}");
         sb.AppendLine($"  fleetMaxConcurrent: {p.Guardrails.FleetMaxConcurrent}");
+        sb.AppendLine("services:");
+        sb.AppendLine($"  rescheduleAfter: {(p.Services.RescheduleAfter is { } after ? D(after) : "firstRungFailed")}");
+        sb.AppendLine($"  reservationTtl: {D(p.Services.ReservationTtl)}");
+        sb.AppendLine($"  reconcileInterval: {D(p.Services.ReconcileInterval)}");
         if (!p.Actions.IsDefaultOrEmpty)
         {
             sb.AppendLine("actions:");

@@ -134,6 +134,61 @@ public static partial class InputRules
         return p.ToDictionary();
     }
 
+    public const int MaxReplicas = 10_000;
+
+    /// <summary>The rules of a service spec, by path (the spec parser adds the document's lines).</summary>
+    public static Dictionary<string, string[]> Check(Abstractions.Services.ServiceSpec s)
+    {
+        var p = new Problems();
+        if (!IsValidId(s.Name)) p.Add("name", $"'{s.Name}' is not a service name: {IdRule}");
+        if (s.Replicas is < 0 or > MaxReplicas) p.Add("replicas", $"{s.Replicas} is out of range; accepted 0 to {MaxReplicas}");
+        if (string.IsNullOrWhiteSpace(s.Version) || s.Version.Length > 64 || s.Version.Any(char.IsWhiteSpace)) p.Add("version", "must be 1 to 64 characters with no spaces");
+        if (s.Resources is null) p.Add("resources", "is required (cpuCores, memoryBytes)");
+        else
+        {
+            if (!double.IsFinite(s.Resources.CpuCores) || s.Resources.CpuCores <= 0 || s.Resources.CpuCores > 1024) p.Add("resources.cpuCores", "must be more than 0 and at most 1024");
+            if (s.Resources.MemoryBytes <= 0 || s.Resources.MemoryBytes > MaxBytes) p.Add("resources.memoryBytes", "must be more than 0 and at most 1 PiB");
+        }
+        if (s.Placement?.Labels is { } labels)
+        {
+            if (labels.Count > MaxLabels) p.Add("placement.labels", $"at most {MaxLabels} labels");
+            foreach (var (k, v) in labels)
+            {
+                if (!IsValidId(k)) p.Add($"placement.labels.{k}", $"a label name must be {IdRule}");
+                if (v is null || v.Length > 256) p.Add($"placement.labels.{k}", "a label value must be at most 256 characters");
+            }
+        }
+        if (s.Budget is { MinHealthyShare: { } share } && (!double.IsFinite(share) || share is < 0 or > 1)) p.Add("minHealthy", "must be a share from 0 to 1 (or 0% to 100%)");
+        if (s.Budget is { MaxUnavailable: { } mu } && mu < 0) p.Add("maxUnavailable", "must be 0 or more");
+        if (s.Scaling is { } sc)
+        {
+            if (sc.Min is < 1 or > MaxReplicas) p.Add("scaling.min", $"{sc.Min} is out of range; accepted 1 to {MaxReplicas}");
+            if (sc.Max is < 1 or > MaxReplicas) p.Add("scaling.max", $"{sc.Max} is out of range; accepted 1 to {MaxReplicas}");
+            else if (sc.Max < sc.Min) p.Add("scaling.max", $"must be at least scaling.min ({sc.Min})");
+            if (!double.IsFinite(sc.Target) || sc.Target <= 0 || (sc.Metric == Abstractions.Services.ScalingMetric.Cpu && sc.Target > 100))
+                p.Add("scaling.target", sc.Metric == Abstractions.Services.ScalingMetric.Cpu ? "must be more than 0 and at most 100 (percent CPU)" : "must be more than 0 (requests per second per instance)");
+            if (!double.IsFinite(sc.Tolerance) || sc.Tolerance is < 0 or >= 1) p.Add("scaling.tolerance", "must be from 0 to less than 1 (a share of the target)");
+            if (sc.Cooldown < TimeSpan.Zero) p.Add("scaling.cooldown", "must not be negative");
+        }
+        return p.ToDictionary();
+    }
+
+    /// <summary>The rules of one instance report, by field (prefixed for a batch).</summary>
+    public static Dictionary<string, string[]> Check(Abstractions.Services.InstanceReport r, DateTimeOffset now, string prefix = "")
+    {
+        var p = new Problems();
+        if (!IsValidId(r.Service)) p.Add(prefix + "service", $"'{r.Service}' is not a service name: {IdRule}");
+        if (!IsValidId(r.Instance)) p.Add(prefix + "instance", $"'{r.Instance}' is not an instance id: {IdRule}");
+        if (string.IsNullOrWhiteSpace(r.Version) || r.Version.Length > 64) p.Add(prefix + "version", "must be 1 to 64 characters");
+        foreach (var (field, value) in new[] { ("requests", r.Requests), ("errors", r.Errors), ("latencyP50Ms", r.LatencyP50Ms), ("latencyP99Ms", r.LatencyP99Ms) })
+            if (!double.IsFinite(value) || value < 0 || value > 1e9) p.Add(prefix + field, "must be a number from 0 to 1e9");
+        if (r.CpuPercent is { } cpu && (!double.IsFinite(cpu) || cpu is < 0 or > 100)) p.Add(prefix + "cpuPercent", "must be between 0 and 100");
+        if (r.MemoryBytes < 0 || r.MemoryBytes > MaxBytes) p.Add(prefix + "memoryBytes", "must be from 0 to 1 PiB");
+        if (r.Timestamp > now + MaxFutureSkew) p.Add(prefix + "timestamp", $"is more than {Text.Format.Duration(MaxFutureSkew)} ahead of the receiver's clock");
+        if (r.Timestamp < now - MaxAge) p.Add(prefix + "timestamp", $"is more than {Text.Format.Duration(MaxAge)} old");
+        return p.ToDictionary();
+    }
+
     public static Dictionary<string, string[]> CheckText(string field, string? text, bool required, int max = 512)
     {
         var p = new Problems();

@@ -1,0 +1,136 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Services;
+using Fleet.Abstractions.Supervision;
+using Fleet.Core.Services;
+
+namespace Fleet.Grains.Nodes;
+
+/// <summary>The room a node holds for service instances, in its own state row (so a reservation never races the node's loop).</summary>
+[GenerateSerializer, Immutable, Alias("fleet.NodePlacements")]
+public sealed record NodePlacements([property: Id(0)] ImmutableDictionary<string, NodePlacement> ByKey)
+{
+    public NodePlacements() : this(ImmutableDictionary<string, NodePlacement>.Empty) { }
+}
+
+/// <summary>
+/// The node's half of placement by negotiation. These calls interleave with the node's own loop (a service may ask while
+/// the node waits on that service's consent to a drain, and neither may wait on the other), so they touch only the
+/// placements row, one at a time behind a gate: a check and its reservation never interleave with another reservation,
+/// so two services racing for the last room never oversubscribe the node.
+/// </summary>
+public sealed partial class NodeGrain
+{
+    private readonly SemaphoreSlim _placementGate = new(1, 1);
+
+    private NodePlacements P => placements.State;
+
+    public Task<CapacityOffer> OfferAsync(PlacementAsk ask) => Task.FromResult(OfferNow(ask));
+
+    private CapacityOffer OfferNow(PlacementAsk ask) => S.Registration is { } reg
+        ? Placement.Offer(reg, S.Effective, S.Admin, P.ByKey.Values, ask, time.GetUtcNow())
+        : new CapacityOffer(Id, "", 0, 0, 0, 0, HealthState.Unknown, false, $"{Id} is not registered");
+
+    public async Task<ReservationResult> ReserveAsync(PlacementAsk ask)
+    {
+        await _placementGate.WaitAsync();
+        try
+        {
+            var offer = OfferNow(ask);
+            if (!offer.Accepts) return new ReservationResult(false, offer);
+            var now = time.GetUtcNow();
+            var reservation = new NodePlacement(ask.Service, ask.Instance, ask.CpuCores, ask.MemoryBytes, false, now, now + ask.Ttl);
+            await WritePlacementsAsync(Pruned(now).SetItem(reservation.Key, reservation));
+            return new ReservationResult(true, offer);
+        }
+        finally
+        {
+            _placementGate.Release();
+        }
+    }
+
+    public async Task<bool> ConfirmAsync(string service, string instance)
+    {
+        await _placementGate.WaitAsync();
+        try
+        {
+            var now = time.GetUtcNow();
+            if (!P.ByKey.TryGetValue($"{service}/{instance}", out var p) || !(p.Confirmed || p.ExpiresAt > now)) return false;
+            if (!p.Confirmed) await WritePlacementsAsync(Pruned(now).SetItem(p.Key, p with { Confirmed = true, ExpiresAt = null }));
+            return true;
+        }
+        finally
+        {
+            _placementGate.Release();
+        }
+    }
+
+    public async Task ReleasePlacementAsync(string service, string instance)
+    {
+        await _placementGate.WaitAsync();
+        try
+        {
+            var key = $"{service}/{instance}";
+            if (P.ByKey.ContainsKey(key)) await WritePlacementsAsync(Pruned(time.GetUtcNow()).Remove(key));
+        }
+        finally
+        {
+            _placementGate.Release();
+        }
+    }
+
+    public Task<NodeView?> GetViewAsync()
+    {
+        if (S.Registration is not { } reg) return Task.FromResult<NodeView?>(null);
+        var now = time.GetUtcNow();
+        return Task.FromResult<NodeView?>(new NodeView(Id, reg.Domain, S.Health.Health, S.Effective, S.Admin, S.Health.HealthSince,
+            S.Case?.Step, S.Case?.Phase.ToString(), [.. Placement.Live(P.ByKey.Values, now)]));
+    }
+
+    private ImmutableDictionary<string, NodePlacement> Pruned(DateTimeOffset now) =>
+        P.ByKey.Values.All(p => p.Confirmed || p.ExpiresAt > now) ? P.ByKey : Placement.Live(P.ByKey.Values, now).ToImmutableDictionary(p => p.Key);
+
+    /// <summary>Writes the placements (put back as they were if storage refuses) and tells the domain the node's new free room.</summary>
+    private async Task WritePlacementsAsync(ImmutableDictionary<string, NodePlacement> next)
+    {
+        var before = P;
+        placements.State = new NodePlacements(next);
+        try
+        {
+            await placements.WriteStateAsync();
+        }
+        catch
+        {
+            placements.State = before;
+            throw;
+        }
+        if (S.Registration is { } reg) await Domain(reg.Domain).ReportMemberAsync(Summary(reg));
+    }
+
+    private bool HostsInstances(DateTimeOffset now) => Placement.Live(P.ByKey.Values, now).Any();
+
+    /// <summary>What a lease for an action on this node touches: its domain, and every service with an instance here.</summary>
+    private ImmutableArray<string> ScopesOf(NodeRegistration reg, DateTimeOffset now) =>
+        [Subjects.Domain(reg.Domain), .. Placement.Live(P.ByKey.Values, now).Select(p => p.Service).Distinct().Order(StringComparer.Ordinal).Select(Subjects.Service)];
+
+    /// <summary>The node's row in its domain's inventory, with its free room for new instances.</summary>
+    private NodeSummary Summary(NodeRegistration reg)
+    {
+        var live = Placement.Live(P.ByKey.Values, time.GetUtcNow()).ToList();
+        return new NodeSummary(Id, reg.Domain, S.Effective, S.EffectiveSince)
+        {
+            FreeCpu = reg.Capacity.CpuCores - live.Sum(p => p.CpuCores),
+            FreeMemory = reg.Capacity.MemoryBytes - live.Sum(p => p.MemoryBytes),
+            Admin = S.Admin,
+            Labels = reg.Labels.IsEmpty ? null : reg.Labels,
+            Instances = live.Count,
+        };
+    }
+
+    /// <summary>Tells every service with an instance here that the node's state moved, so it looks again now (one-way).</summary>
+    private void NotifyServices()
+    {
+        foreach (var service in P.ByKey.Values.Select(p => p.Service).Distinct())
+            GrainFactory.GetGrain<IServiceGrain>(service).NodeChangedAsync(Id).Ignore();
+    }
+}

@@ -1,0 +1,391 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Actions;
+using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Services;
+using Fleet.Abstractions.Supervision;
+using Fleet.Core.Remediation;
+using Fleet.Core.Services;
+using Fleet.Core.Text;
+using Fleet.Grains.Actuators;
+using Fleet.Grains.Audit;
+using Fleet.Grains.Policy;
+using Microsoft.Extensions.Logging;
+
+namespace Fleet.Grains.Services;
+
+/// <summary>
+/// One service. Each pass (on its timer, and at once when a node it runs on changes) asks its nodes how they stand,
+/// lets the pure <see cref="ServicePlanner"/> decide, and carries the plan out: it negotiates a node for each Pending
+/// instance (candidates from the domains' inventories, a reservation on the best that accepts), starts and stops
+/// instances through the executor, and frees room the instances no longer need. It also answers for its disruption
+/// budget (<see cref="ServiceBudget"/>) and keeps replicas with the load (<see cref="ServiceScaler"/>).
+/// </summary>
+[GrainType(Subjects.ServiceKind)]
+public sealed partial class ServiceGrain(
+    [PersistentState("service", StorageNames.Fleet)] IPersistentState<ServiceState> state,
+    PolicyCache policies, IAuditStore audit, ActionExecutor executor, TimeProvider time, ILogger<ServiceGrain> log) : Grain, IServiceGrain
+{
+    /// <summary>Nodes a placement asks for at most, after ranking the candidates (the rest are asked on the next pass).</summary>
+    public const int MaxReservationTries = 8;
+
+    /// <summary>Candidates taken from each domain's inventory for one placement.</summary>
+    public const int CandidatesPerDomain = 4;
+
+    private readonly List<DecisionRecord> _pending = [];
+    private IGrainTimer? _timer;
+    private TimeSpan _timerPeriod;
+    private bool _dirty;
+    private FleetPolicy _policy = FleetPolicy.Default;
+
+    private string Name => this.GetPrimaryKeyString();
+    private string Actor => Subjects.Service(Name);
+    private ServiceState S => state.State;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _policy = await policies.GetAsync();
+        EnsureTimer();
+    }
+
+    public Task PingAsync() => Task.CompletedTask;
+
+    public async Task<ServiceStatus> ApplyAsync(ServiceSpec spec, string by)
+    {
+        var now = time.GetUtcNow();
+        _policy = policies.Current;
+        var first = S.Spec is null;
+        var scaling = spec.Scaling is { Enabled: true } sc ? sc : null;
+        var desired = scaling is null ? spec.Replicas : Math.Clamp(first || S.Deleting ? spec.Replicas : S.Desired, scaling.Min, scaling.Max);
+        var before = S.Spec;
+        state.State = S with
+        {
+            Spec = spec, Generation = S.Generation + 1, AppliedAt = now, AppliedBy = by, Desired = desired, AutoscalePaused = false, Deleting = false,
+        };
+        Record(DecisionKinds.Operator, $"Applied the spec of service {Name} (generation {S.Generation}) at the request of {by}: {Describe(spec, desired)}" +
+            (before is not null && before.Version != spec.Version ? $"; version {spec.Version} applies to instances placed from now on (running ones keep {before.Version})" : "") + ".");
+        _dirty = true;
+        await GrainFactory.GetGrain<IServiceDirectoryGrain>(FleetNames.Default).AddAsync(Name);
+        EnsureTimer();
+        await PassAsync(now);
+        return Status()!;
+    }
+
+    public Task<ServiceStatus?> GetAsync() => Task.FromResult(Status());
+
+    public async Task<ServiceStatus> ScaleAsync(int replicas, string by)
+    {
+        if (S.Spec is not { } spec || S.Deleting) throw new ServiceNotFoundException(Name);
+        var now = time.GetUtcNow();
+        _policy = policies.Current;
+        var pause = spec.Scaling is { Enabled: true };
+        Record(DecisionKinds.Scaled, $"Scaled service {Name} from {S.Desired} to {replicas} replicas at the request of {by}" +
+            (pause ? "; autoscaling is paused until the spec turns it on again." : "."), outcome: "manual");
+        state.State = S with { Desired = replicas, AutoscalePaused = pause, LastScale = $"{S.Desired} → {replicas} by {by}" };
+        _dirty = true;
+        await PassAsync(now);
+        return Status()!;
+    }
+
+    public async Task<ServiceStatus?> DeleteAsync(string by)
+    {
+        if (S.Spec is null) throw new ServiceNotFoundException(Name);
+        var now = time.GetUtcNow();
+        _policy = policies.Current;
+        if (!S.Deleting)
+        {
+            var placed = S.Instances.Values.Count(i => i.Node is not null && i.State != InstanceState.Failed);
+            Record(DecisionKinds.Operator, $"Deleting service {Name} at the request of {by}: stopping its {placed} placed instance(s) through the actuator and freeing their reservations.");
+            state.State = S with { Deleting = true };
+            _dirty = true;
+        }
+        await PassAsync(now);
+        return Status();
+    }
+
+    public async Task<InstanceReportOutcome> ReportAsync(InstanceReport report)
+    {
+        if (S.Spec is null) return InstanceReportOutcome.UnknownService;
+        if (!S.Instances.TryGetValue(report.Instance, out var i)) return InstanceReportOutcome.UnknownInstance;
+        var load = new InstanceLoad(report.CpuPercent, report.Requests, report.Errors, report.LatencyP50Ms, report.LatencyP99Ms, report.MemoryBytes);
+        var changed = i.Healthy != report.Healthy;
+        state.State = S with { Instances = S.Instances.SetItem(i.Id, i with { Healthy = report.Healthy, LastReportAt = time.GetUtcNow(), Load = load }) };
+        if (changed)
+        {
+            _policy = policies.Current;
+            Record(DecisionKinds.HealthChanged, report.Healthy
+                ? $"Instance {i.Id} of service {Name} reports healthy again."
+                : $"Instance {i.Id} of service {Name} on node {i.Node} reports unhealthy (errors {Format.Num(Math.Round(report.Errors, 2))}/s, p99 {Format.Num(Math.Round(report.LatencyP99Ms))} ms); it counts as down for the disruption budget.");
+            await SaveAsync(true);
+        }
+        else _dirty = true; // load figures: written with the next pass
+        return InstanceReportOutcome.Accepted;
+    }
+
+    public async Task<LeaseDecision> ConsentAsync(LeaseRequest request)
+    {
+        if (S.Spec is null || S.Deleting) return new LeaseDecision(true, request.RequestId, null, null, $"{Name} is not running");
+        var now = time.GetUtcNow();
+        _policy = policies.Current;
+        var (decision, hold) = ServiceBudget.Consent(S with { Holds = Live(S.Holds, now) }, request, now, _policy.Guardrails.LeaseDuration);
+        if (!decision.Granted)
+            Record(DecisionKinds.Denied, $"Refused {request.Action} on {Subjects.Describe(request.Subject)} for service {Name}: {decision.Reason}.", request.Action,
+                guardrail: decision.Guardrail, rule: "service.minHealthy");
+        if (hold is not null && !S.Holds.ContainsKey(hold.LeaseId))
+        {
+            state.State = S with { Holds = Live(S.Holds, now).SetItem(hold.LeaseId, hold) };
+            _dirty = true;
+        }
+        await SaveAsync(false);
+        return decision;
+    }
+
+    public async Task ReleaseHoldAsync(string leaseId)
+    {
+        if (!S.Holds.ContainsKey(leaseId)) return;
+        state.State = S with { Holds = S.Holds.Remove(leaseId) };
+        _dirty = true;
+        await SaveAsync(false);
+    }
+
+    public async Task NodeChangedAsync(string nodeId)
+    {
+        if (S.Spec is null) return;
+        _policy = policies.Current;
+        await PassAsync(time.GetUtcNow());
+    }
+
+    public async Task ActionCompletedAsync(ActionOutcome outcome)
+    {
+        var i = S.Instances.Values.FirstOrDefault(x => x.ActionKey == outcome.IdempotencyKey);
+        if (i is null || i.Node is not { } node)
+        {
+            LogStaleOutcome(log, Name, outcome.IdempotencyKey);
+            return;
+        }
+        var now = time.GetUtcNow();
+        _policy = policies.Current;
+        var nodeGrain = GrainFactory.GetGrain<INodeGrain>(node);
+        if (i.State == InstanceState.Starting)
+        {
+            if (outcome.Succeeded && await nodeGrain.ConfirmAsync(Name, i.Id))
+            {
+                Record(DecisionKinds.Executed, $"Started instance {i.Id} of service {Name} on node {node} (version {i.Version}): {outcome.Detail}.", ActionNames.StartInstance, outcome: "succeeded");
+                Put(i with { State = InstanceState.Running, Since = now, ActionKey = null, Reason = null });
+            }
+            else if (outcome.Succeeded)
+            {
+                // It started, but the node no longer holds its room: it must not run unaccounted. Stop it; a replacement is placed.
+                Record(DecisionKinds.Failed, $"Instance {i.Id} of service {Name} started on node {node}, but its reservation there had expired; stopping it and placing a replacement.",
+                    ActionNames.StartInstance, outcome: "reservation-expired");
+                await StopAsync(i with { Reason = "its reservation expired before it started", Moving = true }, node);
+            }
+            else
+            {
+                Record(DecisionKinds.Failed, $"Starting instance {i.Id} of service {Name} on node {node} failed: {outcome.Detail}; it is placed again elsewhere.", ActionNames.StartInstance, outcome: "failed");
+                await nodeGrain.ReleasePlacementAsync(Name, i.Id);
+                Put(i with { State = InstanceState.Pending, Node = null, Domain = null, Since = now, ActionKey = null, Avoid = i.Avoid.Add(node) });
+            }
+        }
+        else if (i.State == InstanceState.Stopping)
+        {
+            Record(outcome.Succeeded ? DecisionKinds.Executed : DecisionKinds.Failed, outcome.Succeeded
+                ? $"Stopped instance {i.Id} of service {Name} on node {node} ({i.Reason}): {outcome.Detail}; its reservation is freed."
+                : $"Stopping instance {i.Id} of service {Name} on node {node} failed ({outcome.Detail}); its reservation is freed all the same.",
+                ActionNames.StopInstance, outcome: outcome.Succeeded ? "succeeded" : "failed");
+            await nodeGrain.ReleasePlacementAsync(Name, i.Id);
+            state.State = S with { Instances = S.Instances.Remove(i.Id) };
+        }
+        _dirty = true;
+        await PassAsync(now);
+    }
+
+    private async Task TickAsync(CancellationToken _)
+    {
+        if (S.Spec is null) return;
+        _policy = policies.Current;
+        await PassAsync(time.GetUtcNow());
+        EnsureTimer();
+    }
+
+    /// <summary>One pass: scale, judge the nodes, plan, carry the plan out, write.</summary>
+    private async Task PassAsync(DateTimeOffset now)
+    {
+        if (S.Spec is null) return;
+        Autoscale(now);
+        if (!S.Holds.IsEmpty && Live(S.Holds, now).Count != S.Holds.Count)
+        {
+            state.State = S with { Holds = Live(S.Holds, now) };
+            _dirty = true;
+        }
+        var nodes = S.Instances.Values.Where(i => i.Node is not null).Select(i => i.Node!).Distinct().ToList();
+        var views = await Task.WhenAll(nodes.Select(n => GrainFactory.GetGrain<INodeGrain>(n).GetViewAsync()));
+        var byNode = nodes.Zip(views).ToDictionary(x => x.First, x => x.Second);
+        var plan = ServicePlanner.Plan(S, byNode, _policy, now);
+        if (!ReferenceEquals(plan.State.Instances, S.Instances) || plan.State.NextInstance != S.NextInstance)
+        {
+            state.State = plan.State;
+            _dirty = true;
+        }
+        string[]? domains = null;
+        foreach (var effect in plan.Effects)
+            switch (effect)
+            {
+                case ServiceEffect.Record r:
+                    Record(r.Draft.Kind, r.Draft.Reason, r.Draft.Action, outcome: r.Draft.Outcome);
+                    break;
+                case ServiceEffect.Release release:
+                    await GrainFactory.GetGrain<INodeGrain>(release.Node).ReleasePlacementAsync(Name, release.Instance);
+                    break;
+                case ServiceEffect.Stop stop:
+                    await StopAsync(S.Instances[stop.Instance], stop.Node);
+                    break;
+                case ServiceEffect.Place place:
+                    domains ??= [.. (await GrainFactory.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).GetStatusAsync()).Domains];
+                    await PlaceAsync(S.Instances[place.Instance], domains, now);
+                    break;
+            }
+        if (S.Deleting && S.Instances.IsEmpty) await ForgetAsync(now);
+        await SaveAsync(false);
+    }
+
+    /// <summary>Negotiates a node for one Pending instance: candidates from every domain, ranked, reserved on the first that accepts, then started.</summary>
+    private async Task PlaceAsync(ServiceInstance instance, string[] domains, DateTimeOffset now)
+    {
+        var spec = S.Spec!;
+        var ask = new PlacementAsk(Name, instance.Id, spec.Resources.CpuCores, spec.Resources.MemoryBytes, spec.Placement.Labels, _policy.Services.ReservationTtl);
+        var lists = await Task.WhenAll(domains.Select(d => GrainFactory.GetGrain<IDomainSupervisorGrain>(d).GetCandidatesAsync(ask, CandidatesPerDomain)));
+        var perDomain = S.Live.Where(i => i.Domain is not null && i.Id != instance.Id).GroupBy(i => i.Domain!).ToDictionary(g => g.Key, g => g.Count());
+        var avoid = instance.Avoid.Concat(S.Instances.Values.Where(i => i.Moving && i.Node is not null).Select(i => i.Node!)).ToHashSet();
+        var ranked = Placement.Rank(lists.SelectMany(l => l).Select(Placement.FromSummary), perDomain, spec.Placement.Spread, avoid);
+        var refusals = new List<string>();
+        foreach (var candidate in ranked.Take(MaxReservationTries))
+        {
+            var result = await GrainFactory.GetGrain<INodeGrain>(candidate.NodeId).ReserveAsync(ask);
+            if (!result.Accepted)
+            {
+                refusals.Add(result.Offer.Refusal ?? candidate.NodeId);
+                continue;
+            }
+            var placed = instance with
+            {
+                Node = candidate.NodeId, Domain = result.Offer.Domain, State = InstanceState.Starting, Since = now, Reason = null, Version = spec.Version,
+                ActionKey = Key(instance, "start", candidate.NodeId),
+            };
+            Record(DecisionKinds.Placed, $"Placed instance {instance.Id} of service {Name} on node {candidate.NodeId} in {result.Offer.Domain}: " +
+                $"{Placement.WhyChosen(result.Offer, perDomain, spec.Placement.Spread)}" + (refusals.Count > 0 ? $" (refused first: {string.Join("; ", refusals)})" : "") + ".",
+                ActionNames.StartInstance);
+            Put(placed);
+            await SaveAsync(true); // the placement is written before the start action
+            executor.Start(InstanceAction(placed, ActionNames.StartInstance, candidate.NodeId));
+            return;
+        }
+        var why = ranked.IsEmpty
+            ? $"no node in {domains.Length} domain(s) has {Format.Num(spec.Resources.CpuCores)} cores and {Format.Bytes(spec.Resources.MemoryBytes)} free, takes work" +
+              (spec.Placement.Labels.IsEmpty ? "" : $" and has the labels {string.Join(", ", spec.Placement.Labels.Select(kv => $"{kv.Key}={kv.Value}"))}")
+            : $"every node asked refused: {string.Join("; ", refusals)}";
+        if (instance.Reason != why)
+        {
+            Record(DecisionKinds.Escalated, $"Could not place instance {instance.Id} of service {Name}: {why}; it stays Pending and is placed as soon as capacity frees.",
+                ActionNames.StartInstance, outcome: "no-capacity");
+            Put(instance with { Reason = why });
+        }
+    }
+
+    /// <summary>Runs the stop action for an instance (written as Stopping, with its key, before the action starts).</summary>
+    private async Task StopAsync(ServiceInstance i, string node)
+    {
+        var stopping = i with { State = InstanceState.Stopping, ActionKey = Key(i, "stop", node) };
+        Put(stopping);
+        await SaveAsync(true);
+        executor.Start(InstanceAction(stopping, ActionNames.StopInstance, node));
+    }
+
+    private string Key(ServiceInstance i, string verb, string node) => $"{Actor}/{i.Id}/{verb}@{node}";
+
+    private ActionRequest InstanceAction(ServiceInstance i, string action, string node) =>
+        new(i.ActionKey!, node, action, i.Reason ?? $"{action} for service {Name}", null, Actor)
+        {
+            Parameters = ImmutableDictionary<string, string>.Empty.Add("service", Name).Add("instance", i.Id).Add("version", i.Version),
+        };
+
+    private void Autoscale(DateTimeOffset now)
+    {
+        if (S.Spec?.Scaling is not { Enabled: true } scaling || S.AutoscalePaused || S.Deleting) return;
+        var fresh = now - 3 * _policy.Telemetry.ReportInterval;
+        var loads = S.Instances.Values.Where(i => i.State == InstanceState.Running && i.Load is not null && i.LastReportAt >= fresh).Select(i => i.Load!).ToList();
+        var (decision, recent) = ServiceScaler.Decide(scaling, S.Desired, loads, S.Recommendations, S.LastScaleAt, now);
+        if (decision is null)
+        {
+            if (recent != S.Recommendations) state.State = S with { Recommendations = recent };
+            return;
+        }
+        Record(DecisionKinds.Scaled, $"Scaled service {Name} from {decision.From} to {decision.To} replicas: {decision.Why}.", outcome: decision.To > decision.From ? "up" : "down");
+        state.State = S with { Desired = decision.To, LastScaleAt = now, LastScale = $"{decision.From} → {decision.To}: {decision.Why}", Recommendations = recent };
+        _dirty = true;
+    }
+
+    private async Task ForgetAsync(DateTimeOffset now)
+    {
+        Record(DecisionKinds.Operator, $"Deleted service {Name}: every instance has stopped and its reservation is freed.");
+        state.State = ServiceState.Empty with { Generation = S.Generation };
+        _dirty = true;
+        await GrainFactory.GetGrain<IServiceDirectoryGrain>(FleetNames.Default).RemoveAsync(Name);
+        _timer?.Dispose();
+        _timer = null;
+    }
+
+    private static ImmutableDictionary<string, DisruptionHold> Live(ImmutableDictionary<string, DisruptionHold> holds, DateTimeOffset now) =>
+        holds.Values.All(h => h.ExpiresAt > now) ? holds : holds.Values.Where(h => h.ExpiresAt > now).ToImmutableDictionary(h => h.LeaseId);
+
+    private void Put(ServiceInstance i)
+    {
+        state.State = S with { Instances = S.Instances.SetItem(i.Id, i) };
+        _dirty = true;
+    }
+
+    private async Task SaveAsync(bool force)
+    {
+        if (_dirty || force)
+        {
+            await state.WriteOrResetAsync(DeactivateOnIdle);
+            _dirty = false;
+        }
+        if (_pending.Count == 0) return;
+        var batch = _pending.ToArray();
+        _pending.Clear();
+        await audit.AppendAsync(batch);
+    }
+
+    private void EnsureTimer()
+    {
+        if (S.Spec is null) return;
+        var period = _policy.Services.ReconcileInterval;
+        if (_timer is not null && _timerPeriod == period) return;
+        _timer?.Dispose();
+        _timerPeriod = period;
+        _timer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(period, period) { KeepAlive = true });
+    }
+
+    private void Record(string kind, string reason, string? action = null, string? guardrail = null, string? rule = null, string? outcome = null) =>
+        _pending.Add(Decisions.Create(time.GetUtcNow(), Actor, Actor, kind, reason, _policy.Version, action, rule: rule, guardrail: guardrail, outcome: outcome));
+
+    private ServiceStatus? Status()
+    {
+        if (S.Spec is not { } spec) return null;
+        var instances = S.Instances.Values.OrderBy(i => i.Id.Length).ThenBy(i => i.Id, StringComparer.Ordinal).ToImmutableArray();
+        return new ServiceStatus(Name, spec, S.Generation, S.AppliedAt, S.AppliedBy, S.Desired, S.AutoscalePaused, instances,
+            instances.Count(i => i.State == InstanceState.Running), S.Up.Count(), spec.Budget.MinHealthy(S.Desired), S.Deleting, S.LastScale);
+    }
+
+    private static string Describe(ServiceSpec s, int desired) =>
+        $"{desired} replica(s) of version {s.Version}, {Format.Num(s.Resources.CpuCores)} cores and {Format.Bytes(s.Resources.MemoryBytes)} each" +
+        (s.Placement.Spread ? ", spread across failure domains" : "") +
+        (s.Placement.Labels.IsEmpty ? "" : $", on nodes labelled {string.Join(", ", s.Placement.Labels.Select(kv => $"{kv.Key}={kv.Value}"))}") +
+        $", {s.Budget.Describe()}" +
+        (s.Scaling is { Enabled: true } sc ? $", autoscaling {sc.Min}–{sc.Max} on {Format.Camel(sc.Metric.ToString())} (target {Format.Num(sc.Target)})" : "");
+
+    [LoggerMessage(LogLevel.Debug, "Ignored a stale or repeated outcome for service {Service} (key {Key})")]
+    private static partial void LogStaleOutcome(ILogger logger, string service, string key);
+}

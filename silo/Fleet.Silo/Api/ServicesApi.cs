@@ -1,0 +1,85 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Services;
+using Fleet.Client;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Fleet.Silo.Api;
+
+/// <summary><c>/api/v1/services</c>: apply a spec (YAML or JSON), list, get, scale, delete, and instance reports.</summary>
+public static class ServicesApi
+{
+    public static RouteGroupBuilder MapServiceEndpoints(this RouteGroupBuilder api)
+    {
+        var services = api.MapGroup("/services").WithTags("Services");
+        services.MapGet("/", (IFleetClient fleet) => fleet.ListServicesAsync());
+        services.MapPut("/{name}", ApplyAsync);
+        services.MapGet("/{name}", GetAsync);
+        services.MapPost("/{name}/scale", ScaleAsync);
+        services.MapDelete("/{name}", DeleteAsync);
+        services.MapPost("/telemetry", ReportAsync);
+        return services;
+    }
+
+    /// <summary>The spec is the body, as <c>text/yaml</c> or JSON (JSON is YAML); <c>?by=</c> names who applies it.</summary>
+    private static async Task<Results<Ok<ServiceStatus>, UnprocessableEntity<ServiceApplyResult>, ValidationProblem>> ApplyAsync(
+        string name, HttpRequest request, IFleetClient fleet)
+    {
+        using var reader = new StreamReader(request.Body);
+        var document = await reader.ReadToEndAsync();
+        var by = request.Query["by"].FirstOrDefault();
+        var result = await fleet.ApplyServiceAsync(document, string.IsNullOrWhiteSpace(by) ? "api" : by, name);
+        return result.Applied ? TypedResults.Ok(result.Status!) : TypedResults.UnprocessableEntity(result);
+    }
+
+    private static async Task<Results<Ok<ServiceStatus>, NotFound<ProblemDetailsLite>>> GetAsync(string name, IFleetClient fleet) =>
+        await fleet.GetServiceAsync(name) is { } status ? TypedResults.Ok(status) : NotFound(name);
+
+    private static async Task<Results<Ok<ServiceStatus>, ValidationProblem>> ScaleAsync(string name, ScaleRequest? body, IFleetClient fleet)
+    {
+        if (body?.Replicas is not { } replicas)
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["replicas"] = ["is required (a whole number, 0 to 10000)"] });
+        return TypedResults.Ok(await fleet.ScaleServiceAsync(name, replicas, string.IsNullOrWhiteSpace(body.By) ? "operator" : body.By));
+    }
+
+    private static async Task<Results<Ok<ServiceStatus>, NoContent>> DeleteAsync(string name, HttpRequest request, IFleetClient fleet)
+    {
+        var by = request.Query["by"].FirstOrDefault();
+        return await fleet.DeleteServiceAsync(name, string.IsNullOrWhiteSpace(by) ? "operator" : by) is { } status
+            ? TypedResults.Ok(status)
+            : TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<InstanceReportResult[]>, ValidationProblem>> ReportAsync(List<InstanceReportRequest?> body, IFleetClient fleet, TimeProvider time)
+    {
+        var problems = new Dictionary<string, string[]>();
+        var reports = new List<InstanceReport>(body.Count);
+        for (var i = 0; i < body.Count; i++)
+        {
+            if (body[i] is not { } b)
+            {
+                problems[$"[{i}]"] = ["is required (a report, not null)"];
+                continue;
+            }
+            foreach (var (field, value) in new (string, object?)[] { ("service", b.Service), ("instance", b.Instance), ("healthy", b.Healthy) })
+                if (value is null) problems[$"[{i}].{field}"] = ["is required"];
+            reports.Add(new InstanceReport(b.Service ?? "", b.Instance ?? "", b.Version ?? "unknown", b.Requests ?? 0, b.Errors ?? 0,
+                b.LatencyP50Ms ?? 0, b.LatencyP99Ms ?? 0, b.MemoryBytes ?? 0, b.Healthy ?? false, b.CpuPercent, b.Timestamp ?? time.GetUtcNow()));
+        }
+        if (problems.Count > 0) return TypedResults.ValidationProblem(problems, title: "The batch is not valid; no report in it was taken.");
+        var outcomes = await fleet.ReportInstancesAsync(reports);
+        return TypedResults.Ok(reports.Select((r, i) => new InstanceReportResult(r.Service, r.Instance, outcomes[i].ToString())).ToArray());
+    }
+
+    private static NotFound<ProblemDetailsLite> NotFound(string name) =>
+        TypedResults.NotFound(new ProblemDetailsLite("Not found", 404, $"Service '{name}' is not known (never applied, or deleted)."));
+}
+
+/// <summary>Body of <c>POST /services/{name}/scale</c>.</summary>
+public sealed record ScaleRequest(int? Replicas, string? By);
+
+/// <summary>One instance report of <c>POST /services/telemetry</c>; <c>requests</c> and <c>errors</c> are per second.</summary>
+public sealed record InstanceReportRequest(
+    string? Service, string? Instance, string? Version, double? Requests, double? Errors, double? LatencyP50Ms, double? LatencyP99Ms,
+    long? MemoryBytes, bool? Healthy, double? CpuPercent, DateTimeOffset? Timestamp);
+
+public sealed record InstanceReportResult(string Service, string Instance, string Outcome);

@@ -1,0 +1,76 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Services;
+using Fleet.Core.Text;
+
+namespace Fleet.Core.Services;
+
+/// <summary>
+/// Placement by negotiation, the pure half: what a node offers for an ask (free = capacity − reservations, never observed
+/// use), and how a service ranks the offers (spread across failure domains first, then the least allocated node).
+/// </summary>
+public static class Placement
+{
+    /// <summary>The shown health states a node takes new instances in.</summary>
+    public static bool TakesWork(HealthState shown) => shown is HealthState.Healthy or HealthState.Degraded or HealthState.Probation;
+
+    /// <summary>Reservations still holding room at <paramref name="now"/>: confirmed ones, and unconfirmed ones not yet expired.</summary>
+    public static IEnumerable<NodePlacement> Live(IEnumerable<NodePlacement> placements, DateTimeOffset now) =>
+        placements.Where(p => p.Confirmed || p.ExpiresAt > now);
+
+    /// <summary>The node's offer for <paramref name="ask"/> (an instance already reserved here is not counted against itself).</summary>
+    public static CapacityOffer Offer(NodeRegistration node, HealthState shown, AdminState admin, IEnumerable<NodePlacement> placements,
+        PlacementAsk ask, DateTimeOffset now)
+    {
+        var key = $"{ask.Service}/{ask.Instance}";
+        var live = Live(placements, now).Where(p => p.Key != key).ToList();
+        var freeCpu = node.Capacity.CpuCores - live.Sum(p => p.CpuCores);
+        var freeMemory = node.Capacity.MemoryBytes - live.Sum(p => p.MemoryBytes);
+        string? refusal = null;
+        if (admin != AdminState.None) refusal = $"{node.NodeId} is {Format.Camel(admin.ToString())}";
+        else if (!TakesWork(shown)) refusal = shown == HealthState.Unknown ? $"{node.NodeId} has not reported yet" : $"{node.NodeId} is {shown}";
+        else if (MissingLabel(node.Labels, ask.Labels) is { } missing) refusal = $"{node.NodeId} lacks the label {missing}";
+        else if (freeCpu + 1e-9 < ask.CpuCores || freeMemory < ask.MemoryBytes)
+            refusal = $"{node.NodeId} is full ({Format.Num(Math.Round(freeCpu, 2))} of {Format.Num(node.Capacity.CpuCores)} cores and " +
+                $"{Format.Bytes(freeMemory)} of {Format.Bytes(node.Capacity.MemoryBytes)} free; {Format.Num(ask.CpuCores)} cores and {Format.Bytes(ask.MemoryBytes)} needed)";
+        return new CapacityOffer(node.NodeId, node.Domain, freeCpu, freeMemory, node.Capacity.CpuCores, node.Capacity.MemoryBytes, shown, refusal is null, refusal);
+    }
+
+    /// <summary>The first required label the node lacks ("role=web"), or null.</summary>
+    public static string? MissingLabel(IReadOnlyDictionary<string, string>? have, IReadOnlyDictionary<string, string> need)
+    {
+        foreach (var (k, v) in need)
+            if (have is null || !have.TryGetValue(k, out var got) || got != v) return $"{k}={v}";
+        return null;
+    }
+
+    /// <summary>Whether a domain's inventory row says the node may take the ask (the node itself has the last word).</summary>
+    public static bool MayFit(NodeSummary m, PlacementAsk ask) =>
+        m.Admin == AdminState.None && TakesWork(m.Health) && MissingLabel(m.Labels, ask.Labels) is null
+        && (m.FreeCpu ?? 0) + 1e-9 >= ask.CpuCores && (m.FreeMemory ?? 0) >= ask.MemoryBytes;
+
+    /// <summary>The node's offer as its domain's inventory row tells it (for ranking before the node is asked).</summary>
+    public static CapacityOffer FromSummary(NodeSummary m) =>
+        new(m.NodeId, m.Domain, m.FreeCpu ?? 0, m.FreeMemory ?? 0, 0, 0, m.Health, true, null);
+
+    /// <summary>
+    /// Ranks accepting offers: with <paramref name="spread"/>, domains holding fewer instances of the service first; then
+    /// the least allocated node (the most room left, as the smaller of the CPU and memory shares); then by node id.
+    /// </summary>
+    public static ImmutableArray<CapacityOffer> Rank(IEnumerable<CapacityOffer> offers, IReadOnlyDictionary<string, int> instancesPerDomain, bool spread,
+        IReadOnlySet<string>? avoid = null) =>
+        [.. offers.Where(o => o.Accepts && (avoid is null || !avoid.Contains(o.NodeId)))
+            .OrderBy(o => spread ? instancesPerDomain.GetValueOrDefault(o.Domain) : 0)
+            .ThenByDescending(Room)
+            .ThenBy(o => o.NodeId, StringComparer.Ordinal)];
+
+    /// <summary>How much room an offer leaves: free cores and free GiB, whichever is scarcer relative to an 8-core, 32 GiB unit.</summary>
+    public static double Room(CapacityOffer o) => Math.Min(o.FreeCpu / 8.0, o.FreeMemory / (32.0 * (1L << 30)));
+
+    /// <summary>Why the chosen offer won, for the record.</summary>
+    public static string WhyChosen(CapacityOffer chosen, IReadOnlyDictionary<string, int> instancesPerDomain, bool spread)
+    {
+        var spreadWhy = spread ? $"{chosen.Domain} held {instancesPerDomain.GetValueOrDefault(chosen.Domain)} of its instances" : "no spread asked";
+        return $"{spreadWhy}; {Format.Num(Math.Round(chosen.FreeCpu, 2))} cores and {Format.Bytes(chosen.FreeMemory)} free there before this reservation";
+    }
+}

@@ -1,0 +1,47 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Services;
+
+namespace Fleet.Core.Services;
+
+/// <summary>Instances a granted disruption holds as down until its lease is released (or expires).</summary>
+[GenerateSerializer, Immutable, Alias("fleet.DisruptionHold")]
+public sealed record DisruptionHold(
+    [property: Id(0)] string LeaseId,
+    [property: Id(1)] string Subject,
+    [property: Id(2)] ImmutableArray<string> Instances,
+    [property: Id(3)] DateTimeOffset ExpiresAt);
+
+/// <summary>One recommendation of the autoscaler, kept for the scale-down stabilization window.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.ScaleRecommendation")]
+public sealed record ScaleRecommendation(
+    [property: Id(0)] DateTimeOffset At,
+    [property: Id(1)] int Replicas);
+
+/// <summary>A service grain's state: its spec, its instances, the holds of its disruption budget and its scaling memory.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.ServiceState")]
+public sealed record ServiceState(
+    [property: Id(0)] ServiceSpec? Spec,
+    [property: Id(1)] int Generation,
+    [property: Id(2)] DateTimeOffset AppliedAt,
+    [property: Id(3)] string AppliedBy,
+    [property: Id(4)] int Desired,
+    [property: Id(5)] bool AutoscalePaused,
+    [property: Id(6)] ImmutableDictionary<string, ServiceInstance> Instances,
+    [property: Id(7)] int NextInstance,
+    [property: Id(8)] ImmutableDictionary<string, DisruptionHold> Holds,
+    [property: Id(9)] bool Deleting,
+    [property: Id(10)] DateTimeOffset? LastScaleAt,
+    [property: Id(11)] string? LastScale,
+    [property: Id(12)] ImmutableArray<ScaleRecommendation> Recommendations)
+{
+    public ServiceState() : this(null, 0, DateTimeOffset.UnixEpoch, "", 0, false, ImmutableDictionary<string, ServiceInstance>.Empty, 1,
+        ImmutableDictionary<string, DisruptionHold>.Empty, false, null, null, []) { }
+
+    public static ServiceState Empty { get; } = new();
+
+    /// <summary>Instances that count toward the replicas: wanted and not being moved away.</summary>
+    public IEnumerable<ServiceInstance> Live => Instances.Values.Where(i => i.State is InstanceState.Pending or InstanceState.Starting or InstanceState.Running && !i.Moving);
+
+    /// <summary>Instances serving now: running, healthy as far as is known, on a node that is not down.</summary>
+    public IEnumerable<ServiceInstance> Up => Instances.Values.Where(ServicePlanner.IsUp);
+}

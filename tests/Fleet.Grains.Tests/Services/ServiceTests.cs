@@ -1,0 +1,216 @@
+using System.Collections.Immutable;
+using CsCheck;
+using Fleet.Abstractions.Actions;
+using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Services;
+using Fleet.Abstractions.Supervision;
+
+namespace Fleet.Grains.Tests.Services;
+
+public sealed class ServiceCluster : FleetTestCluster
+{
+    protected override string PolicyYaml => """
+        guardrails:
+          fleetMaxConcurrent: 1000
+          maxConcurrentPerDomain: 5
+        services:
+          rescheduleAfter: 0s
+          reconcileInterval: 2s
+        """;
+}
+
+/// <summary>Services on an in-process silo with injected time: placement by negotiation, failover, the disruption budget, delete.</summary>
+public class ServiceTests(ServiceCluster f) : IClassFixture<ServiceCluster>
+{
+    private static readonly ImmutableDictionary<string, string> Web = ImmutableDictionary<string, string>.Empty.Add("role", "web");
+
+    private IServiceGrain Service(string name) => f.Client.GetGrain<IServiceGrain>(name);
+
+    internal static ServiceSpec Spec(string name, int replicas, double cpu = 1, long memory = FleetTestCluster.Gi, ImmutableDictionary<string, string>? labels = null,
+        DisruptionBudget? budget = null, ScalingSpec? scaling = null) =>
+        new(name, replicas, "1.0", new InstanceResources(cpu, memory), new PlacementSpec(true, labels ?? ImmutableDictionary<string, string>.Empty),
+            budget ?? DisruptionBudget.Default, scaling);
+
+    private async Task NodesAsync(params (string Id, string Domain, bool Web)[] nodes)
+    {
+        foreach (var n in nodes)
+        {
+            await f.RegisterAsync(n.Id, n.Domain, n.Web ? Web : null);
+            await f.ReportAsync(n.Id);
+        }
+    }
+
+    private async Task<ServiceStatus> EventuallyRunningAsync(string name, int running, string? what = null)
+    {
+        ServiceStatus? s = null;
+        await FleetTestCluster.EventuallyAsync(async () => (s = await Service(name).GetAsync())!.Running == running, what ?? $"{running} instance(s) of {name} run");
+        return s!;
+    }
+
+    /// <summary>Moves the fake clock while the named nodes keep reporting healthy (so silence never judges them).</summary>
+    private Task AdvanceReportingAsync(TimeSpan total, params string[] nodes) =>
+        f.AdvanceAsync(total, TimeSpan.FromSeconds(2), async () => { foreach (var n in nodes) await f.ReportAsync(n); });
+
+    [Fact]
+    public async Task Apply_PlacesOnLabelledNodesSpreadAcrossDomains_WithinCapacity_PendingUntilCapacityFrees()
+    {
+        await NodesAsync(("sp-a1", "d-sp-a", true), ("sp-a2", "d-sp-a", true), ("sp-b1", "d-sp-b", true), ("sp-b2", "d-sp-b", false), ("sp-c1", "d-sp-c", false));
+        var status = await Service("sp-api").ApplyAsync(Spec("sp-api", 2, cpu: 3, memory: 4 * FleetTestCluster.Gi, labels: Web), "alice");
+        Assert.Equal(2, status.DesiredReplicas);
+        status = await EventuallyRunningAsync("sp-api", 2);
+        Assert.Equal(["d-sp-a", "d-sp-b"], status.Instances.Select(i => i.Domain!).Order().ToArray());
+        Assert.All(status.Instances, i => Assert.Contains(i.Node, new[] { "sp-a1", "sp-a2", "sp-b1" }));
+
+        // Three labelled nodes of 8 cores hold two 3-core instances each: the seventh cannot be placed.
+        await Service("sp-api").ScaleAsync(7, "alice");
+        status = await EventuallyRunningAsync("sp-api", 6);
+        var pending = Assert.Single(status.Instances, i => i.State == InstanceState.Pending);
+        Assert.Contains("has 3 cores and 4 GiB free, takes work and has the labels role=web", pending.Reason);
+        foreach (var node in new[] { "sp-a1", "sp-a2", "sp-b1" })
+        {
+            var placements = (await f.Node(node).GetStatusAsync())!.Placements;
+            Assert.True(placements.Sum(p => p.CpuCores) <= 8, $"{node} holds no more than its capacity");
+        }
+        Assert.Empty((await f.Node("sp-b2").GetStatusAsync())!.Placements);
+        Assert.Empty((await f.Node("sp-c1").GetStatusAsync())!.Placements);
+        var trail = await f.TrailAsync("service/sp-api");
+        Assert.Single(trail, r => r.Kind == DecisionKinds.Escalated && r.Reason.Contains($"Could not place instance {pending.Id}") && r.Reason.Contains("placed as soon as capacity frees"));
+        Assert.Equal(6, trail.Count(r => r.Kind == DecisionKinds.Placed));
+        Assert.Equal(6, trail.Count(r => r.Kind == DecisionKinds.Executed && r.Action == ActionNames.StartInstance));
+        Assert.Contains(trail, r => r.Kind == DecisionKinds.Operator && r.Reason.Contains("Applied the spec of service sp-api (generation 1) at the request of alice"));
+
+        // Capacity frees: a new labelled node joins, and the pending instance lands there on the next pass.
+        await NodesAsync(("sp-d1", "d-sp-d", true));
+        await AdvanceReportingAsync(TimeSpan.FromSeconds(4), "sp-a1", "sp-a2", "sp-b1", "sp-d1");
+        status = await EventuallyRunningAsync("sp-api", 7, "the pending instance was placed once capacity freed");
+        Assert.Equal("sp-d1", status.Instances.Single(i => i.Id == pending.Id).Node);
+        Assert.Contains(f.Actuator.History, a => a.Action == ActionNames.StartInstance && a.Parameters["instance"] == pending.Id && a.Target == "sp-d1");
+    }
+
+    [Fact]
+    public async Task ConcurrentReservations_RandomInterleavings_NeverOversubscribeANode()
+    {
+        var run = 0;
+        await Gen.Select(Gen.Int[1, 5].Array[2, 10], Gen.Int[0, 3].Array[10]).SampleAsync(async (sizes, releases) =>
+        {
+            var node = $"cc-{Interlocked.Increment(ref run)}";
+            await NodesAsync((node, "d-cc", false));
+            var grain = f.Node(node);
+            // Every ask races every other; some are released again while the others are still being decided.
+            var tasks = sizes.Select(async (cpu, i) =>
+            {
+                var ask = new PlacementAsk($"svc-{i % 3}", $"i{i}", cpu, cpu * FleetTestCluster.Gi, ImmutableDictionary<string, string>.Empty, TimeSpan.FromMinutes(2));
+                var result = await grain.ReserveAsync(ask);
+                if (result.Accepted && releases[i % releases.Length] == 0) await grain.ReleasePlacementAsync(ask.Service, ask.Instance);
+                else if (result.Accepted && releases[i % releases.Length] == 1) await grain.ConfirmAsync(ask.Service, ask.Instance);
+                return result;
+            }).ToList();
+            var results = await Task.WhenAll(tasks);
+            var held = (await grain.GetStatusAsync())!.Placements;
+            Assert.True(held.Sum(p => p.CpuCores) <= 8 + 1e-9, $"{node} holds {held.Sum(p => p.CpuCores)} of 8 cores: oversubscribed");
+            Assert.True(held.Sum(p => p.MemoryBytes) <= 16 * FleetTestCluster.Gi, $"{node}: memory oversubscribed");
+            Assert.All(results.Where(r => !r.Accepted), r => Assert.Contains("full", r.Offer.Refusal));
+            Assert.True(results.Count(r => r.Accepted) >= Math.Min(sizes.Length, 1), "the first ask always fits");
+        }, iter: 25, threads: 1);
+    }
+
+    [Fact]
+    public async Task TwoServicesRacingForTheLastRoom_OnlyOneGetsIt()
+    {
+        await NodesAsync(("race-1", "d-race", true));
+        var applied = await Task.WhenAll(
+            Service("race-x").ApplyAsync(Spec("race-x", 1, cpu: 6, labels: Web), "test"),
+            Service("race-y").ApplyAsync(Spec("race-y", 1, cpu: 6, labels: Web), "test"));
+        await FleetTestCluster.EventuallyAsync(async () =>
+            (await Service("race-x").GetAsync())!.Instances.Concat((await Service("race-y").GetAsync())!.Instances).Count(i => i.State == InstanceState.Running) == 1,
+            "one of the two runs");
+        Assert.True((await f.Node("race-1").GetStatusAsync())!.Placements.Sum(p => p.CpuCores) <= 8);
+        var loser = (await Service("race-x").GetAsync())!.Running == 1 ? "race-y" : "race-x";
+        Assert.Contains((await Service(loser).GetAsync())!.Instances, i => i.State == InstanceState.Pending && i.Reason is not null);
+    }
+
+    [Fact]
+    public async Task NodeTurnsUnhealthy_ItsInstancesAreRescheduledElsewhere_WithTheReason()
+    {
+        await NodesAsync(("fo-1", "d-fo-a", false), ("fo-2", "d-fo-a", false), ("fo-3", "d-fo-b", false), ("fo-4", "d-fo-b", false));
+        await Service("fo-api").ApplyAsync(Spec("fo-api", 2), "test");
+        var before = await EventuallyRunningAsync("fo-api", 2);
+        var victim = before.Instances[0];
+        for (var i = 0; i < 3; i++) await f.ReportAsync(victim.Node!, healthy: false);
+
+        ServiceStatus? after = null;
+        await FleetTestCluster.EventuallyAsync(async () =>
+        {
+            after = await Service("fo-api").GetAsync();
+            return after!.Running == 2 && after.Instances.All(i => i.Node != victim.Node);
+        }, "the lost instance runs elsewhere");
+        var replacement = after!.Instances.Single(i => i.Replaces == victim.Id || i.Id != before.Instances[1].Id);
+        Assert.NotEqual(victim.Node, replacement.Node);
+        Assert.Empty((await f.Node(victim.Node!).GetStatusAsync())!.Placements);
+        var rescheduled = (await f.TrailAsync("service/fo-api")).Single(r => r.Kind == DecisionKinds.Rescheduled);
+        Assert.Contains($"Rescheduled instance {victim.Id} of service fo-api off node {victim.Node}: node {victim.Node} has been Unhealthy", rescheduled.Reason);
+        Assert.Contains("services.rescheduleAfter", rescheduled.Reason);
+    }
+
+    [Fact]
+    public async Task Drain_ThatWouldBreachMinHealthy_Refused_CountingACrashedInstance_ThenMovesMakeBeforeBreak()
+    {
+        var nodes = new[] { ("dr-1", "d-dr-1", false), ("dr-2", "d-dr-2", false), ("dr-3", "d-dr-3", false), ("dr-4", "d-dr-4", false) };
+        await NodesAsync(nodes);
+        await Service("dr-db").ApplyAsync(Spec("dr-db", 3, budget: new DisruptionBudget(null, 1)), "test");
+        var status = await EventuallyRunningAsync("dr-db", 3);
+        var first = status.Instances[0];
+        var second = status.Instances[1];
+
+        // One instance crashed (it reports unhealthy): a drain of another instance's node would leave 1 of 3; the budget needs 2.
+        await Service("dr-db").ReportAsync(new InstanceReport("dr-db", second.Id, "1.0", 0, 50, 5, 900, FleetTestCluster.Gi, false, 5, f.Time.GetUtcNow()));
+        var refused = await Assert.ThrowsAsync<ActionRefusedException>(() => f.Node(first.Node!).DrainAsync("bob", "kernel"));
+        Assert.Equal(Guardrails.MinHealthy, refused.Guardrail);
+        Assert.Contains("dr-db would have 1 of 3 instances running; it needs 2 (maxUnavailable 1)", refused.Message);
+        Assert.Contains($"1 already down: {second.Id} (reports unhealthy)", refused.Message);
+        Assert.Equal(AdminState.None, (await f.Node(first.Node!).GetStatusAsync())!.AdminState);
+        Assert.Contains(await f.TrailAsync("service/dr-db"), r => r.Kind == DecisionKinds.Denied && r.Guardrail == Guardrails.MinHealthy);
+        await Assert.ThrowsAsync<ActionRefusedException>(() => f.Node(first.Node!).DrainAsync("bob", "kernel", force: true));
+
+        // Healthy again: the drain is permitted; the instance moves (its replacement runs before it stops) and the lease is freed.
+        await Service("dr-db").ReportAsync(new InstanceReport("dr-db", second.Id, "1.0", 10, 0, 5, 20, FleetTestCluster.Gi, true, 5, f.Time.GetUtcNow()));
+        var drained = await f.Node(first.Node!).DrainAsync("bob", "kernel");
+        Assert.Equal(AdminState.Draining, drained.AdminState);
+        await FleetTestCluster.EventuallyAsync(async () =>
+        {
+            var s = await Service("dr-db").GetAsync();
+            return s!.Running == 3 && s.Instances.All(i => i.Node != first.Node);
+        }, "the instance moved off the drained node");
+        await AdvanceReportingAsync(TimeSpan.FromSeconds(12), nodes.Select(n => n.Item1).ToArray());
+        await FleetTestCluster.EventuallyAsync(async () => (await f.Client.GetGrain<IDomainSupervisorGrain>(first.Domain!).GetStatusAsync()).Leases.IsEmpty, "the drain's lease was freed");
+        var trail = await f.TrailAsync("service/dr-db");
+        var moving = trail.Single(r => r.Kind == DecisionKinds.Rescheduled && r.Outcome == "moving");
+        var stopped = trail.Single(r => r.Kind == DecisionKinds.Executed && r.Action == ActionNames.StopInstance);
+        var replacementStarted = trail.Last(r => r.Kind == DecisionKinds.Executed && r.Action == ActionNames.StartInstance);
+        Assert.True(replacementStarted.Time <= stopped.Time && trail.ToList().IndexOf(replacementStarted) < trail.ToList().IndexOf(stopped), "make before break");
+        Assert.Contains($"off node {first.Node}", moving.Reason);
+        var nodeTrail = await f.TrailAsync($"node/{first.Node}");
+        Assert.Contains(nodeTrail, r => r.Kind == DecisionKinds.Permitted && r.Reason.Contains("dr-db would keep 2 of 3 instances running (it needs 2)"));
+    }
+
+    [Fact]
+    public async Task Delete_StopsEveryInstance_FreesTheRoom_AndForgetsTheService()
+    {
+        await NodesAsync(("del-1", "d-del", false), ("del-2", "d-del", false));
+        await Service("del-api").ApplyAsync(Spec("del-api", 2), "test");
+        var running = await EventuallyRunningAsync("del-api", 2);
+        await Service("del-api").DeleteAsync("carol");
+        await FleetTestCluster.EventuallyAsync(async () => await Service("del-api").GetAsync() is null, "the service is gone");
+        Assert.Empty((await f.Node("del-1").GetStatusAsync())!.Placements);
+        Assert.Empty((await f.Node("del-2").GetStatusAsync())!.Placements);
+        Assert.Equal(2, f.Actuator.History.Count(a => a.Action == ActionNames.StopInstance && a.Parameters["service"] == "del-api"));
+        Assert.DoesNotContain("del-api", await f.Client.GetGrain<IServiceDirectoryGrain>("default").ListAsync());
+        var trail = await f.TrailAsync("service/del-api");
+        Assert.Contains(trail, r => r.Reason.StartsWith("Deleting service del-api at the request of carol: stopping its 2 placed instance(s)"));
+        Assert.Contains(trail, r => r.Reason == "Deleted service del-api: every instance has stopped and its reservation is freed.");
+        await Assert.ThrowsAsync<ServiceNotFoundException>(() => Service("del-api").ScaleAsync(3, "carol"));
+        Assert.Equal(InstanceReportOutcome.UnknownService,
+            await Service("del-api").ReportAsync(new InstanceReport("del-api", running.Instances[0].Id, "1.0", 0, 0, 0, 0, 0, true, null, f.Time.GetUtcNow())));
+    }
+}
