@@ -214,3 +214,109 @@ public class ServiceTests(ServiceCluster f) : IClassFixture<ServiceCluster>
             await Service("del-api").ReportAsync(new InstanceReport("del-api", running.Instances[0].Id, "1.0", 0, 0, 0, 0, 0, true, null, f.Time.GetUtcNow())));
     }
 }
+
+public sealed class ScalingCluster : FleetTestCluster
+{
+    protected override string PolicyYaml => """
+        guardrails:
+          fleetMaxConcurrent: 1000
+          maxConcurrentPerDomain: 5
+        services:
+          reconcileInterval: 5s
+        """;
+}
+
+/// <summary>Autoscaling and prevention on injected time.</summary>
+public class ServiceScalingTests(ScalingCluster f) : IClassFixture<ScalingCluster>
+{
+    private IServiceGrain Service(string name) => f.Client.GetGrain<IServiceGrain>(name);
+
+    [Fact]
+    public async Task LoadSineWave_ScalesUpToCoverThePeaks_DoesNotFlap_ManualScalePausesIt()
+    {
+        var nodes = Enumerable.Range(1, 4).Select(i => $"sc-{i}").ToArray();
+        foreach (var n in nodes)
+        {
+            await f.RegisterAsync(n, $"d-sc-{n}");
+            await f.ReportAsync(n);
+        }
+        var scaling = new ScalingSpec(true, 2, 8, ScalingMetric.Cpu, 50, 0.1, TimeSpan.FromMinutes(2));
+        var spec = ServiceTests.Spec("sc-api", 2, scaling: scaling);
+        await Service("sc-api").ApplyAsync(spec, "test");
+        await FleetTestCluster.EventuallyAsync(async () => (await Service("sc-api").GetAsync())!.Running == 2, "two instances run");
+
+        // Total demand of 200 CPU-percent, swinging ±40% every 4 minutes, shared by whatever instances run; 20 minutes of it.
+        var start = f.Time.GetUtcNow();
+        var sizes = new List<int>();
+        for (var step = 0; step < 120; step++)
+        {
+            var t = (f.Time.GetUtcNow() - start).TotalSeconds;
+            var demand = 200 * (1 + 0.4 * Math.Sin(2 * Math.PI * t / 240));
+            var s = (await Service("sc-api").GetAsync())!;
+            var running = s.Instances.Where(i => i.State == InstanceState.Running).ToList();
+            foreach (var i in running)
+                await Service("sc-api").ReportAsync(new InstanceReport("sc-api", i.Id, "1.0", 100, 0, 5, 40, FleetTestCluster.Gi, true, Math.Min(100, demand / running.Count), f.Time.GetUtcNow()));
+            foreach (var n in nodes) await f.ReportAsync(n);
+            sizes.Add(s.DesiredReplicas);
+            f.Time.Advance(TimeSpan.FromSeconds(10));
+            await FleetTestCluster.Settle();
+        }
+        var scaled = (await f.TrailAsync("service/sc-api")).Where(r => r.Kind == DecisionKinds.Scaled).ToList();
+        Assert.True(scaled.Count is >= 1 and <= 3, string.Join("\n", scaled.Select(r => $"{r.Time:HH:mm:ss} {r.Reason}")));
+        Assert.All(scaled, r => Assert.Equal("up", r.Outcome));
+        Assert.Contains("CPU averaged", scaled[0].Reason);
+        Assert.True(sizes[^1] >= 4, $"ended with {sizes[^1]} replicas for a peak of 280 CPU-percent at a target of 50%");
+
+        var manual = await Service("sc-api").ScaleAsync(3, "dave");
+        Assert.True(manual.AutoscalePaused);
+        Assert.Equal(3, manual.DesiredReplicas);
+        Assert.Contains((await f.TrailAsync("service/sc-api")), r => r.Kind == DecisionKinds.Scaled && r.Outcome == "manual" && r.Reason.Contains("autoscaling is paused until the spec turns it on again"));
+        for (var step = 0; step < 30; step++)
+        {
+            var s = (await Service("sc-api").GetAsync())!;
+            foreach (var i in s.Instances.Where(i => i.State == InstanceState.Running))
+                await Service("sc-api").ReportAsync(new InstanceReport("sc-api", i.Id, "1.0", 100, 0, 5, 40, FleetTestCluster.Gi, true, 95, f.Time.GetUtcNow()));
+            foreach (var n in nodes) await f.ReportAsync(n);
+            f.Time.Advance(TimeSpan.FromSeconds(10));
+            await FleetTestCluster.Settle();
+        }
+        Assert.Equal(3, (await Service("sc-api").GetAsync())!.DesiredReplicas);
+
+        var resumed = await Service("sc-api").ApplyAsync(spec, "dave");
+        Assert.False(resumed.AutoscalePaused);
+    }
+
+    [Fact]
+    public async Task MemoryForecastOnANodeWithInstances_MovedAwayBeforeItFails_WithinTheBudget()
+    {
+        foreach (var n in new[] { "pv-1", "pv-2", "pv-3" })
+        {
+            await f.RegisterAsync(n, $"d-{n}");
+            await f.ReportAsync(n);
+        }
+        await Service("pv-api").ApplyAsync(ServiceTests.Spec("pv-api", 2), "test");
+        await FleetTestCluster.EventuallyAsync(async () => (await Service("pv-api").GetAsync())!.Running == 2, "two instances run");
+        var leaking = (await Service("pv-api").GetAsync())!.Instances[0].Node!;
+        var others = new[] { "pv-1", "pv-2", "pv-3" }.Where(n => n != leaking).ToArray();
+
+        var used = 4.0 * FleetTestCluster.Gi;
+        for (var i = 0; i < 40 && (await f.Node(leaking).GetStatusAsync())!.AdminState != AdminState.Draining; i++)
+        {
+            f.Time.Advance(TimeSpan.FromSeconds(10));
+            used += FleetTestCluster.Gi / 6.0;
+            await f.ReportAsync(leaking, memoryUsed: (long)used);
+            foreach (var n in others) await f.ReportAsync(n);
+            await FleetTestCluster.Settle();
+        }
+        Assert.True(used < 16 * FleetTestCluster.Gi, "acted before memory ran out");
+        await FleetTestCluster.EventuallyAsync(async () =>
+        {
+            var s = await Service("pv-api").GetAsync();
+            return s!.Running == 2 && s.Instances.All(i => i.Node != leaking);
+        }, "the instance moved off the node forecast to run out of memory");
+        var nodeTrail = await f.TrailAsync($"node/{leaking}");
+        Assert.Contains(nodeTrail, r => r.Kind == DecisionKinds.Predicted);
+        Assert.Contains(nodeTrail, r => r.Kind == DecisionKinds.Permitted && r.Reason.Contains("pv-api would keep 1 of 2 instances running (it needs 1)"));
+        Assert.Contains(await f.TrailAsync("service/pv-api"), r => r.Kind == DecisionKinds.Rescheduled && r.Outcome == "moving");
+    }
+}
