@@ -17,6 +17,22 @@ public enum FaultKind
     Flap,
     /// <summary>Every node of one failure domain hangs at once (correlated failure).</summary>
     RackLoss,
+    /// <summary>An operator drains nodes (every node of <c>domain</c>, or <c>count</c> nodes), asking again every 30 s while a guardrail refuses.</summary>
+    Drain,
+}
+
+/// <summary>Services the scenario runs on the fleet: <see cref="Count"/> of them (named NAME-001, …, or NAME when one), each with these replicas.</summary>
+public sealed record ServiceShape(
+    string Name,
+    int Count,
+    int Replicas,
+    double CpuCores,
+    long MemoryBytes,
+    double? MinHealthy,
+    int? MaxUnavailable,
+    bool Spread)
+{
+    public IEnumerable<string> Names => Count == 1 ? [Name] : Enumerable.Range(1, Count).Select(i => $"{Name}-{i:D3}");
 }
 
 /// <summary>One fault of a scenario. See docs/simulator.md for every field.</summary>
@@ -44,4 +60,8 @@ public sealed record Scenario(
     TimeSpan Duration,
     int Seed,
     string? Policy,
-    ImmutableArray<FaultSpec> Faults);
+    ImmutableArray<FaultSpec> Faults)
+{
+    /// <summary>The services run on the fleet (none by default).</summary>
+    public ImmutableArray<ServiceShape> Services { get; init; } = [];
+}

@@ -73,7 +73,7 @@ public static class ScenarioLoader
                 if (!keys.Contains(k)) problems.Add($"{path}{k}: unknown field; accepted: {string.Join(", ", keys)}");
         }
 
-        Known(root, "", "name", "description", "nodes", "domains", "reportInterval", "duration", "seed", "policy", "faults");
+        Known(root, "", "name", "description", "nodes", "domains", "reportInterval", "duration", "seed", "policy", "faults", "services");
         var name = Text(root, "name") ?? "unnamed";
         var nodes = Int(root, "", "nodes", 50, 1, 1_000_000);
         var domains = Int(root, "", "domains", 5, 1, 100_000);
@@ -99,7 +99,7 @@ public static class ScenarioLoader
                     var kindText = Text(f, "kind");
                     if (!Enum.TryParse<FaultKind>(kindText?.Replace("-", ""), true, out var kind))
                     {
-                        problems.Add($"{path}kind: '{kindText}' is not one of crash, hang, leak, outage, flap, rack-loss");
+                        problems.Add($"{path}kind: '{kindText}' is not one of crash, hang, leak, outage, flap, rack-loss, drain");
                         continue;
                     }
                     faults.Add(new FaultSpec(kind, Dur(f, path, "at", TimeSpan.Zero)!.Value, Int(f, path, "count", 1, 1, 1_000_000),
@@ -108,8 +108,31 @@ public static class ScenarioLoader
                         Dur(f, path, "every", null), Int(f, path, "times", 1, 1, 100_000)));
                 }
         }
+        var services = ImmutableArray.CreateBuilder<ServiceShape>();
+        if (root.Children.TryGetValue(new YamlScalarNode("services"), out var servicesNode))
+        {
+            if (servicesNode is not YamlSequenceNode seq) problems.Add("services: must be a list");
+            else
+                for (var i = 0; i < seq.Children.Count; i++)
+                {
+                    var path = $"services[{i}].";
+                    if (seq.Children[i] is not YamlMappingNode sv) { problems.Add($"services[{i}]: must be a mapping"); continue; }
+                    Known(sv, path, "name", "count", "replicas", "cpuCores", "memoryBytes", "minHealthy", "maxUnavailable", "spread");
+                    var svName = Text(sv, "name") ?? $"svc{i}";
+                    if (!Fleet.Core.Validation.InputRules.IsValidId(svName + "-000")) problems.Add($"{path}name: '{svName}' is not a service name");
+                    var memoryText = Text(sv, "memoryBytes") ?? "1Gi";
+                    if (!Fleet.Core.Services.ServiceSpecParser.TryBytes(memoryText, out var memory) || memory <= 0) problems.Add($"{path}memoryBytes: '{memoryText}' is not a size (e.g. 512Mi, 2Gi)");
+                    var minHealthy = Text(sv, "minHealthy") is null ? (double?)null : Num(sv, path, "minHealthy", 0.5, 0, 1);
+                    var maxUnavailable = Text(sv, "maxUnavailable") is null ? (int?)null : Int(sv, path, "maxUnavailable", 1, 0, 10_000);
+                    services.Add(new ServiceShape(svName, Int(sv, path, "count", 1, 1, 100_000), Int(sv, path, "replicas", 3, 0, 10_000),
+                        Num(sv, path, "cpuCores", 1, 0.001, 1024), memory, minHealthy, maxUnavailable, Text(sv, "spread") != "false"));
+                }
+        }
         if (problems.Count > 0) throw new ScenarioException(problems);
-        return new Scenario(name, Text(root, "description") ?? "", nodes, domains, interval, duration, Int(root, "", "seed", 1, 0, int.MaxValue), policy, faults.ToImmutable());
+        return new Scenario(name, Text(root, "description") ?? "", nodes, domains, interval, duration, Int(root, "", "seed", 1, 0, int.MaxValue), policy, faults.ToImmutable())
+        {
+            Services = services.ToImmutable(),
+        };
     }
 }
 

@@ -49,6 +49,12 @@ public sealed record Scorecard(
     Percentiles ReportLatencyMs,
     Percentiles StepSeconds)
 {
+    /// <summary>The services the scenario ran, when it ran any.</summary>
+    public ServiceScore? Services { get; init; }
+
+    /// <summary>The operator's drains the scenario asked for, when it asked any.</summary>
+    public DrainScore? Drains { get; init; }
+
     public static string Clock(TimeSpan t) => t.TotalDays >= 1 ? $"{(int)t.TotalDays}d{t.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture)}" : t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"mm\:ss", CultureInfo.InvariantCulture);
 
     private static string S(double? seconds) => seconds is { } s ? $"{s:0.#} s" : "—";
@@ -73,6 +79,11 @@ public sealed record Scorecard(
         sb.AppendLine($"Denied      {(Denials.IsEmpty ? "none" : string.Join(", ", Denials.OrderBy(d => d.Key).Select(d => $"{d.Key} {d.Value}")))}");
         sb.AppendLine($"Hand-offs   {HandOffs} to a human");
         sb.AppendLine($"Available   {Availability:P3} of node-time");
+        if (Services is { } sv)
+            sb.AppendLine($"Services    {sv.Services} with {sv.InstancesWanted} instances; ready after {T(sv.ReadyAfter)}; {sv.InstanceSecondsLost:0} instance-seconds lost " +
+                $"({sv.InstanceAvailability:P3} served); back after a node failure p50 {S(sv.InstancesBack.P50)}, p99 {S(sv.InstancesBack.P99)} ({sv.InstancesBack.Samples}); budget violations {sv.BudgetViolations}");
+        if (Drains is { } dr)
+            sb.AppendLine($"Drains      {dr.Done} of {dr.Asked} done; refused {(dr.RefusedBy.IsEmpty ? "never" : string.Join(", ", dr.RefusedBy.OrderBy(d => d.Key).Select(d => $"{d.Value}× by {d.Key}")))}");
         sb.AppendLine($"Reports     {ReportsSent} sent, {ReportsUnanswered} unanswered; latency p50 {ReportLatencyMs.P50:0.00} ms, p99 {ReportLatencyMs.P99:0.0} ms; step work p50 {StepSeconds.P50:0.000} s, p99 {StepSeconds.P99:0.000} s");
         return sb.ToString();
     }

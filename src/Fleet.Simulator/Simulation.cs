@@ -36,6 +36,8 @@ public sealed class Simulation
     private long _reports;
     private long _unanswered;
     private DateTimeOffset _start;
+    private readonly ServiceWatch _services;
+    private readonly DrainQueue _drains;
 
     public VirtualFleet Fleet { get; }
     public FleetPolicy Policy { get; }
@@ -54,6 +56,8 @@ public sealed class Simulation
         _fake = fake;
         _random = new Random(scenario.Seed);
         Fleet = new VirtualFleet(scenario.Nodes, scenario.Domains);
+        _services = new ServiceWatch(scenario, Fleet);
+        _drains = new DrainQueue(_client, _random);
         var policy = scenario.Policy is null ? FleetPolicy.Default : PolicyParser.Parse(scenario.Policy).Policy!;
         Policy = policy with { Telemetry = policy.Telemetry with { ReportInterval = scenario.ReportInterval, MaxTtl = scenario.ReportInterval * 3 } };
     }
@@ -88,6 +92,11 @@ public sealed class Simulation
         try
         {
             await RegisterAsync(ct);
+            if (!_scenario.Services.IsEmpty)
+            {
+                await ReportAllAsync(ct); // nodes take instances once they have reported
+                await _services.ApplyAsync(_client, ct);
+            }
             var schedule = Schedule();
             var steps = new List<double>();
             int violations = 0, maxDomain = 0, maxFleet = 0;
@@ -103,6 +112,8 @@ public sealed class Simulation
                 await ReportAllAsync(ct);
                 await SettleAsync(ct);
                 await ObserveAsync();
+                await _drains.StepAsync(t + step, ct);
+                _services.Step(t + step, step);
                 var (v, d, f) = await CheckGuardrailsAsync();
                 violations += v; maxDomain = Math.Max(maxDomain, d); maxFleet = Math.Max(maxFleet, f);
                 steps.Add(stepWatch.Elapsed.TotalSeconds);
@@ -155,6 +166,13 @@ public sealed class Simulation
             }
             switch (f.Kind)
             {
+                case FaultKind.Drain:
+                {
+                    var pool = f.Domain is not null ? Fleet.Nodes.Where(n => n.Domain == f.Domain).ToList()
+                        : Fleet.Nodes.Where(n => !n.Drained).OrderBy(_ => _random.Next()).Take(f.Count).ToList();
+                    _drains.Ask(pool.Select(n => n.Id));
+                    return;
+                }
                 case FaultKind.Outage:
                 {
                     var pool = Fleet.Nodes.Where(n => f.Domain is null || n.Domain == f.Domain).ToList();
@@ -171,7 +189,8 @@ public sealed class Simulation
                 }
             }
             var candidates = f.Node is not null ? Fleet.Nodes.Where(n => n.Id == f.Node) : Fleet.Nodes.Where(n => !n.HasFault && !n.Drained && n.Fault is null || n.Fault?.RecoveredAt is not null && !n.HasFault && !n.Drained);
-            foreach (var n in candidates.OrderBy(_ => _random.Next()).Take(f.Count).ToList())
+            // Where services run, a fault strikes a node that runs instances (that is what a services scenario is about).
+            foreach (var n in candidates.OrderByDescending(n => n.Instances.Count > 0).ThenBy(_ => _random.Next()).Take(f.Count).ToList())
                 Start(n, f, now, n =>
                 {
                     switch (f.Kind)
@@ -188,6 +207,7 @@ public sealed class Simulation
     private void Start(VirtualNode n, FaultSpec f, TimeSpan now, Action<VirtualNode> apply)
     {
         apply(n);
+        _services.NodeFailed(n, now);
         n.Fault = new FaultResultBuilder($"F{Fleet.Faults.Count + 1}", f.Kind, n.Id, now);
         Fleet.Faults.Add(n.Fault);
     }
@@ -269,7 +289,7 @@ public sealed class Simulation
             do
             {
                 var page = await _client.QueryAuditAsync(new AuditQuery(Kind: kind, Limit: 1000, Before: before));
-                foreach (var r in page.Records)
+                foreach (var r in page.Records.Where(r => r.Subject.StartsWith("node/", StringComparison.Ordinal))) // a service's own refusal record is the same refusal
                     if (kind == DecisionKinds.Denied) denials[r.Guardrail ?? "?"] = denials.GetValueOrDefault(r.Guardrail ?? "?") + 1;
                     else handOffs++;
                 before = page.NextBefore;
@@ -289,7 +309,11 @@ public sealed class Simulation
                 Percentiles.Of(real.Where(f => f.TimeToRecover is not null).Select(f => f.TimeToRecover!.Value.TotalSeconds)),
                 Fleet.Actions, Fleet.FalseActions, [.. Fleet.FalseActionLog], violations, maxDomain, maxFleet,
                 denials.ToImmutableDictionary(), handOffs, availability, Interlocked.Read(ref _reports), Interlocked.Read(ref _unanswered),
-                Percentiles.Of(_latencies), Percentiles.Of(steps));
+                Percentiles.Of(_latencies), Percentiles.Of(steps))
+            {
+                Services = _services.Result(total),
+                Drains = _drains.Result(),
+            };
         });
     }
 }

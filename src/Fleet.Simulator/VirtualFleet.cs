@@ -25,6 +25,9 @@ public sealed class VirtualNode(string id, string domain)
     public TimeSpan? RecrashAt { get; set; }
     public FaultResultBuilder? Fault { get; set; }
 
+    /// <summary>The service instances really running here (<c>service/instance</c>), as start and stop actions left them.</summary>
+    public HashSet<string> Instances { get; } = [];
+
     public bool Reports => !Hung && !Silenced;
 
     /// <summary>Whether something is really wrong (an action on a node without a fault is a false action).</summary>
@@ -96,6 +99,14 @@ public sealed class VirtualFleet
         lock (_gate)
         {
             if (r.Target is not { } id || !_byId.TryGetValue(id, out var n)) return false;
+            if (r.Action is ActionNames.StartInstance or ActionNames.StopInstance)
+            {
+                // Placing instances is the services' routine work, not a remedy: it is neither an action on the node nor a false one.
+                var key = $"{r.Parameters.GetValueOrDefault("service")}/{r.Parameters.GetValueOrDefault("instance")}";
+                if (r.Action == ActionNames.StartInstance) n.Instances.Add(key);
+                else n.Instances.Remove(key);
+                return false;
+            }
             Actions++;
             var wasFaulty = n.HasFault;
             var wasCrashed = n.Crashed;
@@ -131,6 +142,22 @@ public sealed class VirtualFleet
                 FalseActionLog.Add($"{Scorecard.Clock(at)} {r.Action} on {r.Target}");
             }
             return !wasFaulty;
+        }
+    }
+
+    /// <summary>Instances of each service serving now: started, and on a node that is up.</summary>
+    public Dictionary<string, int> Serving()
+    {
+        lock (_gate)
+        {
+            var serving = new Dictionary<string, int>();
+            foreach (var n in Nodes.Where(n => !n.Unavailable))
+                foreach (var i in n.Instances)
+                {
+                    var service = i[..i.IndexOf('/')];
+                    serving[service] = serving.GetValueOrDefault(service) + 1;
+                }
+            return serving;
         }
     }
 

@@ -29,6 +29,34 @@ public class ScenarioTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task NodeLossWithServices_InstancesRescheduledElsewhere_LittleInstanceTimeLost()
+    {
+        var card = await RunAsync("node-loss-services");
+        var sv = card.Services!;
+        Assert.Equal(60, sv.InstancesWanted);
+        Assert.NotNull(sv.ReadyAfter);
+        Assert.True(sv.InstancesBack.Samples >= 1, "a hung node had instances");
+        Assert.True(sv.InstancesBack.P99 <= 180, $"instances back after {sv.InstancesBack.P99} s");
+        Assert.True(sv.InstanceAvailability >= 0.98, $"served {sv.InstanceAvailability:P2} of instance-time");
+        Assert.Equal(0, sv.BudgetViolations);
+        Assert.Equal(0, card.FalseActions);
+        Assert.All(card.Faults, f => Assert.NotNull(f.RecoveredAt));
+    }
+
+    [Fact]
+    public async Task RackDrainAgainstATightBudget_EveryDrainWaitsItsTurn_NoInstanceTimeLost()
+    {
+        var card = await RunAsync("rack-drain");
+        var drains = card.Drains!;
+        Assert.Equal(drains.Asked, drains.Done);
+        Assert.True(drains.RefusedBy.GetValueOrDefault("service-min-healthy") > 0, "the services' budgets held some drains back");
+        Assert.Equal(drains.RefusedBy.GetValueOrDefault("service-min-healthy"), card.Denials.GetValueOrDefault("service-min-healthy"));
+        Assert.Equal(0, card.Services!.InstanceSecondsLost);
+        Assert.Equal(0, card.Services.BudgetViolations);
+        Assert.Equal(0, card.FalseActions);
+    }
+
+    [Fact]
     public async Task Hang_RestartCannotReachIt_RebootHeals()
     {
         var card = await RunAsync("hang");

@@ -31,7 +31,7 @@ public sealed partial class ServiceGrain(
     public const int MaxReservationTries = 8;
 
     /// <summary>Candidates taken from each domain's inventory for one placement.</summary>
-    public const int CandidatesPerDomain = 4;
+    public const int CandidatesPerDomain = 8;
 
     private readonly List<DecisionRecord> _pending = [];
     private IGrainTimer? _timer;
@@ -256,9 +256,11 @@ public sealed partial class ServiceGrain(
         var spec = S.Spec!;
         var ask = new PlacementAsk(Name, instance.Id, spec.Resources.CpuCores, spec.Resources.MemoryBytes, spec.Placement.Labels, _policy.Services.ReservationTtl);
         var lists = await Task.WhenAll(domains.Select(d => GrainFactory.GetGrain<IDomainSupervisorGrain>(d).GetCandidatesAsync(ask, CandidatesPerDomain)));
-        var perDomain = S.Live.Where(i => i.Domain is not null && i.Id != instance.Id).GroupBy(i => i.Domain!).ToDictionary(g => g.Key, g => g.Count());
+        var others = S.Live.Where(i => i.Node is not null && i.Id != instance.Id).ToList();
+        var perDomain = others.GroupBy(i => i.Domain!).ToDictionary(g => g.Key, g => g.Count());
+        var perNode = others.GroupBy(i => i.Node!).ToDictionary(g => g.Key, g => g.Count());
         var avoid = instance.Avoid.Concat(S.Instances.Values.Where(i => i.Moving && i.Node is not null).Select(i => i.Node!)).ToHashSet();
-        var ranked = Placement.Rank(lists.SelectMany(l => l).Select(Placement.FromSummary), perDomain, spec.Placement.Spread, avoid);
+        var ranked = Placement.Rank(lists.SelectMany(l => l).Select(Placement.FromSummary), perDomain, spec.Placement.Spread, avoid, perNode, instance.Id);
         var refusals = new List<string>();
         foreach (var candidate in ranked.Take(MaxReservationTries))
         {

@@ -54,15 +54,30 @@ public static class Placement
         new(m.NodeId, m.Domain, m.FreeCpu ?? 0, m.FreeMemory ?? 0, 0, 0, m.Health, true, null);
 
     /// <summary>
-    /// Ranks accepting offers: with <paramref name="spread"/>, domains holding fewer instances of the service first; then
-    /// the least allocated node (the most room left, as the smaller of the CPU and memory shares); then by node id.
+    /// Ranks accepting offers: with <paramref name="spread"/>, domains holding fewer instances of the service first, then
+    /// nodes holding fewer of them (so one node's loss or drain takes as few of the service's instances as can be); then
+    /// the least allocated node (the most room left, as the smaller of the CPU and memory shares, in steps of 1/64 so nodes
+    /// about as free count as equal); then a stable shuffle by <paramref name="instance"/>, so instances placed at the same
+    /// moment from the same inventory do not all land on the same node.
     /// </summary>
     public static ImmutableArray<CapacityOffer> Rank(IEnumerable<CapacityOffer> offers, IReadOnlyDictionary<string, int> instancesPerDomain, bool spread,
-        IReadOnlySet<string>? avoid = null) =>
+        IReadOnlySet<string>? avoid = null, IReadOnlyDictionary<string, int>? instancesPerNode = null, string instance = "") =>
         [.. offers.Where(o => o.Accepts && (avoid is null || !avoid.Contains(o.NodeId)))
             .OrderBy(o => spread ? instancesPerDomain.GetValueOrDefault(o.Domain) : 0)
-            .ThenByDescending(Room)
+            .ThenBy(o => spread ? instancesPerNode?.GetValueOrDefault(o.NodeId) ?? 0 : 0)
+            .ThenByDescending(o => Math.Floor(Room(o) * 64))
+            .ThenBy(o => Shuffle(instance, o.NodeId))
             .ThenBy(o => o.NodeId, StringComparer.Ordinal)];
+
+    /// <summary>A stable pseudo-random order of nodes for one instance (FNV-1a over both names).</summary>
+    private static uint Shuffle(string instance, string node)
+    {
+        var h = 2166136261u;
+        foreach (var c in instance) h = (h ^ c) * 16777619u;
+        h = (h ^ '/') * 16777619u;
+        foreach (var c in node) h = (h ^ c) * 16777619u;
+        return h;
+    }
 
     /// <summary>How much room an offer leaves: free cores and free GiB, whichever is scarcer relative to an 8-core, 32 GiB unit.</summary>
     public static double Room(CapacityOffer o) => Math.Min(o.FreeCpu / 8.0, o.FreeMemory / (32.0 * (1L << 30)));

@@ -67,11 +67,28 @@ public class PlacementTests
     {
         var perDomain = new Dictionary<string, int> { ["a"] = 2, ["b"] = 1 };
         var ranked = Placement.Rank(
-            [O("a1", "a", 8), O("b1", "b", 2), O("b2", "b", 6), O("c1", "c", 1), O("c2", "c", 1), O("c3", "c", 8, accepts: false), O("d1", "d", 8)],
+            [O("a1", "a", 8), O("b1", "b", 2), O("b2", "b", 6), O("c1", "c", 1), O("c3", "c", 8, accepts: false), O("d1", "d", 8)],
             perDomain, spread: true, avoid: new HashSet<string> { "d1" });
-        Assert.Equal(["c1", "c2", "b2", "b1", "a1"], ranked.Select(o => o.NodeId).ToArray());
-        var packed = Placement.Rank([O("a1", "a", 8), O("b1", "b", 2), O("b2", "b", 6)], perDomain, spread: false);
+        Assert.Equal(["c1", "b2", "b1", "a1"], ranked.Select(o => o.NodeId).ToArray());
+        var packed = Placement.Rank([O("a1", "a", 8, 32 * Gi), O("b1", "b", 2, 32 * Gi), O("b2", "b", 6, 32 * Gi)], perDomain, spread: false);
         Assert.Equal(["a1", "b2", "b1"], packed.Select(o => o.NodeId).ToArray());
+    }
+
+    [Fact]
+    public void Rank_EqualOffers_InstancesPlacedTogetherSpreadOverThem()
+    {
+        var offers = Enumerable.Range(0, 8).Select(i => O($"n{i}", "a", 8)).ToArray();
+        var firsts = Enumerable.Range(0, 40).Select(i => Placement.Rank(offers, new Dictionary<string, int>(), spread: true, instance: $"svc-{i}-1")[0].NodeId).ToHashSet();
+        Assert.True(firsts.Count >= 5, $"40 instances placed at once from one inventory chose only {firsts.Count} distinct nodes");
+        Assert.Equal(Placement.Rank(offers, new Dictionary<string, int>(), true, instance: "x")[0], Placement.Rank(offers, new Dictionary<string, int>(), true, instance: "x")[0]);
+    }
+
+    [Fact]
+    public void Rank_WithinADomain_NodesHoldingFewerOfTheServiceFirst()
+    {
+        var ranked = Placement.Rank([O("a1", "a", 8), O("a2", "a", 2)], new Dictionary<string, int> { ["a"] = 1 }, spread: true,
+            instancesPerNode: new Dictionary<string, int> { ["a1"] = 1 });
+        Assert.Equal(["a2", "a1"], ranked.Select(o => o.NodeId).ToArray());
     }
 
     [Fact]
