@@ -73,7 +73,7 @@ public sealed partial class AgentActions(AgentConfig config, ProcessSupervisor s
                     "restart" => await supervisor.RestartAsync(step.Target),
                     "stop" => await supervisor.StopAsync(step.Target),
                     "start" => supervisor.Start(step.Target),
-                    _ => await RunScriptAsync(step.Target),
+                    _ => await RunScriptAsync(step.Target, request),
                 });
             }
             catch (Exception e)
@@ -86,11 +86,20 @@ public sealed partial class AgentActions(AgentConfig config, ProcessSupervisor s
         return new AgentActionResult(request.IdempotencyKey, true, string.Join("; ", details));
     }
 
-    private async Task<string> RunScriptAsync(string name)
+    /// <summary>
+    /// Runs a configured script. It sees the action in its environment: <c>FLEET_ACTION</c>, <c>FLEET_KEY</c> (the
+    /// idempotency key), <c>FLEET_SUBJECT</c>, and each of the action's parameters as <c>FLEET_NAME</c> (a service
+    /// instance's <c>FLEET_SERVICE</c>, <c>FLEET_INSTANCE</c>, <c>FLEET_VERSION</c>).
+    /// </summary>
+    private async Task<string> RunScriptAsync(string name, ActionRequest request)
     {
         var spec = config.Scripts.Single(s => s.Name == name);
         var psi = new ProcessStartInfo(spec.Command) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in spec.Args) psi.ArgumentList.Add(a);
+        psi.Environment["FLEET_ACTION"] = request.Action;
+        psi.Environment["FLEET_KEY"] = request.IdempotencyKey;
+        psi.Environment["FLEET_SUBJECT"] = request.Subject;
+        foreach (var (k, v) in request.Parameters) psi.Environment[$"FLEET_{k.ToUpperInvariant()}"] = v;
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEndAsync();
         var error = p.StandardError.ReadToEndAsync();

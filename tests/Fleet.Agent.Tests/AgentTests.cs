@@ -161,3 +161,31 @@ public class AgentBufferTests
         }
     }
 }
+
+public class AgentServiceInstanceTests
+{
+    [Fact]
+    public async Task ServiceApplied_AgentsRunTheConfiguredStartScript_WithTheInstanceInItsEnvironment_AndStopItOnDelete()
+    {
+        var marks = Repo.TempDir("agent-instances");
+        var extra = $$"""
+            scripts:
+              - { name: start-instance, command: /bin/sh, args: ["-c", "echo \"$FLEET_SERVICE $FLEET_INSTANCE $FLEET_VERSION $FLEET_KEY\" > {{marks}}/$FLEET_INSTANCE.started"], timeout: 10s }
+              - { name: stop-instance, command: /bin/sh, args: ["-c", "touch {{marks}}/$FLEET_INSTANCE.stopped"], timeout: 10s }
+            actions:
+              start-instance: [script:start-instance]
+              stop-instance: [script:stop-instance]
+            """;
+        await using var c = await AgentCluster.StartAsync(extraAgentConfig: extra);
+        var put = await c.Silo.Http.PutAsync("/api/v1/services/ag-api", new System.Net.Http.StringContent(
+            "replicas: 2\nversion: \"7.1\"\nresources: {cpuCores: 0.5, memoryBytes: 256Mi}\n", System.Text.Encoding.UTF8, "text/yaml"));
+        put.EnsureSuccessStatusCode();
+        await c.WaitAsync(() => Task.FromResult(Directory.GetFiles(marks, "*.started").Length == 2), TimeSpan.FromSeconds(60), "both instances were started by the agents' scripts");
+        var lines = Directory.GetFiles(marks, "*.started").Select(f => File.ReadAllText(f).Trim()).Order().ToArray();
+        Assert.All(lines, l => Assert.StartsWith("ag-api ag-api-", l));
+        Assert.All(lines, l => Assert.Contains(" 7.1 service/ag-api/ag-api-", l));
+
+        (await c.Silo.Http.DeleteAsync("/api/v1/services/ag-api?by=test")).EnsureSuccessStatusCode();
+        await c.WaitAsync(() => Task.FromResult(Directory.GetFiles(marks, "*.stopped").Length == 2), TimeSpan.FromSeconds(60), "both instances were stopped by the agents' scripts");
+    }
+}

@@ -12,6 +12,7 @@ public sealed class WebhookActuatorTests : IDisposable
 {
     private readonly HttpListener _listener = new();
     private readonly ConcurrentQueue<string> _keys = new();
+    private readonly ConcurrentQueue<string> _bodies = new();
     private readonly ConcurrentQueue<int> _answers = new();
     private readonly Uri _url;
 
@@ -38,6 +39,7 @@ public sealed class WebhookActuatorTests : IDisposable
             HttpListenerContext ctx;
             try { ctx = await _listener.GetContextAsync(); } catch { return; }
             _keys.Enqueue(ctx.Request.Headers["Idempotency-Key"] ?? "");
+            using (var reader = new StreamReader(ctx.Request.InputStream)) _bodies.Enqueue(await reader.ReadToEndAsync());
             ctx.Response.StatusCode = _answers.TryDequeue(out var code) ? code : 200;
             ctx.Response.Close();
         }
@@ -89,6 +91,25 @@ public sealed class WebhookActuatorTests : IDisposable
         for (var i = 0; i < 4; i++) await Assert.ThrowsAsync<ActuatorException>(() => RunAsync(pipeline));
         await Assert.ThrowsAsync<Polly.CircuitBreaker.BrokenCircuitException>(() => RunAsync(pipeline));
         Assert.Equal(4, _keys.Count);
+    }
+
+    [Fact]
+    public async Task Execute_ServiceInstanceAction_BodyCarriesTheKeySubjectNodeAndParameters()
+    {
+        var actuator = new WebhookActuator(new HttpClient(), _url);
+        var request = new ActionRequest("service/api/api-4/start@n7", "n7", ActionNames.StartInstance, "start-instance for service api", null, "service/api")
+        {
+            Parameters = System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add("service", "api").Add("instance", "api-4").Add("version", "1.4.2")
+                .Add("node", "not-this-one"),
+        };
+        Assert.True((await actuator.ExecuteAsync(request, CancellationToken.None)).Succeeded);
+        var body = System.Text.Json.JsonDocument.Parse(_bodies.Single()).RootElement;
+        Assert.Equal("service/api/api-4/start@n7", body.GetProperty("idempotencyKey").GetString());
+        Assert.Equal("service/api", body.GetProperty("subject").GetString());
+        Assert.Equal("n7", body.GetProperty("node").GetString()); // a parameter never replaces a fixed field
+        Assert.Equal("start-instance", body.GetProperty("action").GetString());
+        Assert.Equal(("api", "api-4", "1.4.2"), (body.GetProperty("service").GetString(), body.GetProperty("instance").GetString(), body.GetProperty("version").GetString()));
+        Assert.Equal("service/api/api-4/start@n7", _keys.Single());
     }
 
     public void Dispose() => _listener.Close();
