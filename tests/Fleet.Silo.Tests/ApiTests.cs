@@ -81,6 +81,31 @@ public class ApiTests(SiloFixture f) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task Reports_NewBootIdStartsTheSequenceAgain_SkewedRefusedAndCounted_ProbeCheckedAtRegistration()
+    {
+        var node = new { id = "sig-1", domain = "rack-sig", capacity = new { cpuCores = 4, memoryBytes = 8L << 30, diskBytes = 10L << 30 }, address = "127.0.0.1",
+            probe = new { kind = "tcp", address = "127.0.0.1:9", timeoutMs = 500 } };
+        Assert.Equal(HttpStatusCode.Created, (await f.Http.PostAsJsonAsync("/api/v1/nodes", node)).StatusCode);
+        var badProbe = await f.Http.PostAsJsonAsync("/api/v1/nodes", node with { probe = new { kind = "tcp", address = "no-port-here", timeoutMs = 500 } });
+        Assert.Equal(HttpStatusCode.BadRequest, badProbe.StatusCode);
+        Assert.True((await badProbe.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("probe.address", out _));
+        Assert.Equal(HttpStatusCode.BadRequest, (await f.Http.PostAsJsonAsync("/api/v1/nodes", node with { probe = new { kind = "smoke", address = "127.0.0.1:9", timeoutMs = 500 } })).StatusCode);
+
+        object Report(long seq, string boot, DateTimeOffset? at = null) => new { sequence = seq, bootId = boot, timestamp = at ?? DateTimeOffset.UtcNow, cpuPercent = 5, memoryUsedBytes = 1L << 30, memoryTotalBytes = 8L << 30 };
+        Assert.Equal(HttpStatusCode.OK, (await f.Http.PostAsJsonAsync("/api/v1/nodes/sig-1/telemetry", Report(900, "run-1"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await f.Http.PostAsJsonAsync("/api/v1/nodes/sig-1/telemetry", Report(1, "run-1"))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await f.Http.PostAsJsonAsync("/api/v1/nodes/sig-1/telemetry", Report(1, "run-2"))).StatusCode);
+        var skewed = await f.Http.PostAsJsonAsync("/api/v1/nodes/sig-1/telemetry", Report(2, "run-2", DateTimeOffset.UtcNow.AddMinutes(3)));
+        Assert.Equal(HttpStatusCode.Conflict, skewed.StatusCode);
+        Assert.Equal("Skewed", (await skewed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("outcome").GetString());
+        var status = await f.GetJsonAsync("/api/v1/nodes/sig-1");
+        Assert.Equal("run-2", status.GetProperty("bootId").GetString());
+        Assert.Equal(1, status.GetProperty("refusedReports").GetProperty("Skewed").GetInt32());
+        Assert.Equal(1, status.GetProperty("refusedReports").GetProperty("DuplicateOrOutOfOrder").GetInt32());
+        Assert.Equal(1, status.GetProperty("lastSequence").GetInt64());
+    }
+
+    [Fact]
     public async Task Policy_GetPutVersioned()
     {
         var before = await f.GetJsonAsync("/api/v1/policy");

@@ -37,6 +37,7 @@ public static class FleetGrainsHostingExtensions
             return new ActuatorSet(sp.GetRequiredService<IActuator>(), others);
         });
         services.TryAddSingleton<ActionExecutor>();
+        services.TryAddSingleton<Nodes.DirectProber>();
         return services;
     }
 

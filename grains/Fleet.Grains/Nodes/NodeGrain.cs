@@ -27,7 +27,7 @@ namespace Fleet.Grains.Nodes;
 public sealed partial class NodeGrain(
     [PersistentState("node", StorageNames.Fleet)] IPersistentState<NodeState> state,
     [PersistentState("placements", StorageNames.Fleet)] IPersistentState<NodePlacements> placements,
-    PolicyCache policies, IAuditStore audit, ActionExecutor executor, FleetMetrics metrics, TimeProvider time,
+    PolicyCache policies, IAuditStore audit, ActionExecutor executor, DirectProber prober, FleetMetrics metrics, TimeProvider time,
     ILogger<NodeGrain> log) : Grain, INodeGrain
 {
     private readonly List<DecisionRecord> _pending = [];
@@ -114,7 +114,17 @@ public sealed partial class NodeGrain(
             report = report with { Peers = report.Peers.IsDefault ? [] : report.Peers, Checks = report.Checks.IsDefault ? [] : report.Checks };
         var judgement = NodeMonitor.OnReport(S.Health, report, now, _policy);
         metrics.Report(judgement.Outcome);
-        if (judgement.Outcome != ReportOutcome.Accepted) return new ReportResult(judgement.Outcome, S.Effective, S.Health.LastSequence);
+        if (judgement.Outcome != ReportOutcome.Accepted)
+        {
+            state.State = S with { Refused = S.Refused.SetItem(judgement.Outcome, S.Refused.GetValueOrDefault(judgement.Outcome) + 1) };
+            return new ReportResult(judgement.Outcome, S.Effective, S.Health.LastSequence);
+        }
+        if (judgement.NewBootFrom is { } from)
+        {
+            Record(DecisionKinds.Observed, $"Node {Id}'s reporter started a new run (boot id {from} → {report.BootId}); its sequence starts again at {report.Sequence}.",
+                evidence: ImmutableDictionary<string, string>.Empty.Add("previousBootId", from).Add("bootId", report.BootId!).Add("sequence", report.Sequence.ToString()));
+            _dirty = true;
+        }
 
         Apply(judgement, now);
         await PublishHealthAsync(now);
@@ -140,7 +150,7 @@ public sealed partial class NodeGrain(
         var now = time.GetUtcNow();
         _policy = policies.Current;
         var request = new LeaseRequest($"{Actor}/drain/{Guid.CreateVersion7(now):N}", Actor, ActionNames.Drain, _policy.Version,
-            ScopesOf(reg, now), ActionClass.Disruptive, Force: force);
+            ScopesOf(reg, now), ActionClass.Disruptive, Force: force, Basis: ActionBasis.Operator);
         var decision = await GrainFactory.AcquireLeaseAsync(request);
         if (!decision.Granted)
         {
@@ -201,12 +211,36 @@ public sealed partial class NodeGrain(
             return;
         }
         Apply(judgement, now);
+        await ConfirmSilenceAsync(now);
         await PublishHealthAsync(now);
         await ReconcileAsync(now);
         if (S.DrainLease is { } lease && (now >= lease.ExpiresAt || !HostsInstances(now))) await ReleaseDrainLeaseAsync(now);
         await CommitAsync(now);
         metrics.Decision(time.GetElapsedTime(started));
         EnsureTimer();
+    }
+
+    /// <summary>
+    /// A node Suspect through silence is asked before anything acts: the silo probes it directly (its registration's probe,
+    /// or the policy's default for its labels) and judges again at once with what the probe saw — dead is Unhealthy now,
+    /// no second hold; alive is "the path to the monitor is broken", and silence alone moves nothing. Probed at most once
+    /// a report interval; a change of answer is recorded.
+    /// </summary>
+    private async Task ConfirmSilenceAsync(DateTimeOffset now)
+    {
+        if (!_policy.Probes.ConfirmSilence || S.Health.Health != HealthState.Suspect || !S.Health.HasCondition(ConditionTypes.Silent)) return;
+        if (S.Registration is not { } reg || ProbeTargets.For(reg, _policy.Probes) is not { } probe) return;
+        var last = S.Health.PeerViews.GetValueOrDefault(PeerView.SiloProbe);
+        if (last is not null && now - last.At < _policy.Telemetry.ReportInterval) return;
+        var (reachable, detail) = await prober.ProbeAsync(probe, probe.Timeout ?? _policy.Probes.Timeout);
+        var at = time.GetUtcNow();
+        if (last is null || last.Reachable != reachable)
+            Record(DecisionKinds.Observed, $"Probed silent node {Id} directly ({detail}): " +
+                (reachable ? "it answers, so the path to the monitor is what is broken." : "no answer, so its death is confirmed."),
+                evidence: ImmutableDictionary<string, string>.Empty.Add("probe", probe.ToString()).Add("reachable", reachable ? "true" : "false").Add("detail", detail),
+                rule: "probes.confirmSilence");
+        state.State = S with { Health = NodeMonitor.OnPeerView(S.Health, new PeerView(PeerView.SiloProbe, reachable, at, detail)) };
+        Apply(NodeMonitor.OnTick(S.Health, at, _watchingSince, _policy), at);
     }
 
     private void Apply(Judgement judgement, DateTimeOffset now)
@@ -258,6 +292,15 @@ public sealed partial class NodeGrain(
         return result;
     }
 
+    /// <summary>
+    /// What an action on this node would rest on: its own failed checks, or a death a probe confirmed; anything else
+    /// (silence, or the hold of a node still earning its recovery after silence) counts as unconfirmed silence.
+    /// </summary>
+    private static ActionBasis BasisOf(NodeHealthModel health) =>
+        health.HasCondition(ConditionTypes.CheckFailed) ? ActionBasis.Reported
+        : health.HasCondition(ConditionTypes.PeerUnreachable) ? ActionBasis.ConfirmedSilence
+        : ActionBasis.UnconfirmedSilence;
+
     private CaseSubject CaseSubjectOf(NodeRegistration reg)
     {
         var judged = S.Health.Health;
@@ -265,7 +308,7 @@ public sealed partial class NodeGrain(
         return new CaseSubject(Actor, Id, judged,
             NeedsRemedy: judged == HealthState.Unhealthy && S.Admin != AdminState.Draining,
             NeedsPrevention: forecast && S.Admin == AdminState.None,
-            Forecast: forecast, S.Health.LastReportAt, Symptom, Evidence, ScopesOf(reg, time.GetUtcNow()));
+            Forecast: forecast, S.Health.LastReportAt, Symptom, Evidence, ScopesOf(reg, time.GetUtcNow()), BasisOf(S.Health));
     }
 
     private async Task<NodeStatus> SetAdminAsync(AdminState admin, string by, string? reason, string verb)
@@ -373,6 +416,8 @@ public sealed partial class NodeGrain(
             S.PolicyVersion, S.Health.LastReport is { Peers.IsDefault: true } old ? old with { Peers = [] } : S.Health.LastReport, RuntimeIdentity)
         {
             Placements = [.. Placement.Live(P.ByKey.Values, time.GetUtcNow()).OrderBy(p => p.Key, StringComparer.Ordinal)],
+            RefusedReports = S.Refused.ToImmutableDictionary(kv => kv.Key.ToString(), kv => kv.Value),
+            BootId = S.Health.BootId,
         };
     }
 

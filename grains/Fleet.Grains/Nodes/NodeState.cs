@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Fleet.Abstractions.Nodes;
 using Fleet.Abstractions.Supervision;
 using Fleet.Core.Health;
@@ -21,6 +22,9 @@ public sealed record NodeState(
 
     /// <summary>The lease an operator's drain holds until the node's instances have moved away (or it expires).</summary>
     [Id(8)] public HeldLease? DrainLease { get; init; }
+
+    /// <summary>Reports refused since registration, by outcome (soft: written with the checkpoint).</summary>
+    [Id(9)] public ImmutableDictionary<ReportOutcome, long> Refused { get; init; } = ImmutableDictionary<ReportOutcome, long>.Empty;
 
     /// <summary>The health shown to people: operator states and remediation phases over the judged health.</summary>
     public HealthState Derive()

@@ -69,11 +69,18 @@ public static class FleetApi
         }
     }
 
-    private static async Task<Created<NodeStatus>> RegisterAsync(RegisterNodeRequest body, IFleetClient fleet)
+    private static async Task<Results<Created<NodeStatus>, ValidationProblem>> RegisterAsync(RegisterNodeRequest body, IFleetClient fleet)
     {
+        NodeProbe? probe = null;
+        if (body.Probe is { } p)
+        {
+            if (!Enum.TryParse<ProbeKind>(p.Kind, true, out var kind) || int.TryParse(p.Kind, out _))
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["probe.kind"] = [$"'{p.Kind}' is not a probe kind; accepted: tcp, http"] });
+            probe = new NodeProbe(kind, p.Address ?? "", p.TimeoutMs is { } ms ? (double.IsFinite(ms) && ms > 0 && ms <= 30_000 ? TimeSpan.FromMilliseconds(ms) : TimeSpan.MaxValue) : null);
+        }
         var registration = new NodeRegistration(body.Id ?? "", body.Domain ?? "",
             body.Capacity is null ? null! : new NodeCapacity(body.Capacity.CpuCores ?? 0, body.Capacity.MemoryBytes ?? 0, body.Capacity.DiskBytes ?? 0),
-            (body.Labels ?? []).ToImmutableDictionary());
+            (body.Labels ?? []).ToImmutableDictionary()) { Address = body.Address, Probe = probe };
         var status = await fleet.RegisterNodeAsync(registration);
         return TypedResults.Created($"/api/v1/nodes/{status.NodeId}", status);
     }
@@ -139,7 +146,7 @@ public static class FleetApi
         var ttl = b.TtlSeconds is { } s ? (double.IsFinite(s) && s > 0 && s <= 86_400 ? TimeSpan.FromSeconds(s) : TimeSpan.MinValue) : maxTtl;
         var checks = (b.Checks ?? []).Select(c => new CheckResult(c?.Name ?? "", c?.Passed ?? false, c?.Detail)).ToImmutableArray();
         return (new TelemetryReport(b.Sequence!.Value, b.Timestamp ?? time.GetUtcNow(), ttl, b.CpuPercent!.Value,
-            b.MemoryUsedBytes!.Value, b.MemoryTotalBytes!.Value, b.DiskUsedPercent ?? 0, checks), missing);
+            b.MemoryUsedBytes!.Value, b.MemoryTotalBytes!.Value, b.DiskUsedPercent ?? 0, checks) { BootId = b.BootId }, missing);
     }
 
     private static Task<AuditPage> AuditAsync(IFleetClient fleet,

@@ -1,14 +1,18 @@
 namespace Fleet.Silo.Api;
 
 /// <summary>Body of <c>POST /api/v1/nodes</c>.</summary>
-public sealed record RegisterNodeRequest(string? Id, string? Domain, CapacityRequest? Capacity, Dictionary<string, string>? Labels);
+public sealed record RegisterNodeRequest(string? Id, string? Domain, CapacityRequest? Capacity, Dictionary<string, string>? Labels,
+    string? Address = null, ProbeRequest? Probe = null);
+
+/// <summary>A node's direct probe: <c>kind</c> tcp (address host:port) or http (address a URL); <c>timeoutMs</c> optional.</summary>
+public sealed record ProbeRequest(string? Kind, string? Address, double? TimeoutMs);
 
 public sealed record CapacityRequest(double? CpuCores, long? MemoryBytes, long? DiskBytes);
 
 /// <summary>One telemetry report. <c>timestamp</c> defaults to the time it arrives, <c>ttlSeconds</c> to the policy's maxTtl.</summary>
 public sealed record TelemetryRequest(
     long? Sequence, DateTimeOffset? Timestamp, double? TtlSeconds, double? CpuPercent, long? MemoryUsedBytes,
-    long? MemoryTotalBytes, double? DiskUsedPercent, List<CheckRequest>? Checks, string? NodeId = null);
+    long? MemoryTotalBytes, double? DiskUsedPercent, List<CheckRequest>? Checks, string? NodeId = null, string? BootId = null);
 
 public sealed record CheckRequest(string? Name, bool? Passed, string? Detail);
 

@@ -13,7 +13,33 @@ public sealed record NodeRegistration(
     [property: Id(0)] string NodeId,
     [property: Id(1)] string Domain,
     [property: Id(2)] NodeCapacity Capacity,
-    [property: Id(3)] ImmutableDictionary<string, string> Labels);
+    [property: Id(3)] ImmutableDictionary<string, string> Labels)
+{
+    /// <summary>The node's host name or IP, used with the policy's default probes when <see cref="Probe"/> is not given.</summary>
+    [Id(4)] public string? Address { get; init; }
+
+    /// <summary>How the silo probes the node directly to confirm (or refute) its death when it falls silent.</summary>
+    [Id(5)] public NodeProbe? Probe { get; init; }
+}
+
+[GenerateSerializer, Alias("fleet.ProbeKind")]
+public enum ProbeKind
+{
+    /// <summary>A TCP connect to host:port; an accepted connection means the node is alive.</summary>
+    Tcp = 0,
+    /// <summary>An HTTP GET of a URL; any answer (whatever its status) means the node is alive.</summary>
+    Http = 1,
+}
+
+/// <summary>A direct probe of a node: <c>tcp</c> to <c>host:port</c>, or <c>http</c> to a URL, with a timeout (the policy's when null).</summary>
+[GenerateSerializer, Immutable, Alias("fleet.NodeProbe")]
+public sealed record NodeProbe(
+    [property: Id(0)] ProbeKind Kind,
+    [property: Id(1)] string Address,
+    [property: Id(2)] TimeSpan? Timeout = null)
+{
+    public override string ToString() => $"{Kind.ToString().ToLowerInvariant()} {Address}";
+}
 
 /// <summary>The result of one named health check run on the node.</summary>
 [GenerateSerializer, Immutable, Alias("fleet.CheckResult")]
@@ -37,6 +63,12 @@ public sealed record TelemetryReport(
 {
     /// <summary>What the reporting node saw when it probed its peers (empty when it probes none).</summary>
     [Id(9)] public ImmutableArray<PeerProbe> Peers { get; init; } = [];
+
+    /// <summary>
+    /// Which run of the reporter sent it. A new boot id starts the sequence again: a reporter that restarts and counts
+    /// from 1 is taken, not refused as a replay. Null: the reporter does not say.
+    /// </summary>
+    [Id(10)] public string? BootId { get; init; }
 }
 
 /// <summary>What a node saw when it probed a peer (a TCP connect to the peer's probe address).</summary>
@@ -46,13 +78,17 @@ public sealed record PeerProbe(
     [property: Id(1)] bool Reachable,
     [property: Id(2)] string? Detail = null);
 
-/// <summary>One peer's latest view of this node.</summary>
+/// <summary>One peer's latest view of this node (or the silo's own probe of it: <see cref="SiloProbe"/>).</summary>
 [GenerateSerializer, Immutable, Alias("fleet.PeerView")]
 public sealed record PeerView(
     [property: Id(0)] string ObserverNodeId,
     [property: Id(1)] bool Reachable,
     [property: Id(2)] DateTimeOffset At,
-    [property: Id(3)] string? Detail = null);
+    [property: Id(3)] string? Detail = null)
+{
+    /// <summary>The observer name of the silo's own direct probe of the node.</summary>
+    public const string SiloProbe = "(silo probe)";
+}
 
 /// <summary>A reason the node is not simply healthy, in words a person can read.</summary>
 [GenerateSerializer, Immutable, Alias("fleet.NodeCondition")]
@@ -98,6 +134,12 @@ public sealed record NodeStatus(
 {
     /// <summary>The service instances placed on the node (reserved or running).</summary>
     [Id(15)] public ImmutableArray<Services.NodePlacement> Placements { get; init; } = [];
+
+    /// <summary>Reports refused since registration, by outcome (DuplicateOrOutOfOrder, Expired, Skewed).</summary>
+    [Id(16)] public ImmutableDictionary<string, long> RefusedReports { get; init; } = ImmutableDictionary<string, long>.Empty;
+
+    /// <summary>The boot id of the reporter's current run, when it sends one.</summary>
+    [Id(17)] public string? BootId { get; init; }
 }
 
 /// <summary>
@@ -129,6 +171,8 @@ public enum ReportOutcome
     Expired = 2,
     NotRegistered = 3,
     Decommissioned = 4,
+    /// <summary>The report's timestamp is ahead of the silo's clock by more than the policy's <c>telemetry.maxClockSkew</c>.</summary>
+    Skewed = 5,
 }
 
 [GenerateSerializer, Immutable, Alias("fleet.ReportResult")]

@@ -22,6 +22,9 @@ public sealed record FleetPolicy(
     /// <summary>How services place, move and watch their instances (<c>services</c> section).</summary>
     [Id(7)] public ServicePolicy Services { get; init; } = ServicePolicy.Default;
 
+    /// <summary>How a silent node's death is confirmed before anything acts on it (<c>probes</c> section).</summary>
+    [Id(8)] public ProbePolicy Probes { get; init; } = ProbePolicy.Default;
+
     public static FleetPolicy Default { get; } = new(
         0,
         new TelemetryPolicy(TimeSpan.FromSeconds(10), 3, TimeSpan.FromSeconds(30)),
@@ -52,7 +55,11 @@ public sealed record FleetPolicy(
 public sealed record TelemetryPolicy(
     [property: Id(0)] TimeSpan ReportInterval,
     [property: Id(1)] int AllowedMisses,
-    [property: Id(2)] TimeSpan MaxTtl);
+    [property: Id(2)] TimeSpan MaxTtl)
+{
+    /// <summary>How far ahead of the silo's clock a report's timestamp may be; beyond it the report is refused (Skewed) and counted. Default 30 s.</summary>
+    [Id(3)] public TimeSpan MaxClockSkew { get; init; } = TimeSpan.FromSeconds(30);
+}
 
 /// <param name="CpuDegradedPercent">CPU use at or above which a report counts as degraded. Default 90.</param>
 /// <param name="MemoryDegradedPercent">Memory use at or above which a report counts as degraded. Default 90.</param>
@@ -121,7 +128,48 @@ public sealed record GuardrailPolicy(
     [property: Id(4)] int StormMinMembers,
     [property: Id(5)] TimeSpan StormCooldown,
     [property: Id(6)] TimeSpan LeaseDuration,
-    [property: Id(7)] int FleetMaxConcurrent);
+    [property: Id(7)] int FleetMaxConcurrent)
+{
+    /// <summary>
+    /// What the storm brake holds back. Default <see cref="StormBrakeHolds.UnconfirmedSilence"/>: actions resting on silence
+    /// no probe or peer confirmed; actions on positive evidence (a failed check, a confirmed death, a forecast, an
+    /// operator) go on within the budgets.
+    /// </summary>
+    [Id(8)] public StormBrakeHolds StormBrakeHolds { get; init; } = StormBrakeHolds.UnconfirmedSilence;
+}
+
+[GenerateSerializer, Alias("fleet.StormBrakeHolds")]
+public enum StormBrakeHolds
+{
+    /// <summary>Only actions that rest on unconfirmed silence (the telemetry itself is suspected, not the evidence nodes report).</summary>
+    UnconfirmedSilence = 0,
+    /// <summary>Every disruptive, preventive and rollout action in the domain, whatever its evidence.</summary>
+    AllDisruptive = 1,
+}
+
+/// <param name="ConfirmSilence">Probe a node that turns Suspect through silence before anything acts on it. Default true.</param>
+/// <param name="ActOnUnconfirmedSilence">With no probe or peer to confirm it, a silent node turns Unhealthy after twice the hold
+/// (true, the default); false: silence alone never makes a node Unhealthy.</param>
+/// <param name="Timeout">A direct probe's timeout when the node's probe names none. Default 1 s.</param>
+/// <param name="Defaults">Probes for nodes registered with an address but no probe, by label; the first match wins. Default none.</param>
+[GenerateSerializer, Immutable, Alias("fleet.ProbePolicy")]
+public sealed record ProbePolicy(
+    [property: Id(0)] bool ConfirmSilence,
+    [property: Id(1)] bool ActOnUnconfirmedSilence,
+    [property: Id(2)] TimeSpan Timeout,
+    [property: Id(3)] ImmutableArray<ProbeDefault> Defaults)
+{
+    public static ProbePolicy Default { get; } = new(true, true, TimeSpan.FromSeconds(1), []);
+}
+
+/// <summary>A default probe for nodes with these labels (all of them; none matches every node).</summary>
+[GenerateSerializer, Immutable, Alias("fleet.ProbeDefault")]
+public sealed record ProbeDefault(
+    [property: Id(0)] ImmutableDictionary<string, string> Labels,
+    [property: Id(1)] Nodes.ProbeKind Kind,
+    [property: Id(2)] int Port,
+    [property: Id(3)] string? Path,
+    [property: Id(4)] TimeSpan? Timeout);
 
 /// <param name="RescheduleAfter">
 /// How long a node may stay Unhealthy before the services on it move their instances away. Null (the default): when

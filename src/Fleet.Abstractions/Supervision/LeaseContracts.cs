@@ -20,6 +20,22 @@ public enum ActionClass
     Placement = 5,
 }
 
+/// <summary>What an action rests on: the storm brake holds back actions on unconfirmed silence (by default) and lets positive evidence through.</summary>
+[GenerateSerializer, Alias("fleet.ActionBasis")]
+public enum ActionBasis
+{
+    /// <summary>The subject reports its own failure (a failed check, an unhealthy report).</summary>
+    Reported = 0,
+    /// <summary>The subject fell silent and nothing confirmed its death: the telemetry itself may be what failed.</summary>
+    UnconfirmedSilence = 1,
+    /// <summary>The subject fell silent and a probe (the silo's, or its peers') confirmed it unreachable.</summary>
+    ConfirmedSilence = 2,
+    /// <summary>A forecast from the subject's own reports (memory running out).</summary>
+    Forecast = 3,
+    /// <summary>A person asked for it (an operator's drain).</summary>
+    Operator = 4,
+}
+
 /// <summary>
 /// A subject asks for permission to act. The lease id is <see cref="RequestId"/>, so a retried request is harmless.
 /// <see cref="Scopes"/> name what the action touches (<c>domain/rack-a</c>, <c>service/api</c>): every one must agree.
@@ -33,7 +49,8 @@ public sealed record LeaseRequest(
     [property: Id(6)] ImmutableArray<string> Scopes,
     [property: Id(7)] ActionClass Class = ActionClass.Disruptive,
     [property: Id(8)] int Cost = 1,
-    [property: Id(9)] bool Force = false)
+    [property: Id(9)] bool Force = false,
+    [property: Id(10)] ActionBasis Basis = ActionBasis.Reported)
 {
     /// <summary>The failure domains among the scopes, by name.</summary>
     public IEnumerable<string> Domains => Scopes.Where(s => Subjects.IsKind(s, Subjects.DomainKind)).Select(Subjects.IdOf);
@@ -54,7 +71,24 @@ public sealed record LeaseDecision(
     [property: Id(3)] string? Guardrail,
     [property: Id(4)] string Reason)
 {
-    public static LeaseDecision Deny(string guardrail, string reason) => new(false, null, null, guardrail, reason);
+    /// <summary>The figures the decision rests on (slots in use and the limit, members troubled, instances up and needed).</summary>
+    [Id(5)] public ImmutableDictionary<string, string> Evidence { get; init; } = ImmutableDictionary<string, string>.Empty;
+
+    public static LeaseDecision Deny(string guardrail, string reason, ImmutableDictionary<string, string>? evidence = null) =>
+        new(false, null, null, guardrail, reason) { Evidence = evidence ?? ImmutableDictionary<string, string>.Empty };
+}
+
+public static class ActionBases
+{
+    /// <summary>What an action rests on, in words for a record: "a failed check", "a death a probe confirmed".</summary>
+    public static string Describe(ActionBasis basis) => basis switch
+    {
+        ActionBasis.Reported => "what the node itself reports (a failed check)",
+        ActionBasis.UnconfirmedSilence => "silence nothing has confirmed",
+        ActionBasis.ConfirmedSilence => "a death a probe confirmed",
+        ActionBasis.Forecast => "a forecast from the node's own reports",
+        _ => "an operator's request",
+    };
 }
 
 /// <summary>Names of the guardrails, as they appear in decision records and metrics.</summary>

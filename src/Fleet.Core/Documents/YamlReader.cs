@@ -141,7 +141,7 @@ internal sealed class YamlReader(ImmutableArray<PolicyProblem>.Builder problems)
     }
 
     /// <summary>An enum value written in camelCase (<c>disruptive</c>, <c>draining</c>); <paramref name="refused"/> is a value not accepted here.</summary>
-    public TEnum Enum<TEnum>(YamlMappingNode map, string path, TEnum fallback, TEnum? refused) where TEnum : struct, System.Enum
+    public TEnum Enum<TEnum>(YamlMappingNode? map, string path, TEnum fallback, TEnum? refused) where TEnum : struct, System.Enum
     {
         var text = Scalar(map, path, out var node);
         if (text is null) return fallback;

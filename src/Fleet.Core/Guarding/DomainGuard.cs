@@ -84,26 +84,45 @@ public static class DomainGuard
 
     /// <summary>
     /// Decides a lease request against the domain's guardrails; a grant still needs the fleet's slot. The storm brake
-    /// holds back the classes that disrupt (<see cref="LeaseRequest.Freezable"/>); a forced request (an operator's
-    /// <c>--force</c>) passes the concurrency and rate budgets, never the brake.
+    /// holds back the classes that disrupt (<see cref="LeaseRequest.Freezable"/>) — by default only those resting on
+    /// unconfirmed silence (the telemetry is what a storm puts in doubt), or all of them under
+    /// <see cref="StormBrakeHolds.AllDisruptive"/>; every decision made during a storm says so. A forced request (an
+    /// operator's <c>--force</c>) passes the concurrency and rate budgets, never the brake.
     /// </summary>
     public static LeaseDecision Decide(DomainGuardState state, string domain, LeaseRequest request, DateTimeOffset now, GuardrailPolicy policy)
     {
-        if (request.Freezable && state.Frozen(now))
-            return LeaseDecision.Deny(Guardrails.StormBrake, state.StormActive
-                ? $"the storm brake is on in {domain}: {state.Troubled} of {state.Members.Count} members are Suspect or Unhealthy (threshold {Format.Percent(policy.StormThreshold * 100)})"
-                : $"the storm brake's cool-down holds {domain} frozen until {state.StormHeldUntil:HH:mm:ss} UTC");
         var used = state.SlotsInUse;
+        var evidence = ImmutableDictionary<string, string>.Empty
+            .Add("domain", domain)
+            .Add("slotsInUse", $"{used} of {policy.MaxConcurrentPerDomain}")
+            .Add("actionsInWindow", $"{state.ActionStarts.Length} of {policy.MaxActionsPerWindow} in {Format.Duration(policy.Window)}")
+            .Add("basis", Format.Camel(request.Basis.ToString()));
+        var stormNote = "";
+        if (request.Freezable && state.Frozen(now))
+        {
+            var share = state.Members.Count == 0 ? 0 : (double)state.Troubled / state.Members.Count;
+            evidence = evidence.Add("storm", state.StormActive ? $"{state.Troubled} of {state.Members.Count} troubled ({Format.Percent(share * 100)}), threshold {Format.Percent(policy.StormThreshold * 100)}"
+                : $"cool-down until {state.StormHeldUntil:HH:mm:ss} UTC").Add("stormBrakeHolds", Format.Camel(policy.StormBrakeHolds.ToString()));
+            var holds = policy.StormBrakeHolds == StormBrakeHolds.AllDisruptive || request.Basis == ActionBasis.UnconfirmedSilence;
+            var what = policy.StormBrakeHolds == StormBrakeHolds.AllDisruptive ? "it holds every disruptive action" : "it holds actions resting on silence nothing has confirmed, as this one does";
+            if (holds)
+                return LeaseDecision.Deny(Guardrails.StormBrake, state.StormActive
+                    ? $"the storm brake is on in {domain}: {state.Troubled} of {state.Members.Count} members are Suspect or Unhealthy (threshold {Format.Percent(policy.StormThreshold * 100)}); {what}"
+                    : $"the storm brake's cool-down holds {domain} frozen until {state.StormHeldUntil:HH:mm:ss} UTC; {what}", evidence);
+            stormNote = state.StormActive
+                ? $"; the storm brake is on in {domain} ({state.Troubled} of {state.Members.Count} troubled) but holds only actions on unconfirmed silence, and this one rests on {ActionBases.Describe(request.Basis)}"
+                : $"; the storm brake's cool-down holds {domain} until {state.StormHeldUntil:HH:mm:ss} UTC but only for actions on unconfirmed silence, and this one rests on {ActionBases.Describe(request.Basis)}";
+        }
         if (!request.Force && used + request.Cost > policy.MaxConcurrentPerDomain)
             return LeaseDecision.Deny(Guardrails.MaxConcurrent,
-                $"{domain} had {used} of {policy.MaxConcurrentPerDomain} action slots in use ({string.Join(", ", state.Leases.Values.Select(l => $"{l.Action} on {Subjects.Short(l.Subject)}"))})");
+                $"{domain} had {used} of {policy.MaxConcurrentPerDomain} action slots in use ({string.Join(", ", state.Leases.Values.Select(l => $"{l.Action} on {Subjects.Short(l.Subject)}"))}){stormNote}", evidence);
         if (!request.Force && state.ActionStarts.Length >= policy.MaxActionsPerWindow)
             return LeaseDecision.Deny(Guardrails.RateLimit,
-                $"{domain} already started {state.ActionStarts.Length} actions in the last {Format.Duration(policy.Window)} (limit {policy.MaxActionsPerWindow})");
+                $"{domain} already started {state.ActionStarts.Length} actions in the last {Format.Duration(policy.Window)} (limit {policy.MaxActionsPerWindow}){stormNote}", evidence);
         var forced = request.Force ? "; forced past the concurrency and rate budgets" : "";
         return new LeaseDecision(true, request.RequestId, now + policy.LeaseDuration, null,
             $"{domain} had {used} of {policy.MaxConcurrentPerDomain} action slots in use and " +
-            $"{state.ActionStarts.Length} of {policy.MaxActionsPerWindow} actions in the last {Format.Duration(policy.Window)}{forced}");
+            $"{state.ActionStarts.Length} of {policy.MaxActionsPerWindow} actions in the last {Format.Duration(policy.Window)}{forced}{stormNote}") { Evidence = evidence };
     }
 
     public static DomainGuardState Grant(DomainGuardState state, LeaseRequest request, DateTimeOffset now, DateTimeOffset expiresAt) =>

@@ -35,13 +35,15 @@ public static class FleetGuard
         state = state with { Leases = state.Leases.RemoveRange(gone), Costs = state.Costs.RemoveRange(gone) };
         if (state.Leases.TryGetValue(leaseId, out var held))
             return (state, new LeaseDecision(true, leaseId, held, null, "the fleet slot was already held"));
+        var used = state.SlotsInUse;
+        var evidence = ImmutableDictionary<string, string>.Empty.Add("fleetInFlight", $"{used} of {policy.FleetMaxConcurrent}");
         if (state.Frozen && request.Freezable)
             return (state, LeaseDecision.Deny(Guardrails.FleetFreeze,
-                $"the fleet is frozen by {state.FrozenBy} since {state.FrozenAt:yyyy-MM-dd HH:mm:ss} UTC: {state.FreezeReason}"));
-        var used = state.SlotsInUse;
+                $"the fleet is frozen by {state.FrozenBy} since {state.FrozenAt:yyyy-MM-dd HH:mm:ss} UTC: {state.FreezeReason}",
+                evidence.Add("frozenBy", state.FrozenBy ?? "?").Add("freezeReason", state.FreezeReason ?? "")));
         if (!request.Force && used + request.Cost > policy.FleetMaxConcurrent)
             return (state, LeaseDecision.Deny(Guardrails.FleetMaxConcurrent,
-                $"the fleet had {used} of {policy.FleetMaxConcurrent} actions in flight"));
+                $"the fleet had {used} of {policy.FleetMaxConcurrent} actions in flight", evidence));
         return (state with
             {
                 Leases = state.Leases.SetItem(leaseId, expiresAt),

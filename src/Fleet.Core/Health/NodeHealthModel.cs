@@ -22,6 +22,9 @@ public sealed record NodeHealthModel(
     [property: Id(12)] TelemetryReport? LastReport,
     [property: Id(13)] ImmutableDictionary<string, PeerView>? Peers = null)
 {
+    /// <summary>The boot id of the reporter's current run (a new one starts the sequence again).</summary>
+    [Id(14)] public string? BootId { get; init; }
+
     public static NodeHealthModel Initial(DateTimeOffset now) =>
         new(HealthState.Unknown, now, [], -1, null, null, 0, 0, 0, 0, [], null, null);
 
@@ -44,6 +47,9 @@ public sealed record Judgement(
     ReportOutcome Outcome,
     HealthChange? Change)
 {
+    /// <summary>The report came from a new run of the reporter (a new boot id): its sequence started again.</summary>
+    public string? NewBootFrom { get; init; }
+
     public bool ForecastBreached => Model.HasCondition(ConditionTypes.MemoryExhaustionForecast);
 }
 
@@ -58,4 +64,6 @@ public static class ConditionTypes
     public const string Silent = "Silent";
     public const string PeerReachable = "PeerReachable";
     public const string PeerUnreachable = "PeerUnreachable";
+    /// <summary>Silent past the Unhealthy limit, with nothing to confirm its death, under a policy that forbids acting on that.</summary>
+    public const string UnconfirmedSilence = "UnconfirmedSilence";
 }

@@ -15,8 +15,12 @@ public static class NodeMonitor
 {
     public static Judgement OnReport(NodeHealthModel model, TelemetryReport report, DateTimeOffset receivedAt, FleetPolicy policy)
     {
-        if (report.Sequence <= model.LastSequence)
+        // A new run of the reporter (a new boot id) counts from the start again: not a replay.
+        var newBoot = report.BootId is { } boot && boot != model.BootId && model.LastReportAt is not null;
+        if (report.Sequence <= model.LastSequence && !newBoot)
             return new Judgement(model, ReportOutcome.DuplicateOrOutOfOrder, null);
+        if (report.Timestamp > receivedAt + policy.Telemetry.MaxClockSkew)
+            return new Judgement(model, ReportOutcome.Skewed, null);
 
         var ttl = report.Ttl > policy.Telemetry.MaxTtl ? policy.Telemetry.MaxTtl : report.Ttl;
         var expiresAt = report.Timestamp + ttl;
@@ -88,8 +92,12 @@ public static class NodeMonitor
             MemorySamples = samples,
             Forecast = forecast,
             LastReport = report,
+            BootId = report.BootId ?? model.BootId,
         };
-        return Transition(updated, next, receivedAt, ReportReason(next, previous, updated, hp), evidence.ToImmutable(), ReportOutcome.Accepted);
+        return Transition(updated, next, receivedAt, ReportReason(next, previous, updated, hp), evidence.ToImmutable(), ReportOutcome.Accepted) with
+        {
+            NewBootFrom = newBoot ? model.BootId ?? "(none)" : null,
+        };
     }
 
     /// <summary>Keeps a peer's latest view of the node; an older view than the one kept is ignored.</summary>
@@ -105,20 +113,22 @@ public static class NodeMonitor
         var silence = now - lastHeard;
         var expired = model.ReportExpiresAt is { } exp && exp < now;
         // The common case, kept cheap: a node that reports on time and carries no silence condition.
-        if (silence < policy.SilenceToSuspect && !expired && !model.Conditions.Any(c => c.Type is ConditionTypes.Stale or ConditionTypes.Silent
-                or ConditionTypes.PeerReachable or ConditionTypes.PeerUnreachable))
+        if (silence < policy.SilenceToSuspect && !expired && !model.Conditions.Any(c => IsSilenceCondition(c.Type)))
             return new Judgement(model, ReportOutcome.Accepted, null);
         var evidence = ImmutableDictionary<string, string>.Empty
             .Add("silence", Format.Duration(silence))
             .Add("suspectAfter", Format.Duration(policy.SilenceToSuspect))
             .Add("unhealthyAfter", Format.Duration(policy.SilenceToUnhealthy));
 
-        var conditions = model.Conditions.RemoveAll(c => c.Type is ConditionTypes.Stale or ConditionTypes.Silent or ConditionTypes.PeerReachable or ConditionTypes.PeerUnreachable);
-        // Peers' views no older than the Suspect tolerance: they tell a dead node from a broken path to the monitor.
+        var conditions = model.Conditions.RemoveAll(c => IsSilenceCondition(c.Type));
+        // Views no older than the Suspect tolerance — peers' probes, and the silo's own probe — tell a dead node from a
+        // broken path to the monitor.
         var fresh = model.PeerViews.Values.Where(v => now - v.At <= policy.SilenceToSuspect).OrderBy(v => v.ObserverNodeId, StringComparer.Ordinal).ToList();
-        var reachableBy = fresh.Where(v => v.Reachable).Select(v => v.ObserverNodeId).ToList();
-        var unreachableBy = fresh.Where(v => !v.Reachable).Select(v => v.ObserverNodeId).ToList();
-        if (fresh.Count > 0) evidence = evidence.Add("peers", string.Join(", ", fresh.Select(v => $"{v.ObserverNodeId}: {(v.Reachable ? "reachable" : "unreachable")}")));
+        var reachable = fresh.Where(v => v.Reachable).ToList();
+        var unreachable = fresh.Where(v => !v.Reachable).ToList();
+        if (fresh.Count > 0)
+            evidence = evidence.Add("peers", string.Join(", ", fresh.Select(v =>
+                $"{v.ObserverNodeId}: {(v.Reachable ? "reachable" : "unreachable")}{(string.IsNullOrEmpty(v.Detail) ? "" : $" ({v.Detail})")}")));
         if (expired)
             conditions = conditions.Add(Keep(model, ConditionTypes.Stale,
                 $"the last report (sequence {model.LastSequence}) expired {Format.Duration(now - model.ReportExpiresAt!.Value)} ago", now));
@@ -130,22 +140,34 @@ public static class NodeMonitor
         var updated = silence >= policy.SilenceToSuspect
             ? model with { Conditions = conditions, PassingStreak = 0, CleanStreak = 0 }
             : model with { Conditions = conditions };
-        if (silence >= policy.SilenceToSuspect && reachableBy.Count > 0)
+        if (silence >= policy.SilenceToSuspect && reachable.Count > 0)
         {
+            // The silo's own probe answering is proof the node lives; a peer's is a strong hint.
+            var proven = reachable.Any(v => v.ObserverNodeId == PeerView.SiloProbe);
+            var path = proven ? "the path to the monitor is broken, not the node" : "the path to the monitor may be broken, not the node";
             updated = updated with { Conditions = updated.Conditions.Add(Keep(model, ConditionTypes.PeerReachable,
-                $"peers {string.Join(", ", reachableBy)} still reach it: the path to the monitor may be broken, not the node", now)) };
+                $"{Who(reachable)} still {Verb(reachable, "reach", "reaches")} it: {path}", now)) };
             return model.Health is HealthState.Healthy or HealthState.Degraded or HealthState.Unknown
                 ? Transition(updated, HealthState.Suspect, now,
-                    $"it sent no report for {Format.Duration(silence)}, but its peers {string.Join(", ", reachableBy)} still reach it, so the path to the monitor may be what is broken", evidence, ReportOutcome.Accepted)
+                    $"it sent no report for {Format.Duration(silence)}, but {Who(reachable, its: true)} still {Verb(reachable, "reach", "reaches")} it, so " +
+                    (proven ? "the path to the monitor is what is broken" : "the path to the monitor may be what is broken"), evidence, ReportOutcome.Accepted)
                 : new Judgement(updated, ReportOutcome.Accepted, null);
         }
-        // Peers confirm a node already Suspect: it is first shown Suspect, then confirmed dead.
-        if (silence >= policy.SilenceToSuspect && unreachableBy.Count > 0 && model.Health is HealthState.Suspect or HealthState.Unhealthy)
+        // Probes confirm a node already Suspect: it is first shown Suspect, then confirmed dead at once (no second hold).
+        if (silence >= policy.SilenceToSuspect && unreachable.Count > 0 && model.Health is HealthState.Suspect or HealthState.Unhealthy)
         {
             updated = updated with { Conditions = updated.Conditions.Add(Keep(model, ConditionTypes.PeerUnreachable,
-                $"peers {string.Join(", ", unreachableBy)} confirm it unreachable", now)) };
+                $"{Who(unreachable)} {Verb(unreachable, "confirm", "confirms")} it unreachable", now)) };
             return Transition(updated, HealthState.Unhealthy, now,
-                $"it sent no report for {Format.Duration(silence)} and its peers {string.Join(", ", unreachableBy)} confirm it unreachable", evidence, ReportOutcome.Accepted);
+                $"it sent no report for {Format.Duration(silence)} and {Who(unreachable, its: true)} {Verb(unreachable, "confirm", "confirms")} it unreachable", evidence, ReportOutcome.Accepted);
+        }
+        if (silence >= policy.SilenceToUnhealthy && !policy.Probes.ActOnUnconfirmedSilence)
+        {
+            updated = updated with { Conditions = updated.Conditions.Add(Keep(model, ConditionTypes.UnconfirmedSilence,
+                $"no probe or peer could confirm its death, and the policy forbids acting on unconfirmed silence (probes.actOnUnconfirmedSilence: false)", now)) };
+            return model.Health is HealthState.Healthy or HealthState.Degraded or HealthState.Unknown
+                ? Transition(updated, HealthState.Suspect, now, $"it sent no report for {Format.Duration(silence)}; no probe or peer can confirm its death", evidence, ReportOutcome.Accepted)
+                : new Judgement(updated, ReportOutcome.Accepted, null);
         }
         if (silence >= policy.SilenceToUnhealthy)
             return Transition(updated, HealthState.Unhealthy, now,
@@ -160,6 +182,23 @@ public static class NodeMonitor
         }
         return new Judgement(updated, ReportOutcome.Accepted, null);
     }
+
+    private static bool IsSilenceCondition(string type) => type is ConditionTypes.Stale or ConditionTypes.Silent or ConditionTypes.PeerReachable
+        or ConditionTypes.PeerUnreachable or ConditionTypes.UnconfirmedSilence;
+
+    /// <summary>Who saw it: "peers host-b, host-c", "the silo's probe (tcp 10.0.0.5:22: connection refused)", or both.</summary>
+    private static string Who(IReadOnlyList<PeerView> views, bool its = false)
+    {
+        var peers = views.Where(v => v.ObserverNodeId != PeerView.SiloProbe).Select(v => v.ObserverNodeId).ToList();
+        var probe = views.FirstOrDefault(v => v.ObserverNodeId == PeerView.SiloProbe);
+        var parts = new List<string>();
+        if (peers.Count > 0) parts.Add($"{(its ? "its " : "")}peers {string.Join(", ", peers)}");
+        if (probe is not null) parts.Add($"the silo's probe ({probe.Detail})");
+        return string.Join(" and ", parts);
+    }
+
+    private static string Verb(IReadOnlyList<PeerView> views, string plural, string singular) =>
+        views.Count == 1 && views[0].ObserverNodeId == PeerView.SiloProbe ? singular : plural;
 
     private static bool Threshold(ImmutableArray<NodeCondition>.Builder conditions, ImmutableDictionary<string, string>.Builder evidence,
         string type, string what, double value, double threshold, DateTimeOffset now)

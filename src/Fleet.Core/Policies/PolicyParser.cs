@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.RegularExpressions;
 using Fleet.Abstractions.Actions;
+using Fleet.Abstractions.Nodes;
 using Fleet.Abstractions.Policy;
 using Fleet.Abstractions.Supervision;
 using Fleet.Core.Documents;
@@ -31,14 +32,17 @@ public static partial class PolicyParser
 
         var r = new YamlReader(problems);
         var d = FleetPolicy.Default;
-        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services");
+        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes");
 
         var t = r.Section(root, "telemetry");
         var telemetry = new TelemetryPolicy(
             r.Duration(t, "telemetry.reportInterval", d.Telemetry.ReportInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
             r.Int(t, "telemetry.allowedMisses", d.Telemetry.AllowedMisses, 1, 100),
-            r.Duration(t, "telemetry.maxTtl", d.Telemetry.MaxTtl, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(24)));
-        r.Known(t, "telemetry", "reportInterval", "allowedMisses", "maxTtl");
+            r.Duration(t, "telemetry.maxTtl", d.Telemetry.MaxTtl, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(24)))
+        {
+            MaxClockSkew = r.Duration(t, "telemetry.maxClockSkew", d.Telemetry.MaxClockSkew, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
+        };
+        r.Known(t, "telemetry", "reportInterval", "allowedMisses", "maxTtl", "maxClockSkew");
 
         var h = r.Section(root, "health");
         var health = new HealthPolicy(
@@ -84,8 +88,11 @@ public static partial class PolicyParser
             r.Int(g, "guardrails.stormMinMembers", d.Guardrails.StormMinMembers, 1, 1_000_000),
             r.Duration(g, "guardrails.stormCooldown", d.Guardrails.StormCooldown, TimeSpan.Zero, TimeSpan.FromDays(1)),
             r.Duration(g, "guardrails.leaseDuration", d.Guardrails.LeaseDuration, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
-            r.Int(g, "guardrails.fleetMaxConcurrent", d.Guardrails.FleetMaxConcurrent, 0, 1_000_000));
-        r.Known(g, "guardrails", "maxConcurrentPerDomain", "maxActionsPerWindow", "window", "stormThreshold", "stormMinMembers", "stormCooldown", "leaseDuration", "fleetMaxConcurrent");
+            r.Int(g, "guardrails.fleetMaxConcurrent", d.Guardrails.FleetMaxConcurrent, 0, 1_000_000))
+        {
+            StormBrakeHolds = r.Enum(g, "guardrails.stormBrakeHolds", d.Guardrails.StormBrakeHolds, null),
+        };
+        r.Known(g, "guardrails", "maxConcurrentPerDomain", "maxActionsPerWindow", "window", "stormThreshold", "stormMinMembers", "stormCooldown", "leaseDuration", "fleetMaxConcurrent", "stormBrakeHolds");
         var longestVerify = ladder.IsDefaultOrEmpty ? TimeSpan.Zero : ladder.Max(s => s.VerifyWindow);
         if (guardrails.LeaseDuration < longestVerify)
             r.Problem(g, "guardrails.leaseDuration", $"must be at least the longest verify window of the ladder ({Durations.Write(longestVerify)}), or leases expire mid-verification");
@@ -101,8 +108,14 @@ public static partial class PolicyParser
             r.Duration(sv, "services.reconcileInterval", d.Services.ReconcileInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)));
         r.Known(sv, "services", "rescheduleAfter", "reservationTtl", "reconcileInterval");
 
+        var pr = r.Section(root, "probes");
+        r.Known(pr, "probes", "confirmSilence", "actOnUnconfirmedSilence", "timeout", "defaults");
+        var probes = new ProbePolicy(r.Bool(pr, "probes.confirmSilence", d.Probes.ConfirmSilence),
+            r.Bool(pr, "probes.actOnUnconfirmedSilence", d.Probes.ActOnUnconfirmedSilence),
+            r.Duration(pr, "probes.timeout", d.Probes.Timeout, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(30)), r.ProbeDefaults(pr));
+
         if (problems.Count > 0) return new(null, problems.ToImmutable());
-        return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails) { Actions = actions, Services = services }, []);
+        return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails) { Actions = actions, Services = services, Probes = probes }, []);
     }
 
     private static string Action(this YamlReader r, YamlMappingNode? map, string path, string fallback)
@@ -185,5 +198,36 @@ public static partial class PolicyParser
             steps.Add(new LadderStep(action, verify));
         }
         return steps.ToImmutable();
+    }
+
+    /// <summary><c>probes.defaults</c>: a list of <c>{labels?, kind, port, path?, timeout?}</c>, the first match wins.</summary>
+    private static ImmutableArray<ProbeDefault> ProbeDefaults(this YamlReader r, YamlMappingNode? probes)
+    {
+        var node = YamlReader.Get(probes, "defaults");
+        if (node is null) return [];
+        if (node is not YamlSequenceNode seq)
+        {
+            r.Problem(node, "probes.defaults", "must be a list of {labels, kind, port, path, timeout}");
+            return [];
+        }
+        var list = ImmutableArray.CreateBuilder<ProbeDefault>();
+        for (var i = 0; i < seq.Children.Count; i++)
+        {
+            var path = $"probes.defaults[{i}]";
+            if (seq.Children[i] is not YamlMappingNode item)
+            {
+                r.Problem(seq.Children[i], path, "must be a mapping with kind and port");
+                continue;
+            }
+            r.Known(item, path, "labels", "kind", "port", "path", "timeout");
+            if (YamlReader.Get(item, "port") is null) r.Problem(item, $"{path}.port", "is required");
+            var kind = r.Enum(item, $"{path}.kind", ProbeKind.Tcp, null);
+            var probePath = r.Scalar(item, $"{path}.path", out var pathNode);
+            if (probePath is not null && (kind != ProbeKind.Http || !probePath.StartsWith('/')))
+                r.Problem(pathNode, $"{path}.path", kind != ProbeKind.Http ? "only an http probe has a path" : "must start with '/'");
+            TimeSpan? timeout = YamlReader.Get(item, "timeout") is null ? null : r.Duration(item, $"{path}.timeout", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(30));
+            list.Add(new ProbeDefault(r.StringMap(item, "labels", $"{path}.labels"), kind, r.Int(item, $"{path}.port", 1, 1, 65535), probePath, timeout));
+        }
+        return list.ToImmutable();
     }
 }

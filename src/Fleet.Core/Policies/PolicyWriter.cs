@@ -16,6 +16,7 @@ public static class PolicyWriter
         sb.AppendLine($"  reportInterval: {D(p.Telemetry.ReportInterval)}");
         sb.AppendLine($"  allowedMisses: {p.Telemetry.AllowedMisses}");
         sb.AppendLine($"  maxTtl: {D(p.Telemetry.MaxTtl)}");
+        sb.AppendLine($"  maxClockSkew: {D(p.Telemetry.MaxClockSkew)}");
         sb.AppendLine("health:");
         sb.AppendLine($"  cpuDegradedPercent: {N(p.Health.CpuDegradedPercent)}");
         sb.AppendLine($"  memoryDegradedPercent: {N(p.Health.MemoryDegradedPercent)}");
@@ -50,6 +51,23 @@ public static class PolicyWriter
         sb.AppendLine($"  stormCooldown: {D(p.Guardrails.StormCooldown)}");
         sb.AppendLine($"  leaseDuration: {D(p.Guardrails.LeaseDuration)}");
         sb.AppendLine($"  fleetMaxConcurrent: {p.Guardrails.FleetMaxConcurrent}");
+        sb.AppendLine($"  stormBrakeHolds: {Fleet.Core.Text.Format.Camel(p.Guardrails.StormBrakeHolds.ToString())}");
+        sb.AppendLine("probes:");
+        sb.AppendLine($"  confirmSilence: {(p.Probes.ConfirmSilence ? "true" : "false")}");
+        sb.AppendLine($"  actOnUnconfirmedSilence: {(p.Probes.ActOnUnconfirmedSilence ? "true" : "false")}");
+        sb.AppendLine($"  timeout: {D(p.Probes.Timeout)}");
+        if (!p.Probes.Defaults.IsDefaultOrEmpty)
+        {
+            sb.AppendLine("  defaults:");
+            foreach (var pd in p.Probes.Defaults)
+            {
+                sb.AppendLine($"    - kind: {Fleet.Core.Text.Format.Camel(pd.Kind.ToString())}");
+                sb.AppendLine($"      port: {pd.Port}");
+                if (pd.Path is not null) sb.AppendLine($"      path: {pd.Path}");
+                if (pd.Timeout is { } pt) sb.AppendLine($"      timeout: {D(pt)}");
+                if (!pd.Labels.IsEmpty) sb.AppendLine($"      labels: {{{string.Join(", ", pd.Labels.Select(kv => $"{kv.Key}: \"{kv.Value}\""))}}}");
+            }
+        }
         sb.AppendLine("services:");
         sb.AppendLine($"  rescheduleAfter: {(p.Services.RescheduleAfter is { } after ? D(after) : "firstRungFailed")}");
         sb.AppendLine($"  reservationTtl: {D(p.Services.ReservationTtl)}");

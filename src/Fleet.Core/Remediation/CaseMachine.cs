@@ -26,6 +26,7 @@ public sealed record CaseState(RemediationCase? Case, RemediationHistory History
 /// <param name="Symptom">What is wrong, in words: for a preventive case (true) or a reactive one (false). Asked only when needed.</param>
 /// <param name="Evidence">The figures a proposal rests on. Asked only when needed.</param>
 /// <param name="Scopes">What a lease for this subject's actions touches.</param>
+/// <param name="Basis">What a reactive action would rest on (a failed check, confirmed or unconfirmed silence).</param>
 public sealed record CaseSubject(
     string Subject,
     string? Target,
@@ -36,7 +37,8 @@ public sealed record CaseSubject(
     DateTimeOffset? LastReportAt,
     Func<bool, string> Symptom,
     Func<IReadOnlyDictionary<string, string>> Evidence,
-    ImmutableArray<string> Scopes)
+    ImmutableArray<string> Scopes,
+    ActionBasis Basis = ActionBasis.Reported)
 {
     public string Noun => Subjects.Describe(Subject);
 }
@@ -186,12 +188,14 @@ public static class CaseMachine
                 case RemediationPhase.AwaitingLease:
                     if (!c.Preventive && Recovered)
                     {
+                        SummariseDenials(c);
                         Record(DecisionKinds.Verified, $"Closed the case on {Noun} without acting: it recovered on its own before {c.Action} was permitted.", c.Action, outcome: "recovered-without-action");
                         Close(countAsStep: false);
                         return;
                     }
                     if (c.Preventive && !s.Forecast)
                     {
+                        SummariseDenials(c);
                         Record(DecisionKinds.Verified, $"Dropped the preventive {c.Action} of {Noun}: memory is no longer forecast to run out within {Format.Duration(rules.Forecast.Horizon)}.", c.Action, outcome: "forecast-cleared");
                         Close(countAsStep: false);
                         return;
@@ -273,7 +277,8 @@ public static class CaseMachine
                 return;
             }
             var actionClass = c.Preventive ? ActionClass.Preventive : rules.Catalogue[c.Action].Class;
-            Effects.Add(new CaseEffect.AskLease(new LeaseRequest($"{s.Subject}/{c.CaseId}/{c.Step}/{c.Attempt}", s.Subject, c.Action, rules.PolicyVersion, s.Scopes, actionClass)));
+            Effects.Add(new CaseEffect.AskLease(new LeaseRequest($"{s.Subject}/{c.CaseId}/{c.Step}/{c.Attempt}", s.Subject, c.Action, rules.PolicyVersion, s.Scopes, actionClass,
+                Basis: c.Preventive ? ActionBasis.Forecast : s.Basis)));
         }
 
         public void Answered(LeaseRequest request, LeaseDecision decision)
@@ -287,20 +292,26 @@ public static class CaseMachine
             }
             if (!decision.Granted)
             {
-                if (c.LastDenial != decision.Guardrail)
+                if (c.LastDenial == decision.Guardrail && c.Denials > 0)
                 {
-                    Record(DecisionKinds.Denied, $"Denied {c.Action} on {Noun}: {decision.Reason}.", c.Action, guardrail: decision.Guardrail,
-                        rule: $"guardrails.{decision.Guardrail}");
-                    Set(c with { LastDenial = decision.Guardrail });
+                    // The same refusal again: counted, and told once in a summary when the streak ends.
+                    Set(c with { Denials = c.Denials + 1, LastDenialReason = decision.Reason });
+                    return;
                 }
+                SummariseDenials(c);
+                Record(DecisionKinds.Denied, $"Denied {c.Action} on {Noun}: {decision.Reason}.", c.Action, evidence: decision.Evidence, guardrail: decision.Guardrail,
+                    rule: $"guardrails.{decision.Guardrail}");
+                Set(Case! with { LastDenial = decision.Guardrail, Denials = 1, DeniedSince = now, LastDenialReason = decision.Reason });
                 return;
             }
+            SummariseDenials(c);
+            c = Case!;
             var key = $"{s.Subject}/{c.CaseId}/{c.Step}";
             Record(DecisionKinds.Permitted, $"Permitted {c.Action} on {Noun}: {decision.Reason} (lease until {decision.ExpiresAt:HH:mm:ss} UTC).", c.Action, rule: RuleOf(c));
             var acting = c with
             {
                 Phase = RemediationPhase.Acting, LeaseId = decision.LeaseId, IdempotencyKey = key, ActedAt = now, Deadline = decision.ExpiresAt,
-                LastDenial = null, Scopes = request.Scopes,
+                LastDenial = null, Scopes = request.Scopes, Denials = 0, DeniedSince = null, LastDenialReason = null,
             };
             State = new CaseState(acting, EscalationLadder.RecordAction(State.History, now, Ladder));
             Effects.Add(new CaseEffect.StartAction(new ActionRequest(key, s.Target, c.Action, c.Symptom, decision.LeaseId!, s.Subject)));
@@ -358,6 +369,17 @@ public static class CaseMachine
             if (Case is not { Phase: RemediationPhase.HandedToHuman }) return;
             Record(DecisionKinds.Verified, $"Closed the hand-off of {Noun}: {by} took it back into automatic care.", outcome: "resolved-by-human");
             State = CaseState.Empty;
+        }
+
+        /// <summary>Ends a streak of the same denial: more than one is told in one record ("denied 14 times by storm-brake since 10:02:11 UTC").</summary>
+        private void SummariseDenials(RemediationCase c)
+        {
+            if (c.Denials > 1 && c.LastDenial is { } guardrail)
+                Record(DecisionKinds.Denied,
+                    $"Denied {c.Action} on {Noun} {c.Denials} times by {guardrail} since {c.DeniedSince:HH:mm:ss} UTC; the last time: {c.LastDenialReason}.",
+                    c.Action, evidence: ImmutableDictionary<string, string>.Empty.Add("denials", c.Denials.ToString()).Add("since", $"{c.DeniedSince:O}"),
+                    guardrail: guardrail, rule: $"guardrails.{guardrail}", outcome: "summary");
+            if (c.Denials > 0 && Case is { } current) Set(current with { Denials = 0, DeniedSince = null, LastDenialReason = null });
         }
 
         private void Escalate(RemediationCase c, string why)

@@ -36,6 +36,13 @@ public sealed record RemediationCase(
 {
     /// <summary>The scopes the held lease was granted in (empty while none is held), so it is released where it was taken.</summary>
     [Id(13)] public ImmutableArray<string> Scopes { get; init; } = [];
+
+    /// <summary>Lease denials in a row by <see cref="LastDenial"/>'s guardrail (summarised in one record when the streak ends).</summary>
+    [Id(14)] public int Denials { get; init; }
+
+    [Id(15)] public DateTimeOffset? DeniedSince { get; init; }
+
+    [Id(16)] public string? LastDenialReason { get; init; }
 }
 
 /// <summary>What a subject's past actions were: the input to flap damping and to the rung a new case starts on.</summary>

@@ -35,12 +35,14 @@ public static class ServiceBudget
             && (!ServicePlanner.IsUp(i) || held.Contains(i.Id))).OrderBy(i => i.Id, StringComparer.Ordinal).ToList();
         var downNote = alreadyDown.Count == 0 ? "" :
             $" ({alreadyDown.Count} already down: {string.Join(", ", alreadyDown.Select(i => $"{i.Id} {DownReason(i, held)}"))})";
+        var evidence = ImmutableDictionary<string, string>.Empty.Add("service", name).Add("up", up.Count.ToString()).Add("wouldTakeDown", string.Join(", ", affected))
+            .Add("after", $"{after} of {desired}").Add("needed", $"{needed} ({spec.Budget.Describe()})").Add("alreadyDown", alreadyDown.Count.ToString());
         if (after < needed)
             return (LeaseDecision.Deny(Guardrails.MinHealthy,
-                $"{name} would have {after} of {desired} instances running; it needs {needed} ({spec.Budget.Describe()}){downNote}"), null);
+                $"{name} would have {after} of {desired} instances running; it needs {needed} ({spec.Budget.Describe()}){downNote}", evidence), null);
         var hold = new DisruptionHold(request.RequestId, request.Subject, affected, now + leaseDuration);
         return (new LeaseDecision(true, request.RequestId, hold.ExpiresAt, null,
-            $"{name} would keep {after} of {desired} instances running (it needs {needed}){downNote}"), hold);
+            $"{name} would keep {after} of {desired} instances running (it needs {needed}){downNote}") { Evidence = evidence }, hold);
     }
 
     private static string DownReason(ServiceInstance i, HashSet<string> held) =>

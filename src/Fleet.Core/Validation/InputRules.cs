@@ -68,6 +68,15 @@ public static partial class InputRules
             if (r.Capacity.MemoryBytes <= 0 || r.Capacity.MemoryBytes > MaxBytes) p.Add("capacity.memoryBytes", "must be more than 0 and at most 1 PiB");
             if (r.Capacity.DiskBytes < 0 || r.Capacity.DiskBytes > MaxBytes * 1024) p.Add("capacity.diskBytes", "must be from 0 to 1 EiB");
         }
+        if (r.Address is { } address && (address.Length is 0 or > 253 || Uri.CheckHostName(address) == UriHostNameType.Unknown))
+            p.Add("address", $"'{address}' is not a host name or IP address");
+        if (r.Probe is { } probe)
+        {
+            if (probe.Kind == ProbeKind.Tcp && !IsHostPort(probe.Address)) p.Add("probe.address", $"'{probe.Address}' is not host:port (a tcp probe connects to it)");
+            if (probe.Kind == ProbeKind.Http && !(Uri.TryCreate(probe.Address, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"))
+                p.Add("probe.address", $"'{probe.Address}' is not an http(s) URL (an http probe gets it)");
+            if (probe.Timeout is { } t && (t <= TimeSpan.Zero || t > TimeSpan.FromSeconds(30))) p.Add("probe.timeout", "must be more than 0 and at most 30 s");
+        }
         if (r.Labels is { } labels)
         {
             if (labels.Count > MaxLabels) p.Add("labels", $"at most {MaxLabels} labels");
@@ -78,6 +87,13 @@ public static partial class InputRules
             }
         }
         return p.ToDictionary();
+    }
+
+    private static bool IsHostPort(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        return colon > 0 && int.TryParse(text[(colon + 1)..], out var port) && port is > 0 and < 65536
+            && Uri.CheckHostName(text[..colon].Trim('[', ']')) != UriHostNameType.Unknown;
     }
 
     /// <summary>How far a report's timestamp may be ahead of the receiver's clock (clock skew allowance).</summary>
@@ -109,6 +125,7 @@ public static partial class InputRules
         if (!double.IsFinite(t.DiskUsedPercent) || t.DiskUsedPercent is < 0 or > 100) p.Add(prefix + "diskUsedPercent", "must be between 0 and 100");
         if (t.MemoryTotalBytes <= 0 || t.MemoryTotalBytes > MaxBytes) p.Add(prefix + "memoryTotalBytes", "must be more than 0 and at most 1 PiB");
         if (t.MemoryUsedBytes < 0) p.Add(prefix + "memoryUsedBytes", "must not be negative");
+        if (t.BootId is { } boot && !IsValidId(boot)) p.Add(prefix + "bootId", $"'{boot}' is not a boot id: {IdRule}");
         else if (t.MemoryTotalBytes > 0 && t.MemoryUsedBytes > t.MemoryTotalBytes) p.Add(prefix + "memoryUsedBytes", "must not exceed memoryTotalBytes");
         if (!t.Checks.IsDefault)
         {

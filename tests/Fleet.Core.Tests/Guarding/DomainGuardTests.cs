@@ -11,8 +11,9 @@ public class DomainGuardTests
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly GuardrailPolicy Policy = FleetPolicy.Default.Guardrails with { MaxConcurrentPerDomain = 1, MaxActionsPerWindow = 2 };
 
-    private static LeaseRequest Req(string node, string id = "r", ActionClass actionClass = ActionClass.Disruptive, int cost = 1, bool force = false) =>
-        new($"{node}/{id}", $"node/{node}", "reboot", 1, ["domain/rack-a"], actionClass, cost, force);
+    private static LeaseRequest Req(string node, string id = "r", ActionClass actionClass = ActionClass.Disruptive, int cost = 1, bool force = false,
+        ActionBasis basis = ActionBasis.UnconfirmedSilence) =>
+        new($"{node}/{id}", $"node/{node}", "reboot", 1, ["domain/rack-a"], actionClass, cost, force, basis);
 
     private static DomainGuardState WithMembers(int healthy, int unhealthy)
     {
@@ -134,5 +135,30 @@ public class DomainGuardTests
         Assert.Equal(2, s.SlotsInUse);
         Assert.True(DomainGuard.Decide(s, "rack-a", Req("h1"), T0, wide).Granted);
         Assert.Equal(Guardrails.MaxConcurrent, DomainGuard.Decide(s, "rack-a", Req("h1", cost: 2), T0, wide).Guardrail);
+    }
+
+    [Fact]
+    public void Decide_StormBrake_LetsPositiveEvidenceThroughWithinTheBudget_AndSaysSo()
+    {
+        var storm = DomainGuard.CheckStorm(WithMembers(5, 5), T0, Policy).State;
+        var silent = DomainGuard.Decide(storm, "rack-a", Req("u0"), T0, Policy);
+        Assert.Equal(Guardrails.StormBrake, silent.Guardrail);
+        Assert.Contains("it holds actions resting on silence nothing has confirmed, as this one does", silent.Reason);
+        Assert.Equal("5 of 10 troubled (50%), threshold 30%", silent.Evidence["storm"]);
+
+        var crashed = DomainGuard.Decide(storm, "rack-a", Req("u1", basis: ActionBasis.Reported), T0, Policy);
+        Assert.True(crashed.Granted);
+        Assert.Contains("the storm brake is on in rack-a (5 of 10 troubled) but holds only actions on unconfirmed silence, and this one rests on what the node itself reports (a failed check)", crashed.Reason);
+        Assert.True(DomainGuard.Decide(storm, "rack-a", Req("u2", basis: ActionBasis.ConfirmedSilence), T0, Policy).Granted);
+
+        var taken = DomainGuard.Grant(storm, Req("u1", basis: ActionBasis.Reported), T0, T0.AddMinutes(15));
+        var next = DomainGuard.Decide(taken, "rack-a", Req("u2", basis: ActionBasis.Reported), T0, Policy);
+        Assert.Equal(Guardrails.MaxConcurrent, next.Guardrail);
+        Assert.Contains("but holds only actions on unconfirmed silence", next.Reason);
+
+        var strict = Policy with { StormBrakeHolds = StormBrakeHolds.AllDisruptive };
+        var held = DomainGuard.Decide(storm, "rack-a", Req("u1", basis: ActionBasis.Reported), T0, strict);
+        Assert.Equal(Guardrails.StormBrake, held.Guardrail);
+        Assert.Contains("it holds every disruptive action", held.Reason);
     }
 }

@@ -78,8 +78,24 @@ public class CaseMachineTests
         Assert.Equal("guardrails.max-concurrent-per-domain", first.Records.Single().Rule);
         var again = Step(first.State, new CaseEvent.LeaseAnswered(ask, deny), Node(HealthState.Unhealthy));
         Assert.Empty(again.Records);
-        var storm = Step(again.State, new CaseEvent.LeaseAnswered(ask, LeaseDecision.Deny(Guardrails.StormBrake, "the storm brake is on")), Node(HealthState.Unhealthy));
-        Assert.Equal(Guardrails.StormBrake, storm.Records.Single().Guardrail);
+        Assert.Equal(2, again.State.Case!.Denials);
+        var storm = Step(again.State, new CaseEvent.LeaseAnswered(ask, LeaseDecision.Deny(Guardrails.StormBrake, "the storm brake is on")), Node(HealthState.Unhealthy), T0.AddMinutes(1));
+        Assert.Equal(2, storm.Records.Count());
+        var summary = storm.Records.First();
+        Assert.Equal(("summary", Guardrails.MaxConcurrent), (summary.Outcome, summary.Guardrail));
+        Assert.Equal("Denied restart-services on node web-01 2 times by max-concurrent-per-domain since 12:00:00 UTC; the last time: rack-a had 1 of 1 action slots in use (reboot on web-02).", summary.Reason);
+        Assert.Equal(Guardrails.StormBrake, storm.Records.Last().Guardrail);
+    }
+
+    [Fact]
+    public void LeaseDenied_CarriesTheEvidence_AndTheBasisIsAsked()
+    {
+        var opened = Step(CaseState.Empty, CaseEvent.Tick, Node(HealthState.Unhealthy) with { Basis = ActionBasis.UnconfirmedSilence });
+        var ask = ((CaseEffect.AskLease)opened.Effects.Last()).Request;
+        Assert.Equal(ActionBasis.UnconfirmedSilence, ask.Basis);
+        var deny = LeaseDecision.Deny(Guardrails.StormBrake, "the storm brake is on in rack-a", ImmutableDictionary<string, string>.Empty.Add("storm", "3 of 5 troubled"));
+        var r = Step(opened.State, new CaseEvent.LeaseAnswered(ask, deny), Node(HealthState.Unhealthy));
+        Assert.Equal("3 of 5 troubled", r.Records.Single().Evidence!["storm"]);
     }
 
     [Fact]

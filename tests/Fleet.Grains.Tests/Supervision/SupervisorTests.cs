@@ -10,7 +10,7 @@ public sealed class SupervisorCluster : FleetTestCluster;
 public class SupervisorTests(SupervisorCluster f) : IClassFixture<SupervisorCluster>
 {
     [Fact]
-    public async Task ManyNodesSickAtOnce_StormBrakeFreezesDomain_RecordsWhy()
+    public async Task ManyNodesReportingFailuresAtOnce_StormBrakeFreezesDomain_RecordsWhy_ReportedFailuresGoOnWithinTheBudget()
     {
         foreach (var i in Enumerable.Range(1, 5)) await f.RegisterAsync($"st-{i}", "d-storm");
         foreach (var i in Enumerable.Range(1, 3))
@@ -22,9 +22,14 @@ public class SupervisorTests(SupervisorCluster f) : IClassFixture<SupervisorClus
         Assert.Contains("2 of 5 members (40%)", frozen.Reason);
         Assert.Contains("telemetry itself is suspected", frozen.Reason);
 
+        // The nodes report their own failures (positive evidence): the brake, which holds actions on unconfirmed silence,
+        // lets them through to the domain's budget — one action slot — and every denial says the storm is on.
         var denials = new List<DecisionRecord>();
         foreach (var i in Enumerable.Range(2, 2)) denials.AddRange((await f.TrailAsync($"node/st-{i}")).Where(r => r.Kind == DecisionKinds.Denied));
-        Assert.Contains(denials, d => d.Guardrail == Guardrails.StormBrake);
+        Assert.NotEmpty(denials);
+        Assert.All(denials, d => Assert.Equal(Guardrails.MaxConcurrent, d.Guardrail));
+        Assert.Contains(denials, d => d.Reason.Contains("the storm brake is on in d-storm") && d.Reason.Contains("holds only actions on unconfirmed silence"));
+        Assert.Contains(denials, d => d.Evidence.ContainsKey("storm"));
         var status = await f.Client.GetGrain<IDomainSupervisorGrain>("d-storm").GetStatusAsync();
         Assert.True(status.StormBrakeOn);
         Assert.Equal(3, status.UnhealthyOrSuspect);
