@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Fleet.Abstractions.Actions;
 using Fleet.Abstractions.Agents;
+using Fleet.Abstractions.Nodes;
 using Fleet.Core.Policies;
 
 namespace Fleet.Agent;
@@ -12,8 +13,14 @@ namespace Fleet.Agent;
 /// <c>stop-NAME</c>, <c>start-NAME</c> act on process NAME and <c>script-NAME</c> runs script NAME. Anything else is refused.
 /// A repeated idempotency key gets the first run's answer.
 /// </summary>
-public sealed partial class AgentActions(AgentConfig config, ProcessSupervisor supervisor, ILogger<AgentActions> log) : IAgentObserver
+public sealed partial class AgentActions(AgentConfig config, ProcessSupervisor supervisor, PeerProber peers, ILogger<AgentActions> log) : IAgentObserver
 {
+    public async Task<PeerProbe?> ProbePeerAsync(string peerNodeId)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        return await peers.ProbeAsync(peerNodeId, cts.Token);
+    }
+
     private readonly ConcurrentDictionary<string, Task<AgentActionResult>> _done = new();
 
     public sealed record Step(string Verb, string Target, string? Error = null);

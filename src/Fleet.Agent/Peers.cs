@@ -9,12 +9,18 @@ namespace Fleet.Agent;
 public sealed class PeerProber(AgentConfig config)
 {
     public async Task<ImmutableArray<PeerProbe>> ProbeAsync(CancellationToken ct) =>
-        [.. await Task.WhenAll(config.Peers.Select(async p =>
-        {
-            var colon = p.Address.LastIndexOf(':');
-            var error = await TcpProbe.ConnectAsync(p.Address[..colon], int.Parse(p.Address[(colon + 1)..]), TimeSpan.FromMilliseconds(500), ct);
-            return new PeerProbe(p.Node, error is null, error);
-        }))];
+        [.. await Task.WhenAll(config.Peers.Select(p => ProbeOneAsync(p, ct)))];
+
+    /// <summary>Probes one configured peer now (the cluster asks when the peer falls silent); null when it is not a peer of this agent.</summary>
+    public async Task<PeerProbe?> ProbeAsync(string node, CancellationToken ct) =>
+        config.Peers.FirstOrDefault(p => p.Node == node) is { } peer ? await ProbeOneAsync(peer, ct) : null;
+
+    private static async Task<PeerProbe> ProbeOneAsync(AgentConfig.PeerSection p, CancellationToken ct)
+    {
+        var colon = p.Address.LastIndexOf(':');
+        var error = await TcpProbe.ConnectAsync(p.Address[..colon], int.Parse(p.Address[(colon + 1)..]), TimeSpan.FromMilliseconds(500), ct);
+        return new PeerProbe(p.Node, error is null, error);
+    }
 }
 
 /// <summary>Listens on probe.listen and accepts every connection, so peers' probes succeed while this agent lives.</summary>

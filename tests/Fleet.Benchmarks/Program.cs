@@ -19,6 +19,9 @@ switch (what)
     case "sim-heal":
         await SimBenchmarks.HealAsync(options);
         break;
+    case "fault-to-action":
+        await FaultToActionBenchmark.RunAsync(options);
+        break;
     case "services":
         await ServiceBenchmarks.RunAsync(options);
         break;
@@ -36,6 +39,7 @@ switch (what)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-scale [--nodes N] [--seconds 20]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-heal  [--kills 10]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll agent     [--kills 10]  (20+ crashes; supervisord beside it when installed)
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll fault-to-action [--kills 10]  (2×kills kills, then a 60% cut)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll services  [--nodes SERVICES (1000)] [--kills 10]  (2×kills node hangs)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll all
             Each starts its own redis-server (Debian package) and silo processes on free loopback ports.

@@ -1,5 +1,6 @@
 using Fleet.Abstractions.Actions;
 using Fleet.Abstractions.Agents;
+using Fleet.Abstractions.Nodes;
 using Orleans.Utilities;
 using Microsoft.Extensions.Logging;
 
@@ -25,14 +26,18 @@ public sealed class AgentGrain(ILogger<AgentGrain> log, TimeProvider time) : Gra
         return Task.CompletedTask;
     }
 
-    public async Task<AgentActionResult> ExecuteAsync(ActionRequest request)
+    public Task<AgentActionResult> ExecuteAsync(ActionRequest request) => CallAsync(agent => agent.ExecuteAsync(request));
+
+    public Task<PeerProbe?> ProbePeerAsync(string peerNodeId) => CallAsync(agent => agent.ProbePeerAsync(peerNodeId));
+
+    private async Task<T> CallAsync<T>(Func<IAgentObserver, Task<T>> call)
     {
         _agents.ClearExpired();
         var (key, agent) = _agents.Observers.FirstOrDefault();
         if (agent is null) throw new AgentUnavailableException($"no agent is attached for node {this.GetPrimaryKeyString()}");
         try
         {
-            return await agent.ExecuteAsync(request);
+            return await call(agent);
         }
         catch (Exception e) when (e is not AgentUnavailableException)
         {

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Fleet.Abstractions.Actions;
+using Fleet.Abstractions.Agents;
 using Fleet.Abstractions.Audit;
 using Fleet.Abstractions.Nodes;
 using Fleet.Abstractions.Policy;
@@ -220,26 +221,49 @@ public sealed partial class NodeGrain(
         EnsureTimer();
     }
 
+    /// <summary>How many peers are asked at once to probe a silent node (SWIM's k).</summary>
+    public const int IndirectProbes = 3;
+
     /// <summary>
-    /// A node Suspect through silence is asked before anything acts: the silo probes it directly (its registration's probe,
-    /// or the policy's default for its labels) and judges again at once with what the probe saw — dead is Unhealthy now,
-    /// no second hold; alive is "the path to the monitor is broken", and silence alone moves nothing. Probed at most once
-    /// a report interval; a change of answer is recorded.
+    /// A node Suspect through silence is asked about before anything acts: the silo probes it directly (its registration's
+    /// probe, or the policy's default for its labels) and asks up to <see cref="IndirectProbes"/> of the peers whose agents
+    /// probe it to probe it now, all at once; then it is judged again at once with what they saw — dead is Unhealthy now,
+    /// no second hold; alive is "the path to the monitor is broken", and silence alone moves nothing. Asked at most once a
+    /// report interval; a change of the silo's answer is recorded.
     /// </summary>
     private async Task ConfirmSilenceAsync(DateTimeOffset now)
     {
         if (!_policy.Probes.ConfirmSilence || S.Health.Health != HealthState.Suspect || !S.Health.HasCondition(ConditionTypes.Silent)) return;
-        if (S.Registration is not { } reg || ProbeTargets.For(reg, _policy.Probes) is not { } probe) return;
+        if (S.Registration is not { } reg) return;
+        var probe = ProbeTargets.For(reg, _policy.Probes);
         var last = S.Health.PeerViews.GetValueOrDefault(PeerView.SiloProbe);
         if (last is not null && now - last.At < _policy.Telemetry.ReportInterval) return;
-        var (reachable, detail) = await prober.ProbeAsync(probe, probe.Timeout ?? _policy.Probes.Timeout);
+        var peers = S.Health.PeerViews.Keys.Where(k => k != PeerView.SiloProbe).Order(StringComparer.Ordinal).Take(IndirectProbes).ToList();
+        if (probe is null && peers.Count == 0) return;
+
+        async Task<(bool Reachable, string Detail)?> Direct() => probe is null ? null : await prober.ProbeAsync(probe, probe.Timeout ?? _policy.Probes.Timeout);
+        var direct = Direct();
+        var indirect = peers.Select(async peer =>
+        {
+            try { return await GrainFactory.GetGrain<IAgentGrain>(peer).ProbePeerAsync(Id).WaitAsync(_policy.Probes.Timeout + TimeSpan.FromSeconds(1)); }
+            catch (Exception) { return null; } // no agent attached, or it did not answer: that peer says nothing
+        }).ToList();
+        var directResult = await direct;
+        var indirectResults = await Task.WhenAll(indirect);
         var at = time.GetUtcNow();
-        if (last is null || last.Reachable != reachable)
-            Record(DecisionKinds.Observed, $"Probed silent node {Id} directly ({detail}): " +
-                (reachable ? "it answers, so the path to the monitor is what is broken." : "no answer, so its death is confirmed."),
-                evidence: ImmutableDictionary<string, string>.Empty.Add("probe", probe.ToString()).Add("reachable", reachable ? "true" : "false").Add("detail", detail),
-                rule: "probes.confirmSilence");
-        state.State = S with { Health = NodeMonitor.OnPeerView(S.Health, new PeerView(PeerView.SiloProbe, reachable, at, detail)) };
+        var health = S.Health;
+        foreach (var (peer, seen) in peers.Zip(indirectResults))
+            if (seen is not null) health = NodeMonitor.OnPeerView(health, new PeerView(peer, seen.Reachable, at, seen.Detail));
+        if (directResult is var (reachable, detail))
+        {
+            if (last is null || last.Reachable != reachable)
+                Record(DecisionKinds.Observed, $"Probed silent node {Id} directly ({detail}): " +
+                    (reachable ? "it answers, so the path to the monitor is what is broken." : "no answer, so its death is confirmed."),
+                    evidence: ImmutableDictionary<string, string>.Empty.Add("probe", probe!.ToString()).Add("reachable", reachable ? "true" : "false").Add("detail", detail),
+                    rule: "probes.confirmSilence");
+            health = NodeMonitor.OnPeerView(health, new PeerView(PeerView.SiloProbe, reachable, at, detail));
+        }
+        state.State = S with { Health = health };
         Apply(NodeMonitor.OnTick(S.Health, at, _watchingSince, _policy), at);
     }
 

@@ -16,6 +16,10 @@ public interface IAgentObserver : IGrainObserver
 {
     [Alias("Execute")]
     Task<AgentActionResult> ExecuteAsync(ActionRequest request);
+
+    /// <summary>Probes one of the agent's configured peers now (an indirect probe, as SWIM asks k members); null when it has no such peer.</summary>
+    [Alias("ProbePeer")]
+    Task<Nodes.PeerProbe?> ProbePeerAsync(string peerNodeId);
 }
 
 [GenerateSerializer, Immutable, Alias("fleet.AgentInfo")]
@@ -34,6 +38,10 @@ public interface IAgentGrain : IGrainWithStringKey
     /// <summary>Sends an action to the attached agent and waits for its answer; fails when no agent is attached.</summary>
     [Alias("Execute")]
     Task<AgentActionResult> ExecuteAsync(ActionRequest request);
+
+    /// <summary>Asks the attached agent to probe one of its peers now; fails when no agent is attached.</summary>
+    [Alias("ProbePeer")]
+    Task<Nodes.PeerProbe?> ProbePeerAsync(string peerNodeId);
 
     [ReadOnly, Alias("Get")]
     Task<AgentInfo?> GetAsync();

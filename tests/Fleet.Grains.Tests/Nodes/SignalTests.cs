@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
@@ -85,6 +86,43 @@ public sealed class SignalTests(SignalCluster f) : IClassFixture<SignalCluster>,
         Assert.Contains("connection refused) confirms it unreachable", unhealthy.Reason);
         Assert.Contains(trail, r => r.Kind == DecisionKinds.Observed && r.Reason.Contains("no answer, so its death is confirmed"));
         Assert.True(permitted.Time - suspect.Time <= TimeSpan.FromSeconds(1));
+    }
+
+    private sealed class FakeAgent(bool peerReachable) : Fleet.Abstractions.Agents.IAgentObserver
+    {
+        public ConcurrentBag<string> Asked { get; } = [];
+
+        public Task<Fleet.Abstractions.Agents.AgentActionResult> ExecuteAsync(Fleet.Abstractions.Actions.ActionRequest request) =>
+            Task.FromResult(new Fleet.Abstractions.Agents.AgentActionResult(request.IdempotencyKey, true, "ok"));
+
+        public Task<PeerProbe?> ProbePeerAsync(string peerNodeId)
+        {
+            Asked.Add(peerNodeId);
+            return Task.FromResult<PeerProbe?>(new PeerProbe(peerNodeId, peerReachable, peerReachable ? "connected" : "connection refused"));
+        }
+    }
+
+    [Fact]
+    public async Task SilentNodeWithoutAProbe_ItsPeersAgentsAreAskedAtOnce_TheyConfirmItDead()
+    {
+        await RegisterAsync("sg-ind", "d-sg-ind", probe: null);
+        await RegisterAsync("sg-ind-p1", "d-sg-ind-p", probe: null);
+        // sg-ind-p1's agent probes sg-ind: its view was passed on once, long before sg-ind falls silent.
+        await f.Node("sg-ind-p1").ReportAsync(new TelemetryReport(1000, f.Time.GetUtcNow(), TimeSpan.FromSeconds(30), 10, FleetTestCluster.Gi, 16 * FleetTestCluster.Gi, 10, [])
+        {
+            Peers = [new PeerProbe("sg-ind", true)],
+        });
+        var agent = new FakeAgent(peerReachable: false);
+        var reference = f.Client.CreateObjectReference<Fleet.Abstractions.Agents.IAgentObserver>(agent);
+        await f.Client.GetGrain<Fleet.Abstractions.Agents.IAgentGrain>("sg-ind-p1").AttachAsync(reference, "fake-agent");
+
+        await StepAsync(6, ["sg-ind-p1"]);
+        await FleetTestCluster.EventuallyAsync(async () => await f.HealthAsync("sg-ind") is HealthState.Unhealthy or HealthState.Remediating, "the peers confirmed it dead");
+        Assert.Contains("sg-ind", agent.Asked);
+        var trail = await f.TrailAsync("node/sg-ind");
+        var unhealthy = trail.First(r => r.Kind == DecisionKinds.HealthChanged && r.Reason.Contains("Judged node sg-ind Unhealthy"));
+        Assert.True(unhealthy.Reason.Contains("its peers sg-ind-p1 confirm it unreachable"), unhealthy.Reason);
+        Assert.DoesNotContain("twice over", unhealthy.Reason);
     }
 
     [Fact]
