@@ -38,6 +38,7 @@ public static class FleetGrainsHostingExtensions
         });
         services.TryAddSingleton<ActionExecutor>();
         services.TryAddSingleton<Nodes.DirectProber>();
+        services.TryAddSingleton<Nodes.NodeWakeups>();
         return services;
     }
 

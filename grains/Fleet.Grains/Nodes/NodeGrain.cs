@@ -28,13 +28,11 @@ namespace Fleet.Grains.Nodes;
 public sealed partial class NodeGrain(
     [PersistentState("node", StorageNames.Fleet)] IPersistentState<NodeState> state,
     [PersistentState("placements", StorageNames.Fleet)] IPersistentState<NodePlacements> placements,
-    PolicyCache policies, IAuditStore audit, ActionExecutor executor, DirectProber prober, FleetMetrics metrics, TimeProvider time,
+    PolicyCache policies, IAuditStore audit, ActionExecutor executor, DirectProber prober, NodeWakeups wakeups, FleetMetrics metrics, TimeProvider time,
     ILogger<NodeGrain> log) : Grain, INodeGrain
 {
     private readonly List<DecisionRecord> _pending = [];
     private DateTimeOffset _watchingSince;
-    private IGrainTimer? _timer;
-    private TimeSpan _timerPeriod;
     private FleetPolicy _policy = FleetPolicy.Default;
     private bool _dirty;
     private NodeState? _written;
@@ -54,7 +52,7 @@ public sealed partial class NodeGrain(
         _writtenAt = _watchingSince;
         _policy = await policies.GetAsync();
         metrics.NodeEntered(S.Effective);
-        EnsureTimer();
+        ScheduleWakeup(time.GetUtcNow());
         // Reactivated mid-action (its silo died, or it was moved): hand the same key to the executor. The action
         // ledger returns the stored outcome if the action finished; otherwise the idempotent actuator runs it again.
         if (S.Case is { Phase: RemediationPhase.Acting }) await StepAsync(new CaseEvent.Reactivated(), _watchingSince);
@@ -100,7 +98,6 @@ public sealed partial class NodeGrain(
             evidence: registration.Labels);
         _dirty = true;
         await CommitAsync(now, forceMember: true);
-        EnsureTimer();
         return Status();
     }
 
@@ -199,7 +196,9 @@ public sealed partial class NodeGrain(
         await CommitAsync(now);
     }
 
-    private async Task TickAsync(CancellationToken _)
+    public Task WakeAsync() => TickAsync();
+
+    private async Task TickAsync()
     {
         if (S.Registration is null || S.Admin == AdminState.Decommissioned) return;
         var started = time.GetTimestamp();
@@ -208,7 +207,7 @@ public sealed partial class NodeGrain(
         var judgement = NodeMonitor.OnTick(S.Health, now, _watchingSince, _policy);
         if (ReferenceEquals(judgement.Model, S.Health) && S.Case is null && S.DrainLease is null)
         {
-            EnsureTimer(); // nothing to judge or do: a node reporting on time costs its timer almost nothing
+            ScheduleWakeup(now); // nothing to judge or do: a node reporting on time costs almost nothing
             return;
         }
         Apply(judgement, now);
@@ -218,7 +217,6 @@ public sealed partial class NodeGrain(
         if (S.DrainLease is { } lease && (now >= lease.ExpiresAt || !HostsInstances(now))) await ReleaseDrainLeaseAsync(now);
         await CommitAsync(now);
         metrics.Decision(time.GetElapsedTime(started));
-        EnsureTimer();
     }
 
     /// <summary>How many peers are asked at once to probe a silent node (SWIM's k).</summary>
@@ -353,6 +351,7 @@ public sealed partial class NodeGrain(
     /// <summary>Writes state (when changed) and the pending decision records, after publishing the shown health.</summary>
     private async Task CommitAsync(DateTimeOffset now, bool forceMember = false)
     {
+        ScheduleWakeup(now);
         await PublishHealthAsync(now, forceMember);
         if (_dirty || MustCheckpoint(now))
         {
@@ -409,14 +408,32 @@ public sealed partial class NodeGrain(
         if (moved) NotifyServices();
     }
 
-    private void EnsureTimer()
+    /// <summary>
+    /// Asks the silo's <see cref="NodeWakeups"/> to wake this node when something falls due: for a node reporting on time
+    /// with nothing open, the moment its silence would make it Suspect (or its report expire); for anything else — a
+    /// silence, an open case, a drain — every report interval, as a timer would (reports do not put it off).
+    /// </summary>
+    private void ScheduleWakeup(DateTimeOffset now)
     {
-        if (S.Registration is null || S.Admin == AdminState.Decommissioned) return;
-        var period = _policy.Telemetry.ReportInterval;
-        if (_timer is not null && _timerPeriod == period) return;
-        _timer?.Dispose();
-        _timerPeriod = period;
-        _timer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(period, period) { KeepAlive = true });
+        if (S.Registration is null || S.Admin == AdminState.Decommissioned)
+        {
+            wakeups.Cancel(Id);
+            return;
+        }
+        var h = S.Health;
+        var quiet = S.Case is null && S.DrainLease is null && h.Health is HealthState.Healthy or HealthState.Degraded or HealthState.Unknown
+            && !h.Conditions.Any(c => c.Type is ConditionTypes.Silent or ConditionTypes.Stale or ConditionTypes.PeerReachable
+                or ConditionTypes.PeerUnreachable or ConditionTypes.UnconfirmedSilence);
+        if (!quiet)
+        {
+            wakeups.Schedule(Id, now + _policy.Telemetry.ReportInterval, noLater: true);
+            return;
+        }
+        var lastHeard = h.LastReportAt is { } at && at > _watchingSince ? at : _watchingSince;
+        var due = lastHeard + _policy.SilenceToSuspect;
+        if (h.ReportExpiresAt is { } expires && expires < due) due = expires + TimeSpan.FromTicks(1);
+        if (due < now) due = now + _policy.Telemetry.ReportInterval;
+        wakeups.Schedule(Id, due);
     }
 
     private void Record(string kind, string reason, string? action = null, IReadOnlyDictionary<string, string>? evidence = null,

@@ -31,9 +31,13 @@ public interface INodeGrain : IActionOwner
     [Alias("Drain")]
     Task<NodeStatus> DrainAsync(string by, string? reason, bool force = false);
 
-    /// <summary>Wakes the node's grain (and so its silence timer) without waiting for it; sent by its domain's watchdog.</summary>
+    /// <summary>Wakes the node's grain (and so its wake-ups) without waiting for it; sent by its domain's watchdog.</summary>
     [OneWay, AlwaysInterleave, Alias("Ping")]
     Task PingAsync();
+
+    /// <summary>Something about the node fell due (its silence, its report's expiry, its case): judge and act. Sent by the silo's wake-ups.</summary>
+    [OneWay, Alias("Wake")]
+    Task WakeAsync();
 
     /// <summary>A peer tells what it saw when it probed this node; it confirms (or disputes) a silence.</summary>
     [OneWay, Alias("PeerObserved")]
