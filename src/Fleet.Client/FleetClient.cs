@@ -94,8 +94,10 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
             foreach (var kv in InputRules.Check(reports[i].Report, now, $"[{i}].")) problems[kv.Key] = kv.Value;
         }
         if (problems.Count > 0) throw new FleetValidationException("The batch is not valid; no report in it was taken.", problems);
-        var results = await Task.WhenAll(reports.Select(r => CallAsync(() => Node(r.NodeId).ReportAsync(r.Report), cancellationToken)));
-        return [.. results];
+        // One message for the whole batch; the silo fans it out to the node grains. A retried batch is harmless: a report
+        // already taken is refused by its sequence number.
+        ImmutableArray<NodeReport> batch = [.. reports.Select(r => new NodeReport(r.NodeId, r.Report))];
+        return await CallAsync(() => cluster.GetGrain<ITelemetryIntakeGrain>(0).ReportBatchAsync(batch), cancellationToken);
     }
 
     public Task<NodeStatus?> GetNodeAsync(string nodeId, CancellationToken cancellationToken = default)

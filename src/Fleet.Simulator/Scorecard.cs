@@ -84,7 +84,7 @@ public sealed record Scorecard(
                 $"({sv.InstanceAvailability:P3} served); back after a node failure p50 {S(sv.InstancesBack.P50)}, p99 {S(sv.InstancesBack.P99)} ({sv.InstancesBack.Samples}); budget violations {sv.BudgetViolations}");
         if (Drains is { } dr)
             sb.AppendLine($"Drains      {dr.Done} of {dr.Asked} done; refused {(dr.RefusedBy.IsEmpty ? "never" : string.Join(", ", dr.RefusedBy.OrderBy(d => d.Key).Select(d => $"{d.Value}× by {d.Key}")))}");
-        sb.AppendLine($"Reports     {ReportsSent} sent, {ReportsUnanswered} unanswered; latency p50 {ReportLatencyMs.P50:0.00} ms, p99 {ReportLatencyMs.P99:0.0} ms; step work p50 {StepSeconds.P50:0.000} s, p99 {StepSeconds.P99:0.000} s");
+        sb.AppendLine($"Reports     {ReportsSent} sent in batches of up to {Simulation.BatchSize}, {ReportsUnanswered} unanswered; batch latency p50 {ReportLatencyMs.P50:0.00} ms, p99 {ReportLatencyMs.P99:0.0} ms; step work p50 {StepSeconds.P50:0.000} s, p99 {StepSeconds.P99:0.000} s");
         return sb.ToString();
     }
 

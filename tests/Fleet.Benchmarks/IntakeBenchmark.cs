@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
+using System.Net.Http.Json;
 using Fleet.Abstractions.Nodes;
 using Fleet.Client;
 using Fleet.Cluster.Tests;
@@ -20,6 +21,7 @@ internal static class IntakeBenchmark
     {
         Console.WriteLine($"# intake: {o.Nodes} nodes, {o.Seconds} s per run, {o.Concurrency} calls in flight, {Environment.ProcessorCount} cores");
         var rows = new List<string>();
+        _nodes = o.Nodes;
         await using var redis = new RedisServer();
         await redis.StartAsync();
 
@@ -42,7 +44,16 @@ internal static class IntakeBenchmark
                 await RegisterAsync(client, o.Nodes, o.Concurrency);
                 var intake = await MeasureAsync(o, async (i, seq) => await client.ReportAsync(Id(i), Report(seq)));
                 var ceiling = await MeasureAsync(o, async (i, _) => await grains.GetGrain<Fleet.Abstractions.Diagnostics.IPingGrain>(i).PingAsync());
-                var row = $"| {label} | {intake.PerSecond:N0} | {intake.P50:0.0} | {intake.P99:0.0} | {ceiling.PerSecond:N0} | {intake.PerSecond / ceiling.PerSecond:P0} |";
+                // Batches of 1,000 reports (a few in flight, as an agent relay or the simulator sends them): one message per batch.
+                var batch = await MeasureAsync(o with { Concurrency = BatchesInFlight }, async (i, seq) =>
+                    await client.ReportBatchAsync(Batch(i, seq)), BatchSize);
+                var http = (embedded?.Http ?? cluster?.Silos[0]?.Http)!;
+                var rest = await MeasureAsync(o with { Concurrency = BatchesInFlight }, async (i, seq) =>
+                {
+                    using var response = await http.PostAsJsonAsync("/api/v1/telemetry", RestBatch(i, seq));
+                    response.EnsureSuccessStatusCode();
+                }, BatchSize);
+                var row = $"| {label} | {intake.PerSecond:N0} | {intake.P50:0.0} | {intake.P99:0.0} | {batch.PerSecond:N0} | {rest.PerSecond:N0} | {ceiling.PerSecond:N0} | {intake.PerSecond / ceiling.PerSecond:P0} | {batch.PerSecond / ceiling.PerSecond:P0} | {rest.PerSecond / ceiling.PerSecond:P0} |";
                 Console.WriteLine(row);
                 rows.Add(row);
             }
@@ -52,12 +63,27 @@ internal static class IntakeBenchmark
             }
         }
         Console.WriteLine();
-        Console.WriteLine("| cluster | reports/s (SDK, full judge path) | report p50 ms | report p99 ms | trivial grain calls/s (raw ceiling) | intake / ceiling |");
-        Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
+        Console.WriteLine("| cluster | reports/s (SDK, one per call) | report p50 ms | report p99 ms | reports/s (SDK batch of 1,000) | reports/s (REST batch of 1,000) | trivial grain calls/s (raw ceiling) | single / ceiling | SDK batch / ceiling | REST batch / ceiling |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var r in rows) Console.WriteLine(r);
     }
 
     private static string Id(int i) => $"bench-{i:D6}";
+
+    private const int BatchSize = 1_000, BatchesInFlight = 4;
+
+    /// <summary>The batch starting at node <paramref name="i"/> × 1,000 (wrapping), every report with its own fresh sequence.</summary>
+    private static (string NodeId, TelemetryReport Report)[] Batch(int i, long seq) =>
+        [.. Enumerable.Range(0, BatchSize).Select(k => (Id((int)(((long)i * BatchSize + k) % Math.Max(1, _nodes))), Report(seq * BatchSize + k)))];
+
+    private static object[] RestBatch(int i, long seq) =>
+        [.. Batch(i, seq).Select(b => new
+        {
+            nodeId = b.NodeId, sequence = b.Report.Sequence, ttlSeconds = 30, cpuPercent = 20, memoryUsedBytes = 2L << 30,
+            memoryTotalBytes = 16L << 30, diskUsedPercent = 30, checks = new[] { new { name = "http", passed = true } },
+        })];
+
+    private static int _nodes = 1;
 
     private static long _sequence;
 
@@ -91,14 +117,15 @@ internal static class IntakeBenchmark
 
     private sealed record Result(double PerSecond, double P50, double P99);
 
-    private static async Task<Result> MeasureAsync(BenchOptions o, Func<int, long, Task> call)
+    /// <summary>Calls per second × <paramref name="perCall"/> (reports per call), with the calls' latency percentiles.</summary>
+    private static async Task<Result> MeasureAsync(BenchOptions o, Func<int, long, Task> call, int perCall = 1)
     {
         // Warm-up, then the measured window.
         await RunForAsync(o, TimeSpan.FromSeconds(2), call, null);
         var latencies = new List<double>();
         var sw = Stopwatch.StartNew();
         var count = await RunForAsync(o, TimeSpan.FromSeconds(o.Seconds), call, latencies);
-        var rate = count / sw.Elapsed.TotalSeconds;
+        var rate = count * perCall / sw.Elapsed.TotalSeconds;
         return new Result(rate, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99));
     }
 

@@ -22,6 +22,9 @@ switch (what)
     case "fault-to-action":
         await FaultToActionBenchmark.RunAsync(options);
         break;
+    case "register":
+        await RegisterBenchmark.RunAsync(options);
+        break;
     case "services":
         await ServiceBenchmarks.RunAsync(options);
         break;
@@ -36,7 +39,8 @@ switch (what)
             Fleet benchmarks (build Release first: dotnet build Fleet.sln -c Release)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll intake   [--nodes 10000] [--seconds 10]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll failover [--kills 10]
-              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-scale [--nodes N] [--seconds 20]
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-scale [--sizes 5000,10000] [--interval 1] [--seconds 20]
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll register  [--nodes 100000] [--sizes 1,100]  (domains per run)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-heal  [--kills 10]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll agent     [--kills 10]  (20+ crashes; supervisord beside it when installed)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll fault-to-action [--kills 10]  (2×kills kills, then a 60% cut)
@@ -50,6 +54,12 @@ return 0;
 
 internal sealed record BenchOptions(int Nodes, int Seconds, int Kills, int Concurrency)
 {
+    /// <summary>Report interval in seconds (sim-scale); 0 when not given.</summary>
+    public int Interval { get; init; }
+
+    /// <summary>Fleet sizes to run one after another (sim-scale <c>--sizes 10000,100000</c>); empty when not given.</summary>
+    public int[] Sizes { get; init; } = [];
+
     public static BenchOptions Parse(string[] args)
     {
         int Get(string name, int fallback)
@@ -57,6 +67,12 @@ internal sealed record BenchOptions(int Nodes, int Seconds, int Kills, int Concu
             var i = Array.IndexOf(args, name);
             return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) && v > 0 ? v : fallback;
         }
-        return new BenchOptions(Get("--nodes", 10_000), Get("--seconds", 10), Get("--kills", 10), Get("--concurrency", 256));
+        var sizes = Array.IndexOf(args, "--sizes") is var si and >= 0 && si + 1 < args.Length
+            ? args[si + 1].Split(',').Select(v => int.TryParse(v, out var n) ? n : 0).Where(n => n > 0).ToArray() : [];
+        return new BenchOptions(Get("--nodes", 10_000), Get("--seconds", 10), Get("--kills", 10), Get("--concurrency", 256))
+        {
+            Interval = Get("--interval", 0),
+            Sizes = sizes,
+        };
     }
 }

@@ -42,11 +42,16 @@ public static class FleetGrainsHostingExtensions
         return services;
     }
 
-    /// <summary>Grain state and the audit trail in one SQLite file under <paramref name="dataDir"/> (group-committed).</summary>
+    /// <summary>Grain state, domain members and the audit trail in one SQLite file under <paramref name="dataDir"/> (group-committed).</summary>
     public static IServiceCollection AddFleetEmbeddedStore(this IServiceCollection services, string dataDir, bool grainState = true, bool audit = true)
     {
-        services.AddSingleton(_ => new SqliteBatchWriter(Path.Combine(dataDir, "fleet.db"), SqliteGrainStorage.Schema + SqliteAuditStore.Schema));
-        if (grainState) services.AddGrainStorage(StorageNames.Fleet, (sp, _) => ActivatorUtilities.CreateInstance<SqliteGrainStorage>(sp));
+        services.AddSingleton(_ => new SqliteBatchWriter(Path.Combine(dataDir, "fleet.db"),
+            SqliteGrainStorage.Schema + SqliteAuditStore.Schema + Supervision.SqliteMemberStore.Schema));
+        if (grainState)
+        {
+            services.AddGrainStorage(StorageNames.Fleet, (sp, _) => ActivatorUtilities.CreateInstance<SqliteGrainStorage>(sp));
+            services.AddSingleton<Supervision.IMemberStore>(sp => ActivatorUtilities.CreateInstance<Supervision.SqliteMemberStore>(sp));
+        }
         if (audit) services.TryAddSingleton<IAuditStore>(sp => new SqliteAuditStore(sp.GetRequiredService<SqliteBatchWriter>()));
         return services;
     }

@@ -13,12 +13,13 @@ namespace Fleet.Grains.Supervision;
 
 /// <summary>
 /// A failure domain's supervisor: grants leases within the domain's budgets, runs the storm brake,
-/// and keeps the domain's member list (the inventory the fleet view is built from).
+/// and keeps the domain's member list (the inventory the fleet view is built from) — a row per member in the
+/// <see cref="IMemberStore"/>: a new member is written at once (one row), a health change with the next sweep.
 /// A timer frees expired leases and ends the storm cool-down even when nobody calls.
 /// </summary>
 public sealed class DomainSupervisorGrain(
     [PersistentState("domain", StorageNames.Fleet)] IPersistentState<DomainGuardState> state,
-    PolicyCache policies, IAuditStore audit, FleetMetrics metrics, TimeProvider time) : Grain, IDomainSupervisorGrain, IRemindable
+    IMemberStore memberStore, PolicyCache policies, IAuditStore audit, FleetMetrics metrics, TimeProvider time) : Grain, IDomainSupervisorGrain, IRemindable
 {
     /// <summary>The watchdog reminder: survives the silo (with durable reminders) and wakes every member's grain.</summary>
     public const string Watchdog = "watchdog";
@@ -29,8 +30,14 @@ public sealed class DomainSupervisorGrain(
     private string Subject => $"domain/{Domain}";
     private IFleetSupervisorGrain Fleet => GrainFactory.GetGrain<IFleetSupervisorGrain>(FleetNames.Default);
 
+    /// <summary>Members whose health changed since the last sweep wrote them.</summary>
+    private readonly HashSet<string> _dirtyMembers = [];
+    private bool _knownToFleet;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        var members = await memberStore.LoadAsync(Domain);
+        state.State = state.State with { Members = members.ToImmutableDictionary(m => m.NodeId) };
         this.RegisterGrainTimer(SweepAsync, new GrainTimerCreationOptions(SweepPeriod, SweepPeriod) { KeepAlive = false });
         if (!state.State.Members.IsEmpty) await this.RegisterOrUpdateReminder(Watchdog, WatchdogPeriod, WatchdogPeriod);
     }
@@ -89,8 +96,8 @@ public sealed class DomainSupervisorGrain(
 
     /// <summary>
     /// A member's health is soft state (each node re-publishes it on every change), so a health change is written with
-    /// the next sweep (within <see cref="SweepPeriod"/>) rather than at once: a domain of thousands must not rewrite its
-    /// whole member list for every flicker. A new member, a lease and a storm change are written at once.
+    /// the next sweep (within <see cref="SweepPeriod"/>), as one row per changed member. A new member is written at once:
+    /// one row, however many members the domain already has, so registration stays linear.
     /// </summary>
     public async Task ReportMemberAsync(NodeSummary member)
     {
@@ -98,24 +105,30 @@ public sealed class DomainSupervisorGrain(
         state.State = state.State with { Members = state.State.Members.SetItem(member.NodeId, member) };
         if (isNew)
         {
-            await Fleet.RegisterDomainAsync(Domain);
+            await memberStore.UpsertAsync(Domain, [member]);
+            _dirtyMembers.Remove(member.NodeId);
+            if (!_knownToFleet)
+            {
+                await Fleet.RegisterDomainAsync(Domain);
+                _knownToFleet = true;
+            }
             if (state.State.Members.Count == 1) await this.RegisterOrUpdateReminder(Watchdog, WatchdogPeriod, WatchdogPeriod);
         }
+        else _dirtyMembers.Add(member.NodeId);
         var records = new List<DecisionRecord>();
         var changed = await HousekeepAsync(time.GetUtcNow(), records);
-        _membersDirty = !(isNew || changed);
-        await SaveAsync(isNew || changed, records);
+        await SaveAsync(changed, records);
     }
-
-    private bool _membersDirty;
 
     public async Task RemoveMemberAsync(string nodeId)
     {
         if (!state.State.Members.ContainsKey(nodeId)) return;
         state.State = state.State with { Members = state.State.Members.Remove(nodeId) };
+        _dirtyMembers.Remove(nodeId);
+        await memberStore.RemoveAsync(Domain, nodeId);
         var records = new List<DecisionRecord>();
-        await HousekeepAsync(time.GetUtcNow(), records);
-        await SaveAsync(true, records);
+        var changed = await HousekeepAsync(time.GetUtcNow(), records);
+        await SaveAsync(changed, records);
     }
 
     public Task<ImmutableArray<NodeSummary>> GetCandidatesAsync(PlacementAsk ask, int max) =>
@@ -138,15 +151,24 @@ public sealed class DomainSupervisorGrain(
     private async Task SweepAsync(CancellationToken _)
     {
         var records = new List<DecisionRecord>();
-        var changed = await HousekeepAsync(time.GetUtcNow(), records) || _membersDirty;
-        _membersDirty = false;
+        var changed = await HousekeepAsync(time.GetUtcNow(), records);
         await SaveAsync(changed, records);
+        await FlushMembersAsync();
+    }
+
+    /// <summary>Writes the members whose health changed since the last sweep, a row each.</summary>
+    private async Task FlushMembersAsync()
+    {
+        if (_dirtyMembers.Count == 0) return;
+        var changed = _dirtyMembers.Where(state.State.Members.ContainsKey).Select(id => state.State.Members[id]).ToList();
+        _dirtyMembers.Clear();
+        await memberStore.UpsertAsync(Domain, changed);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (_membersDirty && reason.ReasonCode != DeactivationReasonCode.ApplicationError)
-            try { await state.WriteStateAsync(); } catch (Exception) { /* soft state: members re-publish on their next change */ }
+        if (reason.ReasonCode != DeactivationReasonCode.ApplicationError)
+            try { await FlushMembersAsync(); } catch (Exception) { /* soft state: members re-publish on their next change */ }
     }
 
     /// <summary>Frees expired leases and moves the storm brake; says whether the state changed.</summary>
@@ -183,11 +205,7 @@ public sealed class DomainSupervisorGrain(
 
     private async Task SaveAsync(bool changed, IReadOnlyList<DecisionRecord> records)
     {
-        if (changed)
-        {
-            await state.WriteOrResetAsync(DeactivateOnIdle);
-            _membersDirty = false;
-        }
+        if (changed) await state.WriteOrResetAsync(DeactivateOnIdle);
         await audit.AppendAsync(records);
     }
 }

@@ -29,6 +29,8 @@ public static class FleetClusterExtensions
             // Orleans' own serializer, not the provider's JSON default: it round-trips Fleet's immutable records.
             services.AddOptions<RedisStorageOptions>(StorageNames.Fleet)
                 .PostConfigure<Serializer>((r, serializer) => r.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+            services.AddSingleton<Fleet.Grains.Supervision.IMemberStore>(sp => new Fleet.Grains.Supervision.RedisMemberStore(
+                sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<Serializer>(), $"fleet:{options.ServiceId}"));
         }
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["redis"]);
         return builder;

@@ -6,17 +6,27 @@ using Fleet.Core.Text;
 
 namespace Fleet.Core.Guarding;
 
-/// <summary>A failure domain's budget: leases in flight, actions in the rate window, members' health, the storm brake.</summary>
+/// <summary>
+/// A failure domain's budget: leases in flight, actions in the rate window, the storm brake — and its members' health,
+/// which is kept in memory and stored a row per member elsewhere (it is not part of this document).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("fleet.DomainGuardState")]
 public sealed record DomainGuardState(
     [property: Id(0)] ImmutableDictionary<string, LeaseView> Leases,
     [property: Id(1)] ImmutableArray<DateTimeOffset> ActionStarts,
-    [property: Id(2)] ImmutableDictionary<string, NodeSummary> Members,
     [property: Id(3)] bool StormActive,
     [property: Id(4)] DateTimeOffset? StormHeldUntil)
 {
-    public DomainGuardState() : this(
-        ImmutableDictionary<string, LeaseView>.Empty, [], ImmutableDictionary<string, NodeSummary>.Empty, false, null) { }
+    public DomainGuardState() : this(ImmutableDictionary<string, LeaseView>.Empty, [], false, null) { }
+
+    /// <summary>The members and their health, by node id (not serialized: the member store holds them, a row each).</summary>
+    public ImmutableDictionary<string, NodeSummary> Members
+    {
+        get => _members ?? ImmutableDictionary<string, NodeSummary>.Empty;
+        init => _members = value;
+    }
+
+    [NonSerialized] private readonly ImmutableDictionary<string, NodeSummary>? _members;
 
     public static DomainGuardState Empty { get; } = new();
 

@@ -49,13 +49,25 @@ public sealed record CaseRules(
     ForecastPolicy Forecast,
     TimeSpan LeaseDuration,
     int PolicyVersion,
-    ActionCatalogue Catalogue)
+    ActionCatalogue Catalogue,
+    TimeSpan ReportInterval = default)
 {
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<FleetPolicy, CaseRules> Cache = [];
 
+    /// <summary>The longest a denied case waits before it asks again.</summary>
+    public static readonly TimeSpan MaxAskBackoff = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a case waits to ask again after its <paramref name="denials"/>-th denial in a row by one guardrail: the
+    /// report interval, doubling with each further denial up to <see cref="MaxAskBackoff"/> — so a storm of denied nodes
+    /// does not hammer their supervisor every tick.
+    /// </summary>
+    public TimeSpan AskBackoff(int denials, TimeSpan reportInterval) =>
+        TimeSpan.FromTicks(Math.Min(MaxAskBackoff.Ticks, reportInterval.Ticks * (1L << Math.Clamp(denials - 1, 0, 10))));
+
     /// <summary>The rules of a policy (made once per policy).</summary>
     public static CaseRules For(FleetPolicy policy) => Cache.GetValue(policy, p =>
-        new(p.Remediation, p.Forecast, p.Guardrails.LeaseDuration, p.Version, ActionCatalogue.For(p)));
+        new(p.Remediation, p.Forecast, p.Guardrails.LeaseDuration, p.Version, ActionCatalogue.For(p), p.Telemetry.ReportInterval));
 }
 
 /// <summary>What happened to the case: a pass of the loop, or an answer from outside.</summary>
@@ -200,6 +212,7 @@ public static class CaseMachine
                         Close(countAsStep: false);
                         return;
                     }
+                    if (c.AskAgainAt is { } again && now < again) return; // backing off after a denial
                     AskLease(c);
                     return;
                 case RemediationPhase.Acting when now >= c.Deadline:
@@ -295,13 +308,16 @@ public static class CaseMachine
                 if (c.LastDenial == decision.Guardrail && c.Denials > 0)
                 {
                     // The same refusal again: counted, and told once in a summary when the streak ends.
-                    Set(c with { Denials = c.Denials + 1, LastDenialReason = decision.Reason });
+                    Set(c with
+                    {
+                        Denials = c.Denials + 1, LastDenialReason = decision.Reason, AskAgainAt = now + rules.AskBackoff(c.Denials + 1, rules.ReportInterval),
+                    });
                     return;
                 }
                 SummariseDenials(c);
                 Record(DecisionKinds.Denied, $"Denied {c.Action} on {Noun}: {decision.Reason}.", c.Action, evidence: decision.Evidence, guardrail: decision.Guardrail,
                     rule: $"guardrails.{decision.Guardrail}");
-                Set(Case! with { LastDenial = decision.Guardrail, Denials = 1, DeniedSince = now, LastDenialReason = decision.Reason });
+                Set(Case! with { LastDenial = decision.Guardrail, Denials = 1, DeniedSince = now, LastDenialReason = decision.Reason, AskAgainAt = null });
                 return;
             }
             SummariseDenials(c);
@@ -311,7 +327,7 @@ public static class CaseMachine
             var acting = c with
             {
                 Phase = RemediationPhase.Acting, LeaseId = decision.LeaseId, IdempotencyKey = key, ActedAt = now, Deadline = decision.ExpiresAt,
-                LastDenial = null, Scopes = request.Scopes, Denials = 0, DeniedSince = null, LastDenialReason = null,
+                LastDenial = null, Scopes = request.Scopes, Denials = 0, DeniedSince = null, LastDenialReason = null, AskAgainAt = null,
             };
             State = new CaseState(acting, EscalationLadder.RecordAction(State.History, now, Ladder));
             Effects.Add(new CaseEffect.StartAction(new ActionRequest(key, s.Target, c.Action, c.Symptom, decision.LeaseId!, s.Subject)));
@@ -379,7 +395,7 @@ public static class CaseMachine
                     $"Denied {c.Action} on {Noun} {c.Denials} times by {guardrail} since {c.DeniedSince:HH:mm:ss} UTC; the last time: {c.LastDenialReason}.",
                     c.Action, evidence: ImmutableDictionary<string, string>.Empty.Add("denials", c.Denials.ToString()).Add("since", $"{c.DeniedSince:O}"),
                     guardrail: guardrail, rule: $"guardrails.{guardrail}", outcome: "summary");
-            if (c.Denials > 0 && Case is { } current) Set(current with { Denials = 0, DeniedSince = null, LastDenialReason = null });
+            if (c.Denials > 0 && Case is { } current) Set(current with { Denials = 0, DeniedSince = null, LastDenialReason = null, AskAgainAt = null });
         }
 
         private void Escalate(RemediationCase c, string why)

@@ -43,6 +43,9 @@ public sealed record RemediationCase(
     [Id(15)] public DateTimeOffset? DeniedSince { get; init; }
 
     [Id(16)] public string? LastDenialReason { get; init; }
+
+    /// <summary>After a denial, the lease is not asked again before this (backing off while the same guardrail says no).</summary>
+    [Id(17)] public DateTimeOffset? AskAgainAt { get; init; }
 }
 
 /// <summary>What a subject's past actions were: the input to flap damping and to the rung a new case starts on.</summary>

@@ -88,6 +88,22 @@ public class CaseMachineTests
     }
 
     [Fact]
+    public void RepeatedDenials_TheCaseBacksOffBeforeAskingAgain_UpToThirtySeconds()
+    {
+        var opened = Step(CaseState.Empty, CaseEvent.Tick, Node(HealthState.Unhealthy));
+        var ask = ((CaseEffect.AskLease)opened.Effects.Last()).Request;
+        var deny = LeaseDecision.Deny(Guardrails.StormBrake, "the storm brake is on");
+        var state = Step(opened.State, new CaseEvent.LeaseAnswered(ask, deny), Node(HealthState.Unhealthy)).State;
+        Assert.IsType<CaseEffect.AskLease>(Step(state, CaseEvent.Tick, Node(HealthState.Unhealthy), T0.AddSeconds(10)).Effects.Single()); // after one denial: the next tick asks
+        state = Step(state, new CaseEvent.LeaseAnswered(ask, deny), Node(HealthState.Unhealthy), T0.AddSeconds(10)).State;
+        Assert.Equal(T0.AddSeconds(30), state.Case!.AskAgainAt); // 10 s report interval, doubled
+        Assert.Empty(Step(state, CaseEvent.Tick, Node(HealthState.Unhealthy), T0.AddSeconds(20)).Effects);
+        Assert.IsType<CaseEffect.AskLease>(Step(state, CaseEvent.Tick, Node(HealthState.Unhealthy), T0.AddSeconds(30)).Effects.Single());
+        for (var i = 0; i < 8; i++) state = Step(state, new CaseEvent.LeaseAnswered(ask, deny), Node(HealthState.Unhealthy), T0.AddMinutes(i + 1)).State;
+        Assert.Equal(T0.AddMinutes(8).AddSeconds(30), state.Case!.AskAgainAt);
+    }
+
+    [Fact]
     public void LeaseDenied_CarriesTheEvidence_AndTheBasisIsAsked()
     {
         var opened = Step(CaseState.Empty, CaseEvent.Tick, Node(HealthState.Unhealthy) with { Basis = ActionBasis.UnconfirmedSilence });

@@ -82,7 +82,8 @@ public class ServiceTests(ServiceCluster f) : IClassFixture<ServiceCluster>
 
         // Capacity frees: a new labelled node joins, and the pending instance lands there on the next pass.
         await NodesAsync(("sp-d1", "d-sp-d", true));
-        await AdvanceReportingAsync(TimeSpan.FromSeconds(4), "sp-a1", "sp-a2", "sp-b1", "sp-d1");
+        // Longer than the reconcile interval (5 s) after sp-d1 reports healthy, so a pass surely sees it whatever the timer's phase.
+        await AdvanceReportingAsync(TimeSpan.FromSeconds(8), "sp-a1", "sp-a2", "sp-b1", "sp-d1");
         status = await EventuallyRunningAsync("sp-api", 7, "the pending instance was placed once capacity freed");
         Assert.Equal("sp-d1", status.Instances.Single(i => i.Id == pending.Id).Node);
         Assert.Contains(f.Actuator.History, a => a.Action == ActionNames.StartInstance && a.Parameters["instance"] == pending.Id && a.Target == "sp-d1");
