@@ -28,7 +28,7 @@ namespace Fleet.Grains.Nodes;
 public sealed partial class NodeGrain(
     [PersistentState("node", StorageNames.Fleet)] IPersistentState<NodeState> state,
     [PersistentState("placements", StorageNames.Fleet)] IPersistentState<NodePlacements> placements,
-    PolicyCache policies, IAuditStore audit, ActionExecutor executor, DirectProber prober, NodeWakeups wakeups, FleetMetrics metrics, TimeProvider time,
+    PolicyCache policies, IAuditStore audit, Supervision.IMemberStore members, ActionExecutor executor, DirectProber prober, NodeWakeups wakeups, FleetMetrics metrics, TimeProvider time,
     ILogger<NodeGrain> log) : Grain, INodeGrain
 {
     private readonly List<DecisionRecord> _pending = [];
@@ -97,6 +97,9 @@ public sealed partial class NodeGrain(
                 : $"Updated the registration of node {Id} (domain {registration.Domain}).",
             evidence: registration.Labels);
         _dirty = true;
+        // The node's row in its domain's member list, written here so that thousands registering into one domain are
+        // written in parallel (the domain's supervisor only keeps them in memory; its watchdog finds them after a restart).
+        await members.UpsertAsync(registration.Domain, [Summary(registration)]);
         await CommitAsync(now, forceMember: true);
         return Status();
     }

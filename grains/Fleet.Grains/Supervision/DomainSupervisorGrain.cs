@@ -14,7 +14,7 @@ namespace Fleet.Grains.Supervision;
 /// <summary>
 /// A failure domain's supervisor: grants leases within the domain's budgets, runs the storm brake,
 /// and keeps the domain's member list (the inventory the fleet view is built from) — a row per member in the
-/// <see cref="IMemberStore"/>: a new member is written at once (one row), a health change with the next sweep.
+/// <see cref="IMemberStore"/>: a new member's row is written by the node as it registers, a health change with the next sweep.
 /// A timer frees expired leases and ends the storm cool-down even when nobody calls.
 /// </summary>
 public sealed class DomainSupervisorGrain(
@@ -96,25 +96,23 @@ public sealed class DomainSupervisorGrain(
 
     /// <summary>
     /// A member's health is soft state (each node re-publishes it on every change), so a health change is written with
-    /// the next sweep (within <see cref="SweepPeriod"/>), as one row per changed member. A new member is written at once:
-    /// one row, however many members the domain already has, so registration stays linear.
+    /// the next sweep (within <see cref="SweepPeriod"/>), as one row per changed member. A new member's row was written by the
+    /// node itself before it called (so registrations into one domain are written in parallel and group-committed, and this
+    /// grain, which every member of the domain calls, never waits on storage for them); nothing here costs O(members).
     /// </summary>
     public async Task ReportMemberAsync(NodeSummary member)
     {
         var isNew = !state.State.Members.ContainsKey(member.NodeId);
-        state.State = state.State with { Members = state.State.Members.SetItem(member.NodeId, member) };
-        if (isNew)
+        state.State = state.State.WithMember(member);
+        // The node wrote its own row when it registered (many nodes at once, group-committed); the sweep writes it again.
+        _dirtyMembers.Add(member.NodeId);
+        // Once per activation (the member may already be in the rows this grain loaded: the node writes its row first).
+        if (!_knownToFleet)
         {
-            await memberStore.UpsertAsync(Domain, [member]);
-            _dirtyMembers.Remove(member.NodeId);
-            if (!_knownToFleet)
-            {
-                await Fleet.RegisterDomainAsync(Domain);
-                _knownToFleet = true;
-            }
-            if (state.State.Members.Count == 1) await this.RegisterOrUpdateReminder(Watchdog, WatchdogPeriod, WatchdogPeriod);
+            await Fleet.RegisterDomainAsync(Domain);
+            _knownToFleet = true;
         }
-        else _dirtyMembers.Add(member.NodeId);
+        if (isNew && state.State.Members.Count == 1) await this.RegisterOrUpdateReminder(Watchdog, WatchdogPeriod, WatchdogPeriod);
         var records = new List<DecisionRecord>();
         var changed = await HousekeepAsync(time.GetUtcNow(), records);
         await SaveAsync(changed, records);
@@ -123,7 +121,7 @@ public sealed class DomainSupervisorGrain(
     public async Task RemoveMemberAsync(string nodeId)
     {
         if (!state.State.Members.ContainsKey(nodeId)) return;
-        state.State = state.State with { Members = state.State.Members.Remove(nodeId) };
+        state.State = state.State.WithoutMember(nodeId);
         _dirtyMembers.Remove(nodeId);
         await memberStore.RemoveAsync(Domain, nodeId);
         var records = new List<DecisionRecord>();

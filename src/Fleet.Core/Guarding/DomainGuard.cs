@@ -23,14 +23,50 @@ public sealed record DomainGuardState(
     public ImmutableDictionary<string, NodeSummary> Members
     {
         get => _members ?? ImmutableDictionary<string, NodeSummary>.Empty;
-        init => _members = value;
+        init
+        {
+            _members = value;
+            _troubled = -1;
+        }
     }
 
     [NonSerialized] private readonly ImmutableDictionary<string, NodeSummary>? _members;
 
+    /// <summary>Members counting toward the storm, kept up to date by <see cref="WithMember"/> (-1: count on first use).</summary>
+    [NonSerialized] private int _troubled = -1;
+
     public static DomainGuardState Empty { get; } = new();
 
-    public int Troubled => Members.Values.Count(m => DomainGuard.CountsTowardStorm(m.Health));
+    /// <summary>Members that are Suspect or Unhealthy: O(1) once counted, however many members the domain has.</summary>
+    public int Troubled
+    {
+        get
+        {
+            if (_troubled < 0) _troubled = Members.Values.Count(m => DomainGuard.CountsTowardStorm(m.Health));
+            return _troubled;
+        }
+    }
+
+    /// <summary>The state with one member added or replaced; the troubled count moves by that member alone.</summary>
+    public DomainGuardState WithMember(NodeSummary member)
+    {
+        var troubled = Troubled;
+        if (Members.TryGetValue(member.NodeId, out var old) && DomainGuard.CountsTowardStorm(old.Health)) troubled--;
+        if (DomainGuard.CountsTowardStorm(member.Health)) troubled++;
+        var next = this with { Members = Members.SetItem(member.NodeId, member) };
+        next._troubled = troubled;
+        return next;
+    }
+
+    /// <summary>The state without one member.</summary>
+    public DomainGuardState WithoutMember(string nodeId)
+    {
+        if (!Members.TryGetValue(nodeId, out var old)) return this;
+        var troubled = Troubled - (DomainGuard.CountsTowardStorm(old.Health) ? 1 : 0);
+        var next = this with { Members = Members.Remove(nodeId) };
+        next._troubled = troubled;
+        return next;
+    }
 
     /// <summary>Action slots the live leases take (each lease takes its cost).</summary>
     public int SlotsInUse => Leases.Values.Sum(l => l.Cost);

@@ -24,6 +24,23 @@ public class DomainGuardTests
     }
 
     [Fact]
+    public void WithMember_KeepsTheTroubledCountEqualToARecount_OverRandomChanges()
+    {
+        var rng = new Random(7);
+        var states = new[] { HealthState.Unknown, HealthState.Healthy, HealthState.Suspect, HealthState.Unhealthy };
+        var s = WithMembers(3, 2);
+        Assert.Equal(2, s.Troubled);
+        for (var i = 0; i < 500; i++)
+        {
+            var id = $"n{rng.Next(20)}";
+            s = rng.Next(5) == 0 ? s.WithoutMember(id) : s.WithMember(new NodeSummary(id, "rack-a", states[rng.Next(states.Length)], T0));
+            Assert.Equal(s.Members.Values.Count(m => DomainGuard.CountsTowardStorm(m.Health)), s.Troubled);
+        }
+        var copy = s with { StormActive = true };
+        Assert.Equal(s.Troubled, copy.Troubled);
+    }
+
+    [Fact]
     public void Decide_FreeSlot_Granted()
     {
         var d = DomainGuard.Decide(WithMembers(9, 1), "rack-a", Req("u0"), T0, Policy);
