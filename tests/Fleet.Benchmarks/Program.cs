@@ -39,7 +39,7 @@ switch (what)
             Fleet benchmarks (build Release first: dotnet build Fleet.sln -c Release)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll intake   [--nodes 10000] [--seconds 10]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll failover [--kills 10]
-              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-scale [--sizes 5000,10000] [--interval 1] [--seconds 20]
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-scale [--sizes 5000,10000] [--interval 1] [--seconds 20] [--crashes N]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll register  [--nodes 100000] [--sizes 1,100]  (domains per run)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-heal  [--kills 10]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll agent     [--kills 10]  (20+ crashes; supervisord beside it when installed)
@@ -57,6 +57,9 @@ internal sealed record BenchOptions(int Nodes, int Seconds, int Kills, int Concu
     /// <summary>Report interval in seconds (sim-scale); 0 when not given.</summary>
     public int Interval { get; init; }
 
+    /// <summary>Process crashes to inject during a sim-scale run (one per interval); 0 when not given.</summary>
+    public int Crashes { get; init; }
+
     /// <summary>Fleet sizes to run one after another (sim-scale <c>--sizes 10000,100000</c>); empty when not given.</summary>
     public int[] Sizes { get; init; } = [];
 
@@ -72,6 +75,7 @@ internal sealed record BenchOptions(int Nodes, int Seconds, int Kills, int Concu
         return new BenchOptions(Get("--nodes", 10_000), Get("--seconds", 10), Get("--kills", 10), Get("--concurrency", 256))
         {
             Interval = Get("--interval", 0),
+            Crashes = Get("--crashes", 0),
             Sizes = sizes,
         };
     }

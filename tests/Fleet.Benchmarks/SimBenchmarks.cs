@@ -18,7 +18,9 @@ internal static class SimBenchmarks
     {
         int[] sizes = o.Sizes.Length > 0 ? o.Sizes : o.Nodes == 10_000 ? [5_000, 10_000, 25_000] : [o.Nodes];
         var interval = TimeSpan.FromSeconds(o.Interval > 0 ? o.Interval : 1);
-        var seconds = Math.Max(o.Seconds, (int)interval.TotalSeconds * 3);
+        var seconds = Math.Max(o.Seconds, (int)interval.TotalSeconds * (o.Crashes > 0 ? 9 + o.Crashes : 3));
+        // --crashes N: one node's process crashes every interval from the third on (fault → action at that load).
+        ImmutableArray<FaultSpec> faults = o.Crashes > 0 ? [new FaultSpec(FaultKind.Crash, interval * 3, Every: interval, Times: o.Crashes)] : [];
         Console.WriteLine($"# sim-scale: one in-process silo, real time, {interval.TotalSeconds:0} s reports, {seconds} s per size, {Environment.ProcessorCount} cores");
         var rows = new List<string>();
         foreach (var n in sizes)
@@ -27,7 +29,7 @@ internal static class SimBenchmarks
             GC.WaitForPendingFinalizers();
             await using var host = await SimulationHost.StartAsync(realTime: true);
             var before = GC.GetTotalMemory(true);
-            var scenario = new Scenario($"scale-{n}", "", n, Math.Max(1, n / 1000), interval, TimeSpan.FromSeconds(seconds), 1, null, []);
+            var scenario = new Scenario($"scale-{n}", "", n, Math.Max(1, n / 1000), interval, TimeSpan.FromSeconds(seconds), 1, null, faults);
             var sim = new Simulation(scenario, host.Grains, host.Services.GetRequiredService<SimulatedActuator>(),
                 host.Services.GetRequiredService<ActionExecutor>(), TimeProvider.System, null);
             var card = await sim.RunAsync();
@@ -37,13 +39,14 @@ internal static class SimBenchmarks
             var keptUp = card.ReportsUnanswered > 0 ? $"no ({card.ReportsUnanswered} reports unanswered)"
                 : card.FalseActions > 0 ? $"no ({card.FalseActions} false actions: nodes judged silent)"
                 : card.StepSeconds.P99 <= limit ? "yes" : card.StepSeconds.P50 <= limit ? "at p50 only" : "no";
-            var row = $"| {n:N0} | {interval.TotalSeconds:0} s | {card.StepSeconds.P50:0.00} | {card.StepSeconds.P99:0.00} | {keptUp} | {card.ReportLatencyMs.P50:0.0} | {card.ReportLatencyMs.P99:0.0} | {(after - before) / (double)n / 1024:0.00} | {ceiling:N0} | {card.WallTime.TotalSeconds:0} s |";
+            var heal = card.Faults.Length == 0 ? "" : $"{card.Mttd.P50:0.#} s / {card.Mttr.P50:0.#} s / {card.Mttr.P99:0.#} s ({card.Faults.Count(f => f.RecoveredAt is not null)} of {card.Faults.Length})";
+            var row = $"| {n:N0} | {interval.TotalSeconds:0} s | {card.StepSeconds.P50:0.00} | {card.StepSeconds.P99:0.00} | {keptUp} | {card.ReportLatencyMs.P50:0.0} | {card.ReportLatencyMs.P99:0.0} | {(after - before) / (double)n / 1024:0.00} | {ceiling:N0} | {heal} | {card.WallTime.TotalSeconds:0} s |";
             Console.WriteLine(row);
             rows.Add(row);
         }
         Console.WriteLine();
-        Console.WriteLine("| nodes | interval | step work p50 s | step work p99 s | keeps up | batch of 1,000 reports p50 ms | p99 ms | heap KiB per node | raw trivial grain calls/s, same silo | wall time incl. registration |");
-        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        Console.WriteLine("| nodes | interval | step work p50 s | step work p99 s | keeps up | batch of 1,000 reports p50 ms | p99 ms | heap KiB per node | raw trivial grain calls/s, same silo | crash → detected p50 / → healed p50 / p99 | wall time incl. registration |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var r in rows) Console.WriteLine(r);
     }
 
