@@ -36,8 +36,15 @@ free_port() {
 }
 REDIS_PID_FILE="$WORK/redis.pid"
 cleanup() {
-  if [ -f "$REDIS_PID_FILE" ]; then kill "$(cat "$REDIS_PID_FILE")" 2>/dev/null || true; fi
-  rm -rf "$WORK"
+  # Stop Redis and wait until its process is gone (it may still be writing its files) before removing its folder.
+  if [ -f "$REDIS_PID_FILE" ]; then
+    local pid
+    pid=$(cat "$REDIS_PID_FILE")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$WORK" 2>/dev/null || { sleep 1; rm -rf "$WORK"; }
 }
 trap cleanup EXIT
 if command -v redis-server >/dev/null 2>&1; then

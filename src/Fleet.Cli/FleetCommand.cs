@@ -5,6 +5,7 @@ using Fleet.Abstractions.Nodes;
 using Fleet.Client;
 using Fleet.Core.Policies;
 using Fleet.Core.Text;
+using Fleet.Core.Validation;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -101,11 +102,8 @@ internal static class FleetCommand
 
     internal static bool TryTime(string? text, string option, out DateTimeOffset? value)
     {
-        value = null;
-        if (string.IsNullOrWhiteSpace(text)) return true;
-        if (Durations.TryParse(text, out var ago)) { value = DateTimeOffset.UtcNow - ago; return true; }
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)) { value = at; return true; }
-        Terminal.Error($"{option} '{text}' is neither a time (2026-01-01T10:00:00Z) nor a duration ago (15m, 2h)");
+        if (InputRules.TryParseTime(text, DateTimeOffset.UtcNow, out value, out var problem)) return true;
+        Terminal.Error($"{option}: {problem}");
         return false;
     }
 

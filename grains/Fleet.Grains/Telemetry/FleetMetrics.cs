@@ -12,6 +12,7 @@ public sealed class FleetMetrics : IDisposable
     private readonly Counter<long> _reports;
     private readonly Counter<long> _actions;
     private readonly Counter<long> _denials;
+    private readonly Counter<long> _clientErrors;
     private readonly Histogram<double> _decisionLatency;
 
     public FleetMetrics()
@@ -20,6 +21,7 @@ public sealed class FleetMetrics : IDisposable
         _reports = _meter.CreateCounter<long>("fleet.reports", "{report}", "Telemetry reports received, by outcome");
         _actions = _meter.CreateCounter<long>("fleet.actions", "{action}", "Actions executed, by action and outcome");
         _denials = _meter.CreateCounter<long>("fleet.lease.denials", "{denial}", "Lease requests denied, by guardrail");
+        _clientErrors = _meter.CreateCounter<long>("fleet.http.client_errors", "{error}", "HTTP requests answered 4xx (the caller's mistakes), by route and reason");
         _decisionLatency = _meter.CreateHistogram<double>("fleet.decision.latency", "s", "Time to judge a report or tick and decide what to do");
     }
 
@@ -41,6 +43,9 @@ public sealed class FleetMetrics : IDisposable
     }
 
     public long CountOf(HealthState state) => Interlocked.Read(ref _byHealth[(int)state]);
+
+    public void ClientError(string route, string reason) =>
+        _clientErrors.Add(1, new KeyValuePair<string, object?>("route", route), new KeyValuePair<string, object?>("reason", reason));
 
     public void Report(ReportOutcome outcome) => _reports.Add(1, new KeyValuePair<string, object?>("outcome", outcome.ToString()));
 

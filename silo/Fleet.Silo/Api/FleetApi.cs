@@ -21,6 +21,7 @@ public static class FleetApi
     public static WebApplication MapFleetEndpoints(this WebApplication app)
     {
         app.UseExceptionHandler(e => e.Run(WriteErrorAsync));
+        app.UseMiddleware<BadRequests>();
         app.MapOpenApi();
         app.MapHealthChecks("/health", new() { ResponseWriter = HealthWriter.WriteAsync });
         app.MapPrometheusScrapingEndpoint();
@@ -149,9 +150,17 @@ public static class FleetApi
             b.MemoryUsedBytes!.Value, b.MemoryTotalBytes!.Value, b.DiskUsedPercent ?? 0, checks) { BootId = b.BootId }, missing);
     }
 
-    private static Task<AuditPage> AuditAsync(IFleetClient fleet,
-        string? subject, string? kind, DateTimeOffset? since, DateTimeOffset? until, int? limit, long? before) =>
-        fleet.QueryAuditAsync(new AuditQuery(subject, kind, since, until, limit ?? 100, before));
+    /// <summary><c>since</c> and <c>until</c> take ISO 8601 or a duration ago (15m), as the CLI does.</summary>
+    private static async Task<Results<Ok<AuditPage>, ValidationProblem>> AuditAsync(IFleetClient fleet, TimeProvider time,
+        string? subject, string? kind, string? since, string? until, int? limit, long? before)
+    {
+        var now = time.GetUtcNow();
+        var problems = new Dictionary<string, string[]>();
+        if (!InputRules.TryParseTime(since, now, out var from, out var p1)) problems["since"] = [p1];
+        if (!InputRules.TryParseTime(until, now, out var to, out var p2)) problems["until"] = [p2];
+        if (problems.Count > 0) return TypedResults.ValidationProblem(problems, title: "The audit query is not valid.");
+        return TypedResults.Ok(await fleet.QueryAuditAsync(new AuditQuery(subject, kind, from, to, limit ?? 100, before)));
+    }
 
     private static async Task<Ok<PolicyView>> GetPolicyAsync(IFleetClient fleet)
     {

@@ -43,6 +43,8 @@ public static class FleetSiloExtensions
         {
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+            // A misspelt field is refused (400 naming it), never silently dropped for a default.
+            o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
         });
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi();

@@ -42,6 +42,31 @@ public static partial class InputRules
     }
 
     /// <summary>Reads a health state by name (any case); a number or an unknown name is a problem that lists the names.</summary>
+    /// <summary>The least memory or disk a node or an instance may declare (1 MiB): less is a typo, not a machine.</summary>
+    public const long MinBytes = 1024 * 1024;
+
+    /// <summary>
+    /// A time given as ISO 8601 (2026-12-01T10:00:00Z) or as a duration ago (15m, 2h, 1d) — the same forms the CLI takes.
+    /// </summary>
+    public static bool TryParseTime(string? text, DateTimeOffset now, out DateTimeOffset? value, out string problem)
+    {
+        value = null;
+        problem = "";
+        if (string.IsNullOrWhiteSpace(text)) return true;
+        if (Policies.Durations.TryParse(text, out var ago))
+        {
+            value = now - ago;
+            return true;
+        }
+        if (DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at))
+        {
+            value = at;
+            return true;
+        }
+        problem = $"'{text}' is not a time; use ISO 8601, e.g. 2026-12-01T10:00:00Z, or a duration ago such as 15m";
+        return false;
+    }
+
     public static bool TryParseHealth(string? text, out HealthState? health, out string problem)
     {
         health = null;
@@ -65,8 +90,9 @@ public static partial class InputRules
         else
         {
             if (!double.IsFinite(r.Capacity.CpuCores) || r.Capacity.CpuCores <= 0 || r.Capacity.CpuCores > 100_000) p.Add("capacity.cpuCores", "must be more than 0 and at most 100000");
-            if (r.Capacity.MemoryBytes <= 0 || r.Capacity.MemoryBytes > MaxBytes) p.Add("capacity.memoryBytes", "must be more than 0 and at most 1 PiB");
-            if (r.Capacity.DiskBytes < 0 || r.Capacity.DiskBytes > MaxBytes * 1024) p.Add("capacity.diskBytes", "must be from 0 to 1 EiB");
+            if (r.Capacity.MemoryBytes < MinBytes || r.Capacity.MemoryBytes > MaxBytes) p.Add("capacity.memoryBytes", $"must be at least 1 MiB ({MinBytes}) and at most 1 PiB, got {r.Capacity.MemoryBytes}");
+            if (r.Capacity.DiskBytes is > 0 and < MinBytes || r.Capacity.DiskBytes < 0 || r.Capacity.DiskBytes > MaxBytes * 1024)
+                p.Add("capacity.diskBytes", $"must be 0 (no local disk) or from 1 MiB ({MinBytes}) to 1 EiB, got {r.Capacity.DiskBytes}");
         }
         if (r.Address is { } address && (address.Length is 0 or > 253 || Uri.CheckHostName(address) == UriHostNameType.Unknown))
             p.Add("address", $"'{address}' is not a host name or IP address");
