@@ -21,7 +21,6 @@ internal static class IntakeBenchmark
     {
         Console.WriteLine($"# intake: {o.Nodes} nodes, {o.Seconds} s per run, {o.Concurrency} calls in flight, {Environment.ProcessorCount} cores");
         var rows = new List<string>();
-        _nodes = o.Nodes;
         await using var redis = new RedisServer();
         await redis.StartAsync();
 
@@ -46,11 +45,11 @@ internal static class IntakeBenchmark
                 var ceiling = await MeasureAsync(o, async (i, _) => await grains.GetGrain<Fleet.Abstractions.Diagnostics.IPingGrain>(i).PingAsync());
                 // Batches of 1,000 reports (a few in flight, as an agent relay or the simulator sends them): one message per batch.
                 var batch = await MeasureAsync(o with { Concurrency = BatchesInFlight }, async (i, seq) =>
-                    await client.ReportBatchAsync(Batch(i, seq)), BatchSize);
+                    await client.ReportBatchAsync(Batch(i, seq, o.Nodes)), BatchSize);
                 var http = (embedded?.Http ?? cluster?.Silos[0]?.Http)!;
                 var rest = await MeasureAsync(o with { Concurrency = BatchesInFlight }, async (i, seq) =>
                 {
-                    using var response = await http.PostAsJsonAsync("/api/v1/telemetry", RestBatch(i, seq));
+                    using var response = await http.PostAsJsonAsync("/api/v1/telemetry", RestBatch(i, seq, o.Nodes));
                     response.EnsureSuccessStatusCode();
                 }, BatchSize);
                 var row = $"| {label} | {intake.PerSecond:N0} | {intake.P50:0.0} | {intake.P99:0.0} | {batch.PerSecond:N0} | {rest.PerSecond:N0} | {ceiling.PerSecond:N0} | {intake.PerSecond / ceiling.PerSecond:P0} | {batch.PerSecond / ceiling.PerSecond:P0} | {rest.PerSecond / ceiling.PerSecond:P0} |";
@@ -73,17 +72,15 @@ internal static class IntakeBenchmark
     private const int BatchSize = 1_000, BatchesInFlight = 4;
 
     /// <summary>The batch starting at node <paramref name="i"/> × 1,000 (wrapping), every report with its own fresh sequence.</summary>
-    private static (string NodeId, TelemetryReport Report)[] Batch(int i, long seq) =>
-        [.. Enumerable.Range(0, BatchSize).Select(k => (Id((int)(((long)i * BatchSize + k) % Math.Max(1, _nodes))), Report(seq * BatchSize + k)))];
+    private static (string NodeId, TelemetryReport Report)[] Batch(int i, long seq, int nodes) =>
+        [.. Enumerable.Range(0, BatchSize).Select(k => (Id((int)(((long)i * BatchSize + k) % nodes)), Report(seq * BatchSize + k)))];
 
-    private static object[] RestBatch(int i, long seq) =>
-        [.. Batch(i, seq).Select(b => new
+    private static object[] RestBatch(int i, long seq, int nodes) =>
+        [.. Batch(i, seq, nodes).Select(b => new
         {
             nodeId = b.NodeId, sequence = b.Report.Sequence, ttlSeconds = 30, cpuPercent = 20, memoryUsedBytes = 2L << 30,
             memoryTotalBytes = 16L << 30, diskUsedPercent = 30, checks = new[] { new { name = "http", passed = true } },
         })];
-
-    private static int _nodes = 1;
 
     private static long _sequence;
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Fleet.Abstractions.Nodes;
 using Fleet.Grains.Persistence;
@@ -88,26 +87,4 @@ public sealed class RedisMemberStore(IConnectionMultiplexer redis, Serializer se
             : redis.GetDatabase().HashSetAsync(Key(domain), [.. members.Select(m => new HashEntry(m.NodeId, serializer.SerializeToArray(m)))]);
 
     public Task RemoveAsync(string domain, string nodeId) => redis.GetDatabase().HashDeleteAsync(Key(domain), nodeId);
-}
-
-/// <summary>Members in memory (tests, and silos whose grain state is in memory).</summary>
-public sealed class MemoryMemberStore : IMemberStore
-{
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, NodeSummary>> _domains = new();
-
-    public Task<ImmutableArray<NodeSummary>> LoadAsync(string domain) =>
-        Task.FromResult(_domains.TryGetValue(domain, out var m) ? m.Values.ToImmutableArray() : []);
-
-    public Task UpsertAsync(string domain, IReadOnlyCollection<NodeSummary> members)
-    {
-        var d = _domains.GetOrAdd(domain, _ => new());
-        foreach (var m in members) d[m.NodeId] = m;
-        return Task.CompletedTask;
-    }
-
-    public Task RemoveAsync(string domain, string nodeId)
-    {
-        if (_domains.TryGetValue(domain, out var d)) d.TryRemove(nodeId, out _);
-        return Task.CompletedTask;
-    }
 }

@@ -68,8 +68,7 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
         var bad = e as BadHttpRequestException ?? e.InnerException as BadHttpRequestException;
         var json = e as JsonException ?? e.InnerException as JsonException ?? e.InnerException?.InnerException as JsonException;
         if (bad?.StatusCode == StatusCodes.Status413PayloadTooLarge) return TooLarge;
-        if (bad?.StatusCode == StatusCodes.Status415UnsupportedMediaType)
-            return new(415, "The body's content type is not accepted.", One("Content-Type", $"'{context.Request.ContentType}' is not accepted here; send {MediaTypeNames.Application.Json}"), "unsupported-media-type");
+        if (bad?.StatusCode == StatusCodes.Status415UnsupportedMediaType) return UnsupportedMediaType(context);
         if (json is not null) return FromJson(json, context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.RequestType);
         if (bad is null) return null;
         var message = bad.Message;
@@ -105,7 +104,7 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
         {
             405 => new(405, "The method is not accepted here.", One("(method)",
                 $"{request} is not an endpoint; {context.Request.Path} accepts {(string.IsNullOrEmpty(context.Response.Headers.Allow) ? "other methods" : context.Response.Headers.Allow.ToString())}"), "method-not-allowed"),
-            415 => new(415, "The body's content type is not accepted.", One("Content-Type", $"'{context.Request.ContentType}' is not accepted here; send {MediaTypeNames.Application.Json}"), "unsupported-media-type"),
+            415 => UnsupportedMediaType(context),
             413 => TooLarge,
             404 => new(404, "Not found.", One("(path)", $"{request} is not an endpoint of Fleet; the API is under /api/v1 (see /openapi/v1.json)"), "not-found"),
             var status => new(status, "The request could not be read.", One("(request)", "could not be read; check the method, the headers and the body"), ReasonOf(status)),
@@ -114,6 +113,9 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
 
     private static readonly Problem TooLarge = new(413, "The body is too large.",
         One("(body)", $"is larger than the {FleetSiloExtensions.MaxRequestBytes / (1024 * 1024)} MiB a request may carry; send batches of at most 10,000 reports"), "too-large");
+
+    private static Problem UnsupportedMediaType(HttpContext context) => new(415, "The body's content type is not accepted.",
+        One("Content-Type", $"'{context.Request.ContentType}' is not accepted here; send {MediaTypeNames.Application.Json}"), "unsupported-media-type");
 
     private static Dictionary<string, string[]> One(string field, string message) => new() { [field] = [message] };
 
@@ -128,7 +130,7 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
 
     /// <summary>The JSON names a body type accepts (camelCase, as the API writes them).</summary>
     private static string[] FieldsOf(Type? type) =>
-        type is null ? [] : [.. type.GetProperties().Where(p => p.CanWrite || p.GetMethod?.IsPublic == true).Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name))];
+        type is null ? [] : [.. type.GetProperties().Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name))];
 
     /// <summary>A type named in a serializer message: the API's own request types, or a framework type.</summary>
     private static Type? FindType(string name) => typeof(BadRequests).Assembly.GetType(name) ?? Type.GetType(name);

@@ -207,7 +207,6 @@ public static class FleetApi
         var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
         var (status, title, detail) = error switch
         {
-            BadHttpRequestException b => (b.StatusCode, "The request could not be read.", Clean(b.InnerException?.Message ?? b.Message)),
             FleetUnavailableException => (503, "The fleet is not answering right now.", "A silo did not answer in time; try again shortly."),
             _ when IsUnavailable(error) =>
                 (503, "The fleet is not answering right now.", "A silo or its storage (" + UnavailableWhat(error!) + ") did not answer in time; try again shortly."),
@@ -235,8 +234,6 @@ public static class FleetApi
             if (x is StackExchange.Redis.RedisException || x.Message.Contains("Redis", StringComparison.Ordinal)) return "Redis";
         return "storage or silo";
     }
-
-    private static string Clean(string message) => message.Split(" Path:", 2)[0].Split(Environment.NewLine)[0];
 }
 
 /// <summary>A problem document: what went wrong, in one sentence.</summary>

@@ -62,8 +62,8 @@ public sealed record CaseRules(
     /// report interval, doubling with each further denial up to <see cref="MaxAskBackoff"/> — so a storm of denied nodes
     /// does not hammer their supervisor every tick.
     /// </summary>
-    public TimeSpan AskBackoff(int denials, TimeSpan reportInterval) =>
-        TimeSpan.FromTicks(Math.Min(MaxAskBackoff.Ticks, reportInterval.Ticks * (1L << Math.Clamp(denials - 1, 0, 10))));
+    public TimeSpan AskBackoff(int denials) =>
+        TimeSpan.FromTicks(Math.Min(MaxAskBackoff.Ticks, ReportInterval.Ticks * (1L << Math.Clamp(denials - 1, 0, 10))));
 
     /// <summary>The rules of a policy (made once per policy).</summary>
     public static CaseRules For(FleetPolicy policy) => Cache.GetValue(policy, p =>
@@ -310,7 +310,7 @@ public static class CaseMachine
                     // The same refusal again: counted, and told once in a summary when the streak ends.
                     Set(c with
                     {
-                        Denials = c.Denials + 1, LastDenialReason = decision.Reason, AskAgainAt = now + rules.AskBackoff(c.Denials + 1, rules.ReportInterval),
+                        Denials = c.Denials + 1, LastDenialReason = decision.Reason, AskAgainAt = now + rules.AskBackoff(c.Denials + 1),
                     });
                     return;
                 }

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using System.Numerics;
 using Fleet.Abstractions.Policy;
 using Fleet.Abstractions.Services;
 using Fleet.Core.Documents;
@@ -37,22 +38,17 @@ public static class ServiceSpecParser
             lines[path] = YamlReader.Line(node);
             return value;
         }
-        double Number(YamlMappingNode? map, string path, double fallback)
+        // Typed here, bounded by InputRules: any number of the type is taken, and a word is refused by its path.
+        T Parsed<T>(YamlMappingNode? map, string path, T fallback, NumberStyles style, string what) where T : INumberBase<T>
         {
             var value = Text(map, path);
             if (value is null) return fallback;
-            if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)) return d;
-            r.Problem(YamlReader.Get(map, path[(path.LastIndexOf('.') + 1)..]), path, $"'{value}' is not a number");
+            if (T.TryParse(value, style, CultureInfo.InvariantCulture, out var parsed)) return parsed;
+            r.Problem(YamlReader.Get(map, path[(path.LastIndexOf('.') + 1)..]), path, $"'{value}' is not {what}");
             return fallback;
         }
-        int Whole(YamlMappingNode? map, string path, int fallback)
-        {
-            var value = Text(map, path);
-            if (value is null) return fallback;
-            if (int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i)) return i;
-            r.Problem(YamlReader.Get(map, path[(path.LastIndexOf('.') + 1)..]), path, $"'{value}' is not a whole number");
-            return fallback;
-        }
+        double Number(YamlMappingNode? map, string path, double fallback) => Parsed(map, path, fallback, NumberStyles.Float, "a number");
+        int Whole(YamlMappingNode? map, string path, int fallback) => Parsed(map, path, fallback, NumberStyles.Integer, "a whole number");
 
         var name = Text(root, "name");
         if (name is null && nameFromPath is not null) name = nameFromPath;
