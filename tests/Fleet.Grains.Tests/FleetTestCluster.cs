@@ -101,6 +101,28 @@ public abstract class FleetTestCluster : IAsyncLifetime
         Assert.Fail($"Timed out waiting until {what}.");
     }
 
+    /// <summary>
+    /// Moves the fake clock a step at a time (running <paramref name="eachStep"/>, e.g. the nodes' reports) until the condition holds,
+    /// giving each step up to a second of real time to show it; fails once <paramref name="within"/> of simulated time has passed.
+    /// A timer whose callback was still running when the clock moved is re-armed from the later time, so on a slow machine a fixed
+    /// advance can leave the one tick that matters unfired: this moves on until it has fired.
+    /// </summary>
+    public async Task AdvanceUntilAsync(Func<Task<bool>> condition, string what, TimeSpan within, TimeSpan step, Func<Task>? eachStep = null)
+    {
+        for (var moved = TimeSpan.Zero; moved <= within; moved += step)
+        {
+            var until = Environment.TickCount64 + 1_000;
+            do
+            {
+                if (await condition()) return;
+                await Task.Delay(20);
+            } while (Environment.TickCount64 < until);
+            Time.Advance(step);
+            if (eachStep is not null) await eachStep();
+        }
+        Assert.Fail($"Timed out waiting until {what} (within {within.TotalSeconds:0} s of simulated time).");
+    }
+
     public async Task<HealthState> HealthAsync(string id) => (await Node(id).GetStatusAsync())!.Health;
 
     public async Task<IReadOnlyList<DecisionRecord>> TrailAsync(string subject)

@@ -48,9 +48,9 @@ public class ServiceTests(ServiceCluster f) : IClassFixture<ServiceCluster>
         return s!;
     }
 
-    /// <summary>Moves the fake clock while the named nodes keep reporting healthy (so silence never judges them).</summary>
-    private Task AdvanceReportingAsync(TimeSpan total, params string[] nodes) =>
-        f.AdvanceAsync(total, TimeSpan.FromSeconds(2), async () => { foreach (var n in nodes) await f.ReportAsync(n); });
+    /// <summary>Moves the fake clock in 2 s steps, the named nodes reporting healthy at each (so silence never judges them), until the condition holds.</summary>
+    private Task AdvanceReportingUntilAsync(Func<Task<bool>> condition, string what, TimeSpan within, params string[] nodes) =>
+        f.AdvanceUntilAsync(condition, what, within, TimeSpan.FromSeconds(2), async () => { foreach (var n in nodes) await f.ReportAsync(n); });
 
     [Fact]
     public async Task Apply_PlacesOnLabelledNodesSpreadAcrossDomains_WithinCapacity_PendingUntilCapacityFrees()
@@ -82,9 +82,9 @@ public class ServiceTests(ServiceCluster f) : IClassFixture<ServiceCluster>
 
         // Capacity frees: a new labelled node joins, and the pending instance lands there on the next pass.
         await NodesAsync(("sp-d1", "d-sp-d", true));
-        // Longer than the reconcile interval (5 s) after sp-d1 reports healthy, so a pass surely sees it whatever the timer's phase.
-        await AdvanceReportingAsync(TimeSpan.FromSeconds(8), "sp-a1", "sp-a2", "sp-b1", "sp-d1");
-        status = await EventuallyRunningAsync("sp-api", 7, "the pending instance was placed once capacity freed");
+        // The next reconcile pass (every 2 s here) places it: the clock moves until one has, within a few passes.
+        await AdvanceReportingUntilAsync(async () => (status = await Service("sp-api").GetAsync())!.Running == 7,
+            "the pending instance was placed once capacity freed", TimeSpan.FromSeconds(20), "sp-a1", "sp-a2", "sp-b1", "sp-d1");
         Assert.Equal("sp-d1", status.Instances.Single(i => i.Id == pending.Id).Node);
         Assert.Contains(f.Actuator.History, a => a.Action == ActionNames.StartInstance && a.Parameters["instance"] == pending.Id && a.Target == "sp-d1");
     }
@@ -119,10 +119,13 @@ public class ServiceTests(ServiceCluster f) : IClassFixture<ServiceCluster>
     [Fact]
     public async Task TwoServicesRacingForTheLastRoom_OnlyOneGetsIt()
     {
-        await NodesAsync(("race-1", "d-race", true));
+        // Their own label: the loser stays Pending for good, and must not take a node another test adds later.
+        var race = ImmutableDictionary<string, string>.Empty.Add("role", "race");
+        await f.RegisterAsync("race-1", "d-race", race);
+        await f.ReportAsync("race-1");
         var applied = await Task.WhenAll(
-            Service("race-x").ApplyAsync(Spec("race-x", 1, cpu: 6, labels: Web), "test"),
-            Service("race-y").ApplyAsync(Spec("race-y", 1, cpu: 6, labels: Web), "test"));
+            Service("race-x").ApplyAsync(Spec("race-x", 1, cpu: 6, labels: race), "test"),
+            Service("race-y").ApplyAsync(Spec("race-y", 1, cpu: 6, labels: race), "test"));
         await FleetTestCluster.EventuallyAsync(async () =>
             (await Service("race-x").GetAsync())!.Instances.Concat((await Service("race-y").GetAsync())!.Instances).Count(i => i.State == InstanceState.Running) == 1,
             "one of the two runs");
@@ -183,8 +186,8 @@ public class ServiceTests(ServiceCluster f) : IClassFixture<ServiceCluster>
             var s = await Service("dr-db").GetAsync();
             return s!.Running == 3 && s.Instances.All(i => i.Node != first.Node);
         }, "the instance moved off the drained node");
-        await AdvanceReportingAsync(TimeSpan.FromSeconds(12), nodes.Select(n => n.Item1).ToArray());
-        await FleetTestCluster.EventuallyAsync(async () => (await f.Client.GetGrain<IDomainSupervisorGrain>(first.Domain!).GetStatusAsync()).Leases.IsEmpty, "the drain's lease was freed");
+        await AdvanceReportingUntilAsync(async () => (await f.Client.GetGrain<IDomainSupervisorGrain>(first.Domain!).GetStatusAsync()).Leases.IsEmpty,
+            "the drain's lease was freed", TimeSpan.FromSeconds(30), nodes.Select(n => n.Item1).ToArray());
         var trail = await f.TrailAsync("service/dr-db");
         var moving = trail.Single(r => r.Kind == DecisionKinds.Rescheduled && r.Outcome == "moving");
         var stopped = trail.Single(r => r.Kind == DecisionKinds.Executed && r.Action == ActionNames.StopInstance);
