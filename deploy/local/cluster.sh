@@ -37,10 +37,17 @@ start_redis() {
   echo "redis did not start; see $DIR/redis.log" >&2; exit 1
 }
 
+# One admin key for every silo of the cluster (docs/security.md), made once, kept owner-only in $DIR/admin.key.
+ensure_admin_key() {
+  [ -s "$DIR/admin.key" ] && return
+  (umask 077; echo "fk_$(openssl rand -hex 6)_$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=\n')" >"$DIR/admin.key")
+}
+
 start_silo() {
   local i=$1
   if alive "$DIR/silo$i.pid"; then echo "silo $i already runs (pid $(cat "$DIR/silo$i.pid"))"; return; fi
-  nohup dotnet "$SILO_DLL" --urls "http://127.0.0.1:$(http_port "$i")" \
+  ensure_admin_key
+  Fleet__Auth__AdminKey="$(cat "$DIR/admin.key")" nohup dotnet "$SILO_DLL" --urls "http://127.0.0.1:$(http_port "$i")" \
     --Fleet:Clustering=Redis --Fleet:Storage=Redis --Fleet:Audit=Redis --Fleet:Reminders=Redis \
     --Fleet:Redis="127.0.0.1:$BASE_REDIS" --Fleet:SiloPort="$(silo_port "$i")" --Fleet:GatewayPort="$(gw_port "$i")" \
     --Fleet:DataDir="$DIR/silo$i" >"$DIR/silo$i.log" 2>&1 &
@@ -70,7 +77,7 @@ case "${1:-}" in
     start_redis
     for i in $(seq 0 $((n - 1))); do start_silo "$i"; done
     for i in $(seq 0 $((n - 1))); do wait_healthy "$i"; done
-    echo "CLI: dotnet src/Fleet.Cli/bin/Release/net10.0/fleet.dll --redis 127.0.0.1:$BASE_REDIS nodes list"
+    echo "CLI: FLEET_KEY_FILE=$DIR/admin.key dotnet src/Fleet.Cli/bin/Release/net10.0/fleet.dll --redis 127.0.0.1:$BASE_REDIS nodes list"
     ;;
   status)
     if alive "$DIR/redis.pid"; then echo "redis  pid $(cat "$DIR/redis.pid")  up    127.0.0.1:$BASE_REDIS"; else echo "redis  down"; fi

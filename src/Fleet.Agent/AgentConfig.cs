@@ -46,6 +46,14 @@ public sealed class AgentConfig
         public string? Redis { get; set; }
         public string ClusterId { get; set; } = "fleet";
         public string ServiceId { get; set; } = "fleet";
+        /// <summary>A file holding this node's agent key (made with <c>fleet keys create --role agent --node ID</c>). Default none.</summary>
+        public string? KeyFile { get; set; }
+
+        /// <summary>
+        /// The key the agent presents, read from <see cref="KeyFile"/> (null without one). Only from a file: the agent's
+        /// environment is passed on to the processes it supervises, and a key must not be.
+        /// </summary>
+        public string? Key() => KeyFile is { } file ? Fleet.Client.FleetKeyFile.TryRead(file) : null;
     }
 
     public sealed class ProbeSection
@@ -131,6 +139,7 @@ public sealed class AgentConfig
         if (Cluster.Redis is null)
             try { FleetClientGatewayCheck(Cluster.Gateways); }
             catch (Exception e) { p.Add($"cluster.gateways: {e.Message}"); }
+        if (Cluster.KeyFile is { } keyFile && Fleet.Client.FleetKeyFile.TryRead(keyFile) is null) p.Add($"cluster.keyFile: '{keyFile}' cannot be read or is empty");
         if (Probe.Listen is { } listen && !IsHostPort(listen)) p.Add($"probe.listen: '{listen}' is not host:port");
         for (var i = 0; i < Peers.Count; i++)
         {

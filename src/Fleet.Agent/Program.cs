@@ -49,6 +49,7 @@ builder.AddFleetClient(o =>
     o.Redis = config.Cluster.Redis;
     o.ClusterId = config.Cluster.ClusterId;
     o.ServiceId = config.Cluster.ServiceId;
+    o.Key = config.Cluster.Key();
     o.ConnectAttempts = int.MaxValue;
     o.ResponseTimeout = TimeSpan.FromSeconds(5);
 });

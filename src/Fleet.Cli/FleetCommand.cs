@@ -14,12 +14,13 @@ namespace Fleet.Cli;
 
 /// <summary>
 /// The <c>fleet</c> command. Exit codes: 0 done; 1 the request was refused (bad input, invalid policy, unknown node);
-/// 2 the cluster could not be reached.
+/// 2 the cluster could not be reached; 3 the credential was refused (none, invalid or revoked, or its role is not enough).
 /// </summary>
 internal static class FleetCommand
 {
     public const int Refused = 1;
     public const int Unreachable = 2;
+    public const int Denied = 3;
 
     private static readonly Option<string> Gateway = new("--gateway")
     {
@@ -49,6 +50,13 @@ internal static class FleetCommand
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLEET_SERVICE_ID") is { Length: > 0 } v ? v : "fleet",
     };
 
+    private static readonly Option<string?> Key = new("--key")
+    {
+        Description = "The API key; default $FLEET_KEY, else the file $FLEET_KEY_FILE, else ~/.config/fleet/admin.key (written by a silo's first start)",
+        Recursive = true,
+        DefaultValueFactory = _ => FleetKeyFile.FromEnvironment(),
+    };
+
     internal static readonly Option<string> Output = new("--output", "-o")
     {
         Description = "table or json",
@@ -58,7 +66,7 @@ internal static class FleetCommand
 
     internal static readonly Option<string> By = new("--by")
     {
-        Description = "Who asks (recorded in the audit trail); default the user name",
+        Description = "Who asks, recorded in the audit trail when the cluster checks no credentials (else the key's name is recorded); default the user name",
         Recursive = true,
         DefaultValueFactory = _ => Environment.UserName is { Length: > 0 } u ? u : "cli",
     };
@@ -68,12 +76,13 @@ internal static class FleetCommand
     public static RootCommand Build()
     {
         Output.AcceptOnlyFromAmong("table", "json");
-        var root = new RootCommand("fleet: query and steer a Fleet cluster") { Gateway, Redis, ClusterId, ServiceId, Output, By, Reason };
+        var root = new RootCommand("fleet: query and steer a Fleet cluster") { Gateway, Redis, ClusterId, ServiceId, Key, Output, By, Reason };
         root.Add(NodesCommand.Build());
         root.Add(ServicesCommand.Build());
         root.Add(AuditCommand.Build());
         root.Add(PolicyCommand.Build());
         root.Add(StatusCommand.Build());
+        root.Add(KeysCommand.Build());
         root.Add(SimCommand.Build(Output));
         foreach (var c in StatusCommand.FreezeCommands()) root.Add(c);
         return root;
@@ -123,6 +132,7 @@ internal static class FleetCommand
                 o.Redis = redis;
                 o.ClusterId = p.GetValue(ClusterId)!;
                 o.ServiceId = p.GetValue(ServiceId)!;
+                o.Key = p.GetValue(Key);
                 o.ConnectAttempts = 2;
             });
             host = builder.Build();
@@ -167,6 +177,11 @@ internal static class FleetCommand
         {
             Terminal.Error(e.Message);
             return Unreachable;
+        }
+        catch (FleetAccessDeniedException e)
+        {
+            Terminal.Error(e.Message);
+            return Denied;
         }
         finally
         {

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Fleet.Abstractions.Audit;
 using Fleet.Abstractions.Nodes;
 using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Security;
 using Fleet.Abstractions.Services;
 using Fleet.Abstractions.Supervision;
 using Fleet.Core.Services;
@@ -55,6 +56,18 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         catch (ServiceNotFoundException e)
         {
             throw new FleetNotFoundException(e.Message);
+        }
+        catch (AccessDeniedException e)
+        {
+            throw new FleetAccessDeniedException(e.Message, e.Unauthenticated);
+        }
+        catch (ApiKeyRefusedException e) when (e.NotFound)
+        {
+            throw new FleetNotFoundException(e.Message);
+        }
+        catch (ApiKeyRefusedException e)
+        {
+            throw new FleetValidationException("The key request is not valid.", new Dictionary<string, string[]> { [e.Field] = [e.Message] });
         }
     }
 
@@ -246,5 +259,27 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         if (problems.Count > 0) throw new FleetValidationException("The batch is not valid; no report in it was taken.", problems);
         var results = await Task.WhenAll(reports.Select(r => CallAsync(() => Service(r.Service).ReportAsync(r), cancellationToken)));
         return [.. results];
+    }
+
+    private IKeyStoreGrain Keys => cluster.GetGrain<IKeyStoreGrain>(FleetNames.Default);
+
+    public Task<CreatedApiKey> CreateKeyAsync(string name, FleetRole role, string? node, string by, CancellationToken cancellationToken = default)
+    {
+        var problems = InputRules.CheckId("name", name, "key name");
+        if (!Enum.IsDefined(role)) problems["role"] = [$"'{role}' is not a role; accepted: viewer, operator, admin, agent"];
+        if (role == FleetRole.Agent && node is null) problems["node"] = ["an agent key is bound to one node: name it (node, or --node)"];
+        else if (role == FleetRole.Agent) foreach (var kv in InputRules.CheckId("node", node)) problems[kv.Key] = kv.Value;
+        else if (node is not null) problems["node"] = [$"only an agent key is bound to a node; a {role.Name()} key is not"];
+        Require(problems, "key request");
+        return CallAsync(() => Keys.CreateAsync(name, role, node, by), cancellationToken);
+    }
+
+    public Task<ImmutableArray<ApiKeyInfo>> ListKeysAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(() => Keys.ListAsync(), cancellationToken);
+
+    public Task<ApiKeyInfo> RevokeKeyAsync(string idOrName, string by, CancellationToken cancellationToken = default)
+    {
+        Require(InputRules.CheckId("key", idOrName, "key id or name"), "key");
+        return CallAsync(() => Keys.RevokeAsync(idOrName, by), cancellationToken);
     }
 }

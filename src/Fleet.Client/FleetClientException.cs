@@ -20,3 +20,12 @@ public sealed class FleetRefusedException(string guardrail, string message) : Ex
 
 /// <summary>The cluster could not be reached, or did not answer in time.</summary>
 public sealed class FleetUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The cluster refused the caller's credential: none or an invalid one (<see cref="Unauthenticated"/>, HTTP's 401), or one
+/// whose role is not enough (HTTP's 403). The message says which and what is needed.
+/// </summary>
+public sealed class FleetAccessDeniedException(string message, bool unauthenticated) : Exception(message)
+{
+    public bool Unauthenticated { get; } = unauthenticated;
+}

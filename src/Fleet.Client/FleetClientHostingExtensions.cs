@@ -25,6 +25,12 @@ public static class FleetClientHostingExtensions
             else client.UseStaticClustering(gateways);
             client.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = options.ServiceId; });
             client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
+            // Every call carries the key; the silo checks it, then drops it (it never travels on to other grains).
+            if (options.Key is { Length: > 0 } key) client.AddOutgoingGrainCallFilter(async call =>
+            {
+                RequestContext.Set(Fleet.Abstractions.Security.CallerContext.Key, key);
+                await call.Invoke();
+            });
             var attempts = 0;
             client.UseConnectionRetryFilter(async (_, ct) =>
             {

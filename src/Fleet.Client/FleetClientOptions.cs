@@ -12,6 +12,12 @@ public sealed class FleetClientOptions
     /// </summary>
     public string? Redis { get; set; }
 
+    /// <summary>
+    /// The API key every call carries (<c>fk_…</c>), checked by the silo's gateway. Required unless the cluster runs with
+    /// authentication turned off. Default none.
+    /// </summary>
+    public string? Key { get; set; }
+
     /// <summary>Orleans cluster id. Default <c>fleet</c>.</summary>
     public string ClusterId { get; set; } = "fleet";
 

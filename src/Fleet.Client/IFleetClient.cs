@@ -76,4 +76,13 @@ public interface IFleetClient
 
     /// <summary>Instance reports (at most 10,000): every report is checked first, and none is sent if any is invalid.</summary>
     Task<ImmutableArray<InstanceReportOutcome>> ReportInstancesAsync(IReadOnlyList<InstanceReport> reports, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes an API key (admin); the answer's <c>Secret</c> is the whole key, shown this once. An agent key names its node.</summary>
+    Task<Fleet.Abstractions.Security.CreatedApiKey> CreateKeyAsync(string name, Fleet.Abstractions.Security.FleetRole role, string? node, string by, CancellationToken cancellationToken = default);
+
+    /// <summary>Every key, live and revoked (admin): names, roles, nodes, who made them; never a secret or a hash.</summary>
+    Task<ImmutableArray<Fleet.Abstractions.Security.ApiKeyInfo>> ListKeysAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Revokes a key by id or name (admin); it is refused from then on.</summary>
+    Task<Fleet.Abstractions.Security.ApiKeyInfo> RevokeKeyAsync(string idOrName, string by, CancellationToken cancellationToken = default);
 }

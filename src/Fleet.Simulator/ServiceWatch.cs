@@ -109,18 +109,27 @@ public sealed class DrainQueue(IFleetClient client, Random random)
     {
         if (_pending.Count == 0 || now - _lastTry < RetryEvery) return;
         _lastTry = now;
-        foreach (var node in _pending.OrderBy(_ => random.Next()).ToList())
+        // All at once, as an operator draining a rack does: the asks race, and the budgets decide which go first.
+        var asks = _pending.OrderBy(_ => random.Next()).Select(async node =>
         {
             try
             {
                 await client.DrainAsync(node, "simulator", "scenario drain", cancellationToken: ct);
-                _pending.Remove(node);
-                _done++;
+                return (node, (string?)null);
             }
             catch (FleetRefusedException e)
             {
-                _refused[e.Guardrail] = _refused.GetValueOrDefault(e.Guardrail) + 1;
+                return (node, e.Guardrail);
             }
+        }).ToList();
+        foreach (var (node, refusedBy) in await Task.WhenAll(asks))
+        {
+            if (refusedBy is null)
+            {
+                _pending.Remove(node);
+                _done++;
+            }
+            else _refused[refusedBy] = _refused.GetValueOrDefault(refusedBy) + 1;
         }
     }
 

@@ -30,12 +30,21 @@ public sealed class AgentCluster : IAsyncDisposable
         c.Silo = await SiloProcess.StartAsync(extraArgs: ["--Fleet:Actuator:Kind=Agent", "--Fleet:Actuator:RetryDelay=00:00:01",
             "--Fleet:Actuator:MaxRetries=6", "--Fleet:Actuator:AttemptTimeout=00:00:05"]);
         (await c.Silo.Http.PutAsync("/api/v1/policy?by=test", new StringContent(policy, Encoding.UTF8, "text/yaml"))).EnsureSuccessStatusCode();
-        c.A.WriteConfig(c.Silo.Gateway, "rack-1", [c.B], extraAgentConfig);
-        c.B.WriteConfig(c.Silo.Gateway, "rack-1", [c.A], extraAgentConfig);
+        // Each agent holds a key of its own, bound to its node, as in production.
+        c.A.WriteConfig(c.Silo.Gateway, "rack-1", [c.B], extraAgentConfig, await c.AgentKeyAsync("host-a"));
+        c.B.WriteConfig(c.Silo.Gateway, "rack-1", [c.A], extraAgentConfig, await c.AgentKeyAsync("host-b"));
         c.A.Start();
         c.B.Start();
         await c.WaitAsync(async () => await c.HealthAsync("host-a") == "Healthy" && await c.HealthAsync("host-b") == "Healthy", TimeSpan.FromSeconds(60), "both agents report healthy");
         return c;
+    }
+
+    /// <summary>Makes an agent key bound to <paramref name="node"/> through the API (as an admin would with fleet keys create).</summary>
+    public async Task<string> AgentKeyAsync(string node)
+    {
+        using var r = await Silo.Http.PostAsJsonAsync("/api/v1/keys", new { name = $"agent-{node}", role = "agent", node });
+        r.EnsureSuccessStatusCode();
+        return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("secret").GetString()!;
     }
 
     public async Task<string?> HealthAsync(string node)

@@ -29,12 +29,15 @@ public sealed class AgentProcess : IAsyncDisposable
         Dir = Repo.TempDir($"agent-{nodeId}");
     }
 
-    public void WriteConfig(string gateway, string domain, IEnumerable<AgentProcess> peers, string extra = "")
+    /// <summary>Writes the agent's config; <paramref name="key"/> (its agent key) goes to an owner-only file the config names.</summary>
+    public void WriteConfig(string gateway, string domain, IEnumerable<AgentProcess> peers, string extra = "", string? key = null)
     {
+        var keyFile = Path.Combine(Dir, "agent.key");
+        if (key is not null) File.WriteAllText(keyFile, key + "\n");
         var peerLines = string.Join("\n", peers.Select(p => $"  - {{ node: {p.NodeId}, address: \"127.0.0.1:{p.ProbePort}\" }}"));
         File.WriteAllText(ConfigPath, $$"""
             node: { id: {{NodeId}}, domain: {{domain}} }
-            cluster: { gateways: "{{gateway}}" }
+            cluster: { gateways: "{{gateway}}"{{(key is null ? "" : $", keyFile: {keyFile}")}} }
             reportInterval: 1s
             stateDir: {{Path.Combine(Dir, "state")}}
             probe: { listen: "127.0.0.1:{{ProbePort}}" }

@@ -146,13 +146,15 @@ public class AgentBufferTests
         var httpPort = Repo.FreePort();
         var siloPort = Repo.FreePort();
         var gatewayPort = Repo.FreePort();
-        agent.WriteConfig($"127.0.0.1:{gatewayPort}", "rack-9", []);
+        // The silo does not exist yet, so no agent key can be made: the agent holds the admin key the silo will be given.
+        var adminKey = TestKeys.New();
+        agent.WriteConfig($"127.0.0.1:{gatewayPort}", "rack-9", [], key: adminKey);
         await using (agent)
         {
             agent.Start();
             await Task.Delay(TimeSpan.FromSeconds(4));
             Assert.NotNull(agent.WebPid()); // it supervises its processes even while the cluster is away
-            await using var silo = await SiloProcess.StartAsync(Repo.TempDir("buffer-silo"), [], httpPort, siloPort, gatewayPort);
+            await using var silo = await SiloProcess.StartAsync(Repo.TempDir("buffer-silo"), [SiloProcess.AdminKeyArg + adminKey], httpPort, siloPort, gatewayPort);
             var until = DateTime.UtcNow.AddSeconds(60);
             while (DateTime.UtcNow < until && !agent.Log.Contains("buffered report(s) in order")) await Task.Delay(200);
             Assert.Contains("buffered report(s) in order", agent.Log);

@@ -53,7 +53,7 @@ internal static class AgentBenchmark
             """;
         (await silo.Http.PutAsync("/api/v1/policy?by=bench", new StringContent(policy, Encoding.UTF8, "text/yaml"))).EnsureSuccessStatusCode();
         await using var agent = new AgentProcess("bench-host");
-        agent.WriteConfig(silo.Gateway, "rack-1", []);
+        agent.WriteConfig(silo.Gateway, "rack-1", [], key: silo.AdminKey);
         agent.Start();
         await UntilAsync(async () => await HealthAsync(silo) == "Healthy", TimeSpan.FromSeconds(60));
 

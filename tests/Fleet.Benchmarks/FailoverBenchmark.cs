@@ -19,7 +19,7 @@ internal static class FailoverBenchmark
         await redis.StartAsync();
         await using var cluster = new ClusterSilos(redis.Connection);
         await cluster.StartAsync(3);
-        using var host = await IntakeBenchmark.ClientAsync(redis.Connection, null, cluster.ServiceId);
+        using var host = await IntakeBenchmark.ClientAsync(redis.Connection, null, cluster.ServiceId, cluster.AdminKey);
         var client = host.Services.GetRequiredService<IFleetClient>();
         await IntakeBenchmark.RegisterAsync(client, nodes, 32);
 

@@ -88,7 +88,7 @@ internal static class FaultToActionBenchmark
         var reporters = nodes.Select((n, i) => Task.Run(async () =>
         {
             await Task.Delay(i * 1000 / count); // spread over the second, like real reporters
-            using var http = new HttpClient { BaseAddress = silo.Http.BaseAddress };
+            using var http = silo.HttpWith(silo.AdminKey);
             while (!stop.IsCancellationRequested)
             {
                 if (n.Reporting)

@@ -37,7 +37,7 @@ internal static class IntakeBenchmark
             }
             try
             {
-                using var host = await ClientAsync(redisMode ? redis.Connection : null, gateways, cluster?.ServiceId ?? "fleet");
+                using var host = await ClientAsync(redisMode ? redis.Connection : null, gateways, cluster?.ServiceId ?? "fleet", cluster?.AdminKey ?? embedded?.AdminKey);
                 var client = host.Services.GetRequiredService<IFleetClient>();
                 var grains = host.Services.GetRequiredService<IClusterClient>();
                 await RegisterAsync(client, o.Nodes, o.Concurrency);
@@ -87,7 +87,7 @@ internal static class IntakeBenchmark
     private static TelemetryReport Report(long seq) => new(seq, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(30), 20, 2L << 30, 16L << 30, 30,
         [new CheckResult("http", true)]);
 
-    internal static async Task<IHost> ClientAsync(string? redis, string? gateways, string serviceId)
+    internal static async Task<IHost> ClientAsync(string? redis, string? gateways, string serviceId, string? key)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
@@ -98,6 +98,7 @@ internal static class IntakeBenchmark
             c.ServiceId = serviceId;
             c.ClusterId = serviceId;
             c.ResponseTimeout = TimeSpan.FromSeconds(30);
+            c.Key = key;
         });
         var host = builder.Build();
         await host.StartAsync();

@@ -23,7 +23,7 @@ public class ClientFailoverTests(SharedRedis redis, ITestOutputHelper output) : 
 
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.AddFleetClient(o => { o.Redis = redis.Connection; o.ServiceId = cluster.ServiceId; o.ClusterId = cluster.ServiceId; });
+        builder.AddFleetClient(o => { o.Redis = redis.Connection; o.ServiceId = cluster.ServiceId; o.ClusterId = cluster.ServiceId; o.Key = cluster.AdminKey; });
         using var host = builder.Build();
         await host.StartAsync();
         var client = host.Services.GetRequiredService<IFleetClient>();
@@ -66,7 +66,7 @@ public class ClientFailoverTests(SharedRedis redis, ITestOutputHelper output) : 
         // The CLI, too, finds a live gateway through Redis.
         var (code, stdout, stderr) = await Repo.RunAsync("dotnet",
             [Repo.CliDll, "--redis", redis.Connection, "nodes", "list", "-o", "json"], TimeSpan.FromSeconds(60),
-            new Dictionary<string, string> { ["FLEET_SERVICE_ID"] = cluster.ServiceId, ["FLEET_CLUSTER_ID"] = cluster.ServiceId });
+            new Dictionary<string, string> { ["FLEET_SERVICE_ID"] = cluster.ServiceId, ["FLEET_CLUSTER_ID"] = cluster.ServiceId, ["FLEET_KEY"] = cluster.AdminKey });
         Assert.True(code == 0, stderr);
         Assert.Contains("c-29", stdout);
     }

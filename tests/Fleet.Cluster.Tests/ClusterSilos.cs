@@ -22,8 +22,11 @@ public sealed class ClusterSilos : IAsyncDisposable
     private IEnumerable<string> Args(int i) =>
     [
         "--Fleet:Clustering=Redis", "--Fleet:Storage=Redis", "--Fleet:Audit=Redis", "--Fleet:Reminders=Redis",
-        $"--Fleet:Redis={Redis}", $"--Fleet:ServiceId={ServiceId}", $"--Fleet:ClusterId={ServiceId}", .. _extra,
+        $"--Fleet:Redis={Redis}", $"--Fleet:ServiceId={ServiceId}", $"--Fleet:ClusterId={ServiceId}", SiloProcess.AdminKeyArg + AdminKey, .. _extra,
     ];
+
+    /// <summary>The admin key every silo of the cluster is given (as a Kubernetes Secret would give it).</summary>
+    public string AdminKey { get; } = TestKeys.New();
 
     public async Task StartAsync(int count)
     {

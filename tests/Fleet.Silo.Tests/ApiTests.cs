@@ -33,13 +33,16 @@ public class ApiTests(SiloFixture f) : IClassFixture<SiloFixture>
         var list = await f.GetJsonAsync("/api/v1/nodes?domain=rack-q&health=healthy");
         Assert.Equal(new[] { "api-1", "api-2" }, list.EnumerateArray().Select(n => n.GetProperty("nodeId").GetString()!).ToArray());
 
-        var drained = await f.Http.PostAsJsonAsync("/api/v1/nodes/api-2/drain", new { by = "alice", reason = "kernel upgrade" });
+        // Who drained is the credential's name: a "by" in the body is not taken over it.
+        using var alice = await f.HttpAsAsync("alice", "operator");
+        var drained = await alice.PostAsJsonAsync("/api/v1/nodes/api-2/drain", new { by = "mallory", reason = "kernel upgrade" });
         Assert.Equal("Draining", (await drained.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("health").GetString());
         Assert.Single((await f.GetJsonAsync("/api/v1/nodes?health=Draining")).EnumerateArray());
 
         var audit = await f.GetJsonAsync("/api/v1/audit?subject=node/api-2&kind=operator");
         var rec = Assert.Single(audit.GetProperty("records").EnumerateArray());
-        Assert.Contains("alice", rec.GetProperty("reason").GetString());
+        Assert.Contains("at the request of alice", rec.GetProperty("reason").GetString());
+        Assert.DoesNotContain("mallory", rec.GetProperty("reason").GetString());
         Assert.Contains("kernel upgrade", rec.GetProperty("reason").GetString());
         var since = Uri.EscapeDataString(DateTimeOffset.UtcNow.AddMinutes(5).ToString("O"));
         Assert.Empty((await f.GetJsonAsync($"/api/v1/audit?subject=node/api-2&since={since}")).GetProperty("records").EnumerateArray());
@@ -110,7 +113,8 @@ public class ApiTests(SiloFixture f) : IClassFixture<SiloFixture>
     {
         var before = await f.GetJsonAsync("/api/v1/policy");
         var v = before.GetProperty("version").GetInt32();
-        var put = await f.Http.PutAsync("/api/v1/policy?by=ops", new StringContent("guardrails:\n  maxConcurrentPerDomain: 3\n", Encoding.UTF8, "text/yaml"));
+        using var ops = await f.HttpAsAsync("ops", "admin");
+        var put = await ops.PutAsync("/api/v1/policy?by=someone-else", new StringContent("guardrails:\n  maxConcurrentPerDomain: 3\n", Encoding.UTF8, "text/yaml"));
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         var after = await f.GetJsonAsync("/api/v1/policy");
         Assert.Equal(v + 1, after.GetProperty("version").GetInt32());

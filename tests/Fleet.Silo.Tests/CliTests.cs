@@ -6,7 +6,11 @@ namespace Fleet.Silo.Tests;
 public class CliTests(SiloFixture f) : IClassFixture<SiloFixture>
 {
     private Task<(int Code, string Out, string Err)> Fleet(params string[] args) =>
-        Repo.RunAsync("dotnet", [Repo.CliDll, "--gateway", f.Silo.Gateway, .. args], TimeSpan.FromSeconds(60));
+        Repo.RunAsync("dotnet", [Repo.CliDll, .. f.Silo.CliArgs(), .. args], TimeSpan.FromSeconds(60));
+
+    /// <summary>The CLI with a key of its own: the trail names the key, whatever --by says.</summary>
+    private async Task<(int Code, string Out, string Err)> FleetAs(string name, string role, params string[] args) =>
+        await Repo.RunAsync("dotnet", [Repo.CliDll, .. f.Silo.CliArgs(await f.KeyAsync(name, role)), .. args], TimeSpan.FromSeconds(60));
 
     [Fact]
     public async Task NodesListShowAndAudit_TableAndJson()
@@ -27,7 +31,7 @@ public class CliTests(SiloFixture f) : IClassFixture<SiloFixture>
         Assert.Equal(0, code);
         Assert.Contains("Health    Healthy", stdout);
 
-        (code, _, _) = await Fleet("nodes", "cordon", "cli-1", "--reason", "bad fan", "--by", "dana");
+        (code, _, _) = await FleetAs("dana", "operator", "nodes", "cordon", "cli-1", "--reason", "bad fan", "--by", "mallory");
         Assert.Equal(0, code);
         (code, stdout, _) = await Fleet("audit", "--node", "cli-1", "--kind", "operator");
         Assert.Equal(0, code);
@@ -55,7 +59,7 @@ public class CliTests(SiloFixture f) : IClassFixture<SiloFixture>
 
         var good = Path.Combine(dir, "good.yaml");
         await File.WriteAllTextAsync(good, "telemetry:\n  reportInterval: 5s\n");
-        (code, stdout, _) = await Fleet("policy", "apply", good, "--by", "erin");
+        (code, stdout, _) = await FleetAs("erin", "admin", "policy", "apply", good);
         Assert.Equal(0, code);
         Assert.Contains($"Applied policy version {before + 1}.", stdout);
         (code, stdout, _) = await Fleet("policy", "history");
@@ -78,7 +82,7 @@ public class CliTests(SiloFixture f) : IClassFixture<SiloFixture>
         var (code, _, stderr) = await Fleet("freeze");
         Assert.Equal(1, code);
         Assert.Contains("--reason", stderr);
-        (code, _, _) = await Fleet("freeze", "--reason", "quarterly failover drill", "--by", "frank");
+        (code, _, _) = await FleetAs("frank", "operator", "freeze", "--reason", "quarterly failover drill");
         Assert.Equal(0, code);
         var (_, status, _) = await Fleet("status");
         Assert.Contains("Fleet FROZEN by frank", status);

@@ -97,8 +97,18 @@ public sealed class SiloProcess : IAsyncDisposable
         SiloPort = siloPort;
         GatewayPort = gatewayPort;
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var extra = extraArgs.ToList();
+        // Every test silo checks credentials, as a real one does: an admin key given by configuration (a fresh one unless the
+        // test gives its own, or asks for the first start's generated key with NoAdminKey), the key file in its data folder
+        // (never the user's), and rate limits out of the way unless the test sets them.
+        AdminKey = extra.FirstOrDefault(a => a.StartsWith(AdminKeyArg, StringComparison.Ordinal))?[AdminKeyArg.Length..];
+        if (extra.Remove(NoAdminKey)) AdminKey = null;
+        else if (AdminKey is null && !extra.Contains("--Fleet:Auth:Enabled=false")) extra.Add(AdminKeyArg + (AdminKey = TestKeys.New()));
+        KeyFile = Path.Combine(dataDir, "admin.key");
+        if (!extra.Any(a => a.StartsWith("--Fleet:Auth:KeyFile=", StringComparison.Ordinal))) extra.Add($"--Fleet:Auth:KeyFile={KeyFile}");
+        if (!extra.Any(a => a.StartsWith("--Fleet:Auth:RequestsPerSecond=", StringComparison.Ordinal))) extra.AddRange(["--Fleet:Auth:RequestsPerSecond=1000000", "--Fleet:Auth:Burst=1000000"]);
         foreach (var a in new[] { Repo.SiloDll, "--urls", $"http://127.0.0.1:{httpPort}", $"--Fleet:DataDir={dataDir}",
-                     $"--Fleet:SiloPort={siloPort}", $"--Fleet:GatewayPort={gatewayPort}", "--Logging:LogLevel:Default=Warning" }.Concat(extraArgs))
+                     $"--Fleet:SiloPort={siloPort}", $"--Fleet:GatewayPort={gatewayPort}", "--Logging:LogLevel:Default=Warning" }.Concat(extra))
             psi.ArgumentList.Add(a);
         _process = Process.Start(psi)!;
         _process.OutputDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
@@ -106,7 +116,30 @@ public sealed class SiloProcess : IAsyncDisposable
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        if (AdminKey is not null) Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminKey);
     }
+
+    public const string AdminKeyArg = "--Fleet:Auth:AdminKey=";
+
+    /// <summary>Pass as an extra argument to start without a configured admin key (the first start makes one and writes <see cref="KeyFile"/>).</summary>
+    public const string NoAdminKey = "no-admin-key";
+
+    /// <summary>The admin key the silo was given (null with <see cref="NoAdminKey"/> or authentication off); <see cref="Http"/> sends it.</summary>
+    public string? AdminKey { get; private set; }
+
+    /// <summary>Where the silo writes the admin key it makes at a first start without a configured one.</summary>
+    public string KeyFile { get; }
+
+    /// <summary>A client for the same silo sending another credential (null: none).</summary>
+    public HttpClient HttpWith(string? key)
+    {
+        var http = new HttpClient { BaseAddress = Http.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        if (key is not null) http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        return http;
+    }
+
+    /// <summary>The CLI's arguments to reach this silo with its admin key (or <paramref name="key"/>).</summary>
+    public string[] CliArgs(string? key = null) => ["--gateway", Gateway, .. (key ?? AdminKey) is { } k ? new[] { "--key", k } : []];
 
     /// <summary>Starts a silo and waits until /health answers 200.</summary>
     public static Task<SiloProcess> StartAsync(string? dataDir = null, IEnumerable<string>? extraArgs = null) =>
@@ -169,4 +202,12 @@ public sealed class SiloProcess : IAsyncDisposable
         Http.Dispose();
         _process.Dispose();
     }
+}
+
+/// <summary>Fleet keys for tests, in the form the silo takes (fk_ + 12 hex digits + _ + 43 base64url characters).</summary>
+public static class TestKeys
+{
+    public static string New() =>
+        $"fk_{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6))}_" +
+        Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -19,11 +19,18 @@ public class PrometheusScrapeTests(SiloFixture f) : IClassFixture<SiloFixture>
         var dir = Repo.TempDir("prometheus");
         var port = Repo.FreePort();
         var config = Path.Combine(dir, "prometheus.yml");
+        // Prometheus scrapes with a viewer key of its own (/metrics needs one unless Fleet:Auth:OpenMetrics is set).
+        using var made = await f.Http.PostAsJsonAsync("/api/v1/keys", new { name = "prometheus", role = "viewer" });
+        made.EnsureSuccessStatusCode();
+        var key = (await made.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("secret").GetString();
         await File.WriteAllTextAsync(config, $"""
             global:
               scrape_interval: 1s
             scrape_configs:
               - job_name: fleet
+                authorization:
+                  type: Bearer
+                  credentials: "{key}"
                 static_configs:
                   - targets: ["127.0.0.1:{f.Silo.HttpPort}"]
             """);

@@ -22,7 +22,7 @@ public class ServicesApiTests(SiloFixture f) : IClassFixture<SiloFixture>
         """;
 
     private Task<(int Code, string Out, string Err)> Fleet(params string[] args) =>
-        Repo.RunAsync("dotnet", [Repo.CliDll, "--gateway", f.Silo.Gateway, .. args], TimeSpan.FromSeconds(60));
+        Repo.RunAsync("dotnet", [Repo.CliDll, .. f.Silo.CliArgs(), .. args], TimeSpan.FromSeconds(60));
 
     /// <summary>Registers the nodes and keeps them reporting healthy while the test runs (a silent node is Suspect and takes no work).</summary>
     private async Task<(CancellationTokenSource Stop, Task Loop)> NodesReportingAsync()

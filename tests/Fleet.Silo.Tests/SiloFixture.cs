@@ -23,6 +23,22 @@ public sealed class SiloFixture : IAsyncLifetime
             checks = new[] { new { name = "http", passed = healthy, detail = healthy ? null : "503" } },
         });
 
+    private readonly Dictionary<string, string> _keys = [];
+
+    /// <summary>A key of the given name and role, made through the API once (as an admin would), then reused.</summary>
+    public async Task<string> KeyAsync(string name, string role, string? node = null)
+    {
+        lock (_keys) if (_keys.TryGetValue(name, out var known)) return known;
+        using var r = await Http.PostAsJsonAsync("/api/v1/keys", new { name, role, node });
+        Assert.True(r.IsSuccessStatusCode, $"making key {name}: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+        var key = (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("secret").GetString()!;
+        lock (_keys) _keys[name] = key;
+        return key;
+    }
+
+    /// <summary>An HTTP client that sends the named key (made on first use with the given role).</summary>
+    public async Task<HttpClient> HttpAsAsync(string name, string role) => Silo.HttpWith(await KeyAsync(name, role));
+
     public async Task<JsonElement> GetJsonAsync(string path)
     {
         using var r = await Http.GetAsync(path);

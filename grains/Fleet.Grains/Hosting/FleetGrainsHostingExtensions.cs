@@ -39,6 +39,8 @@ public static class FleetGrainsHostingExtensions
         services.TryAddSingleton<ActionExecutor>();
         services.TryAddSingleton<Nodes.DirectProber>();
         services.TryAddSingleton<Nodes.NodeWakeups>();
+        services.TryAddSingleton<Security.KeyRing>();
+        services.TryAddSingleton(new Security.AccessSettings());
         return services;
     }
 

@@ -108,6 +108,8 @@ public sealed partial class ServiceGrain(
     {
         if (S.Spec is null) return InstanceReportOutcome.UnknownService;
         if (!S.Instances.TryGetValue(report.Instance, out var i)) return InstanceReportOutcome.UnknownInstance;
+        // An agent's credential names its node; it reports only the instances placed there.
+        if (RequestContext.Get(Fleet.Abstractions.Security.CallerContext.Node) is string node && i.Node != node) return InstanceReportOutcome.NotYourNode;
         var load = new InstanceLoad(report.CpuPercent, report.Requests, report.Errors, report.LatencyP50Ms, report.LatencyP99Ms, report.MemoryBytes);
         var changed = i.Healthy != report.Healthy;
         state.State = S with { Instances = S.Instances.SetItem(i.Id, i with { Healthy = report.Healthy, LastReportAt = time.GetUtcNow(), Load = load }) };

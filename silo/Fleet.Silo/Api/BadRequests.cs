@@ -97,8 +97,21 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
         return new(400, "The body is not valid JSON.", One("(body)", $"is not valid JSON{where}" + (field == "(body)" ? "" : $" (in {field})")), "malformed-json");
     }
 
+    /// <summary>
+    /// Sets the answer's status and the problem document that will be written for it (by this middleware, logged and
+    /// counted like every client error): for 401, 403 and 429, decided by the authentication and rate-limiting parts.
+    /// </summary>
+    public static void Answer(HttpContext context, int status, string title, string field, string message, string reason)
+    {
+        context.Response.StatusCode = status;
+        context.Items[PresetKey] = new Problem(status, title, One(field, message), reason);
+    }
+
+    private const string PresetKey = "fleet.client-problem";
+
     private static Problem Unanswered(HttpContext context)
     {
+        if (context.Items[PresetKey] is Problem preset && preset.Status == context.Response.StatusCode) return preset;
         var request = $"{context.Request.Method} {context.Request.Path}";
         return context.Response.StatusCode switch
         {
@@ -124,7 +137,7 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
 
     private static string ReasonOf(int status) => status switch
     {
-        400 => "invalid-value", 404 => "not-found", 405 => "method-not-allowed", 409 => "conflict", 413 => "too-large",
+        400 => "invalid-value", 401 => "unauthenticated", 403 => "forbidden", 404 => "not-found", 405 => "method-not-allowed", 409 => "conflict", 413 => "too-large",
         415 => "unsupported-media-type", 422 => "invalid-document", 429 => "rate-limited", _ => status.ToString(),
     };
 

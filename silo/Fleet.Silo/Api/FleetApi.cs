@@ -22,30 +22,40 @@ public static class FleetApi
     {
         app.UseExceptionHandler(e => e.Run(WriteErrorAsync));
         app.UseMiddleware<BadRequests>();
-        app.MapOpenApi();
-        app.MapHealthChecks("/health", new() { ResponseWriter = HealthWriter.WriteAsync });
-        app.MapPrometheusScrapingEndpoint();
-        app.MapOrleansDashboard(routePrefix: "/dashboard");
-        app.MapGet("/", () => Results.Redirect("/dashboard")).ExcludeFromDescription();
+        app.UseFleetAccess();
+        var auth = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Hosting.FleetOptions>>().Value.Auth;
+        app.MapOpenApi().AllowAnonymous();
+        app.MapHealthChecks("/health", new() { ResponseWriter = HealthWriter.WriteAsync }).AllowAnonymous();
+        var metrics = app.MapPrometheusScrapingEndpoint();
+        if (auth.OpenMetrics) metrics.AllowAnonymous();
+        else metrics.RequireAuthorization(Access.Viewer);
+        app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(Access.Viewer);
+        app.MapGet("/", () => Results.Redirect("/dashboard")).ExcludeFromDescription().AllowAnonymous();
 
-        var api = app.MapGroup("/api/v1").AddEndpointFilter(ClientErrors);
+        var api = app.MapGroup("/api/v1").AddEndpointFilter(ClientErrors).RequireRateLimiting(Access.PerCredential);
         var nodes = api.MapGroup("/nodes").WithTags("Nodes");
-        nodes.MapPost("/", RegisterAsync);
-        nodes.MapGet("/", ListAsync);
-        nodes.MapGet("/{id}", GetAsync);
-        nodes.MapPost("/{id}/telemetry", ReportAsync);
-        nodes.MapPost("/{id}/cordon", (string id, OperatorRequest? body, IFleetClient fleet) => fleet.CordonAsync(id, By(body), body?.Reason));
-        nodes.MapPost("/{id}/uncordon", (string id, OperatorRequest? body, IFleetClient fleet) => fleet.UncordonAsync(id, By(body), body?.Reason));
-        nodes.MapPost("/{id}/drain", (string id, OperatorRequest? body, IFleetClient fleet) => fleet.DrainAsync(id, By(body), body?.Reason, body?.Force ?? false));
-        api.MapPost("/telemetry", ReportBatchAsync).WithTags("Nodes");
-        api.MapGet("/audit", AuditAsync).WithTags("Audit");
-        api.MapGet("/policy", GetPolicyAsync).WithTags("Policy");
-        api.MapPut("/policy", PutPolicyAsync).WithTags("Policy");
-        api.MapGet("/policy/history", (IFleetClient fleet) => fleet.GetPolicyHistoryAsync()).WithTags("Policy");
-        api.MapGet("/fleet", FleetAsync).WithTags("Fleet");
-        api.MapPost("/fleet/freeze", (OperatorRequest? body, IFleetClient fleet) => fleet.FreezeAsync(By(body), body?.Reason ?? "")).WithTags("Fleet");
-        api.MapPost("/fleet/unfreeze", (OperatorRequest? body, IFleetClient fleet) => fleet.UnfreezeAsync(By(body), body?.Reason)).WithTags("Fleet");
+        nodes.MapPost("/", RegisterAsync).RequireAuthorization(Access.Reporter);
+        nodes.MapGet("/", ListAsync).RequireAuthorization(Access.Viewer);
+        nodes.MapGet("/{id}", GetAsync).RequireAuthorization(Access.Viewer);
+        nodes.MapPost("/{id}/telemetry", ReportAsync).RequireAuthorization(Access.Reporter);
+        nodes.MapPost("/{id}/cordon", (string id, OperatorRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.CordonAsync(id, Access.Who(http, body?.By), body?.Reason)).RequireAuthorization(Access.Operator);
+        nodes.MapPost("/{id}/uncordon", (string id, OperatorRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.UncordonAsync(id, Access.Who(http, body?.By), body?.Reason)).RequireAuthorization(Access.Operator);
+        nodes.MapPost("/{id}/drain", (string id, OperatorRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.DrainAsync(id, Access.Who(http, body?.By), body?.Reason, body?.Force ?? false)).RequireAuthorization(Access.Operator);
+        api.MapPost("/telemetry", ReportBatchAsync).WithTags("Nodes").RequireAuthorization(Access.Reporter);
+        api.MapGet("/audit", AuditAsync).WithTags("Audit").RequireAuthorization(Access.Viewer);
+        api.MapGet("/policy", GetPolicyAsync).WithTags("Policy").RequireAuthorization(Access.Viewer);
+        api.MapPut("/policy", PutPolicyAsync).WithTags("Policy").RequireAuthorization(Access.Admin);
+        api.MapGet("/policy/history", (IFleetClient fleet) => fleet.GetPolicyHistoryAsync()).WithTags("Policy").RequireAuthorization(Access.Viewer);
+        api.MapGet("/fleet", FleetAsync).WithTags("Fleet").RequireAuthorization(Access.Viewer);
+        api.MapPost("/fleet/freeze", (OperatorRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.FreezeAsync(Access.Who(http, body?.By), body?.Reason ?? "")).WithTags("Fleet").RequireAuthorization(Access.Operator);
+        api.MapPost("/fleet/unfreeze", (OperatorRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.UnfreezeAsync(Access.Who(http, body?.By), body?.Reason)).WithTags("Fleet").RequireAuthorization(Access.Operator);
         api.MapServiceEndpoints();
+        api.MapKeyEndpoints();
         return app;
     }
 
@@ -68,10 +78,16 @@ public static class FleetApi
         {
             return TypedResults.Conflict(new RefusalProblem("Refused by a guardrail", 409, e.Message, e.Guardrail));
         }
+        catch (Fleet.Abstractions.Security.AccessDeniedException e)
+        {
+            BadRequests.Answer(context.HttpContext, StatusCodes.Status403Forbidden, "The credential may not do this.", "(credential)", e.Message, "forbidden");
+            return Results.Empty;
+        }
     }
 
-    private static async Task<Results<Created<NodeStatus>, ValidationProblem>> RegisterAsync(RegisterNodeRequest body, IFleetClient fleet)
+    private static async Task<Results<Created<NodeStatus>, ValidationProblem>> RegisterAsync(RegisterNodeRequest body, IFleetClient fleet, HttpContext http)
     {
+        Access.EnsureOwnNode(http, [body.Id ?? ""]);
         NodeProbe? probe = null;
         if (body.Probe is { } p)
         {
@@ -97,8 +113,9 @@ public static class FleetApi
         await fleet.GetNodeAsync(id) is { } status ? TypedResults.Ok(status) : NotRegistered(id);
 
     private static async Task<Results<Ok<ReportResult>, NotFound<ProblemDetailsLite>, ValidationProblem, Conflict<ReportResult>>> ReportAsync(
-        string id, TelemetryRequest body, IFleetClient fleet, TimeProvider time, Fleet.Grains.Policy.PolicyCache policies)
+        string id, TelemetryRequest body, IFleetClient fleet, TimeProvider time, Fleet.Grains.Policy.PolicyCache policies, HttpContext http)
     {
+        Access.EnsureOwnNode(http, [id]);
         var (report, problems) = ToReport(body, policies.Current.Telemetry.MaxTtl, time, "");
         if (problems.Count > 0) return TypedResults.ValidationProblem(problems, title: "The telemetry report is not valid.");
         var result = await fleet.ReportAsync(id, report!);
@@ -111,8 +128,9 @@ public static class FleetApi
     }
 
     private static async Task<Results<Ok<BatchItemResult[]>, ValidationProblem>> ReportBatchAsync(
-        List<TelemetryRequest?> body, IFleetClient fleet, TimeProvider time, Fleet.Grains.Policy.PolicyCache policies)
+        List<TelemetryRequest?> body, IFleetClient fleet, TimeProvider time, Fleet.Grains.Policy.PolicyCache policies, HttpContext http)
     {
+        Access.EnsureOwnNode(http, body.Select(b => b?.NodeId ?? ""));
         var problems = InputRules.CheckBatchSize(body.Count);
         if (problems.Count > 0) return TypedResults.ValidationProblem(problems, title: "The batch is too large; no report in it was taken.");
         var reports = new List<(string, TelemetryReport)>(body.Count);
@@ -172,7 +190,7 @@ public static class FleetApi
     {
         var (document, by) = await ReadDocumentAsync(request);
         if (document is null) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["document"] = ["is required: send the YAML as text/yaml, or JSON {\"document\": \"...\"}"] });
-        var result = await fleet.ApplyPolicyAsync(document, string.IsNullOrWhiteSpace(by) ? "api" : by);
+        var result = await fleet.ApplyPolicyAsync(document, Access.Who(request.HttpContext, string.IsNullOrWhiteSpace(by) ? "api" : by));
         return result.Applied ? TypedResults.Ok(result) : TypedResults.UnprocessableEntity(result);
     }
 
@@ -194,9 +212,6 @@ public static class FleetApi
         var (status, domains) = await fleet.GetFleetAsync();
         return TypedResults.Ok(new FleetView(status, domains));
     }
-
-    /// <summary>Who asked, as recorded in the trail; "operator" when the body names nobody.</summary>
-    private static string By(OperatorRequest? body) => string.IsNullOrWhiteSpace(body?.By) ? "operator" : body.By;
 
     private static NotFound<ProblemDetailsLite> NotRegistered(string id) =>
         TypedResults.NotFound(new ProblemDetailsLite("Not found", 404, $"Node '{id}' is not registered."));

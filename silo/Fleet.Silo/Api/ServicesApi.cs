@@ -11,12 +11,12 @@ public static class ServicesApi
     public static RouteGroupBuilder MapServiceEndpoints(this RouteGroupBuilder api)
     {
         var services = api.MapGroup("/services").WithTags("Services");
-        services.MapGet("/", (IFleetClient fleet) => fleet.ListServicesAsync());
-        services.MapPut("/{name}", ApplyAsync);
-        services.MapGet("/{name}", GetAsync);
-        services.MapPost("/{name}/scale", ScaleAsync);
-        services.MapDelete("/{name}", DeleteAsync);
-        services.MapPost("/telemetry", ReportAsync);
+        services.MapGet("/", (IFleetClient fleet) => fleet.ListServicesAsync()).RequireAuthorization(Access.Viewer);
+        services.MapPut("/{name}", ApplyAsync).RequireAuthorization(Access.Admin);
+        services.MapGet("/{name}", GetAsync).RequireAuthorization(Access.Viewer);
+        services.MapPost("/{name}/scale", ScaleAsync).RequireAuthorization(Access.Operator);
+        services.MapDelete("/{name}", DeleteAsync).RequireAuthorization(Access.Admin);
+        services.MapPost("/telemetry", ReportAsync).RequireAuthorization(Access.Reporter);
         return services;
     }
 
@@ -27,30 +27,32 @@ public static class ServicesApi
         using var reader = new StreamReader(request.Body);
         var document = await reader.ReadToEndAsync();
         var by = request.Query["by"].FirstOrDefault();
-        var result = await fleet.ApplyServiceAsync(document, string.IsNullOrWhiteSpace(by) ? "api" : by, name);
+        var result = await fleet.ApplyServiceAsync(document, Access.Who(request.HttpContext, string.IsNullOrWhiteSpace(by) ? "api" : by), name);
         return result.Applied ? TypedResults.Ok(result.Status!) : TypedResults.UnprocessableEntity(result);
     }
 
     private static async Task<Results<Ok<ServiceStatus>, NotFound<ProblemDetailsLite>>> GetAsync(string name, IFleetClient fleet) =>
         await fleet.GetServiceAsync(name) is { } status ? TypedResults.Ok(status) : NotFound(name);
 
-    private static async Task<Results<Ok<ServiceStatus>, ValidationProblem>> ScaleAsync(string name, ScaleRequest? body, IFleetClient fleet)
+    private static async Task<Results<Ok<ServiceStatus>, ValidationProblem>> ScaleAsync(string name, ScaleRequest? body, IFleetClient fleet, HttpContext http)
     {
         if (body?.Replicas is not { } replicas)
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["replicas"] = ["is required (a whole number, 0 to 10000)"] });
-        return TypedResults.Ok(await fleet.ScaleServiceAsync(name, replicas, string.IsNullOrWhiteSpace(body.By) ? "operator" : body.By));
+        return TypedResults.Ok(await fleet.ScaleServiceAsync(name, replicas, Access.Who(http, body.By)));
     }
 
     private static async Task<Results<Ok<ServiceStatus>, NoContent>> DeleteAsync(string name, HttpRequest request, IFleetClient fleet)
     {
         var by = request.Query["by"].FirstOrDefault();
-        return await fleet.DeleteServiceAsync(name, string.IsNullOrWhiteSpace(by) ? "operator" : by) is { } status
+        return await fleet.DeleteServiceAsync(name, Access.Who(request.HttpContext, by)) is { } status
             ? TypedResults.Ok(status)
             : TypedResults.NoContent();
     }
 
-    private static async Task<Results<Ok<InstanceReportResult[]>, ValidationProblem>> ReportAsync(List<InstanceReportRequest?> body, IFleetClient fleet, TimeProvider time)
+    private static async Task<Results<Ok<InstanceReportResult[]>, ValidationProblem>> ReportAsync(List<InstanceReportRequest?> body, IFleetClient fleet, TimeProvider time, HttpContext http)
     {
+        // An agent's credential names its node: the service takes its reports only for instances placed there.
+        if (Access.BoundNode(http) is { } node) RequestContext.Set(Fleet.Abstractions.Security.CallerContext.Node, node);
         var problems = new Dictionary<string, string[]>();
         var reports = new List<InstanceReport>(body.Count);
         for (var i = 0; i < body.Count; i++)

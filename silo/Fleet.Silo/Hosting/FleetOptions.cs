@@ -61,6 +61,9 @@ public sealed class FleetOptions
     /// <summary>The demo fleet: a simulated fleet (the simulator's <c>demo</c> scenario) reporting to this silo, faults and all. Default off.</summary>
     public DemoOptions Demo { get; set; } = new();
 
+    /// <summary>Who may call the API, the dashboard, /metrics and the gateway: keys, tokens, rate limits (docs/security.md).</summary>
+    public AuthOptions Auth { get; set; } = new();
+
     public bool UsesRedis => Clustering == ClusteringMode.Redis || Storage == StoreMode.Redis || Audit == StoreMode.Redis || Reminders == RemindersMode.Redis;
 }
 
@@ -71,4 +74,63 @@ public sealed class DemoOptions
 
     /// <summary>The scenario it runs: a built-in name or a YAML file. Default <c>demo</c>.</summary>
     public string Scenario { get; set; } = "demo";
+}
+
+public sealed class AuthOptions
+{
+    /// <summary>
+    /// Check credentials (default true). false opens everything to anyone who reaches the ports; the silo logs a warning at
+    /// every start while it is off.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// Where the first start writes the admin key it makes (readable by the owner only). Default
+    /// <c>~/.config/fleet/admin.key</c>, where the CLI looks for it.
+    /// </summary>
+    public string? KeyFile { get; set; }
+
+    /// <summary>
+    /// An admin key given by configuration (e.g. <c>Fleet__Auth__AdminKey</c> from a Kubernetes Secret), in Fleet's key form
+    /// <c>fk_</c> + 12 hex digits + <c>_</c> + at least 32 base64url characters. Its hash is recorded at start when the store
+    /// does not know it; no key is then made or written to <see cref="KeyFile"/>. Revoking it works as for any key. Default none.
+    /// </summary>
+    public string? AdminKey { get; set; }
+
+    /// <summary>Serve /metrics without a credential, for a scraper on a private network. Default false (a viewer key is needed).</summary>
+    public bool OpenMetrics { get; set; }
+
+    /// <summary>Requests a second one credential may make to the API (a token bucket; more are answered 429 with Retry-After). Default 20.</summary>
+    [Range(1, 1_000_000)]
+    public int RequestsPerSecond { get; set; } = 20;
+
+    /// <summary>Requests a credential may make at once above its rate (the bucket's size). Default 40.</summary>
+    [Range(1, 1_000_000)]
+    public int Burst { get; set; } = 40;
+
+    /// <summary>JWT bearer tokens from an identity provider, besides Fleet's own keys. Off unless an issuer key or authority is set.</summary>
+    public JwtOptions Jwt { get; set; } = new();
+
+    public static string DefaultKeyFile => Fleet.Client.FleetKeyFile.DefaultPath;
+}
+
+/// <summary>
+/// Tokens: the role is the <c>role</c> claim (viewer, operator, admin or agent; the highest wins when several are given), the
+/// name is <c>name</c> or else <c>sub</c>, an agent's node is <c>fleet_node</c>.
+/// </summary>
+public sealed class JwtOptions
+{
+    /// <summary>OpenID Connect authority whose signing keys are fetched (e.g. https://login.example.com/realms/ops).</summary>
+    public string? Authority { get; set; }
+
+    /// <summary>A shared HMAC-SHA256 signing key (at least 32 characters), for issuers without discovery.</summary>
+    public string? SigningKey { get; set; }
+
+    /// <summary>The expected <c>iss</c>. Required with <see cref="SigningKey"/>.</summary>
+    public string? Issuer { get; set; }
+
+    /// <summary>The expected <c>aud</c>. Default <c>fleet</c>.</summary>
+    public string Audience { get; set; } = "fleet";
+
+    public bool Enabled => !string.IsNullOrWhiteSpace(Authority) || !string.IsNullOrWhiteSpace(SigningKey);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Fleet.Grains.Actuators;
+using Fleet.Silo.Api;
 using Fleet.Grains.Hosting;
 using Fleet.Grains.Telemetry;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -26,6 +27,7 @@ public static class FleetSiloExtensions
             .Validate(o => o.Kind.ToLowerInvariant() is "simulated" or "webhook" or "agent", "Fleet:Actuator:Kind must be Simulated, Webhook or Agent")
             .ValidateOnStart();
 
+        builder.AddFleetAccess(options.Auth);
         builder.Services.AddFleetGrainServices();
         // The API's fleet-wide views (node lists, domain statuses) use the SDK's own aggregation over the silo's grains.
         builder.Services.AddSingleton(sp => Fleet.Client.FleetClientHostingExtensions.Create(sp.GetRequiredService<IGrainFactory>(), time: sp.GetService<TimeProvider>()));
@@ -34,9 +36,12 @@ public static class FleetSiloExtensions
         {
             silo.AddFleetClustering(options);
             silo.AddDashboard();
+            silo.AddIncomingGrainCallFilter<Fleet.Grains.Security.GatewayAccessFilter>();
         });
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = MaxRequestBytes);
+        // After the silo (UseOrleans above), before the HTTP server: once /health answers, the first admin key is written.
+        builder.Services.AddHostedService<KeyBootstrap>();
         builder.Services.AddHostedService<NodeWarmup>();
         if (options.Demo.Enabled) builder.Services.AddHostedService<DemoFleet>();
         builder.Services.ConfigureHttpJsonOptions(o =>
@@ -99,6 +104,13 @@ public static class FleetSiloExtensions
             try { Fleet.Simulator.ScenarioLoader.Load(options.Demo.Scenario); }
             catch (Fleet.Simulator.ScenarioException e) { problems.Add($"Fleet:Demo:Scenario: {string.Join("; ", e.Problems)}"); }
         }
+        if (options.Auth.RequestsPerSecond < 1) problems.Add("Fleet:Auth:RequestsPerSecond: must be at least 1");
+        if (options.Auth.Burst < 1) problems.Add("Fleet:Auth:Burst: must be at least 1");
+        if (options.Auth.AdminKey is { } adminKey && !(Fleet.Grains.Security.ApiKeys.TryParse(adminKey, out _, out var secret) && secret.Length >= 32))
+            problems.Add("Fleet:Auth:AdminKey: is not a Fleet key (fk_ + 12 hex digits + _ + at least 32 base64url characters); see docs/security.md");
+        if (options.Auth.Jwt.SigningKey is { Length: > 0 and < 32 }) problems.Add("Fleet:Auth:Jwt:SigningKey: must be at least 32 characters");
+        if (!string.IsNullOrWhiteSpace(options.Auth.Jwt.SigningKey) && string.IsNullOrWhiteSpace(options.Auth.Jwt.Issuer))
+            problems.Add("Fleet:Auth:Jwt:Issuer: is required with Fleet:Auth:Jwt:SigningKey (the iss tokens must carry)");
         if (!System.Net.IPAddress.TryParse(options.AdvertisedIp, out _)) problems.Add($"Fleet:AdvertisedIp: '{options.AdvertisedIp}' is not an IP address");
         if (problems.Count > 0) throw new OptionsValidationException(FleetOptions.Section, typeof(FleetOptions), problems);
         return options;

@@ -1,3 +1,4 @@
+using Fleet.Abstractions.Security;
 using Fleet.Abstractions.Actions;
 
 namespace Fleet.Abstractions.Agents;
@@ -32,7 +33,7 @@ public sealed record AgentInfo(
 public interface IAgentGrain : IGrainWithStringKey
 {
     /// <summary>The agent (re)attaches; it does so every report, and is forgotten when it stops.</summary>
-    [Alias("Attach")]
+    [Alias("Attach"), RequiresRole(FleetRole.Agent, OwnNode = true)]
     Task AttachAsync(IAgentObserver observer, string agentId);
 
     /// <summary>Sends an action to the attached agent and waits for its answer; fails when no agent is attached.</summary>
@@ -43,7 +44,7 @@ public interface IAgentGrain : IGrainWithStringKey
     [Alias("ProbePeer")]
     Task<Nodes.PeerProbe?> ProbePeerAsync(string peerNodeId);
 
-    [ReadOnly, Alias("Get")]
+    [ReadOnly, Alias("Get"), RequiresRole(FleetRole.Viewer)]
     Task<AgentInfo?> GetAsync();
 }
 

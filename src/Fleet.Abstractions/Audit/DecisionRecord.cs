@@ -1,3 +1,4 @@
+using Fleet.Abstractions.Security;
 using System.Collections.Immutable;
 
 namespace Fleet.Abstractions.Audit;
@@ -72,6 +73,6 @@ public sealed record AuditPage(
 [Alias("fleet.IAuditGrain")]
 public interface IAuditGrain : IGrainWithIntegerKey
 {
-    [ReadOnly, Alias("Query")]
+    [ReadOnly, Alias("Query"), RequiresRole(FleetRole.Viewer)]
     Task<AuditPage> QueryAsync(AuditQuery query);
 }

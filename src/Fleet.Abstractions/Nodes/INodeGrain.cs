@@ -1,3 +1,4 @@
+using Fleet.Abstractions.Security;
 using Fleet.Abstractions.Actions;
 
 namespace Fleet.Abstractions.Nodes;
@@ -7,20 +8,20 @@ namespace Fleet.Abstractions.Nodes;
 public interface INodeGrain : IActionOwner
 {
     /// <summary>Registers the node, or updates its domain, capacity and labels. Returns its status.</summary>
-    [Alias("Register")]
+    [Alias("Register"), RequiresRole(FleetRole.Agent, OwnNode = true)]
     Task<NodeStatus> RegisterAsync(NodeRegistration registration);
 
-    [Alias("Report")]
+    [Alias("Report"), RequiresRole(FleetRole.Agent, OwnNode = true)]
     Task<ReportResult> ReportAsync(TelemetryReport report);
 
     /// <summary>The node's status; null when the node was never registered.</summary>
-    [ReadOnly, Alias("GetStatus")]
+    [ReadOnly, Alias("GetStatus"), RequiresRole(FleetRole.Viewer)]
     Task<NodeStatus?> GetStatusAsync();
 
-    [Alias("Cordon")]
+    [Alias("Cordon"), RequiresRole(FleetRole.Operator)]
     Task<NodeStatus> CordonAsync(string by, string? reason);
 
-    [Alias("Uncordon")]
+    [Alias("Uncordon"), RequiresRole(FleetRole.Operator)]
     Task<NodeStatus> UncordonAsync(string by, string? reason);
 
     /// <summary>
@@ -28,7 +29,7 @@ public interface INodeGrain : IActionOwner
     /// and throws <see cref="Supervision.ActionRefusedException"/> when one says no. <paramref name="force"/> skips the
     /// concurrency and rate budgets, never a service's minimum of healthy instances, a storm brake or a freeze.
     /// </summary>
-    [Alias("Drain")]
+    [Alias("Drain"), RequiresRole(FleetRole.Operator)]
     Task<NodeStatus> DrainAsync(string by, string? reason, bool force = false);
 
     /// <summary>Wakes the node's grain (and so its wake-ups) without waiting for it; sent by its domain's watchdog.</summary>

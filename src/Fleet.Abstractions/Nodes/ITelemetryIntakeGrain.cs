@@ -1,3 +1,4 @@
+using Fleet.Abstractions.Security;
 using System.Collections.Immutable;
 
 namespace Fleet.Abstractions.Nodes;
@@ -16,6 +17,6 @@ public sealed record NodeReport(
 public interface ITelemetryIntakeGrain : IGrainWithIntegerKey
 {
     /// <summary>One result per report, in order. Checked at the boundary before it is sent (the SDK, the REST API).</summary>
-    [Alias("ReportBatch")]
+    [Alias("ReportBatch"), RequiresRole(FleetRole.Agent)]
     Task<ImmutableArray<ReportResult>> ReportBatchAsync(ImmutableArray<NodeReport> reports);
 }

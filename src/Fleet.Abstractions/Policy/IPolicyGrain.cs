@@ -1,3 +1,4 @@
+using Fleet.Abstractions.Security;
 using System.Collections.Immutable;
 
 namespace Fleet.Abstractions.Policy;
@@ -30,16 +31,16 @@ public sealed record PolicyVersionInfo(
 public interface IPolicyGrain : IGrainWithStringKey
 {
     /// <summary>The current policy. Version 0 is the built-in default.</summary>
-    [ReadOnly, Alias("GetCurrent")]
+    [ReadOnly, Alias("GetCurrent"), RequiresRole(FleetRole.Viewer)]
     Task<FleetPolicy> GetCurrentAsync();
 
-    [ReadOnly, Alias("GetCurrentDocument")]
+    [ReadOnly, Alias("GetCurrentDocument"), RequiresRole(FleetRole.Viewer)]
     Task<PolicyVersionInfo> GetCurrentDocumentAsync();
 
     /// <summary>Validates and applies a YAML document; nothing is applied when any problem is found.</summary>
-    [Alias("Apply")]
+    [Alias("Apply"), RequiresRole(FleetRole.Admin)]
     Task<PolicyApplyResult> ApplyAsync(string yaml, string appliedBy);
 
-    [ReadOnly, Alias("GetHistory")]
+    [ReadOnly, Alias("GetHistory"), RequiresRole(FleetRole.Viewer)]
     Task<ImmutableArray<PolicyVersionInfo>> GetHistoryAsync();
 }

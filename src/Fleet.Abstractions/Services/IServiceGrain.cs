@@ -1,3 +1,4 @@
+using Fleet.Abstractions.Security;
 using System.Collections.Immutable;
 using Fleet.Abstractions.Actions;
 using Fleet.Abstractions.Supervision;
@@ -13,25 +14,25 @@ namespace Fleet.Abstractions.Services;
 public interface IServiceGrain : IActionOwner
 {
     /// <summary>Applies a spec (already checked at the boundary); a changed replica count or scaling section takes effect at once.</summary>
-    [Alias("Apply")]
+    [Alias("Apply"), RequiresRole(FleetRole.Admin)]
     Task<ServiceStatus> ApplyAsync(ServiceSpec spec, string by);
 
     /// <summary>Null when the service was never applied or has been deleted.</summary>
-    [ReadOnly, Alias("Get")]
+    [ReadOnly, Alias("Get"), RequiresRole(FleetRole.Viewer)]
     Task<ServiceStatus?> GetAsync();
 
     /// <summary>Sets the replicas by hand and pauses autoscaling until a spec turns it on again.</summary>
-    [Alias("Scale")]
+    [Alias("Scale"), RequiresRole(FleetRole.Operator)]
     Task<ServiceStatus> ScaleAsync(int replicas, string by);
 
     /// <summary>
     /// Stops every instance through the actuator and frees their reservations; the service is gone once they have
     /// stopped. Returns the status while instances are still stopping, null once the service is gone.
     /// </summary>
-    [Alias("Delete")]
+    [Alias("Delete"), RequiresRole(FleetRole.Admin)]
     Task<ServiceStatus?> DeleteAsync(string by);
 
-    [Alias("Report")]
+    [Alias("Report"), RequiresRole(FleetRole.Agent)]
     Task<InstanceReportOutcome> ReportAsync(InstanceReport report);
 
     /// <summary>
@@ -64,6 +65,6 @@ public interface IServiceDirectoryGrain : IGrainWithStringKey
     [Alias("Remove")]
     Task RemoveAsync(string name);
 
-    [ReadOnly, Alias("List")]
+    [ReadOnly, Alias("List"), RequiresRole(FleetRole.Viewer)]
     Task<ImmutableArray<string>> ListAsync();
 }

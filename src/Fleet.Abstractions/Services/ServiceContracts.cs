@@ -74,6 +74,8 @@ public enum InstanceReportOutcome
     UnknownInstance = 1,
     /// <summary>The service was never applied, or was deleted.</summary>
     UnknownService = 2,
+    /// <summary>The report came with an agent credential bound to another node than the instance's.</summary>
+    NotYourNode = 3,
 }
 
 /// <summary>A service as it is: its spec, its instances and the figures of its budget and scaling.</summary>

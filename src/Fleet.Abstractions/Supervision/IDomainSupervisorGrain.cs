@@ -1,3 +1,4 @@
+using Fleet.Abstractions.Security;
 using System.Collections.Immutable;
 using Fleet.Abstractions.Nodes;
 
@@ -26,9 +27,9 @@ public interface IDomainSupervisorGrain : IGrainWithStringKey
     [ReadOnly, Alias("GetCandidates")]
     Task<ImmutableArray<NodeSummary>> GetCandidatesAsync(Services.PlacementAsk ask, int max);
 
-    [ReadOnly, Alias("GetMembers")]
+    [ReadOnly, Alias("GetMembers"), RequiresRole(FleetRole.Viewer)]
     Task<ImmutableArray<NodeSummary>> GetMembersAsync();
 
-    [Alias("GetStatus")]
+    [Alias("GetStatus"), RequiresRole(FleetRole.Viewer)]
     Task<DomainStatus> GetStatusAsync();
 }

@@ -1,3 +1,4 @@
+using Fleet.Abstractions.Security;
 namespace Fleet.Abstractions.Supervision;
 
 /// <summary>The whole fleet. Keyed by fleet name (<see cref="FleetNames.Default"/>). Global limits and the freeze switch.</summary>
@@ -15,16 +16,16 @@ public interface IFleetSupervisorGrain : IGrainWithStringKey
     [Alias("Release")]
     Task ReleaseAsync(string leaseId);
 
-    [Alias("Freeze")]
+    [Alias("Freeze"), RequiresRole(FleetRole.Operator)]
     Task<FleetStatus> FreezeAsync(string by, string reason);
 
-    [Alias("Unfreeze")]
+    [Alias("Unfreeze"), RequiresRole(FleetRole.Operator)]
     Task<FleetStatus> UnfreezeAsync(string by, string? reason);
 
     [Alias("RegisterDomain")]
     Task RegisterDomainAsync(string domain);
 
-    [Alias("GetStatus")]
+    [Alias("GetStatus"), RequiresRole(FleetRole.Viewer)]
     Task<FleetStatus> GetStatusAsync();
 }
 

@@ -1,0 +1,66 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Security;
+using Fleet.Abstractions.Supervision;
+
+namespace Fleet.Grains.Security;
+
+/// <summary>Who presented a valid credential: the key's (or token's) name, its role, and the node an agent key is bound to.</summary>
+public sealed record FleetCaller(string Name, FleetRole Role, string? Node, string? KeyId);
+
+/// <summary>
+/// One silo's view of the key store, for checking every request without a grain call each: a snapshot of the keys with
+/// their hashes, refreshed when it is older than <see cref="MaxAge"/> (one call per silo, however many requests wait) and at
+/// once after a key changes through this silo. A key revoked anywhere is refused everywhere within <see cref="MaxAge"/>.
+/// </summary>
+public sealed class KeyRing(IGrainFactory grains, TimeProvider time)
+{
+    public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(1);
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private KeySnapshot _snapshot = new(-1, ImmutableDictionary<string, StoredApiKey>.Empty);
+    private long _fetchedAt;
+    private int _stale = 1;
+
+    private IKeyStoreGrain Store => grains.GetGrain<IKeyStoreGrain>(FleetNames.Default);
+
+    /// <summary>The caller a key names, or null when it is malformed, unknown or revoked.</summary>
+    public async ValueTask<FleetCaller?> AuthenticateAsync(string? key)
+    {
+        if (!ApiKeys.TryParse(key, out var id, out var secret)) return null;
+        await FreshAsync();
+        if (!_snapshot.Keys.TryGetValue(id, out var stored) || stored.Info.RevokedAt is not null || !ApiKeys.Matches(secret, stored.SecretHash)) return null;
+        return new FleetCaller(stored.Info.Name, stored.Info.Role, stored.Info.Node, stored.Info.Id);
+    }
+
+    /// <summary>A key changed through this silo: the next check reads the store again.</summary>
+    public void Invalidate() => Volatile.Write(ref _stale, 1);
+
+    private bool Fresh => Volatile.Read(ref _stale) == 0 && time.GetElapsedTime(Interlocked.Read(ref _fetchedAt)) < MaxAge;
+
+    private async ValueTask FreshAsync()
+    {
+        if (Fresh) return;
+        await _gate.WaitAsync();
+        try
+        {
+            if (Fresh) return;
+            var started = time.GetTimestamp();
+            // Cleared before the read, so a change made while it is in flight marks the ring stale again.
+            Volatile.Write(ref _stale, 0);
+            try
+            {
+                if (await Store.GetSnapshotAsync(_snapshot.Version) is { } fresh) _snapshot = fresh;
+            }
+            catch
+            {
+                Volatile.Write(ref _stale, 1);
+                throw;
+            }
+            Interlocked.Exchange(ref _fetchedAt, started);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}
