@@ -83,6 +83,7 @@ internal static class FleetCommand
         root.Add(PolicyCommand.Build());
         root.Add(StatusCommand.Build());
         root.Add(KeysCommand.Build());
+        root.Add(PrincipalsCommand.Build());
         root.Add(SimCommand.Build(Output));
         foreach (var c in StatusCommand.FreezeCommands()) root.Add(c);
         return root;

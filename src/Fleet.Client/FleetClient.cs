@@ -282,4 +282,53 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         Require(InputRules.CheckId("key", idOrName, "key id or name"), "key");
         return CallAsync(() => Keys.RevokeAsync(idOrName, by), cancellationToken);
     }
+
+    private Fleet.Abstractions.Principals.IPrincipalGrain Principal(string id) => cluster.GetGrain<Fleet.Abstractions.Principals.IPrincipalGrain>(id);
+
+    private static void RequirePrincipal(string id)
+    {
+        if (!InputRules.IsValidPrincipal(id))
+            throw new FleetValidationException("The principal id is not valid.", new Dictionary<string, string[]> { ["id"] = [$"'{id}' is not a principal id: {InputRules.PrincipalRule}"] });
+    }
+
+    public async Task<ImmutableArray<Fleet.Abstractions.Principals.PrincipalReportOutcome>> ReportPrincipalsAsync(
+        IReadOnlyList<Fleet.Abstractions.Principals.PrincipalReport> reports, CancellationToken cancellationToken = default)
+    {
+        Require(InputRules.CheckBatchSize(reports.Count), "batch");
+        var now = time.GetUtcNow();
+        var problems = new Dictionary<string, string[]>();
+        for (var i = 0; i < reports.Count; i++)
+            foreach (var kv in InputRules.Check(reports[i], now, TimeSpan.FromDays(90), $"[{i}].")) problems[kv.Key] = kv.Value;
+        if (problems.Count > 0) throw new FleetValidationException("The batch is not valid; no report in it was taken.", problems);
+        // One principal's reports in order; different principals at once.
+        var outcomes = new Fleet.Abstractions.Principals.PrincipalReportOutcome[reports.Count];
+        await Task.WhenAll(reports.Select((r, i) => (r, i)).GroupBy(x => x.r.Principal).Select(async g =>
+        {
+            foreach (var (r, i) in g) outcomes[i] = await CallAsync(() => Principal(r.Principal).ReportAsync(r), cancellationToken);
+        }));
+        return [.. outcomes];
+    }
+
+    public Task<ImmutableArray<Fleet.Abstractions.Principals.PrincipalStatus>> ListPrincipalsAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(async () =>
+        {
+            var ids = await cluster.GetGrain<Fleet.Abstractions.Principals.ISecuritySupervisorGrain>(FleetNames.Default).ListAsync();
+            var statuses = new List<Fleet.Abstractions.Principals.PrincipalStatus>(ids.Length);
+            foreach (var chunk in ids.Chunk(256))
+                statuses.AddRange((await Task.WhenAll(chunk.Select(id => Principal(id).GetAsync()))).OfType<Fleet.Abstractions.Principals.PrincipalStatus>());
+            return statuses.ToImmutableArray();
+        }, cancellationToken);
+
+    public Task<Fleet.Abstractions.Principals.PrincipalStatus?> GetPrincipalAsync(string id, CancellationToken cancellationToken = default)
+    {
+        RequirePrincipal(id);
+        return CallAsync(() => Principal(id).GetAsync(), cancellationToken);
+    }
+
+    public Task<Fleet.Abstractions.Principals.PrincipalStatus> ReleasePrincipalAsync(string id, string by, string reason, CancellationToken cancellationToken = default)
+    {
+        RequirePrincipal(id);
+        Require(InputRules.CheckText("reason", reason, required: true), "release");
+        return CallAsync(() => Principal(id).ReleaseAsync(by, reason), cancellationToken);
+    }
 }

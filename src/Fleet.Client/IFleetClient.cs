@@ -85,4 +85,16 @@ public interface IFleetClient
 
     /// <summary>Revokes a key by id or name (admin); it is refused from then on.</summary>
     Task<Fleet.Abstractions.Security.ApiKeyInfo> RevokeKeyAsync(string idOrName, string by, CancellationToken cancellationToken = default);
+
+    /// <summary>Principals' access and egress reports (at most 10,000): every report is checked first, and none is sent if any is invalid.</summary>
+    Task<ImmutableArray<Fleet.Abstractions.Principals.PrincipalReportOutcome>> ReportPrincipalsAsync(IReadOnlyList<Fleet.Abstractions.Principals.PrincipalReport> reports, CancellationToken cancellationToken = default);
+
+    /// <summary>Every principal that reported, with its phase and baseline.</summary>
+    Task<ImmutableArray<Fleet.Abstractions.Principals.PrincipalStatus>> ListPrincipalsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>One principal; null when it never reported.</summary>
+    Task<Fleet.Abstractions.Principals.PrincipalStatus?> GetPrincipalAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Lifts a principal's containment (a reason is required); refused (409) when it is not contained.</summary>
+    Task<Fleet.Abstractions.Principals.PrincipalStatus> ReleasePrincipalAsync(string id, string by, string reason, CancellationToken cancellationToken = default);
 }

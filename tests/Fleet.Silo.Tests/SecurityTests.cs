@@ -64,6 +64,10 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
         new("GET", "/api/v1/keys", "admin"),
         new("POST", "/api/v1/keys", "admin", _ => Json(new { name = $"m-{Interlocked.Increment(ref _seq)}", role = "viewer" })),
         new("DELETE", "/api/v1/keys/{idOrName}", "admin"),
+        new("POST", "/api/v1/principals/telemetry", "operator", _ => Json(Array.Empty<object>())),
+        new("GET", "/api/v1/principals", "viewer"),
+        new("GET", "/api/v1/principals/{id}", "viewer"),
+        new("POST", "/api/v1/principals/{id}/release", "operator", _ => Json(new { reason = "matrix" })),
         new("GET", "/metrics", "viewer"),
         new("GET", "/dashboard/", "viewer"),
         new("GET", "/health", "open"),
@@ -378,6 +382,81 @@ public class SecurityStartTests(Xunit.Abstractions.ITestOutputHelper output)
         }));
         var signature = B64(HMACSHA256.HashData(Encoding.UTF8.GetBytes(signingKey), Encoding.ASCII.GetBytes($"{header}.{payload}")));
         return $"{header}.{payload}.{signature}";
+    }
+
+    [Fact]
+    public async Task Principals_OverRest_AnExfiltrationIsContainedThroughTheSecurityWebhook_ThenReleasedFromTheCli()
+    {
+        // A real HTTP endpoint stands for the security team's tooling.
+        var hookPort = Repo.FreePort();
+        using var hook = new HttpListener();
+        hook.Prefixes.Add($"http://127.0.0.1:{hookPort}/");
+        hook.Start();
+        var received = new System.Collections.Concurrent.ConcurrentQueue<JsonElement>();
+        _ = Task.Run(async () =>
+        {
+            while (hook.IsListening)
+            {
+                HttpListenerContext ctx;
+                try { ctx = await hook.GetContextAsync(); } catch { return; }
+                received.Enqueue(await JsonSerializer.DeserializeAsync<JsonElement>(ctx.Request.InputStream));
+                ctx.Response.StatusCode = 200;
+                ctx.Response.Close();
+            }
+        });
+        await using var silo = await SiloProcess.StartAsync(extraArgs: [$"--Fleet:Actuator:SecurityWebhookUrl=http://127.0.0.1:{hookPort}/"]);
+
+        // Bad input is refused whole, by field.
+        using var bad = await silo.Http.PostAsJsonAsync("/api/v1/principals/telemetry", new object[] { new { principal = "not an id", bytesOut = -1 } });
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        var problem = await bad.Content.ReadAsStringAsync();
+        Assert.Contains("[0].principal", problem);
+        Assert.Contains("[0].bytesOut", problem);
+
+        // Two days of hourly history, then two windows of a large upload.
+        var now = DateTimeOffset.UtcNow;
+        var history = Enumerable.Range(1, 48).Reverse().Select(h => new
+        {
+            principal = "svc-reports@corp", timestamp = now.AddHours(-h), windowSeconds = 300, bytesOut = (100 + h % 7 * 5) * 1_000_000L, requests = 300, resources = 10,
+        }).ToArray();
+        using (var r = await silo.Http.PostAsJsonAsync("/api/v1/principals/telemetry", history)) Assert.True(r.IsSuccessStatusCode, await r.Content.ReadAsStringAsync());
+        foreach (var minutes in new[] { 0, 5 })
+        {
+            using var r = await silo.Http.PostAsJsonAsync("/api/v1/principals/telemetry", new[]
+            {
+                new { principal = "svc-reports@corp", timestamp = now.AddMinutes(minutes), windowSeconds = 300, bytesOut = 9_400_000_000L, requests = 300, resources = 10 },
+            });
+            Assert.Contains("Anomalous", await r.Content.ReadAsStringAsync());
+        }
+        var until = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < until && received.IsEmpty) await Task.Delay(100);
+        var body = Assert.Single(received);
+        Assert.Equal("revoke-tokens", body.GetProperty("action").GetString());
+        Assert.Equal("svc-reports@corp", body.GetProperty("principal").GetString());
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("idempotencyKey").GetString()));
+        Assert.Contains("egress: 8.75 GiB in 5 min", body.GetProperty("reason").GetString());
+        until = DateTime.UtcNow.AddSeconds(10);
+        JsonElement status = default;
+        while (DateTime.UtcNow < until && (status = await silo.Http.GetFromJsonAsync<JsonElement>("/api/v1/principals/svc-reports@corp")).GetProperty("phase").GetString() != "Contained")
+            await Task.Delay(100);
+        Assert.Equal("Contained", status.GetProperty("phase").GetString());
+
+        var (code, stdout, stderr) = await Repo.RunAsync("dotnet", [Repo.CliDll, .. silo.CliArgs(), "principals", "list"], TimeSpan.FromSeconds(60));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("svc-reports@corp", stdout);
+        Assert.Contains("Contained", stdout);
+        (code, _, stderr) = await Repo.RunAsync("dotnet", [Repo.CliDll, .. silo.CliArgs(), "principals", "release", "svc-reports@corp"], TimeSpan.FromSeconds(60));
+        Assert.Equal(1, code);
+        Assert.Contains("--reason", stderr);
+        (code, _, stderr) = await Repo.RunAsync("dotnet", [Repo.CliDll, .. silo.CliArgs(), "principals", "release", "svc-reports@corp", "--reason", "owner confirmed the export"], TimeSpan.FromSeconds(60));
+        Assert.True(code == 0, stderr);
+        until = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < until && received.Count < 2) await Task.Delay(100);
+        Assert.Contains(received, b => b.GetProperty("action").GetString() == "release-principal");
+        (code, _, stderr) = await Repo.RunAsync("dotnet", [Repo.CliDll, .. silo.CliArgs(), "principals", "release", "svc-reports@corp", "--reason", "again"], TimeSpan.FromSeconds(60));
+        Assert.Equal(1, code);
+        Assert.Contains("not contained", stderr);
+        hook.Stop();
     }
 
     [Fact]

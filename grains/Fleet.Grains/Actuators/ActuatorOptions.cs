@@ -9,6 +9,13 @@ public sealed class ActuatorOptions
     /// <summary>The webhook's URL; required when <see cref="Kind"/> is Webhook.</summary>
     public string? WebhookUrl { get; set; }
 
+    /// <summary>
+    /// The security actuator's webhook (containment of principals): it receives
+    /// <c>{idempotencyKey, action: revoke-tokens|quarantine-sessions|block-egress|release-principal, principal, reason, …}</c>.
+    /// Default none: containment runs on the configured actuator (<see cref="Kind"/>).
+    /// </summary>
+    public string? SecurityWebhookUrl { get; set; }
+
     /// <summary>Time allowed for one attempt. Default 10 s.</summary>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -34,6 +34,9 @@ public static class FleetGrainsHostingExtensions
             var o = sp.GetRequiredService<IOptions<ActuatorOptions>>().Value;
             var others = new List<IActuator> { new AgentActuator(sp.GetRequiredService<IGrainFactory>()), sp.GetRequiredService<SimulatedActuator>() };
             if (!string.IsNullOrEmpty(o.WebhookUrl)) others.Add(new WebhookActuator(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, new Uri(o.WebhookUrl)));
+            others.Add(new NamedActuator("security", string.IsNullOrEmpty(o.SecurityWebhookUrl)
+                ? sp.GetRequiredService<IActuator>()
+                : new WebhookActuator(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, new Uri(o.SecurityWebhookUrl))));
             return new ActuatorSet(sp.GetRequiredService<IActuator>(), others);
         });
         services.TryAddSingleton<ActionExecutor>();

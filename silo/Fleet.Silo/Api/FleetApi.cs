@@ -56,6 +56,7 @@ public static class FleetApi
             fleet.UnfreezeAsync(Access.Who(http, body?.By), body?.Reason)).WithTags("Fleet").RequireAuthorization(Access.Operator);
         api.MapServiceEndpoints();
         api.MapKeyEndpoints();
+        api.MapPrincipalEndpoints();
         return app;
     }
 

@@ -25,6 +25,7 @@ public static class FleetSiloExtensions
             .Validate(o => !string.Equals(o.Kind, "Webhook", StringComparison.OrdinalIgnoreCase) || Uri.TryCreate(o.WebhookUrl, UriKind.Absolute, out _),
                 "Fleet:Actuator:WebhookUrl must be an absolute URL when Fleet:Actuator:Kind is Webhook")
             .Validate(o => o.Kind.ToLowerInvariant() is "simulated" or "webhook" or "agent", "Fleet:Actuator:Kind must be Simulated, Webhook or Agent")
+            .Validate(o => o.SecurityWebhookUrl is null || Uri.TryCreate(o.SecurityWebhookUrl, UriKind.Absolute, out _), "Fleet:Actuator:SecurityWebhookUrl must be an absolute URL")
             .ValidateOnStart();
 
         builder.AddFleetAccess(options.Auth);

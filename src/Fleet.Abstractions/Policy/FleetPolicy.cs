@@ -25,6 +25,9 @@ public sealed record FleetPolicy(
     /// <summary>How a silent node's death is confirmed before anything acts on it (<c>probes</c> section).</summary>
     [Id(8)] public ProbePolicy Probes { get; init; } = ProbePolicy.Default;
 
+    /// <summary>How accounts are judged against their own history and contained (<c>security</c> section).</summary>
+    [Id(9)] public SecurityPolicy Security { get; init; } = SecurityPolicy.Default;
+
     public static FleetPolicy Default { get; } = new(
         0,
         new TelemetryPolicy(TimeSpan.FromSeconds(10), 3, TimeSpan.FromSeconds(30)),
@@ -185,4 +188,41 @@ public sealed record ServicePolicy(
     [property: Id(2)] TimeSpan ReconcileInterval)
 {
     public static ServicePolicy Default { get; } = new(null, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(5));
+}
+
+/// <summary>
+/// Containment of abnormal accounts (docs/security.md). A principal's report is judged against its own history (median
+/// and MAD over <see cref="Window"/>, at the same hour of day when there is enough of it) once it has
+/// <see cref="MinSamples"/> reports; a robust z-score of at least <see cref="Threshold"/> on egress, requests, new
+/// resources or failed logins is an anomaly.
+/// </summary>
+/// <param name="Threshold">Robust z-score ((value − median) / (1.4826 × MAD)) at or above which a figure is anomalous. Default 8.</param>
+/// <param name="MinSamples">Reports a principal must have before it is judged at all. Default 24.</param>
+/// <param name="Window">How much history the baseline keeps. Default 14d.</param>
+/// <param name="Action">The containment: <c>revoke-tokens</c> (default), <c>quarantine-sessions</c> or <c>block-egress</c>.</param>
+/// <param name="MaxConcurrent">Containments in flight at once across the fleet (the class's own budget). Default 5.</param>
+/// <param name="StormShare">Share of judged principals anomalous within <see cref="StormWindow"/> that makes it a fleet-wide shift (no containment). Default 0.3.</param>
+/// <param name="StormMinPrincipals">Judged principals needed before a share can be a storm. Default 5.</param>
+/// <param name="StormWindow">How far back anomalies count toward the storm. Default 10m.</param>
+/// <param name="ApprovalRequired">Principals never contained automatically (a person decides): exact ids, or a prefix ending in <c>*</c>.</param>
+/// <param name="ConfirmReports">Anomalous reports in a row before containment is proposed. Default 2: one window later, so a fleet-wide shift is seen as one before any account is contained.</param>
+[GenerateSerializer, Immutable, Alias("fleet.SecurityPolicy")]
+public sealed record SecurityPolicy(
+    [property: Id(0)] double Threshold,
+    [property: Id(1)] int MinSamples,
+    [property: Id(2)] TimeSpan Window,
+    [property: Id(3)] string Action,
+    [property: Id(4)] int MaxConcurrent,
+    [property: Id(5)] double StormShare,
+    [property: Id(6)] int StormMinPrincipals,
+    [property: Id(7)] TimeSpan StormWindow,
+    [property: Id(8)] ImmutableArray<string> ApprovalRequired,
+    [property: Id(9)] int ConfirmReports = 2)
+{
+    public static SecurityPolicy Default { get; } = new(8, 24, TimeSpan.FromDays(14), "revoke-tokens", 5, 0.3, 5, TimeSpan.FromMinutes(10), [], 2);
+
+    public static readonly ImmutableArray<string> Actions = ["revoke-tokens", "quarantine-sessions", "block-egress"];
+
+    public bool NeedsApproval(string principal) =>
+        !ApprovalRequired.IsDefaultOrEmpty && ApprovalRequired.Any(p => p.EndsWith('*') ? principal.StartsWith(p[..^1], StringComparison.Ordinal) : p == principal);
 }

@@ -102,6 +102,10 @@ public static class Guardrails
     /// <summary>A service would drop below its minimum of healthy instances (its disruption budget).</summary>
     public const string MinHealthy = "service-min-healthy";
     public const string Cooldown = "cooldown";
+    /// <summary>Containments in flight reached <c>security.maxConcurrent</c> (the containment class's own budget).</summary>
+    public const string ContainmentBudget = "containment-budget";
+    /// <summary>Many principals turned anomalous at once: a fleet-wide shift, not N attacks (<c>security.stormShare</c>).</summary>
+    public const string SecurityStorm = "security-storm";
 }
 
 [GenerateSerializer, Immutable, Alias("fleet.LeaseView")]

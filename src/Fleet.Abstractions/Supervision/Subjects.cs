@@ -11,12 +11,15 @@ public static class Subjects
     public const string NodeKind = "node";
     public const string ServiceKind = "service";
     public const string DomainKind = "domain";
+    public const string PrincipalKind = "principal";
 
     public static string Node(string id) => $"{NodeKind}/{id}";
 
     public static string Service(string name) => $"{ServiceKind}/{name}";
 
     public static string Domain(string name) => $"{DomainKind}/{name}";
+
+    public static string Principal(string id) => $"{PrincipalKind}/{id}";
 
     /// <summary>The kind and id of a subject or scope; a string with no kind is taken for a node id.</summary>
     public static (string Kind, string Id) Parse(string subject)

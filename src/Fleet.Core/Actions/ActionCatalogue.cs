@@ -21,10 +21,14 @@ public sealed class ActionCatalogue
         new(ActionNames.Replace, "Replaced", ActionClass.Disruptive, AdminEffect.Reset),
         new(ActionNames.StartInstance, "Started an instance", ActionClass.Placement),
         new(ActionNames.StopInstance, "Stopped an instance", ActionClass.Placement),
+        new(Abstractions.Principals.ContainmentActions.RevokeTokens, "Revoked the tokens of", ActionClass.Containment, Actuator: "security"),
+        new(Abstractions.Principals.ContainmentActions.QuarantineSessions, "Quarantined the sessions of", ActionClass.Containment, Actuator: "security"),
+        new(Abstractions.Principals.ContainmentActions.BlockEgress, "Blocked the egress of", ActionClass.Containment, Actuator: "security"),
+        new(Abstractions.Principals.ContainmentActions.Release, "Released", ActionClass.Containment, Actuator: "security"),
     ];
 
     /// <summary>The actuator names a row may give: the silo's configured one is used when a row names none.</summary>
-    public static readonly ImmutableArray<string> Actuators = ["agent", "webhook", "simulated"];
+    public static readonly ImmutableArray<string> Actuators = ["agent", "webhook", "simulated", "security"];
 
     private static readonly ConditionalWeakTable<FleetPolicy, ActionCatalogue> Cache = [];
     private readonly ImmutableDictionary<string, ActionSpec> _rows;

@@ -131,6 +131,28 @@ internal sealed class YamlReader(ImmutableArray<PolicyProblem>.Builder problems)
         return value;
     }
 
+    /// <summary>A list of single values (<c>[a, b]</c> or one per line); a single value is a list of one.</summary>
+    public ImmutableArray<string> Strings(YamlMappingNode? map, string path)
+    {
+        var node = Get(map, path[(path.LastIndexOf('.') + 1)..]);
+        switch (node)
+        {
+            case null:
+                return [];
+            case YamlScalarNode { Value: { } one }:
+                return [one];
+            case YamlSequenceNode seq:
+                var list = ImmutableArray.CreateBuilder<string>();
+                for (var i = 0; i < seq.Children.Count; i++)
+                    if (seq.Children[i] is YamlScalarNode { Value: { } v }) list.Add(v);
+                    else Problem(seq.Children[i], $"{path}[{i}]", "must be a single value");
+                return list.ToImmutable();
+            default:
+                Problem(node, path, "must be a list of values");
+                return [];
+        }
+    }
+
     public bool Bool(YamlMappingNode? map, string path, bool fallback)
     {
         var text = Scalar(map, path, out var node);

@@ -32,7 +32,7 @@ public static partial class PolicyParser
 
         var r = new YamlReader(problems);
         var d = FleetPolicy.Default;
-        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes");
+        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes", "security");
 
         var t = r.Section(root, "telemetry");
         var telemetry = new TelemetryPolicy(
@@ -114,8 +114,27 @@ public static partial class PolicyParser
             r.Bool(pr, "probes.actOnUnconfirmedSilence", d.Probes.ActOnUnconfirmedSilence),
             r.Duration(pr, "probes.timeout", d.Probes.Timeout, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(30)), r.ProbeDefaults(pr));
 
+        var se = r.Section(root, "security");
+        r.Known(se, "security", "threshold", "minSamples", "window", "action", "maxConcurrent", "stormShare", "stormMinPrincipals", "stormWindow", "approvalRequired", "confirmReports");
+        var ds = d.Security;
+        var containment = r.Scalar(se, "security.action", out var actionNode) ?? ds.Action;
+        if (!SecurityPolicy.Actions.Contains(containment))
+            r.Problem(actionNode, "security.action", $"'{containment}' is not a containment; accepted: {string.Join(", ", SecurityPolicy.Actions)}");
+        var approval = r.Strings(se, "security.approvalRequired");
+        var security = new SecurityPolicy(
+            r.Double(se, "security.threshold", ds.Threshold, 2, 1000),
+            r.Int(se, "security.minSamples", ds.MinSamples, 3, 100_000),
+            r.Duration(se, "security.window", ds.Window, TimeSpan.FromHours(1), TimeSpan.FromDays(90)),
+            containment,
+            r.Int(se, "security.maxConcurrent", ds.MaxConcurrent, 1, 10_000),
+            r.Double(se, "security.stormShare", ds.StormShare, 0.01, 1),
+            r.Int(se, "security.stormMinPrincipals", ds.StormMinPrincipals, 2, 1_000_000),
+            r.Duration(se, "security.stormWindow", ds.StormWindow, TimeSpan.FromSeconds(10), TimeSpan.FromDays(1)),
+            approval,
+            r.Int(se, "security.confirmReports", ds.ConfirmReports, 1, 100));
+
         if (problems.Count > 0) return new(null, problems.ToImmutable());
-        return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails) { Actions = actions, Services = services, Probes = probes }, []);
+        return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails) { Actions = actions, Services = services, Probes = probes, Security = security }, []);
     }
 
     private static string Action(this YamlReader r, YamlMappingNode? map, string path, string fallback)

@@ -72,6 +72,18 @@ public static class PolicyWriter
         sb.AppendLine($"  rescheduleAfter: {(p.Services.RescheduleAfter is { } after ? D(after) : "firstRungFailed")}");
         sb.AppendLine($"  reservationTtl: {D(p.Services.ReservationTtl)}");
         sb.AppendLine($"  reconcileInterval: {D(p.Services.ReconcileInterval)}");
+        var se = p.Security;
+        sb.AppendLine("security:");
+        sb.AppendLine($"  threshold: {se.Threshold.ToString(CultureInfo.InvariantCulture)}");
+        sb.AppendLine($"  minSamples: {se.MinSamples}");
+        sb.AppendLine($"  window: {D(se.Window)}");
+        sb.AppendLine($"  action: {se.Action}");
+        sb.AppendLine($"  maxConcurrent: {se.MaxConcurrent}");
+        sb.AppendLine($"  stormShare: {se.StormShare.ToString(CultureInfo.InvariantCulture)}");
+        sb.AppendLine($"  stormMinPrincipals: {se.StormMinPrincipals}");
+        sb.AppendLine($"  stormWindow: {D(se.StormWindow)}");
+        sb.AppendLine($"  confirmReports: {se.ConfirmReports}");
+        sb.AppendLine($"  approvalRequired: [{string.Join(", ", (se.ApprovalRequired.IsDefault ? [] : se.ApprovalRequired).Select(a => $"\"{a}\""))}]");
         if (!p.Actions.IsDefaultOrEmpty)
         {
             sb.AppendLine("actions:");

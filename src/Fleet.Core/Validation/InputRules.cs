@@ -232,6 +232,29 @@ public static partial class InputRules
         return p.ToDictionary();
     }
 
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$")]
+    private static partial Regex PrincipalPattern();
+
+    /// <summary>Account and service identities may be e-mail-like (<c>svc-backup@corp</c>, <c>alice+ops@example.com</c>).</summary>
+    public const string PrincipalRule = "1 to 128 letters, digits, '.', '_', ':', '@', '+' or '-', starting with a letter or digit";
+
+    public static bool IsValidPrincipal(string? id) => id is not null && PrincipalPattern().IsMatch(id);
+
+    /// <summary>Every problem with a principal's report: its id, figures that cannot be negative, a window, a time neither ahead nor older than the baseline keeps.</summary>
+    public static Dictionary<string, string[]> Check(Abstractions.Principals.PrincipalReport r, DateTimeOffset now, TimeSpan keep, string prefix = "")
+    {
+        var p = new Problems();
+        if (!IsValidPrincipal(r.Principal)) p.Add(prefix + "principal", $"'{r.Principal}' is not a principal id: {PrincipalRule}");
+        foreach (var (field, value) in new (string, long)[] { ("bytesOut", r.BytesOut), ("requests", r.Requests), ("resources", r.Resources),
+                     ("newResources", r.NewResources), ("sourceHosts", r.SourceHosts), ("failedLogins", r.FailedLogins) })
+            if (value < 0) p.Add(prefix + field, $"cannot be negative, got {value}");
+        if (r.NewResources > r.Resources && r.Resources > 0) p.Add(prefix + "newResources", $"cannot exceed resources ({r.Resources})");
+        if (r.Window <= TimeSpan.Zero || r.Window > TimeSpan.FromDays(1)) p.Add(prefix + "windowSeconds", "must be more than 0 and at most 86400");
+        if (r.Timestamp > now + MaxFutureSkew) p.Add(prefix + "timestamp", $"is more than {Text.Format.Duration(MaxFutureSkew)} ahead of the receiver's clock");
+        if (r.Timestamp < now - keep) p.Add(prefix + "timestamp", $"is older than the {Text.Format.Duration(keep)} the baseline keeps (security.window)");
+        return p.ToDictionary();
+    }
+
     public static Dictionary<string, string[]> CheckText(string field, string? text, bool required, int max = 512)
     {
         var p = new Problems();
