@@ -21,7 +21,7 @@ internal static class AuditCommand
         var until = new Option<string?>("--until") { Description = "Before this time (same forms as --since)" };
         var limit = new Option<int>("--limit") { Description = "Records per page (1–1000)", DefaultValueFactory = _ => 50 };
         var before = new Option<long?>("--before") { Description = "Cursor from the previous page" };
-        var audit = new Command("audit", "Read the decision trail, newest first") { subject, node, kind, since, until, limit, before };
+        var audit = new Command("audit", "Read the decision trail, newest first. e.g. fleet audit --node web-01 --since 1h") { subject, node, kind, since, until, limit, before };
         audit.SetAction((p, ct) => RunAsync(p, async c =>
         {
             if (!TryTime(p.GetValue(since), "--since", out var from) || !TryTime(p.GetValue(until), "--until", out var to)) return Refused;

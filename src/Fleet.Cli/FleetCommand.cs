@@ -50,11 +50,11 @@ internal static class FleetCommand
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLEET_SERVICE_ID") is { Length: > 0 } v ? v : "fleet",
     };
 
+    // No default value factory: help would print the key it found.
     private static readonly Option<string?> Key = new("--key")
     {
         Description = "The API key; default $FLEET_KEY, else the file $FLEET_KEY_FILE, else ~/.config/fleet/admin.key (written by a silo's first start)",
         Recursive = true,
-        DefaultValueFactory = _ => FleetKeyFile.FromEnvironment(),
     };
 
     internal static readonly Option<string> Output = new("--output", "-o")
@@ -133,7 +133,7 @@ internal static class FleetCommand
                 o.Redis = redis;
                 o.ClusterId = p.GetValue(ClusterId)!;
                 o.ServiceId = p.GetValue(ServiceId)!;
-                o.Key = p.GetValue(Key);
+                o.Key = p.GetValue(Key) ?? FleetKeyFile.FromEnvironment();
                 o.ConnectAttempts = 2;
             });
             host = builder.Build();

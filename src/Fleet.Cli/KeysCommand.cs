@@ -9,7 +9,7 @@ internal static class KeysCommand
 {
     public static Command Build()
     {
-        var keys = new Command("keys", "Make, list and revoke API keys (needs an admin key)");
+        var keys = new Command("keys", "Make, list and revoke API keys (needs an admin key). e.g. fleet keys create --role viewer --name grafana");
 
         var name = new Option<string>("--name") { Description = "The key's name, recorded as who did what (unique among live keys)", Required = true };
         var role = new Option<string>("--role") { Description = "viewer, operator, admin or agent", Required = true };

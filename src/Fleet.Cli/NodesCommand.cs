@@ -14,7 +14,7 @@ internal static class NodesCommand
 {
     public static Command Build()
     {
-        var nodes = new Command("nodes", "List, show and steer nodes");
+        var nodes = new Command("nodes", "List, show and steer nodes. e.g. fleet nodes list --health Unhealthy; fleet nodes drain web-01 --reason kernel");
         var health = new Option<string?>("--health") { Description = $"Only nodes in this health ({string.Join(", ", Enum.GetNames<HealthState>())})" };
         var domain = new Option<string?>("--domain") { Description = "Only nodes of this failure domain" };
         var list = new Command("list", "List nodes") { health, domain };

@@ -14,7 +14,7 @@ internal static class PolicyCommand
 {
     public static Command Build()
     {
-        var policy = new Command("policy", "Show, validate and apply the fleet policy");
+        var policy = new Command("policy", "Show, validate and apply the fleet policy. e.g. fleet policy validate my-policy.yaml");
         var show = new Command("get", "Print the current policy document");
         show.Aliases.Add("show");
         show.SetAction((p, ct) => RunAsync(p, async c =>
@@ -30,7 +30,7 @@ internal static class PolicyCommand
         policy.Add(show);
 
         var file = new Argument<FileInfo>("file") { Description = "A YAML policy document" };
-        var validate = new Command("validate", "Check a policy file without applying it (works offline)") { file };
+        var validate = new Command("validate", "Check a policy file without applying it (works offline). e.g. fleet policy validate my-policy.yaml") { file };
         validate.SetAction(p =>
         {
             if (!TryRead(p.GetValue(file)!, out var yaml)) return Refused;
@@ -47,7 +47,7 @@ internal static class PolicyCommand
         policy.Add(validate);
 
         var applyFile = new Argument<FileInfo>("file") { Description = "A YAML policy document" };
-        var apply = new Command("apply", "Validate and apply a policy file; nothing is applied if any problem is found") { applyFile };
+        var apply = new Command("apply", "Validate and apply a policy file; nothing is applied if any problem is found. e.g. fleet policy apply my-policy.yaml") { applyFile };
         apply.SetAction((p, ct) =>
         {
             if (!TryRead(p.GetValue(applyFile)!, out var yaml)) return Task.FromResult(Refused);
@@ -68,7 +68,7 @@ internal static class PolicyCommand
         });
         policy.Add(apply);
 
-        var history = new Command("history", "List applied policy versions, newest first");
+        var history = new Command("history", "List applied policy versions, newest first. e.g. fleet policy history");
         history.SetAction((p, ct) => RunAsync(p, async c =>
         {
             var versions = await c.GetPolicyHistoryAsync(ct);

@@ -10,7 +10,7 @@ internal static class PrincipalsCommand
 {
     public static Command Build()
     {
-        var principals = new Command("principals", "Accounts and service identities: their standing, and releasing a containment");
+        var principals = new Command("principals", "Accounts and service identities: their standing, and releasing a containment. e.g. fleet principals list");
 
         var list = new Command("list", "List principals: phase, reports in the baseline, last report. e.g. fleet principals list");
         list.SetAction((p, ct) => RunAsync(p, async c =>

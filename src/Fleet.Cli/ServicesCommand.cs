@@ -10,10 +10,10 @@ internal static class ServicesCommand
 {
     public static Command Build()
     {
-        var services = new Command("services", "Apply, list, show, scale and delete services");
+        var services = new Command("services", "Apply, list, show, scale and delete services. e.g. fleet services apply api.yaml; fleet services get api");
 
         var file = new Argument<FileInfo>("file") { Description = "A service spec, YAML or JSON (docs/services.md)" };
-        var apply = new Command("apply", "Apply a service spec; nothing is applied if any problem is found") { file };
+        var apply = new Command("apply", "Apply a service spec; nothing is applied if any problem is found. e.g. fleet services apply api.yaml") { file };
         apply.SetAction((p, ct) =>
         {
             if (!TryRead(p.GetValue(file)!, out var text)) return Task.FromResult(Refused);
@@ -62,7 +62,7 @@ internal static class ServicesCommand
 
         var scaleName = new Argument<string>("name") { Description = "Service name" };
         var replicas = new Argument<int>("replicas") { Description = "Replicas wanted (0 to 10000)" };
-        var scale = new Command("scale", "Set the replicas by hand (pauses autoscaling until the spec turns it on again)") { scaleName, replicas };
+        var scale = new Command("scale", "Set the replicas by hand (pauses autoscaling until the spec turns it on again). e.g. fleet services scale api 5") { scaleName, replicas };
         scale.SetAction((p, ct) => RunAsync(p, async c =>
         {
             var s = await c.ScaleServiceAsync(p.GetValue(scaleName)!, p.GetValue(replicas), p.GetValue(By)!, ct);
@@ -72,7 +72,7 @@ internal static class ServicesCommand
         services.Add(scale);
 
         var deleteName = new Argument<string>("name") { Description = "Service name" };
-        var delete = new Command("delete", "Stop every instance of a service and forget it") { deleteName };
+        var delete = new Command("delete", "Stop every instance of a service and forget it. e.g. fleet services delete api") { deleteName };
         delete.SetAction((p, ct) => RunAsync(p, async c =>
         {
             var s = await c.DeleteServiceAsync(p.GetValue(deleteName)!, p.GetValue(By)!, ct);

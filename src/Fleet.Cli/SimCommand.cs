@@ -9,7 +9,7 @@ internal static class SimCommand
 {
     public static Command Build(Option<string> format)
     {
-        var sim = new Command("sim", "Drive a virtual fleet through a fault scenario and score how Fleet handled it");
+        var sim = new Command("sim", "Drive a virtual fleet through a fault scenario and score how Fleet handled it. e.g. fleet sim run mixed");
 
         var list = new Command("list", "List the built-in scenarios");
         list.SetAction(_ =>
@@ -30,7 +30,7 @@ internal static class SimCommand
         var interval = new Option<string?>("--report-interval") { Description = "Override the report interval (e.g. 1s)" };
         var realTime = new Option<bool>("--real-time") { Description = "Run on the wall clock instead of simulated time (for scale runs)" };
         var save = new Option<FileInfo?>("--save") { Description = "Also write the scorecard as JSON to this file" };
-        var run = new Command("run", "Run a scenario and print its scorecard") { scenario, nodes, domains, duration, interval, realTime, save };
+        var run = new Command("run", "Run a scenario and print its scorecard. e.g. fleet sim run mixed --nodes 200") { scenario, nodes, domains, duration, interval, realTime, save };
         run.SetAction(async (p, ct) =>
         {
             Scenario s;

@@ -14,7 +14,7 @@ internal static class StatusCommand
 {
     public static Command Build()
     {
-        var status = new Command("status", "Fleet freeze, leases in flight and each domain's guardrails");
+        var status = new Command("status", "Fleet freeze, leases in flight and each domain's guardrails. e.g. fleet status");
         status.SetAction((p, ct) => RunAsync(p, async c =>
         {
             var (fleet, domains) = await c.GetFleetAsync(ct);
@@ -33,7 +33,7 @@ internal static class StatusCommand
     /// <summary><c>fleet freeze --reason</c> and <c>fleet unfreeze</c>.</summary>
     public static IEnumerable<Command> FreezeCommands()
     {
-        var freeze = new Command("freeze", "Freeze every disruptive action in the fleet (needs --reason)");
+        var freeze = new Command("freeze", "Freeze every disruptive action in the fleet (needs --reason). e.g. fleet freeze --reason \"change window\"");
         freeze.SetAction((p, ct) => RunAsync(p, async c =>
         {
             var reason = p.GetValue(Reason);
@@ -42,7 +42,7 @@ internal static class StatusCommand
             Print(p, s, () => Console.WriteLine($"Fleet frozen by {s.FrozenBy}: {s.FreezeReason}"));
             return 0;
         }));
-        var unfreeze = new Command("unfreeze", "Lift the fleet freeze");
+        var unfreeze = new Command("unfreeze", "Lift the fleet freeze. e.g. fleet unfreeze");
         unfreeze.SetAction((p, ct) => RunAsync(p, async c =>
         {
             var s = await c.UnfreezeAsync(p.GetValue(By)!, p.GetValue(Reason), ct);
