@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fleet's test command: installs what the tests need (redis-server, prometheus, python3) when missing, starts a private
+# Fleet's test command: installs what the tests need (redis-server, prometheus, python3, npm; Redocly's CLI and Kiota in
+# .tools/) when missing, starts a private
 # Redis on a free loopback port (AOF on) for the cluster tests, builds once, runs every test project, and ends
 # with one line "N passed, N failed" counted from the TRX results. Exits non-zero when anything failed.
 set -uo pipefail
@@ -23,6 +24,22 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq >/dev/null 2>&1 || true
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
     || say "could not install ${missing[*]}; the tests that need them will fail and say why"
+fi
+
+# --- tools the API contract test uses: Redocly's linter (npm) and Kiota's client generator (a .NET tool), in .tools/ ---
+command -v npm >/dev/null 2>&1 || {
+  say "installing npm"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null 2>&1 || say "could not install npm"
+}
+if [ ! -x .tools/redocly/node_modules/.bin/redocly ] && command -v npm >/dev/null 2>&1; then
+  say "installing @redocly/cli 2.77.0"
+  npm install --prefix .tools/redocly --no-audit --no-fund --silent @redocly/cli@2.77.0 >/dev/null 2>&1 || say "could not install @redocly/cli"
+fi
+if [ ! -x .tools/kiota/kiota ]; then
+  say "installing kiota 1.38.0"
+  dotnet tool install microsoft.openapi.kiota --version 1.38.0 --tool-path .tools/kiota >/dev/null 2>&1 || say "could not install kiota"
 fi
 
 # --- a private Redis on a free loopback port -------------------------------------------------------------

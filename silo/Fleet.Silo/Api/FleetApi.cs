@@ -29,7 +29,7 @@ public static class FleetApi
         var metrics = app.MapPrometheusScrapingEndpoint();
         if (auth.OpenMetrics) metrics.AllowAnonymous();
         else metrics.RequireAuthorization(Access.Viewer);
-        app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(Access.Viewer);
+        app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(Access.Viewer).ExcludeFromDescription();
         app.MapGet("/", () => Results.Redirect("/dashboard")).ExcludeFromDescription().AllowAnonymous();
 
         var api = app.MapGroup("/api/v1").AddEndpointFilter(ClientErrors).RequireRateLimiting(Access.PerCredential);

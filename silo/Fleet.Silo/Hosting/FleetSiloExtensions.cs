@@ -53,7 +53,7 @@ public static class FleetSiloExtensions
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
         });
         builder.Services.AddProblemDetails();
-        builder.Services.AddOpenApi();
+        builder.Services.AddFleetOpenApi();
         builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store").AddCheck<SiloHealthCheck>("silo");
         builder.Services.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(FleetMetrics.MeterName, "Microsoft.Orleans")

@@ -1,0 +1,118 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace Fleet.Silo.Api;
+
+/// <summary>
+/// The API contract at <c>/openapi/v1.json</c>: Fleet's API only (the Orleans Dashboard's routes are left out), every
+/// operation with an operationId, a summary, its tag, the bearer-key security requirement and the role it needs, and its
+/// problem responses (400, 401, 403, 429, and 404 where a path names something). Linted with Redocly's recommended rules
+/// and used to generate a client in the tests (ApiContractTests).
+/// </summary>
+public static class OpenApiDocs
+{
+    public const string Scheme = "fleetKey";
+
+    /// <summary>Each operation's id and summary, by method and route.</summary>
+    private static readonly Dictionary<string, (string Id, string Summary)> Operations = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["POST api/v1/nodes"] = ("registerNode", "Register a node (or update its registration)"),
+        ["GET api/v1/nodes"] = ("listNodes", "List nodes, optionally by health and domain"),
+        ["GET api/v1/nodes/{id}"] = ("getNode", "A node's health, conditions, forecast and remediation case"),
+        ["POST api/v1/nodes/{id}/telemetry"] = ("reportNodeTelemetry", "Send one telemetry report for a node"),
+        ["POST api/v1/nodes/{id}/cordon"] = ("cordonNode", "Cordon a node: no new work is placed on it"),
+        ["POST api/v1/nodes/{id}/uncordon"] = ("uncordonNode", "Return a node to normal"),
+        ["POST api/v1/nodes/{id}/drain"] = ("drainNode", "Drain a node through a lease"),
+        ["POST api/v1/telemetry"] = ("reportTelemetryBatch", "Send a batch of telemetry reports (up to 10,000)"),
+        ["GET api/v1/audit"] = ("queryAudit", "Read the decision trail, newest first"),
+        ["GET api/v1/policy"] = ("getPolicy", "The current policy document and its effective values"),
+        ["PUT api/v1/policy"] = ("applyPolicy", "Validate and apply a policy document"),
+        ["GET api/v1/policy/history"] = ("getPolicyHistory", "Applied policy versions, newest first"),
+        ["GET api/v1/fleet"] = ("getFleet", "Fleet freeze, leases in flight and each domain's guardrails"),
+        ["POST api/v1/fleet/freeze"] = ("freezeFleet", "Freeze every disruptive action in the fleet"),
+        ["POST api/v1/fleet/unfreeze"] = ("unfreezeFleet", "Lift the fleet freeze"),
+        ["GET api/v1/services"] = ("listServices", "List services"),
+        ["PUT api/v1/services/{name}"] = ("applyService", "Apply a service spec (YAML or JSON)"),
+        ["GET api/v1/services/{name}"] = ("getService", "A service's spec, instances and budget"),
+        ["POST api/v1/services/{name}/scale"] = ("scaleService", "Set a service's replicas by hand"),
+        ["DELETE api/v1/services/{name}"] = ("deleteService", "Stop a service's instances and forget it"),
+        ["POST api/v1/services/telemetry"] = ("reportInstances", "Send a batch of service instance reports"),
+        ["GET api/v1/keys"] = ("listKeys", "List API keys, live and revoked (never a secret)"),
+        ["POST api/v1/keys"] = ("createKey", "Make an API key; its secret is in the answer, this once"),
+        ["DELETE api/v1/keys/{idOrName}"] = ("revokeKey", "Revoke an API key"),
+        ["POST api/v1/principals/telemetry"] = ("reportPrincipals", "Send a batch of principals' access and egress reports"),
+        ["GET api/v1/principals"] = ("listPrincipals", "List principals and their standing"),
+        ["GET api/v1/principals/{id}"] = ("getPrincipal", "A principal's standing, evidence and baseline"),
+        ["POST api/v1/principals/{id}/release"] = ("releasePrincipal", "Lift a principal's containment"),
+    };
+
+    private static readonly Dictionary<string, string> Tags = new()
+    {
+        ["Nodes"] = "Servers: registration, telemetry, health and the operator's cordon and drain.",
+        ["Audit"] = "The decision trail: every observation, proposal, permission, action and verification in words.",
+        ["Policy"] = "The fleet's policy: guardrails, the escalation ladder, services and security settings, versioned.",
+        ["Fleet"] = "The fleet as a whole: its freeze, leases in flight and each failure domain's guardrails.",
+        ["Services"] = "Services: specs, instances placed by negotiation, disruption budgets, instance reports.",
+        ["Keys"] = "API keys and their roles (admin).",
+        ["Principals"] = "Accounts judged against their own history, contained and released.",
+    };
+
+    public static IServiceCollection AddFleetOpenApi(this IServiceCollection services) =>
+        services.AddOpenApi(o =>
+        {
+            o.AddDocumentTransformer(async (document, context, ct) =>
+            {
+                document.Info = new OpenApiInfo
+                {
+                    Title = "Fleet API", Version = "v1",
+                    Description = "Query and steer a Fleet cluster: nodes, services, principals, the policy and the decision trail. " +
+                        "Every request needs a credential (Authorization: Bearer <key>); each operation names the role it needs. " +
+                        "Errors are RFC 9457 problem documents.",
+                    License = new OpenApiLicense { Name = "Proprietary", Identifier = "LicenseRef-Fleet-Proprietary" },
+                };
+                document.Servers = [new OpenApiServer { Url = "http://127.0.0.1:5080", Description = "deploy/run.sh's default address" }];
+                document.Components ??= new OpenApiComponents();
+                document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+                document.Components.SecuritySchemes[Scheme] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.Http, Scheme = "bearer",
+                    Description = "A Fleet API key (fk_…), or a JWT from the configured issuer (docs/security.md).",
+                };
+                document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(Scheme, document)] = [] }];
+                document.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
+                document.Components.Schemas[nameof(ClientProblem)] = await context.GetOrCreateSchemaAsync(typeof(ClientProblem), null, ct);
+                document.Tags = new HashSet<OpenApiTag>(Tags.Select(t => new OpenApiTag { Name = t.Key, Description = t.Value }));
+            });
+            o.AddOperationTransformer((operation, context, _) =>
+            {
+                var d = context.Description;
+                var key = $"{d.HttpMethod} {d.RelativePath?.TrimEnd('/')}";
+                if (Operations.TryGetValue(key, out var op))
+                {
+                    operation.OperationId = op.Id;
+                    operation.Summary = op.Summary;
+                }
+                var role = d.ActionDescriptor.EndpointMetadata.OfType<IAuthorizeData>().Select(a => a.Policy).LastOrDefault(p => p is not null) ?? Access.Viewer;
+                operation.Description = (operation.Description is { Length: > 0 } text ? text + " " : "") +
+                    $"Needs {(role == Access.Reporter ? "an agent key for the node, or an operator or admin key" : $"the {role} role (or higher)")}.";
+                operation.Responses ??= new OpenApiResponses();
+                var problem = new OpenApiSchemaReference(nameof(ClientProblem), context.Document);
+                void Add(string status, string what)
+                {
+                    if (operation.Responses.ContainsKey(status)) return;
+                    operation.Responses[status] = new OpenApiResponse
+                    {
+                        Description = what,
+                        Content = new Dictionary<string, OpenApiMediaType> { ["application/problem+json"] = new() { Schema = problem } },
+                    };
+                }
+                Add("400", "The request is not valid: every problem by field.");
+                Add("401", "No credential, or an unknown, expired or revoked one.");
+                Add("403", "The credential's role is not enough (or an agent key acts for another node).");
+                Add("429", "Too many requests from this credential; see Retry-After.");
+                if (d.RelativePath?.Contains('{') == true) Add("404", "Not found.");
+                return Task.CompletedTask;
+            });
+        });
+}
