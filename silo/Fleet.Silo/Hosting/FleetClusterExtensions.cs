@@ -44,7 +44,13 @@ public static class FleetClusterExtensions
         {
             silo.UseRedisClustering(o => o.ConfigurationOptions = RedisOptions(options));
             silo.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = options.ServiceId; });
-            silo.ConfigureEndpoints(IPAddress.Parse(options.AdvertisedIp), options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: false);
+            if (options.Kubernetes)
+            {
+                // The pod's IP is the advertised address; the silo listens on every address of the pod.
+                silo.Configure<EndpointOptions>(o => { o.SiloPort = options.SiloPort; o.GatewayPort = options.GatewayPort; });
+                silo.UseKubernetesHosting();
+            }
+            else silo.ConfigureEndpoints(IPAddress.Parse(options.AdvertisedIp), options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: false);
         }
         if (options.Reminders == RemindersMode.Redis) silo.UseRedisReminderService(o => o.ConfigurationOptions = RedisOptions(options));
         else silo.UseInMemoryReminderService();

@@ -58,6 +58,13 @@ public sealed class FleetOptions
     /// </summary>
     public bool FastFailureDetection { get; set; } = true;
 
+    /// <summary>
+    /// Running in Kubernetes (default false): the silo takes its address from the pod (<c>POD_IP</c>, <c>POD_NAME</c>,
+    /// <c>POD_NAMESPACE</c> through the downward API) with Microsoft.Orleans.Hosting.Kubernetes, which also watches the silo
+    /// pods. Needs Redis clustering; deploy/kubernetes/ has the manifests.
+    /// </summary>
+    public bool Kubernetes { get; set; }
+
     /// <summary>The demo fleet: a simulated fleet (the simulator's <c>demo</c> scenario) reporting to this silo, faults and all. Default off.</summary>
     public DemoOptions Demo { get; set; } = new();
 

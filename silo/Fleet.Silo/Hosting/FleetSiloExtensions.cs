@@ -112,6 +112,8 @@ public static class FleetSiloExtensions
         if (options.Auth.Jwt.SigningKey is { Length: > 0 and < 32 }) problems.Add("Fleet:Auth:Jwt:SigningKey: must be at least 32 characters");
         if (!string.IsNullOrWhiteSpace(options.Auth.Jwt.SigningKey) && string.IsNullOrWhiteSpace(options.Auth.Jwt.Issuer))
             problems.Add("Fleet:Auth:Jwt:Issuer: is required with Fleet:Auth:Jwt:SigningKey (the iss tokens must carry)");
+        if (options.Kubernetes && options.Clustering != ClusteringMode.Redis)
+            problems.Add("Fleet:Kubernetes: needs Fleet:Clustering=Redis (the silos find each other through Redis; Kubernetes gives each its address)");
         if (!System.Net.IPAddress.TryParse(options.AdvertisedIp, out _)) problems.Add($"Fleet:AdvertisedIp: '{options.AdvertisedIp}' is not an IP address");
         if (problems.Count > 0) throw new OptionsValidationException(FleetOptions.Section, typeof(FleetOptions), problems);
         return options;
