@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Runtime.Loader;
 using System.Text.RegularExpressions;
 using YamlDotNet.RepresentationModel;
 
@@ -37,12 +36,19 @@ public partial class DeployFileTests
 
     private static string? Text(YamlNode? node) => (node as YamlScalarNode)?.Value;
 
-    /// <summary>The silo's options types, read from the built silo (its own load context, its own dependencies).</summary>
+    /// <summary>
+    /// The silo's options types, read from the built silo as metadata only (a MetadataLoadContext: nothing is loaded into
+    /// this process, where Orleans' client would otherwise find the silo's assemblies and scan them).
+    /// </summary>
     private static (Type Fleet, Type Actuator) OptionsTypes()
     {
         var dir = Path.GetDirectoryName(Repo.SiloDll)!;
-        var context = new AssemblyLoadContext("silo-options", isCollectible: true);
-        context.Resolving += (ctx, name) => File.Exists(Path.Combine(dir, name.Name + ".dll")) ? ctx.LoadFromAssemblyPath(Path.Combine(dir, name.Name + ".dll")) : null;
+        var runtime = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
+        var aspnetRoot = Path.GetFullPath(Path.Combine(runtime, "..", "..", "Microsoft.AspNetCore.App"));
+        var aspnet = Directory.Exists(aspnetRoot) ? Directory.GetDirectories(aspnetRoot).Where(d => Path.GetFileName(d).StartsWith("10.")).Order().LastOrDefault() : null;
+        var paths = Directory.GetFiles(dir, "*.dll").Concat(Directory.GetFiles(runtime, "*.dll"))
+            .Concat(aspnet is null ? [] : Directory.GetFiles(aspnet, "*.dll"));
+        var context = new MetadataLoadContext(new PathAssemblyResolver(paths.GroupBy(Path.GetFileName).Select(g => g.First())));
         var silo = context.LoadFromAssemblyPath(Repo.SiloDll);
         var grains = context.LoadFromAssemblyPath(Path.Combine(dir, "Fleet.Grains.dll"));
         return (silo.GetType("Fleet.Silo.Hosting.FleetOptions", true)!, grains.GetType("Fleet.Grains.Actuators.ActuatorOptions", true)!);

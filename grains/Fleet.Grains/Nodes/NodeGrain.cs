@@ -291,8 +291,14 @@ public sealed partial class NodeGrain(
         if (S.Registration is not { } reg) return null;
         var result = CaseMachine.Step(new CaseState(S.Case, S.History), e, CaseSubjectOf(reg), CaseRules.For(_policy), now);
         if (result.Ignored) return result;
+        if (S.Case is { } closing && result.State.Case is null) _closingCase = closing; // its last records still belong to its trace
+        var opened = result.State.Case is { } c && c.CaseId != S.Case?.CaseId ? c : null;
         if (!ReferenceEquals(result.State.Case, S.Case) || !ReferenceEquals(result.State.History, S.History))
             state.State = S with { Case = result.State.Case, History = result.State.History };
+        if (opened is not null && CaseTracing.OpenCase(Actor, opened.CaseId, opened.Action, opened.Symptom,
+                [("fleet.observe", S.Health.LastReportAt ?? now, $"report {S.Health.LastSequence} of node {Id}"),
+                 ("fleet.judge", now, $"node {Id} judged {S.Health.Health}: {string.Join("; ", S.Health.Conditions.Select(x => x.Reason))}")]) is { } traceParent)
+            state.State = S with { Case = S.Case! with { TraceParent = traceParent } };
         foreach (var effect in result.Effects)
             switch (effect)
             {
@@ -300,13 +306,18 @@ public sealed partial class NodeGrain(
                     Record(r.Draft);
                     break;
                 case CaseEffect.AskLease ask:
-                    var decision = await GrainFactory.AcquireLeaseAsync(ask.Request);
-                    await StepAsync(new CaseEvent.LeaseAnswered(ask.Request, decision), now);
+                    using (CaseTracing.Step("fleet.lease", S.Case?.TraceParent, Actor, ask.Request.Action))
+                    {
+                        var decision = await GrainFactory.AcquireLeaseAsync(ask.Request);
+                        await StepAsync(new CaseEvent.LeaseAnswered(ask.Request, decision), now);
+                    }
                     break;
                 case CaseEffect.StartAction start:
                     // The case is written before the action starts, so a reactivated grain knows the key it was running.
                     await CommitAsync(now);
-                    executor.Start(start.Request);
+                    // The executor runs in this span's context: its calls, and the outcome it hands back, join the case's trace.
+                    using (CaseTracing.Step("fleet.execute", S.Case?.TraceParent, Actor, start.Request.Action))
+                        executor.Start(start.Request);
                     break;
                 case CaseEffect.ReleaseLease release:
                     await FlushAuditAsync(); // the trail reads in order: the verdict, then the release it caused
@@ -448,9 +459,18 @@ public sealed partial class NodeGrain(
         string? rule = null, string? guardrail = null, string? outcome = null) =>
         Record(new RecordDraft(kind, reason, action, evidence, rule, guardrail, outcome, S.Case?.CaseId));
 
-    private void Record(RecordDraft d) =>
+    /// <summary>A record of the case is made in a span of the case's trace, so it carries the case's trace id.</summary>
+    private void Record(RecordDraft d)
+    {
+        var trace = d.IncidentId is not { } caseId ? null
+            : S.Case?.CaseId == caseId ? S.Case.TraceParent
+            : _closingCase?.CaseId == caseId ? _closingCase.TraceParent : null;
+        using var step = CaseTracing.Step(CaseTracing.StepOf(d.Kind), trace, Actor, d.Action, d.Reason);
         _pending.Add(Decisions.Create(time.GetUtcNow(), Actor, Actor, d.Kind, d.Reason, _policy.Version, d.Action, d.Evidence, d.Rule, d.Guardrail,
             d.Outcome, incidentId: d.IncidentId));
+    }
+
+    private RemediationCase? _closingCase;
 
     private IDomainSupervisorGrain Domain(string name) => GrainFactory.GetGrain<IDomainSupervisorGrain>(name);
 

@@ -68,6 +68,9 @@ public sealed class FleetOptions
     /// <summary>The demo fleet: a simulated fleet (the simulator's <c>demo</c> scenario) reporting to this silo, faults and all. Default off.</summary>
     public DemoOptions Demo { get; set; } = new();
 
+    /// <summary>Traces of every remediation case, exported over OTLP when an endpoint is set (docs/metrics.md).</summary>
+    public OtlpOptions Otlp { get; set; } = new();
+
     /// <summary>Who may call the API, the dashboard, /metrics and the gateway: keys, tokens, rate limits (docs/security.md).</summary>
     public AuthOptions Auth { get; set; } = new();
 
@@ -140,4 +143,13 @@ public sealed class JwtOptions
     public string Audience { get; set; } = "fleet";
 
     public bool Enabled => !string.IsNullOrWhiteSpace(Authority) || !string.IsNullOrWhiteSpace(SigningKey);
+}
+
+public sealed class OtlpOptions
+{
+    /// <summary>
+    /// An OTLP/HTTP collector (e.g. <c>http://otel-collector:4318</c>; <c>/v1/traces</c> is added when no path is given).
+    /// Default none: no traces are made.
+    /// </summary>
+    public string? Endpoint { get; set; }
 }

@@ -38,6 +38,8 @@ public static class FleetSiloExtensions
             silo.AddFleetClustering(options);
             silo.AddDashboard();
             silo.AddIncomingGrainCallFilter<Fleet.Grains.Security.GatewayAccessFilter>();
+            // A case's steps carry its trace into the grains they call (the supervisors, the executor's ledger).
+            if (!string.IsNullOrWhiteSpace(options.Otlp.Endpoint)) silo.AddActivityPropagation();
         });
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = MaxRequestBytes);
@@ -61,6 +63,7 @@ public static class FleetSiloExtensions
             .AddAspNetCoreInstrumentation()
             .AddView("fleet.decision.latency", new ExplicitBucketHistogramConfiguration { Boundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] })
             .AddPrometheusExporter());
+        if (options.Otlp.Endpoint is { Length: > 0 } otlp) builder.AddFleetTracing(otlp);
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         return builder;
     }
@@ -112,6 +115,8 @@ public static class FleetSiloExtensions
         if (options.Auth.Jwt.SigningKey is { Length: > 0 and < 32 }) problems.Add("Fleet:Auth:Jwt:SigningKey: must be at least 32 characters");
         if (!string.IsNullOrWhiteSpace(options.Auth.Jwt.SigningKey) && string.IsNullOrWhiteSpace(options.Auth.Jwt.Issuer))
             problems.Add("Fleet:Auth:Jwt:Issuer: is required with Fleet:Auth:Jwt:SigningKey (the iss tokens must carry)");
+        if (options.Otlp.Endpoint is { Length: > 0 } endpoint && !(Uri.TryCreate(endpoint, UriKind.Absolute, out var otlpUri) && otlpUri.Scheme is "http" or "https"))
+            problems.Add($"Fleet:Otlp:Endpoint: '{endpoint}' is not an http(s) URL (e.g. http://otel-collector:4318)");
         if (options.Kubernetes && options.Clustering != ClusteringMode.Redis)
             problems.Add("Fleet:Kubernetes: needs Fleet:Clustering=Redis (the silos find each other through Redis; Kubernetes gives each its address)");
         if (!System.Net.IPAddress.TryParse(options.AdvertisedIp, out _)) problems.Add($"Fleet:AdvertisedIp: '{options.AdvertisedIp}' is not an IP address");

@@ -46,6 +46,9 @@ public sealed record RemediationCase(
 
     /// <summary>After a denial, the lease is not asked again before this (backing off while the same guardrail says no).</summary>
     [Id(17)] public DateTimeOffset? AskAgainAt { get; init; }
+
+    /// <summary>The W3C trace context of the case's root span (one trace per case, when tracing is on); null otherwise.</summary>
+    [Id(18)] public string? TraceParent { get; init; }
 }
 
 /// <summary>What a subject's past actions were: the input to flap damping and to the rung a new case starts on.</summary>
