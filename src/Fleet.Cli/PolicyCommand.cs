@@ -76,6 +76,41 @@ internal static class PolicyCommand
             return 0;
         }));
         policy.Add(history);
+
+        var diffFile = new Argument<FileInfo>("file") { Description = "A YAML policy document" };
+        var diff = new Command("diff", "What applying a policy file would change, field by field (exit 1 if it is not valid). e.g. fleet policy diff my-policy.yaml") { diffFile };
+        diff.SetAction((p, ct) => RunAsync(p, async c =>
+        {
+            if (!TryRead(p.GetValue(diffFile)!, out var text)) return Refused;
+            var d = await c.DiffPolicyAsync(text, ct);
+            Print(p, d, () =>
+            {
+                foreach (var problem in d.Problems) Console.WriteLine($"  {problem.Path}{(problem.Line is { } l ? $" (line {l})" : "")}: {problem.Message}");
+                if (!d.Problems.IsEmpty) Console.WriteLine($"Not valid: {d.Problems.Length} problem(s); nothing to compare.");
+                else if (d.Changes.IsEmpty) Console.WriteLine($"No change against version {d.From}.");
+                else
+                {
+                    Console.WriteLine($"Against version {d.From}, {d.Changes.Length} change(s):");
+                    foreach (var line in d.Text) Console.WriteLine($"  {line}");
+                }
+            });
+            return d.Problems.IsEmpty ? 0 : Refused;
+        }));
+        policy.Add(diff);
+
+        var version = new Argument<int>("version") { Description = "The version to apply again (fleet policy history; 0 is the built-in default)" };
+        var rollback = new Command("rollback", "Apply an earlier policy version again, as a new version. e.g. fleet policy rollback 3") { version };
+        rollback.SetAction((p, ct) => RunAsync(p, async c =>
+        {
+            var result = await c.RollbackPolicyAsync(p.GetValue(version), p.GetValue(By)!, ct);
+            Print(p, result, () =>
+            {
+                if (result.Applied) Console.WriteLine($"Rolled back to version {p.GetValue(version)}: applied as version {result.Version}.");
+                else foreach (var problem in result.Problems) Console.WriteLine($"Refused: {problem.Path}: {problem.Message}");
+            });
+            return result.Applied ? 0 : Refused;
+        }));
+        policy.Add(rollback);
         return policy;
     }
 }

@@ -5,6 +5,7 @@ using Fleet.Abstractions.Policy;
 using Fleet.Abstractions.Security;
 using Fleet.Abstractions.Services;
 using Fleet.Abstractions.Supervision;
+using Fleet.Core.Policies;
 using Fleet.Core.Services;
 using Fleet.Core.Validation;
 using Microsoft.Extensions.Options;
@@ -330,5 +331,39 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         RequirePrincipal(id);
         Require(InputRules.CheckText("reason", reason, required: true), "release");
         return CallAsync(() => Principal(id).ReleaseAsync(by, reason), cancellationToken);
+    }
+
+    public Task<PolicyDiffResult> DiffPolicyAsync(string yaml, CancellationToken cancellationToken = default)
+    {
+        Require(InputRules.CheckText("document", yaml, true, InputRules.MaxDocument), "policy");
+        return CallAsync(async () =>
+        {
+            var current = await Policy.GetCurrentAsync();
+            var parsed = PolicyParser.Parse(yaml, current.Version + 1);
+            return parsed.IsValid
+                ? new PolicyDiffResult(current.Version, null, Fleet.Core.Policies.PolicyDiff.Compare(current, parsed.Policy!), [])
+                : new PolicyDiffResult(current.Version, null, [], parsed.Problems);
+        }, cancellationToken);
+    }
+
+    public Task<PolicyDiffResult> DiffPolicyVersionsAsync(int from, int? to = null, CancellationToken cancellationToken = default) =>
+        CallAsync(async () =>
+        {
+            var history = await Policy.GetHistoryAsync();
+            var current = history.IsDefaultOrEmpty ? 0 : history[0].Version;
+            var target = to ?? current;
+            FleetPolicy? Of(int v) => v == 0 ? FleetPolicy.Default
+                : history.FirstOrDefault(h => h.Version == v) is { } h && PolicyParser.Parse(h.Document, v) is { IsValid: true } p ? p.Policy : null;
+            var problems = new Dictionary<string, string[]>();
+            if (Of(from) is null) problems["from"] = [$"version {from} is not in the history (current {current}; the last 50 are kept)"];
+            if (Of(target) is null) problems["to"] = [$"version {target} is not in the history (current {current})"];
+            Require(problems, "diff");
+            return new PolicyDiffResult(from, target, Fleet.Core.Policies.PolicyDiff.Compare(Of(from)!, Of(target)!), []);
+        }, cancellationToken);
+
+    public Task<PolicyApplyResult> RollbackPolicyAsync(int version, string by, CancellationToken cancellationToken = default)
+    {
+        if (version < 0) throw new FleetValidationException("The rollback is not valid.", new Dictionary<string, string[]> { ["version"] = [$"{version} is not a version (0 is the built-in default)"] });
+        return CallAsync(() => Policy.RollbackAsync(version, by), cancellationToken);
     }
 }

@@ -97,4 +97,20 @@ public interface IFleetClient
 
     /// <summary>Lifts a principal's containment (a reason is required); refused (409) when it is not contained.</summary>
     Task<Fleet.Abstractions.Principals.PrincipalStatus> ReleasePrincipalAsync(string id, string by, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>What applying <paramref name="yaml"/> would change against the current policy, field by field; problems when it is not valid.</summary>
+    Task<PolicyDiffResult> DiffPolicyAsync(string yaml, CancellationToken cancellationToken = default);
+
+    /// <summary>What changed from version <paramref name="from"/> to <paramref name="to"/> (default: the current one); 0 is the built-in default.</summary>
+    Task<PolicyDiffResult> DiffPolicyVersionsAsync(int from, int? to = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Applies version <paramref name="version"/>'s document again, as a new version (0: the built-in default).</summary>
+    Task<PolicyApplyResult> RollbackPolicyAsync(int version, string by, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A policy diff: from which version to which (null: a candidate document), each change, and the candidate's problems.</summary>
+public sealed record PolicyDiffResult(int From, int? To, ImmutableArray<Fleet.Core.Policies.PolicyChange> Changes, ImmutableArray<PolicyProblem> Problems)
+{
+    /// <summary>Each change in words, as the CLI prints it.</summary>
+    public ImmutableArray<string> Text => [.. Changes.Select(c => c.ToString())];
 }

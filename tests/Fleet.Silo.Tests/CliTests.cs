@@ -77,6 +77,42 @@ public class CliTests(SiloFixture f) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task PolicyDiffAndRollback_InWords_RecordingWho()
+    {
+        var dir = Repo.TempDir("cli-policy-diff");
+        var three = Path.Combine(dir, "three.yaml");
+        await File.WriteAllTextAsync(three, "guardrails:\n  maxConcurrentPerDomain: 3\n");
+        var (code, stdout, stderr) = await FleetAs("erin", "admin", "policy", "apply", three);
+        Assert.True(code == 0, stderr);
+        var applied = (await f.GetJsonAsync("/api/v1/policy")).GetProperty("version").GetInt32();
+
+        var four = Path.Combine(dir, "four.yaml");
+        await File.WriteAllTextAsync(four, "guardrails:\n  maxConcurrentPerDomain: 4\n");
+        (code, stdout, _) = await Fleet("policy", "diff", four);
+        Assert.Equal(0, code);
+        Assert.Contains($"Against version {applied}, 1 change(s):", stdout);
+        Assert.Contains("guardrails.maxConcurrentPerDomain 3 → 4", stdout);
+        (code, _, _) = await FleetAs("erin", "admin", "policy", "apply", four);
+        Assert.Equal(0, code);
+
+        (code, stdout, stderr) = await FleetAs("gina", "admin", "policy", "rollback", applied.ToString());
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"Rolled back to version {applied}: applied as version {applied + 2}.", stdout);
+        var now = await f.GetJsonAsync("/api/v1/policy");
+        Assert.Equal(3, now.GetProperty("policy").GetProperty("guardrails").GetProperty("maxConcurrentPerDomain").GetInt32());
+        Assert.Equal("gina", now.GetProperty("appliedBy").GetString());
+        var record = (await f.GetJsonAsync("/api/v1/audit?subject=policy&kind=policy-applied&limit=1")).GetProperty("records")[0].GetProperty("reason").GetString();
+        Assert.Contains($"Applied policy version {applied + 2}, rolled back to version {applied}", record);
+        Assert.Contains("submitted by gina: guardrails.maxConcurrentPerDomain 4 → 3", record);
+
+        var versions = await f.GetJsonAsync($"/api/v1/policy/diff?from={applied}&to={applied + 1}");
+        Assert.Contains("guardrails.maxConcurrentPerDomain 3 → 4", versions.GetProperty("text").EnumerateArray().Select(t => t.GetString()));
+        (code, stdout, _) = await FleetAs("gina", "admin", "policy", "rollback", "999");
+        Assert.Equal(1, code);
+        Assert.Contains("there is no version 999", stdout);
+    }
+
+    [Fact]
     public async Task FreezeUnfreeze_ShownByStatus()
     {
         var (code, _, stderr) = await Fleet("freeze");

@@ -52,6 +52,9 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
         new("GET", "/api/v1/policy", "viewer"),
         new("PUT", "/api/v1/policy", "admin", _ => Yaml("guardrails:\n  maxConcurrentPerDomain: 2\n")),
         new("GET", "/api/v1/policy/history", "viewer"),
+        new("GET", "/api/v1/policy/diff", "viewer"),
+        new("POST", "/api/v1/policy/diff", "viewer", _ => Yaml("guardrails:\n  maxConcurrentPerDomain: 3\n")),
+        new("POST", "/api/v1/policy/rollback", "admin", _ => Json(new { version = 0 })),
         new("GET", "/api/v1/fleet", "viewer"),
         new("POST", "/api/v1/fleet/freeze", "operator", _ => Json(new { reason = "matrix" })),
         new("POST", "/api/v1/fleet/unfreeze", "operator", _ => Json(new { reason = "matrix" })),
@@ -92,7 +95,8 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
     };
 
     private static HttpRequestMessage Request(Op op, string node) =>
-        new(new HttpMethod(op.Method), op.Path.Replace("{id}", node).Replace("{name}", "sec-svc").Replace("{idOrName}", "no-such-key")) { Content = op.Body?.Invoke(node) };
+        new(new HttpMethod(op.Method), op.Path.Replace("{id}", node).Replace("{name}", "sec-svc").Replace("{idOrName}", "no-such-key")
+            + (op.Key == "GET /api/v1/policy/diff" ? "?from=0" : "")) { Content = op.Body?.Invoke(node) };
 
     [Fact]
     public async Task AuthMatrix_EveryEndpointTimesEveryRole_401And403ExactlyWhereDue()

@@ -31,8 +31,23 @@ public sealed class PolicyGrain(
     public Task<ImmutableArray<PolicyVersionInfo>> GetHistoryAsync() =>
         Task.FromResult(state.State.History.IsDefault ? [] : state.State.History.Reverse().ToImmutableArray());
 
-    public async Task<PolicyApplyResult> ApplyAsync(string yaml, string appliedBy)
+    public Task<PolicyApplyResult> ApplyAsync(string yaml, string appliedBy) => ApplyCoreAsync(yaml, appliedBy, null);
+
+    public async Task<PolicyApplyResult> RollbackAsync(int version, string by)
     {
+        var current = state.State.Current?.Version ?? 0;
+        var target = version == 0 ? new PolicyVersionInfo(0, DateTimeOffset.UnixEpoch, "built-in", PolicyWriter.Write(FleetPolicy.Default))
+            : (state.State.History.IsDefault ? [] : state.State.History).FirstOrDefault(h => h.Version == version);
+        if (target is null || version < 0 || version > current)
+            return new PolicyApplyResult(false, current, [new PolicyProblem("version",
+                version > current || version < 0 ? $"there is no version {version}: the current one is {current}"
+                : $"version {version} is no longer in the history (the last {HistoryKept} versions are kept)", null)]);
+        return await ApplyCoreAsync(target.Document, by, $"rolled back to version {version} (applied {target.AppliedAt:yyyy-MM-dd HH:mm} UTC by {target.AppliedBy})");
+    }
+
+    private async Task<PolicyApplyResult> ApplyCoreAsync(string yaml, string appliedBy, string? why)
+    {
+        var before = state.State.Current ?? FleetPolicy.Default;
         var version = (state.State.Current?.Version ?? 0) + 1;
         var parsed = PolicyParser.Parse(yaml, version);
         if (!parsed.IsValid) return new PolicyApplyResult(false, state.State.Current?.Version ?? 0, parsed.Problems);
@@ -43,8 +58,11 @@ public sealed class PolicyGrain(
         state.State = new PolicyState(parsed.Policy, history);
         await state.WriteStateAsync();
         cache.Set(parsed.Policy!);
+        var changes = PolicyDiff.Compare(before, parsed.Policy!);
+        var said = changes.IsEmpty ? "no effective value changes"
+            : string.Join("; ", changes.Take(12).Select(c => c.ToString())) + (changes.Length > 12 ? $"; and {changes.Length - 12} more" : "");
         await audit.AppendAsync([Decisions.Create(now, appliedBy, "policy", DecisionKinds.PolicyApplied,
-            $"Applied policy version {version}, submitted by {appliedBy}.", version, rule: "policy")]);
+            $"Applied policy version {version}{(why is null ? "" : $", {why}")}, submitted by {appliedBy}: {said}.", version, rule: "policy")]);
         return new PolicyApplyResult(true, version, []);
     }
 }

@@ -49,6 +49,9 @@ public static class FleetApi
         api.MapGet("/policy", GetPolicyAsync).WithTags("Policy").RequireAuthorization(Access.Viewer);
         api.MapPut("/policy", PutPolicyAsync).WithTags("Policy").RequireAuthorization(Access.Admin);
         api.MapGet("/policy/history", (IFleetClient fleet) => fleet.GetPolicyHistoryAsync()).WithTags("Policy").RequireAuthorization(Access.Viewer);
+        api.MapGet("/policy/diff", (int from, int? to, IFleetClient fleet) => fleet.DiffPolicyVersionsAsync(from, to)).WithTags("Policy").RequireAuthorization(Access.Viewer);
+        api.MapPost("/policy/diff", DiffPolicyAsync).WithTags("Policy").RequireAuthorization(Access.Viewer);
+        api.MapPost("/policy/rollback", RollbackPolicyAsync).WithTags("Policy").RequireAuthorization(Access.Admin);
         api.MapGet("/fleet", FleetAsync).WithTags("Fleet").RequireAuthorization(Access.Viewer);
         api.MapPost("/fleet/freeze", (OperatorRequest? body, IFleetClient fleet, HttpContext http) =>
             fleet.FreezeAsync(Access.Who(http, body?.By), body?.Reason ?? "")).WithTags("Fleet").RequireAuthorization(Access.Operator);
@@ -192,6 +195,22 @@ public static class FleetApi
         var (document, by) = await ReadDocumentAsync(request);
         if (document is null) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["document"] = ["is required: send the YAML as text/yaml, or JSON {\"document\": \"...\"}"] });
         var result = await fleet.ApplyPolicyAsync(document, Access.Who(request.HttpContext, string.IsNullOrWhiteSpace(by) ? "api" : by));
+        return result.Applied ? TypedResults.Ok(result) : TypedResults.UnprocessableEntity(result);
+    }
+
+    private static async Task<Results<Ok<PolicyDiffResult>, UnprocessableEntity<PolicyDiffResult>, ValidationProblem>> DiffPolicyAsync(HttpRequest request, IFleetClient fleet)
+    {
+        var (document, _) = await ReadDocumentAsync(request);
+        if (string.IsNullOrWhiteSpace(document)) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["document"] = ["is required: send the candidate YAML as text/yaml"] });
+        var diff = await fleet.DiffPolicyAsync(document);
+        return diff.Problems.IsEmpty ? TypedResults.Ok(diff) : TypedResults.UnprocessableEntity(diff);
+    }
+
+    private static async Task<Results<Ok<PolicyApplyResult>, UnprocessableEntity<PolicyApplyResult>, ValidationProblem>> RollbackPolicyAsync(RollbackRequest? body, IFleetClient fleet, HttpContext http)
+    {
+        if (body?.Version is not { } version)
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["version"] = ["is required: the version to go back to (fleet policy history lists them; 0 is the built-in default)"] });
+        var result = await fleet.RollbackPolicyAsync(version, Access.Who(http, body.By));
         return result.Applied ? TypedResults.Ok(result) : TypedResults.UnprocessableEntity(result);
     }
 

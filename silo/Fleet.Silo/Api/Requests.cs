@@ -27,3 +27,6 @@ public sealed record PolicyView(int Version, DateTimeOffset AppliedAt, string Ap
 public sealed record BatchItemResult(string NodeId, string Outcome, string Health, long LastSequence);
 
 public sealed record FleetView(Fleet.Abstractions.Supervision.FleetStatus Fleet, IReadOnlyList<Fleet.Abstractions.Supervision.DomainStatus> Domains);
+
+/// <summary>Body of <c>POST /api/v1/policy/rollback</c>: the version to apply again (0: the built-in default).</summary>
+public sealed record RollbackRequest(int? Version, string? By);

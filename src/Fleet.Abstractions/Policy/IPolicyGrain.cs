@@ -43,4 +43,8 @@ public interface IPolicyGrain : IGrainWithStringKey
 
     [ReadOnly, Alias("GetHistory"), RequiresRole(FleetRole.Viewer)]
     Task<ImmutableArray<PolicyVersionInfo>> GetHistoryAsync();
+
+    /// <summary>Applies an earlier version's document again, as a new version (0: the built-in default); refused when the history no longer holds it.</summary>
+    [Alias("Rollback"), RequiresRole(FleetRole.Admin)]
+    Task<PolicyApplyResult> RollbackAsync(int version, string by);
 }
