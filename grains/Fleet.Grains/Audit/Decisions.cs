@@ -13,5 +13,9 @@ public static class Decisions
         string? guardrail = null, string? outcome = null, string? incidentId = null, string? id = null) =>
         new(id ?? Guid.CreateVersion7(time).ToString("N"), time, actor, subject, kind, action, reason,
             evidence?.ToImmutableDictionary() ?? ImmutableDictionary<string, string>.Empty,
-            rule, policyVersion, guardrail, outcome, incidentId, Activity.Current?.TraceId.ToString());
+            rule, policyVersion, guardrail, outcome, incidentId, CaseTrace());
+
+    /// <summary>The trace id of the case span the record is made in; none outside a case (never a trace a caller chose).</summary>
+    private static string? CaseTrace() =>
+        Activity.Current is { } a && a.Source.Name == Telemetry.CaseTracing.SourceName && a.Recorded ? a.TraceId.ToString() : null;
 }

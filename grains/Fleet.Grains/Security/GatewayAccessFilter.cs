@@ -27,6 +27,8 @@ public sealed class GatewayAccessFilter(KeyRing keys, AccessSettings settings) :
 
     private sealed record Rule(RequiresRoleAttribute Needs, int ByIndex, string Name);
 
+    private static readonly string[] TraceHeaders = ["traceparent", "tracestate", "baggage", "Request-Id", "Correlation-Context"];
+
     public async Task Invoke(IIncomingGrainCallContext context)
     {
         // Orleans' own system targets answer a client's connection (the cluster's manifest, the gateway list): they pass.
@@ -39,6 +41,8 @@ public sealed class GatewayAccessFilter(KeyRing keys, AccessSettings settings) :
         RequestContext.Remove(CallerContext.Key);
         RequestContext.Remove(CallerContext.Who);
         RequestContext.Remove(CallerContext.Node);
+        // A client does not choose the trace a call joins (it could force its calls to be exported, or stamp a case's trace on them).
+        foreach (var header in TraceHeaders) RequestContext.Remove(header);
         var rule = Rules.GetOrAdd(context.InterfaceMethod, Read);
         var caller = await keys.AuthenticateAsync(key)
             ?? throw new AccessDeniedException(key is null

@@ -23,7 +23,8 @@ public sealed record PrincipalGrainState(
     [property: Id(7)] int Episode,
     [property: Id(8)] string? Note,
     [property: Id(9)] DateTimeOffset? LastReportAt,
-    [property: Id(10)] int Streak = 0)
+    [property: Id(10)] int Streak = 0,
+    [property: Id(11)] int Attempt = 0)
 {
     public PrincipalGrainState() : this([], PrincipalPhase.Normal, null, null, null, null, null, 0, null, null) { }
 }
@@ -94,9 +95,11 @@ public sealed class PrincipalGrain(
     private async Task OnAnomalyAsync(Anomaly anomaly, PrincipalReport report, FleetPolicy policy)
     {
         var now = time.GetUtcNow();
-        // Kept in the baseline while nothing is done: robust statistics shrug off one burst, and a pattern that recurs (a new
-        // nightly job) is learned instead of flagged for ever. Reports made while contained stay out.
-        state.State = S with { Samples = PrincipalBaseline.Add(S.Samples, PrincipalSample.From(report), policy.Security.Window) };
+        // The first anomalous report of an episode goes into the baseline (robust statistics shrug off one burst, and a
+        // one-window job that recurs — a new nightly export — is learned instead of flagged for ever); the rest of the
+        // episode stays out, so a sustained exfiltration that is held back (a storm, the budget, an approval) cannot teach
+        // the baseline that it is normal. Reports made while contained stay out too.
+        if (S.Streak == 0) state.State = S with { Samples = PrincipalBaseline.Add(S.Samples, PrincipalSample.From(report), policy.Security.Window) };
         var first = S.Note is null;
         if (first) state.State = S with { Episode = S.Episode + 1 };
         state.State = S with { Evidence = anomaly.Evidence, Streak = S.Streak + 1 };
@@ -134,8 +137,8 @@ public sealed class PrincipalGrain(
             return;
         }
         var action = policy.Security.Action;
-        var leaseId = $"{Subject}/contain-{S.Episode}";
-        if (S.Note is null or "watching" or "storm")
+        var leaseId = $"{Subject}/contain-{S.Episode}.{S.Attempt}"; // a new attempt after a failure is a new action, not a repeat
+        if (S.Note is null or "watching" or "storm" or "failed")
             Record(DecisionKinds.Proposed, $"Proposed to contain principal {Id} ({action}): {anomaly.Evidence}.", action, evidence: evidence, rule: "security.action");
         var decision = await Supervisor.RequestLeaseAsync(new LeaseRequest(leaseId, Subject, action, policy.Version, ["security/default"], ActionClass.Containment,
             Basis: ActionBasis.Reported));
@@ -157,9 +160,11 @@ public sealed class PrincipalGrain(
 
     public async Task<PrincipalStatus> ReleaseAsync(string by, string reason)
     {
-        if (S.Phase is not (PrincipalPhase.Contained or PrincipalPhase.Containing))
+        if (S.Phase == PrincipalPhase.Containing)
+            throw new ActionRefusedException("containment-in-flight", $"Principal {Id}'s containment ({S.Action}) is being carried out; release it once it is contained.");
+        if (S.Phase != PrincipalPhase.Contained)
             throw new ActionRefusedException("not-contained", $"Principal {Id} is not contained ({S.Phase}); there is nothing to release.");
-        var key = $"{Subject}/release-{S.Episode}";
+        var key = $"{Subject}/release-{S.Episode}.{S.Attempt}";
         Record(DecisionKinds.Operator, $"Releasing principal {Id} at the request of {by}: {reason}.", ContainmentActions.Release, rule: "principals.release");
         state.State = S with { Phase = PrincipalPhase.Releasing, Since = time.GetUtcNow(), ActionKey = key, Note = $"released by {by}" };
         await SaveAsync(true);
@@ -180,8 +185,8 @@ public sealed class PrincipalGrain(
             }
             else
             {
-                Record(DecisionKinds.Failed, $"Containment of principal {Id} ({S.Action}) failed: {outcome.Detail}.", S.Action, outcome: "failed");
-                state.State = S with { Phase = PrincipalPhase.Normal, Since = outcome.CompletedAt, Note = "failed" };
+                Record(DecisionKinds.Failed, $"Containment of principal {Id} ({S.Action}) failed: {outcome.Detail}; the next anomalous report tries again.", S.Action, outcome: "failed");
+                state.State = S with { Phase = PrincipalPhase.Normal, Since = outcome.CompletedAt, Note = "failed", Attempt = S.Attempt + 1 };
             }
             if (S.LeaseId is { } lease) await Supervisor.ReleaseLeaseAsync(lease);
             state.State = S with { LeaseId = null };
@@ -191,12 +196,12 @@ public sealed class PrincipalGrain(
             if (outcome.Succeeded)
             {
                 Record(DecisionKinds.Released, $"Released principal {Id}: {outcome.Detail}. It is judged against its baseline again.", ContainmentActions.Release, outcome: "released");
-                state.State = S with { Phase = PrincipalPhase.Normal, Since = outcome.CompletedAt, Note = null, Evidence = null, Action = null };
+                state.State = S with { Phase = PrincipalPhase.Normal, Since = outcome.CompletedAt, Note = null, Evidence = null, Action = null, Streak = 0 };
             }
             else
             {
-                Record(DecisionKinds.Failed, $"Release of principal {Id} failed: {outcome.Detail}; it stays contained.", ContainmentActions.Release, outcome: "failed");
-                state.State = S with { Phase = PrincipalPhase.Contained };
+                Record(DecisionKinds.Failed, $"Release of principal {Id} failed: {outcome.Detail}; it stays contained (release it again to retry).", ContainmentActions.Release, outcome: "failed");
+                state.State = S with { Phase = PrincipalPhase.Contained, Attempt = S.Attempt + 1 };
             }
         }
         await SaveAsync(true);

@@ -10,6 +10,9 @@ namespace Fleet.Grains.Security;
 public sealed record SecuritySupervisorState([property: Id(0)] ImmutableSortedSet<string> Principals)
 {
     public SecuritySupervisorState() : this(ImmutableSortedSet<string>.Empty) { }
+
+    /// <summary>Principals with enough history to be judged: the storm share's denominator, kept across restarts.</summary>
+    [Id(1)] public ImmutableSortedSet<string> Judged { get; init; } = ImmutableSortedSet<string>.Empty;
 }
 
 /// <summary>
@@ -24,7 +27,6 @@ public sealed class SecuritySupervisorGrain(
     [PersistentState("security", StorageNames.Fleet)] IPersistentState<SecuritySupervisorState> state,
     PolicyCache policies, TimeProvider time) : Grain, ISecuritySupervisorGrain
 {
-    private readonly HashSet<string> _judged = [];
     private readonly Dictionary<string, DateTimeOffset> _anomalies = [];
     private readonly Dictionary<string, DateTimeOffset> _leases = [];
 
@@ -37,26 +39,27 @@ public sealed class SecuritySupervisorGrain(
 
     public Task<ImmutableArray<string>> ListAsync() => Task.FromResult(state.State.Principals.ToImmutableArray());
 
-    public Task JudgedAsync(string principal)
+    public async Task JudgedAsync(string principal)
     {
-        _judged.Add(principal);
-        return Task.CompletedTask;
+        if (state.State.Judged.Contains(principal)) return;
+        state.State = state.State with { Judged = state.State.Judged.Add(principal) };
+        await state.WriteStateAsync();
     }
 
-    public Task<SecurityVerdict> AnomalyAsync(string principal, DateTimeOffset at)
+    public async Task<SecurityVerdict> AnomalyAsync(string principal, DateTimeOffset at)
     {
         var policy = policies.Current.Security;
         var now = time.GetUtcNow();
-        _judged.Add(principal);
+        await JudgedAsync(principal);
         _anomalies[principal] = now;
         foreach (var (p, when) in _anomalies.ToList())
             if (now - when > policy.StormWindow) _anomalies.Remove(p);
-        return Task.FromResult(Verdict(policy));
+        return Verdict(policy);
     }
 
     private SecurityVerdict Verdict(Abstractions.Policy.SecurityPolicy policy)
     {
-        var judged = Math.Max(_judged.Count, _anomalies.Count);
+        var judged = Math.Max(state.State.Judged.Count, _anomalies.Count);
         var storm = judged >= policy.StormMinPrincipals && _anomalies.Count >= Math.Max(2, Math.Ceiling(policy.StormShare * judged));
         return new SecurityVerdict(storm, _anomalies.Count, judged);
     }
@@ -90,8 +93,10 @@ public sealed class SecuritySupervisorGrain(
             { Evidence = evidence };
     }
 
+    /// <summary>Frees the slot here and the fleet's (always: after a restart this grain no longer knows the lease, the fleet still does).</summary>
     public async Task ReleaseLeaseAsync(string leaseId)
     {
-        if (_leases.Remove(leaseId)) await GrainFactory.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).ReleaseAsync(leaseId);
+        _leases.Remove(leaseId);
+        await GrainFactory.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).ReleaseAsync(leaseId);
     }
 }

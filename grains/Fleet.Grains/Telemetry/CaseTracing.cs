@@ -47,7 +47,7 @@ public static class CaseTracing
             foreach (var (name, at, detail) in openedBy)
             {
                 using var child = Source.StartActivity(name, ActivityKind.Internal, root.Context, [new("fleet.subject", subject), new("fleet.detail", detail)], startTime: at);
-                child?.SetEndTime(at.UtcDateTime);
+                child?.SetEndTime(at.UtcDateTime.AddTicks(10)); // a zero duration would be replaced by the time Stop is called
             }
             return root.Id;
         }

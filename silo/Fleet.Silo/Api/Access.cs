@@ -77,6 +77,12 @@ public static class Access
     /// <summary>Authentication, authorization and rate limits, after routing (they read the endpoint's policy).</summary>
     public static WebApplication UseFleetAccess(this WebApplication app)
     {
+        // A caller's traceparent header does not make the silo's grain calls part of the caller's trace (or exported).
+        app.Use((context, next) =>
+        {
+            System.Diagnostics.Activity.Current = null;
+            return next(context);
+        });
         app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();
@@ -132,7 +138,7 @@ public static class Access
 
     private static string PartitionOf(HttpContext context) =>
         context.User.FindFirst(KeyIdClaim)?.Value is { } id ? "key:" + id
-        : context.User.Identity is { IsAuthenticated: true, Name: { } name } ? "name:" + name
+        : context.User.Identity is { IsAuthenticated: true, Name: { } name } && name != "anonymous" ? "name:" + name
         : "ip:" + context.Connection.RemoteIpAddress;
 
     private static void ConfigureJwt(JwtBearerOptions j, JwtOptions o)
@@ -142,7 +148,8 @@ public static class Access
         j.TokenValidationParameters = new TokenValidationParameters
         {
             ValidateAudience = true, ValidAudience = o.Audience,
-            ValidateIssuer = !string.IsNullOrWhiteSpace(o.Issuer), ValidIssuer = o.Issuer,
+            // Always checked: with an authority and no issuer named, the authority's metadata names it.
+            ValidateIssuer = true, ValidIssuer = string.IsNullOrWhiteSpace(o.Issuer) ? null : o.Issuer,
             NameClaimType = "name", RoleClaimType = "role",
             IssuerSigningKey = string.IsNullOrWhiteSpace(o.SigningKey) ? null : new SymmetricSecurityKey(Encoding.UTF8.GetBytes(o.SigningKey)),
             ClockSkew = TimeSpan.FromSeconds(30),
@@ -285,6 +292,8 @@ public static class KeyFiles
             if (OperatingSystem.IsWindows()) Directory.CreateDirectory(folder);
             else Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
+        // An existing file is made owner-only before the key goes in, never after.
+        if (!OperatingSystem.IsWindows() && File.Exists(path)) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var fileOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows()) fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         using (var stream = new FileStream(path, fileOptions))

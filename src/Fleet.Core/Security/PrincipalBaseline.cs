@@ -47,8 +47,12 @@ public static class PrincipalBaseline
     /// <summary>The samples kept after adding one: newest last, none older than the window, at most <see cref="MaxSamples"/>.</summary>
     public static ImmutableArray<PrincipalSample> Add(ImmutableArray<PrincipalSample> samples, PrincipalSample sample, TimeSpan window)
     {
-        var list = (samples.IsDefault ? [] : samples).Add(sample);
-        var cutoff = sample.At - window;
+        var list = samples.IsDefault ? [] : samples;
+        // In time order (a late or backfilled report goes where it belongs); older than the window behind the newest: dropped.
+        var at = list.Length;
+        while (at > 0 && list[at - 1].At > sample.At) at--;
+        list = list.Insert(at, sample);
+        var cutoff = list[^1].At - window;
         var drop = 0;
         while (drop < list.Length && (list[drop].At < cutoff || list.Length - drop > MaxSamples)) drop++;
         return drop == 0 ? list : list.RemoveRange(0, drop);

@@ -147,6 +147,33 @@ public class ContainmentTests(ContainmentCluster f) : IClassFixture<ContainmentC
     }
 
     [Fact]
+    public async Task FailedContainment_IsTriedAgainOnTheNextAnomalousReport_AsANewAction()
+    {
+        FreshWindowAt(18);
+        await HistoryAsync("retry@corp", 4);
+        var failures = 0;
+        f.Actuator.Behaviour = r => r.Subject == "principal/retry@corp" && r.Action == ContainmentActions.RevokeTokens && Interlocked.Increment(ref failures) == 1
+            ? new Fleet.Grains.Actuators.ActuatorResult(false, "webhook refused the action with 400") : null;
+        try
+        {
+            var now = f.Time.GetUtcNow();
+            for (var i = 0; i < 2; i++) await Principal("retry@corp").ReportAsync(Report("retry@corp", now + TimeSpan.FromMinutes(5 * i), 9_000 * Mb));
+            await FleetTestCluster.EventuallyAsync(async () => (await f.TrailAsync("principal/retry@corp")).Any(r => r.Kind == DecisionKinds.Failed), "the first containment failed");
+            Assert.Equal(PrincipalPhase.Normal, (await Principal("retry@corp").GetAsync())!.Phase);
+
+            await Principal("retry@corp").ReportAsync(Report("retry@corp", now + TimeSpan.FromMinutes(10), 9_000 * Mb));
+            await FleetTestCluster.EventuallyAsync(async () => (await Principal("retry@corp").GetAsync())!.Phase == PrincipalPhase.Contained, "the second attempt contained it");
+            var done = Assert.Single(f.Actuator.History, a => a.Subject == "principal/retry@corp");
+            Assert.EndsWith("contain-1.1/revoke-tokens", done.IdempotencyKey);
+            Assert.Equal(2, failures);
+        }
+        finally
+        {
+            f.Actuator.Behaviour = null;
+        }
+    }
+
+    [Fact]
     public async Task TooLittleHistory_IsNotJudged()
     {
         FreshWindowAt(17);
