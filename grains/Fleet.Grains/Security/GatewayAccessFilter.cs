@@ -89,3 +89,20 @@ public sealed class GatewayAccessFilter(KeyRing keys, AccessSettings settings) :
 
     private static string Article(FleetRole r) => r is FleetRole.Admin or FleetRole.Agent or FleetRole.Operator ? $"an {r.Name()}" : $"a {r.Name()}";
 }
+
+/// <summary>
+/// Calls from the cluster to a client (an agent's observer) carry no caller identity: who made the call that led to
+/// them, and the node an agent key is bound to, stay inside the cluster.
+/// </summary>
+public sealed class ClientBoundContextFilter : IOutgoingGrainCallFilter
+{
+    public async Task Invoke(IOutgoingGrainCallContext context)
+    {
+        if (context.TargetId.IsClient())
+        {
+            RequestContext.Remove(CallerContext.Who);
+            RequestContext.Remove(CallerContext.Node);
+        }
+        await context.Invoke();
+    }
+}

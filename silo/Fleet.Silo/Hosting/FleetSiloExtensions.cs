@@ -38,6 +38,7 @@ public static class FleetSiloExtensions
             silo.AddFleetClustering(options);
             silo.AddDashboard();
             silo.AddIncomingGrainCallFilter<Fleet.Grains.Security.GatewayAccessFilter>();
+            silo.AddOutgoingGrainCallFilter<Fleet.Grains.Security.ClientBoundContextFilter>();
             // A case's steps carry its trace into the grains they call (the supervisors, the executor's ledger).
             if (!string.IsNullOrWhiteSpace(options.Otlp.Endpoint)) silo.AddActivityPropagation();
         });
