@@ -355,10 +355,11 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
             FleetPolicy? Of(int v) => v == 0 ? FleetPolicy.Default
                 : history.FirstOrDefault(h => h.Version == v) is { } h && PolicyParser.Parse(h.Document, v) is { IsValid: true } p ? p.Policy : null;
             var problems = new Dictionary<string, string[]>();
-            if (Of(from) is null) problems["from"] = [$"version {from} is not in the history (current {current}; the last 50 are kept)"];
-            if (Of(target) is null) problems["to"] = [$"version {target} is not in the history (current {current})"];
+            var (before, after) = (Of(from), Of(target));
+            if (before is null) problems["from"] = [$"version {from} is not in the history (current {current}; the last 50 are kept)"];
+            if (after is null) problems["to"] = [$"version {target} is not in the history (current {current})"];
             Require(problems, "diff");
-            return new PolicyDiffResult(from, target, Fleet.Core.Policies.PolicyDiff.Compare(Of(from)!, Of(target)!), []);
+            return new PolicyDiffResult(from, target, Fleet.Core.Policies.PolicyDiff.Compare(before!, after!), []);
         }, cancellationToken);
 
     public Task<PolicyApplyResult> RollbackPolicyAsync(int version, string by, CancellationToken cancellationToken = default)

@@ -40,12 +40,7 @@ public sealed class AgentCluster : IAsyncDisposable
     }
 
     /// <summary>Makes an agent key bound to <paramref name="node"/> through the API (as an admin would with fleet keys create).</summary>
-    public async Task<string> AgentKeyAsync(string node)
-    {
-        using var r = await Silo.Http.PostAsJsonAsync("/api/v1/keys", new { name = $"agent-{node}", role = "agent", node });
-        r.EnsureSuccessStatusCode();
-        return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("secret").GetString()!;
-    }
+    public Task<string> AgentKeyAsync(string node) => Silo.MakeKeyAsync($"agent-{node}", "agent", node);
 
     public async Task<string?> HealthAsync(string node)
     {

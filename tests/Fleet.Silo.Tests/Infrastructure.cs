@@ -138,6 +138,15 @@ public sealed class SiloProcess : IAsyncDisposable
         return http;
     }
 
+    /// <summary>Makes a key through the API with the admin key (as an admin would) and returns its secret.</summary>
+    public async Task<string> MakeKeyAsync(string name, string role, string? node = null)
+    {
+        using var r = await System.Net.Http.Json.HttpClientJsonExtensions.PostAsJsonAsync(Http, "/api/v1/keys", new { name, role, node });
+        var body = await r.Content.ReadAsStringAsync();
+        if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"making key {name}: {(int)r.StatusCode} {body}");
+        return System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("secret").GetString()!;
+    }
+
     /// <summary>The CLI's arguments to reach this silo with its admin key (or <paramref name="key"/>).</summary>
     public string[] CliArgs(string? key = null) => ["--gateway", Gateway, .. (key ?? AdminKey) is { } k ? new[] { "--key", k } : []];
 

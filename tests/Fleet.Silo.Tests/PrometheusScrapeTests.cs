@@ -20,9 +20,7 @@ public class PrometheusScrapeTests(SiloFixture f) : IClassFixture<SiloFixture>
         var port = Repo.FreePort();
         var config = Path.Combine(dir, "prometheus.yml");
         // Prometheus scrapes with a viewer key of its own (/metrics needs one unless Fleet:Auth:OpenMetrics is set).
-        using var made = await f.Http.PostAsJsonAsync("/api/v1/keys", new { name = "prometheus", role = "viewer" });
-        made.EnsureSuccessStatusCode();
-        var key = (await made.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("secret").GetString();
+        var key = await f.Silo.MakeKeyAsync("prometheus", "viewer");
         await File.WriteAllTextAsync(config, $"""
             global:
               scrape_interval: 1s

@@ -298,8 +298,7 @@ public class SecurityStartTests(Xunit.Abstractions.ITestOutputHelper output)
         var clients = new List<HttpClient>();
         foreach (var n in nodes)
         {
-            using var made = await silo.Http.PostAsJsonAsync("/api/v1/keys", new { name = n, role = "agent", node = n });
-            var http = silo.HttpWith((await made.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("secret").GetString());
+            var http = silo.HttpWith(await silo.MakeKeyAsync(n, "agent", n));
             (await http.PostAsJsonAsync("/api/v1/nodes", new { id = n, domain = "flood", capacity = new { cpuCores = 4, memoryBytes = 8L << 30, diskBytes = 0 } })).EnsureSuccessStatusCode();
             clients.Add(http);
         }

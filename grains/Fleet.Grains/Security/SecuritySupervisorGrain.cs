@@ -52,9 +52,15 @@ public sealed class SecuritySupervisorGrain(
         var now = time.GetUtcNow();
         await JudgedAsync(principal);
         _anomalies[principal] = now;
+        ForgetOldAnomalies(now, policy);
+        return Verdict(policy);
+    }
+
+    /// <summary>Anomalies older than the storm window no longer count toward a storm.</summary>
+    private void ForgetOldAnomalies(DateTimeOffset now, Abstractions.Policy.SecurityPolicy policy)
+    {
         foreach (var (p, when) in _anomalies.ToList())
             if (now - when > policy.StormWindow) _anomalies.Remove(p);
-        return Verdict(policy);
     }
 
     private SecurityVerdict Verdict(Abstractions.Policy.SecurityPolicy policy)
@@ -71,8 +77,7 @@ public sealed class SecuritySupervisorGrain(
         foreach (var (id, until) in _leases.ToList())
             if (until <= now) _leases.Remove(id);
         if (_leases.ContainsKey(request.RequestId)) return new LeaseDecision(true, request.RequestId, _leases[request.RequestId], null, "the containment slot was already held");
-        foreach (var (p, when) in _anomalies.ToList())
-            if (now - when > policy.Security.StormWindow) _anomalies.Remove(p);
+        ForgetOldAnomalies(now, policy.Security);
         var verdict = Verdict(policy.Security);
         var evidence = ImmutableDictionary<string, string>.Empty
             .Add("containmentsInFlight", $"{_leases.Count} of {policy.Security.MaxConcurrent}")

@@ -67,12 +67,10 @@ public static class PrincipalBaseline
         Anomaly? worst = null;
         foreach (var m in Metrics)
         {
-            var values = basis.Select(m.Of).ToArray();
-            var median = values.Median();
-            var mad = values.Select(v => Math.Abs(v - median)).Median();
+            var (median, mad) = Robust(basis.Select(m.Of));
             // The spread is never taken narrower than the whole history's: a few quiet reports at one hour are no licence
             // to call an ordinary figure extreme.
-            var all = basis.Length == samples.Length ? mad : MadOf(samples.Select(m.Of).ToArray());
+            var all = basis.Length == samples.Length ? mad : Robust(samples.Select(m.Of)).Mad;
             var scale = Math.Max(1.4826 * Math.Max(mad, all), Math.Max(0.1 * median, m.Floor));
             var value = m.Of(current);
             var score = (value - median) / scale;
@@ -84,10 +82,12 @@ public static class PrincipalBaseline
         return worst;
     }
 
-    private static double MadOf(double[] values)
+    /// <summary>Median and median absolute deviation (MathNet.Numerics).</summary>
+    private static (double Median, double Mad) Robust(IEnumerable<double> figures)
     {
+        var values = figures.ToArray();
         var median = values.Median();
-        return values.Select(v => Math.Abs(v - median)).Median();
+        return (median, values.Select(v => Math.Abs(v - median)).Median());
     }
 
     /// <summary>Whether the principal has enough history to be judged.</summary>
@@ -96,9 +96,8 @@ public static class PrincipalBaseline
     public static ImmutableArray<MetricBaseline> Describe(ImmutableArray<PrincipalSample> samples) =>
         samples.IsDefaultOrEmpty ? [] : [.. Metrics.Select(m =>
         {
-            var values = samples.Select(m.Of).ToArray();
-            var median = values.Median();
-            return new MetricBaseline(m.Name, median, values.Select(v => Math.Abs(v - median)).Median(), values.Length);
+            var (median, mad) = Robust(samples.Select(m.Of));
+            return new MetricBaseline(m.Name, median, mad, samples.Length);
         })];
 
     private static (PrincipalSample[]? Basis, string What) Basis(ImmutableArray<PrincipalSample> samples, DateTimeOffset at, SecurityPolicy policy)
