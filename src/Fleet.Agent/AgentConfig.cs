@@ -28,6 +28,8 @@ public sealed class AgentConfig
     public List<ScriptSection> Scripts { get; set; } = [];
     /// <summary>Action name → steps (<c>restart:NAME</c>, <c>stop:NAME</c>, <c>start:NAME</c>, <c>script:NAME</c>).</summary>
     public Dictionary<string, List<string>> Actions { get; set; } = [];
+    /// <summary>Where the agent reads the figures of the service instances on this host, to report them (rollout judgements, scaling). Default none.</summary>
+    public InstancesSection? Instances { get; set; }
 
     public TimeSpan Interval => Durations.TryParse(ReportInterval, out var d) ? d : TimeSpan.FromSeconds(1);
 
@@ -54,6 +56,23 @@ public sealed class AgentConfig
         /// environment is passed on to the processes it supervises, and a key must not be.
         /// </summary>
         public string? Key() => KeyFile is { } file ? Fleet.Client.FleetKeyFile.TryRead(file) : null;
+    }
+
+    public sealed class InstancesSection
+    {
+        /// <summary>
+        /// A local http(s) endpoint answering a JSON array, one object per instance:
+        /// <c>{service, instance, version, requests, errors, latencyP50Ms, latencyP99Ms, memoryBytes, healthy, cpuPercent?}</c>
+        /// (requests and errors per second since the last read).
+        /// </summary>
+        public string Url { get; set; } = "";
+        /// <summary>How often it is read and reported. Default 10s.</summary>
+        public string Every { get; set; } = "10s";
+        /// <summary>How long a read may take. Default 2s.</summary>
+        public string Timeout { get; set; } = "2s";
+
+        public TimeSpan Interval => Durations.TryParse(Every, out var d) ? d : TimeSpan.FromSeconds(10);
+        public TimeSpan ReadTimeout => Durations.TryParse(Timeout, out var d) ? d : TimeSpan.FromSeconds(2);
     }
 
     public sealed class ProbeSection
@@ -181,6 +200,12 @@ public sealed class AgentConfig
                 if (t.Port is < 1 or > 65535) p.Add($"{path}.tcp.port: {t.Port} must be from 1 to 65535");
                 if (!Durations.TryParse(t.Timeout, out _)) p.Add($"{path}.tcp.timeout: '{t.Timeout}' is not a duration");
             }
+        }
+        if (Instances is { } ins)
+        {
+            if (!Uri.TryCreate(ins.Url, UriKind.Absolute, out var iu) || iu.Scheme is not ("http" or "https")) p.Add($"instances.url: '{ins.Url}' is not an http(s) URL");
+            if (!Durations.TryParse(ins.Every, out var every) || every < TimeSpan.FromMilliseconds(100)) p.Add($"instances.every: '{ins.Every}' must be a duration of at least 100ms");
+            if (!Durations.TryParse(ins.Timeout, out _)) p.Add($"instances.timeout: '{ins.Timeout}' is not a duration");
         }
         foreach (var (action, steps) in Actions)
         {

@@ -43,6 +43,7 @@ builder.Services.AddSingleton<AgentActions>();
 // The agent's own work starts before the cluster client, which may wait for the cluster as long as it takes.
 builder.Services.AddHostedService<ProbeListener>();
 builder.Services.AddHostedService<AgentLoop>();
+builder.Services.AddHostedService<InstanceReporter>();
 builder.AddFleetClient(o =>
 {
     o.Gateways = config!.Cluster.Gateways;

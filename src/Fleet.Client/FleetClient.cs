@@ -58,6 +58,10 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         {
             throw new FleetNotFoundException(e.Message);
         }
+        catch (RolloutRefusedException e)
+        {
+            throw new FleetRefusedException(e.Code, e.Message);
+        }
         catch (AccessDeniedException e)
         {
             throw new FleetAccessDeniedException(e.Message, e.Unauthenticated);
@@ -248,6 +252,44 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         RequireServiceName(name);
         RequireBy(by);
         return CallAsync(() => Service(name).DeleteAsync(by), cancellationToken);
+    }
+
+    public Task<RolloutView> DeployServiceAsync(string name, string version, string? strategy, string by, CancellationToken cancellationToken = default)
+    {
+        var problems = InputRules.CheckId("name", name, "service name");
+        foreach (var kv in InputRules.CheckVersion("version", version)) problems[kv.Key] = kv.Value;
+        if (strategy is not null && !Fleet.Core.Rollouts.RolloutPlanner.Strategies.Contains(strategy))
+            problems["strategy"] = [$"'{strategy}' is not a strategy; accepted: {string.Join(", ", Fleet.Core.Rollouts.RolloutPlanner.Strategies)}"];
+        foreach (var kv in InputRules.CheckText("by", by, true, 128)) problems[kv.Key] = kv.Value;
+        Require(problems, "deploy request");
+        return CallAsync(() => Service(name).DeployAsync(version, strategy, by), cancellationToken);
+    }
+
+    public Task<RolloutView> RollbackServiceAsync(string name, string by, string? reason = null, CancellationToken cancellationToken = default) =>
+        RolloutCallAsync(name, by, reason, (s, b, r) => s.RollbackAsync(b, r), cancellationToken);
+
+    public Task<RolloutView> PromoteRolloutAsync(string name, string by, CancellationToken cancellationToken = default) =>
+        RolloutCallAsync(name, by, null, (s, b, _) => s.PromoteAsync(b), cancellationToken);
+
+    public Task<RolloutView> AbortRolloutAsync(string name, string by, string? reason = null, CancellationToken cancellationToken = default) =>
+        RolloutCallAsync(name, by, reason, (s, b, r) => s.AbortAsync(b, r), cancellationToken);
+
+    public Task<RolloutView> ResumeRolloutAsync(string name, string by, CancellationToken cancellationToken = default) =>
+        RolloutCallAsync(name, by, null, (s, b, _) => s.ResumeAsync(b), cancellationToken);
+
+    public Task<ImmutableArray<RolloutView>> ListRolloutsAsync(string name, CancellationToken cancellationToken = default)
+    {
+        RequireServiceName(name);
+        return CallAsync(() => Service(name).GetRolloutsAsync(), cancellationToken);
+    }
+
+    private Task<RolloutView> RolloutCallAsync(string name, string by, string? reason, Func<IServiceGrain, string, string?, Task<RolloutView>> call, CancellationToken cancellationToken)
+    {
+        var problems = InputRules.CheckId("name", name, "service name");
+        foreach (var kv in InputRules.CheckText("by", by, true, 128)) problems[kv.Key] = kv.Value;
+        foreach (var kv in InputRules.CheckText("reason", reason, false, 512)) problems[kv.Key] = kv.Value;
+        Require(problems, "rollout request");
+        return CallAsync(() => call(Service(name), by, reason), cancellationToken);
     }
 
     public async Task<ImmutableArray<InstanceReportOutcome>> ReportInstancesAsync(IReadOnlyList<InstanceReport> reports, CancellationToken cancellationToken = default)

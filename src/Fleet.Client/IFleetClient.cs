@@ -74,6 +74,24 @@ public interface IFleetClient
     /// <summary>Stops the service's instances and forgets it; the status while instances stop, null once gone.</summary>
     Task<ServiceStatus?> DeleteServiceAsync(string name, string by, CancellationToken cancellationToken = default);
 
+    /// <summary>Starts a rollout of <paramref name="version"/> (strategy <c>canary</c>, the default, or <c>rolling</c>); refused (<see cref="FleetRefusedException"/>) while another is active.</summary>
+    Task<RolloutView> DeployServiceAsync(string name, string version, string? strategy, string by, CancellationToken cancellationToken = default);
+
+    /// <summary>Rolls the active rollout back, or with none active goes back to the version before the last completed rollout.</summary>
+    Task<RolloutView> RollbackServiceAsync(string name, string by, string? reason = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Passes the current step of a paused (or progressing) rollout by hand, or ends the watch of a promoted one.</summary>
+    Task<RolloutView> PromoteRolloutAsync(string name, string by, CancellationToken cancellationToken = default);
+
+    /// <summary>Stops the active rollout and rolls it back.</summary>
+    Task<RolloutView> AbortRolloutAsync(string name, string by, string? reason = null, CancellationToken cancellationToken = default);
+
+    /// <summary>A paused rollout judges its step again from now.</summary>
+    Task<RolloutView> ResumeRolloutAsync(string name, string by, CancellationToken cancellationToken = default);
+
+    /// <summary>The rollouts on record, newest first.</summary>
+    Task<ImmutableArray<RolloutView>> ListRolloutsAsync(string name, CancellationToken cancellationToken = default);
+
     /// <summary>Instance reports (at most 10,000): every report is checked first, and none is sent if any is invalid.</summary>
     Task<ImmutableArray<InstanceReportOutcome>> ReportInstancesAsync(IReadOnlyList<InstanceReport> reports, CancellationToken cancellationToken = default);
 

@@ -64,4 +64,23 @@ public sealed record Scenario(
 {
     /// <summary>The services run on the fleet (none by default).</summary>
     public ImmutableArray<ServiceShape> Services { get; init; } = [];
+
+    /// <summary>New versions deployed while the scenario runs (none by default).</summary>
+    public ImmutableArray<DeploySpec> Deploys { get; init; } = [];
 }
+
+/// <summary>
+/// How the instances of one version behave: requests per second, the share that fail, p99 latency, and memory that grows
+/// by <see cref="LeakMiBPerHour"/> once an instance is <see cref="LeakAfter"/> old. The stable version ("1") behaves as
+/// <see cref="Stable"/>.
+/// </summary>
+public sealed record VersionBehaviour(double Rps, double ErrorShare, double P99Ms, double LeakMiBPerHour, TimeSpan LeakAfter)
+{
+    public static VersionBehaviour Stable { get; } = new(50, 0.01, 100, 0, TimeSpan.Zero);
+
+    /// <summary>Worse than the stable version in any way the judge looks at.</summary>
+    public bool Bad => ErrorShare > Stable.ErrorShare * 1.5 || P99Ms > Stable.P99Ms * 1.3 || LeakMiBPerHour > 0;
+}
+
+/// <summary>A deploy of <see cref="Version"/> to every service of the shape named <see cref="Service"/>, at <see cref="At"/>.</summary>
+public sealed record DeploySpec(string Service, TimeSpan At, string Version, VersionBehaviour Behaviour);

@@ -73,7 +73,7 @@ public static class ScenarioLoader
                 if (!keys.Contains(k)) problems.Add($"{path}{k}: unknown field; accepted: {string.Join(", ", keys)}");
         }
 
-        Known(root, "", "name", "description", "nodes", "domains", "reportInterval", "duration", "seed", "policy", "faults", "services");
+        Known(root, "", "name", "description", "nodes", "domains", "reportInterval", "duration", "seed", "policy", "faults", "services", "deploys");
         var name = Text(root, "name") ?? "unnamed";
         var nodes = Int(root, "", "nodes", 50, 1, 1_000_000);
         var domains = Int(root, "", "domains", 5, 1, 100_000);
@@ -128,10 +128,31 @@ public static class ScenarioLoader
                         Num(sv, path, "cpuCores", 1, 0.001, 1024), memory, minHealthy, maxUnavailable, Text(sv, "spread") != "false"));
                 }
         }
+        var deploys = ImmutableArray.CreateBuilder<DeploySpec>();
+        if (root.Children.TryGetValue(new YamlScalarNode("deploys"), out var deploysNode))
+        {
+            if (deploysNode is not YamlSequenceNode seq) problems.Add("deploys: must be a list");
+            else
+                for (var i = 0; i < seq.Children.Count; i++)
+                {
+                    var path = $"deploys[{i}].";
+                    if (seq.Children[i] is not YamlMappingNode d) { problems.Add($"deploys[{i}]: must be a mapping"); continue; }
+                    Known(d, path, "service", "at", "version", "rps", "errorShare", "p99Ms", "leakMiBPerHour", "leakAfter");
+                    var service = Text(d, "service");
+                    if (service is null || services.All(x => x.Name != service)) problems.Add($"{path}service: '{service}' names no service of the scenario");
+                    var version = Text(d, "version") ?? "2";
+                    if (Fleet.Core.Validation.InputRules.CheckVersion("version", version).Count > 0 || version == "1") problems.Add($"{path}version: '{version}' must be a version other than the stable \"1\" (1 to 64 characters, no spaces)");
+                    var stable = VersionBehaviour.Stable;
+                    deploys.Add(new DeploySpec(service ?? "", Dur(d, path, "at", TimeSpan.Zero)!.Value, version,
+                        new VersionBehaviour(Num(d, path, "rps", stable.Rps, 0, 1_000_000), Num(d, path, "errorShare", stable.ErrorShare, 0, 1),
+                            Num(d, path, "p99Ms", stable.P99Ms, 0, 3_600_000), Num(d, path, "leakMiBPerHour", 0, 0, 1_000_000), Dur(d, path, "leakAfter", TimeSpan.Zero)!.Value)));
+                }
+        }
         if (problems.Count > 0) throw new ScenarioException(problems);
         return new Scenario(name, Text(root, "description") ?? "", nodes, domains, interval, duration, Int(root, "", "seed", 1, 0, int.MaxValue), policy, faults.ToImmutable())
         {
             Services = services.ToImmutable(),
+            Deploys = deploys.ToImmutable(),
         };
     }
 }

@@ -55,6 +55,9 @@ public sealed record Scorecard(
     /// <summary>The operator's drains the scenario asked for, when it asked any.</summary>
     public DrainScore? Drains { get; init; }
 
+    /// <summary>The deploys the scenario made, when it made any.</summary>
+    public RolloutScore? Rollouts { get; init; }
+
     public static string Clock(TimeSpan t) => t.TotalDays >= 1 ? $"{(int)t.TotalDays}d{t.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture)}" : t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"mm\:ss", CultureInfo.InvariantCulture);
 
     private static string S(double? seconds) => seconds is { } s ? $"{s:0.#} s" : "—";
@@ -84,6 +87,14 @@ public sealed record Scorecard(
                 $"({sv.InstanceAvailability:P3} served); back after a node failure p50 {S(sv.InstancesBack.P50)}, p99 {S(sv.InstancesBack.P99)} ({sv.InstancesBack.Samples}); budget violations {sv.BudgetViolations}");
         if (Drains is { } dr)
             sb.AppendLine($"Drains      {dr.Done} of {dr.Asked} done; refused {(dr.RefusedBy.IsEmpty ? "never" : string.Join(", ", dr.RefusedBy.OrderBy(d => d.Key).Select(d => $"{d.Value}× by {d.Key}")))}");
+        if (Rollouts is { } ro)
+        {
+            sb.AppendLine($"Rollouts    {ro.Deploys} deploy(s): {ro.Promoted} promoted, {ro.RolledBack} rolled back, {ro.Paused} paused, {ro.Other} other; " +
+                $"bad-version instance-time {ro.BadVersionInstanceSeconds:0} s; time to rollback p50 {S(ro.TimeToRollback.P50)}, p99 {S(ro.TimeToRollback.P99)} ({ro.TimeToRollback.Samples})");
+            foreach (var d in ro.Results)
+                sb.AppendLine($"            {d.Service} {d.Version}{(d.Bad ? " (bad)" : "")}: deployed {T(d.DeployedAt)}, first instance {T(d.FirstStartAt)}, gone {T(d.GoneAt)}, " +
+                    $"{d.InstanceSeconds:0} instance-s, {d.Outcome}");
+        }
         sb.AppendLine($"Reports     {ReportsSent} sent in batches of up to {Simulation.BatchSize}, {ReportsUnanswered} unanswered; batch latency p50 {ReportLatencyMs.P50:0.00} ms, p99 {ReportLatencyMs.P99:0.0} ms; step work p50 {StepSeconds.P50:0.000} s, p99 {StepSeconds.P99:0.000} s");
         return sb.ToString();
     }

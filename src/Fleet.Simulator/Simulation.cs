@@ -38,6 +38,7 @@ public sealed class Simulation
     private DateTimeOffset _start;
     private readonly ServiceWatch _services;
     private readonly DrainQueue _drains;
+    private readonly RolloutWatch _rollouts;
 
     public VirtualFleet Fleet { get; }
     public FleetPolicy Policy { get; }
@@ -58,6 +59,7 @@ public sealed class Simulation
         Fleet = new VirtualFleet(scenario.Nodes, scenario.Domains);
         _services = new ServiceWatch(scenario, Fleet);
         _drains = new DrainQueue(_client, _random);
+        _rollouts = new RolloutWatch(scenario, Fleet, new Random(scenario.Seed + 1));
         var policy = scenario.Policy is null ? FleetPolicy.Default : PolicyParser.Parse(scenario.Policy).Policy!;
         Policy = policy with { Telemetry = policy.Telemetry with { ReportInterval = scenario.ReportInterval, MaxTtl = scenario.ReportInterval * 3 } };
     }
@@ -110,10 +112,12 @@ public sealed class Simulation
                 var stepWatch = Stopwatch.StartNew();
                 Fleet.Step(Now, step);
                 await ReportAllAsync(ct);
+                await _rollouts.ReportAsync(_client, _time.GetUtcNow(), Now, ct);
                 await SettleAsync(ct);
                 await ObserveAsync();
                 await _drains.StepAsync(t + step, ct);
                 _services.Step(t + step, step);
+                await _rollouts.StepAsync(_client, t + step, step, ct);
                 var (v, d, f) = await CheckGuardrailsAsync();
                 violations += v; maxDomain = Math.Max(maxDomain, d); maxFleet = Math.Max(maxFleet, f);
                 steps.Add(stepWatch.Elapsed.TotalSeconds);
@@ -297,6 +301,7 @@ public sealed class Simulation
             } while (before is not null);
         }
 
+        var rollouts = await _rollouts.ResultAsync(_client, CancellationToken.None);
         return Fleet.Locked(() =>
         {
             var faults = Fleet.Faults.Select(f => f.Build()).ToImmutableArray();
@@ -314,6 +319,7 @@ public sealed class Simulation
             {
                 Services = _services.Result(total),
                 Drains = _drains.Result(),
+                Rollouts = rollouts,
             };
         });
     }

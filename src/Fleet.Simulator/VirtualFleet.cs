@@ -61,6 +61,9 @@ public sealed class FaultResultBuilder(string id, FaultKind kind, string node, T
 /// leak, a reboot also clears a hang, a drain moves a leaking workload away, a replacement comes back clean, and a
 /// restart cannot reach a hung node.
 /// </summary>
+/// <summary>A service instance the simulated actuator started.</summary>
+public sealed record RunningInstance(string Node, string Version, TimeSpan StartedAt);
+
 public sealed class VirtualFleet
 {
     private readonly object _gate = new();
@@ -71,6 +74,9 @@ public sealed class VirtualFleet
     public int FalseActions { get; private set; }
     public int Actions { get; private set; }
     public List<string> FalseActionLog { get; } = [];
+
+    /// <summary>Every started instance ("service/instance"): its node, its version and when it started.</summary>
+    public Dictionary<string, RunningInstance> Running { get; } = [];
 
     public VirtualFleet(int nodes, int domains)
     {
@@ -103,8 +109,16 @@ public sealed class VirtualFleet
             {
                 // Placing instances is the services' routine work, not a remedy: it is neither an action on the node nor a false one.
                 var key = $"{r.Parameters.GetValueOrDefault("service")}/{r.Parameters.GetValueOrDefault("instance")}";
-                if (r.Action == ActionNames.StartInstance) n.Instances.Add(key);
-                else n.Instances.Remove(key);
+                if (r.Action == ActionNames.StartInstance)
+                {
+                    n.Instances.Add(key);
+                    Running[key] = new RunningInstance(n.Id, r.Parameters.GetValueOrDefault("version") ?? "1", at);
+                }
+                else
+                {
+                    n.Instances.Remove(key);
+                    Running.Remove(key);
+                }
                 return false;
             }
             Actions++;

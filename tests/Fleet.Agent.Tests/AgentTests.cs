@@ -167,10 +167,31 @@ public class AgentBufferTests
 public class AgentServiceInstanceTests
 {
     [Fact]
-    public async Task ServiceApplied_AgentsRunTheConfiguredStartScript_WithTheInstanceInItsEnvironment_AndStopItOnDelete()
+    public async Task ServiceApplied_AgentsRunTheConfiguredStartScript_WithTheInstanceInItsEnvironment_ReportItsFigures_AndStopItOnDelete()
     {
         var marks = Repo.TempDir("agent-instances");
+        // The instances' local figures endpoint: every started instance (from the marks its start script left), 42 requests/s.
+        var figuresPort = Repo.FreePort();
+        using var figures = new System.Net.HttpListener();
+        figures.Prefixes.Add($"http://127.0.0.1:{figuresPort}/");
+        figures.Start();
+        using var stopFigures = new CancellationTokenSource();
+        var serving = Task.Run(async () =>
+        {
+            while (!stopFigures.IsCancellationRequested)
+            {
+                System.Net.HttpListenerContext ctx;
+                try { ctx = await figures.GetContextAsync().WaitAsync(stopFigures.Token); } catch { return; }
+                var items = Directory.GetFiles(marks, "*.started").Select(f => File.ReadAllText(f).Trim().Split(' '))
+                    .Select(w => new { service = w[0], instance = w[1], version = w[2], requests = 42.0, errors = 0.5, latencyP50Ms = 12.0, latencyP99Ms = 40.0, memoryBytes = 300L << 20, healthy = true });
+                var body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(items);
+                ctx.Response.ContentType = "application/json";
+                await ctx.Response.OutputStream.WriteAsync(body);
+                ctx.Response.Close();
+            }
+        });
         var extra = $$"""
+            instances: { url: "http://127.0.0.1:{{figuresPort}}/", every: 500ms }
             scripts:
               - { name: start-instance, command: /bin/sh, args: ["-c", "echo \"$FLEET_SERVICE $FLEET_INSTANCE $FLEET_VERSION $FLEET_KEY\" > {{marks}}/$FLEET_INSTANCE.started"], timeout: 10s }
               - { name: stop-instance, command: /bin/sh, args: ["-c", "touch {{marks}}/$FLEET_INSTANCE.stopped"], timeout: 10s }
@@ -186,6 +207,16 @@ public class AgentServiceInstanceTests
         var lines = Directory.GetFiles(marks, "*.started").Select(f => File.ReadAllText(f).Trim()).Order().ToArray();
         Assert.All(lines, l => Assert.StartsWith("ag-api ag-api-", l));
         Assert.All(lines, l => Assert.Contains(" 7.1 service/ag-api/ag-api-", l));
+
+        // Each agent reads the local endpoint and reports the instances on its node (an agent key speaks for its own node only).
+        await c.WaitAsync(async () =>
+        {
+            var s = System.Text.Json.JsonDocument.Parse(await c.Silo.Http.GetStringAsync("/api/v1/services/ag-api")).RootElement;
+            return s.GetProperty("instances").EnumerateArray().All(i => i.TryGetProperty("load", out var load) && load.ValueKind == System.Text.Json.JsonValueKind.Object
+                && load.GetProperty("requests").GetDouble() == 42);
+        }, TimeSpan.FromSeconds(30), "both instances' figures were reported by the agents");
+        await stopFigures.CancelAsync();
+        await serving;
 
         (await c.Silo.Http.DeleteAsync("/api/v1/services/ag-api?by=test")).EnsureSuccessStatusCode();
         await c.WaitAsync(() => Task.FromResult(Directory.GetFiles(marks, "*.stopped").Length == 2), TimeSpan.FromSeconds(60), "both instances were stopped by the agents' scripts");

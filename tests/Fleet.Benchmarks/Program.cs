@@ -28,6 +28,9 @@ switch (what)
     case "services":
         await ServiceBenchmarks.RunAsync(options);
         break;
+    case "rollouts":
+        await RolloutBenchmark.RunAsync(options);
+        break;
     case "all":
         await IntakeBenchmark.RunAsync(options);
         await FailoverBenchmark.RunAsync(options);
@@ -45,6 +48,7 @@ switch (what)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll agent     [--kills 10]  (20+ crashes; supervisord beside it when installed)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll fault-to-action [--kills 10]  (2×kills kills, then a 60% cut)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll services  [--nodes SERVICES (1000)] [--kills 10]  (2×kills node hangs)
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll rollouts  (20 bad canaries: time to rollback, bad-version instance-time; Flagger's documented settings beside)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll all
             Each starts its own redis-server (Debian package) and silo processes on free loopback ports.
             """);

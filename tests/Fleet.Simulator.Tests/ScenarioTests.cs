@@ -57,6 +57,34 @@ public class ScenarioTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task BadDeploy_EveryCanaryJudgedAndRolledBackByItself_BeforeItLeavesTheCanaryStep()
+    {
+        var card = await RunAsync("bad-deploy");
+        var ro = card.Rollouts!;
+        Assert.Equal(10, ro.Deploys);
+        Assert.Equal(10, ro.RolledBack);
+        Assert.All(ro.Results, d => Assert.True(d.Bad && d.GoneAt is not null, $"{d.Service} {d.Version}: {d.Outcome}"));
+        // One canary instance each (10 % of 8), judged after the 2 min step: back on version 1 within a few minutes.
+        Assert.True(ro.TimeToRollback.P99 <= 300, $"rolled back after {ro.TimeToRollback.P99} s");
+        Assert.True(ro.BadVersionInstanceSeconds <= 10 * 300, $"{ro.BadVersionInstanceSeconds} instance-seconds of the bad version");
+        Assert.Equal(0, card.Services!.BudgetViolations);
+        Assert.Equal(0, card.Services.InstanceSecondsLost);
+    }
+
+    [Fact]
+    public async Task SlowLeakDeploy_PromotedThenRolledBackByTheLongHorizonWatch()
+    {
+        var card = await RunAsync("slow-leak-deploy");
+        var d = Assert.Single(card.Rollouts!.Results);
+        Assert.Equal("rolledBack", d.Outcome);
+        Assert.NotNull(d.GoneAt);
+        // It leaks only after an hour: every step passed, and the watch caught it after that hour.
+        Assert.True(d.TimeToRollback > TimeSpan.FromHours(1), $"rolled back after {d.TimeToRollback}");
+        Assert.True(d.TimeToRollback < TimeSpan.FromMinutes(110), $"rolled back after {d.TimeToRollback}");
+        Assert.Equal(0, card.Services!.BudgetViolations);
+    }
+
+    [Fact]
     public async Task Hang_RestartCannotReachIt_RebootHeals()
     {
         var card = await RunAsync("hang");

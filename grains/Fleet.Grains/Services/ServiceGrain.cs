@@ -6,6 +6,7 @@ using Fleet.Abstractions.Policy;
 using Fleet.Abstractions.Services;
 using Fleet.Abstractions.Supervision;
 using Fleet.Core.Remediation;
+using Fleet.Core.Rollouts;
 using Fleet.Core.Services;
 using Fleet.Core.Text;
 using Fleet.Grains.Actuators;
@@ -56,6 +57,13 @@ public sealed partial class ServiceGrain(
         var now = time.GetUtcNow();
         _policy = policies.Current;
         var first = S.Spec is null;
+        // A new version in a spec is a rollout, as if deployed: the spec keeps the stable version until it is promoted.
+        var deploy = !first && !S.Deleting && S.Spec!.Version != spec.Version && !(S.Rollout is { Active: true } a && a.To == spec.Version) ? spec.Version : null;
+        if (deploy is not null && S.Rollout is { Active: true } busy)
+            throw new RolloutRefusedException("rollout-active",
+                $"Service {Name} is already rolling out {busy.To} (rollout {busy.Id}); promote, abort or roll it back before applying version {spec.Version}.");
+        if (!first && !S.Deleting && S.Rollout is { Active: true }) spec = spec with { Version = S.Spec!.Version };
+        else if (deploy is not null) spec = spec with { Version = S.Spec!.Version };
         var scaling = spec.Scaling is { Enabled: true } sc ? sc : null;
         var desired = scaling is null ? spec.Replicas : Math.Clamp(first || S.Deleting ? spec.Replicas : S.Desired, scaling.Min, scaling.Max);
         var before = S.Spec;
@@ -64,8 +72,9 @@ public sealed partial class ServiceGrain(
             Spec = spec, Generation = S.Generation + 1, AppliedAt = now, AppliedBy = by, Desired = desired, AutoscalePaused = false, Deleting = false,
         };
         Record(DecisionKinds.Operator, $"Applied the spec of service {Name} (generation {S.Generation}) at the request of {by}: {Describe(spec, desired)}" +
-            (before is not null && before.Version != spec.Version ? $"; version {spec.Version} applies to instances placed from now on (running ones keep {before.Version})" : "") + ".");
+            (deploy is not null ? $"; version {deploy} is rolled out" : "") + ".");
         _dirty = true;
+        if (deploy is not null) StartRollout(spec, deploy, RolloutPlanner.Canary, by, now);
         await GrainFactory.GetGrain<IServiceDirectoryGrain>(FleetNames.Default).AddAsync(Name);
         EnsureTimer();
         await PassAsync(now);
@@ -112,7 +121,12 @@ public sealed partial class ServiceGrain(
         if (RequestContext.Get(Fleet.Abstractions.Security.CallerContext.Node) is string node && i.Node != node) return InstanceReportOutcome.NotYourNode;
         var load = new InstanceLoad(report.CpuPercent, report.Requests, report.Errors, report.LatencyP50Ms, report.LatencyP99Ms, report.MemoryBytes);
         var changed = i.Healthy != report.Healthy;
-        state.State = S with { Instances = S.Instances.SetItem(i.Id, i with { Healthy = report.Healthy, LastReportAt = time.GetUtcNow(), Load = load }) };
+        var now = time.GetUtcNow();
+        state.State = S with
+        {
+            Instances = S.Instances.SetItem(i.Id, i with { Healthy = report.Healthy, LastReportAt = now, Load = load }),
+            Rollout = S.Rollout is { Active: true } r ? RolloutPlanner.Sample(r, i, report, now) : S.Rollout,
+        };
         if (changed)
         {
             _policy = policies.Current;
@@ -224,10 +238,11 @@ public sealed partial class ServiceGrain(
         var nodes = S.Instances.Values.Where(i => i.Node is not null).Select(i => i.Node!).Distinct().ToList();
         var views = await Task.WhenAll(nodes.Select(n => GrainFactory.GetGrain<INodeGrain>(n).GetViewAsync()));
         var byNode = nodes.Zip(views).ToDictionary(x => x.First, x => x.Second);
+        await RolloutPassAsync(now);
         var plan = ServicePlanner.Plan(S, byNode, _policy, now);
         if (!ReferenceEquals(plan.State.Instances, S.Instances) || plan.State.NextInstance != S.NextInstance)
         {
-            state.State = plan.State;
+            state.State = RolloutPlanner.NoteBaseline(plan.State);
             _dirty = true;
         }
         string[]? domains = null;
@@ -261,7 +276,8 @@ public sealed partial class ServiceGrain(
         var others = S.Live.Where(i => i.Node is not null && i.Id != instance.Id).ToList();
         var perDomain = others.GroupBy(i => i.Domain!).ToDictionary(g => g.Key, g => g.Count());
         var perNode = others.GroupBy(i => i.Node!).ToDictionary(g => g.Key, g => g.Count());
-        var avoid = instance.Avoid.Concat(S.Instances.Values.Where(i => i.Moving && i.Node is not null).Select(i => i.Node!)).ToHashSet();
+        // Nodes being left are avoided (a drain); an instance a rollout replaces leaves a node that stays fine.
+        var avoid = instance.Avoid.Concat(S.Instances.Values.Where(i => i.Moving && i.ReplaceWith is null && i.Node is not null).Select(i => i.Node!)).ToHashSet();
         var ranked = Placement.Rank(lists.SelectMany(l => l).Select(Placement.FromSummary), perDomain, spec.Placement.Spread, avoid, perNode, instance.Id);
         var refusals = new List<string>();
         foreach (var candidate in ranked.Take(MaxReservationTries))
@@ -274,7 +290,7 @@ public sealed partial class ServiceGrain(
             }
             var placed = instance with
             {
-                Node = candidate.NodeId, Domain = result.Offer.Domain, State = InstanceState.Starting, Since = now, Reason = null, Version = spec.Version,
+                Node = candidate.NodeId, Domain = result.Offer.Domain, State = InstanceState.Starting, Since = now, Reason = null,
                 ActionKey = Key(instance, "start", candidate.NodeId),
             };
             Record(DecisionKinds.Placed, $"Placed instance {instance.Id} of service {Name} on node {candidate.NodeId} in {result.Offer.Domain}: " +
@@ -372,15 +388,20 @@ public sealed partial class ServiceGrain(
         _timer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(period, period) { KeepAlive = true });
     }
 
-    private void Record(string kind, string reason, string? action = null, string? guardrail = null, string? rule = null, string? outcome = null) =>
-        _pending.Add(Decisions.Create(time.GetUtcNow(), Actor, Actor, kind, reason, _policy.Version, action, rule: rule, guardrail: guardrail, outcome: outcome));
+    private void Record(string kind, string reason, string? action = null, string? guardrail = null, string? rule = null, string? outcome = null,
+        IReadOnlyDictionary<string, string>? evidence = null, string? incidentId = null) =>
+        _pending.Add(Decisions.Create(time.GetUtcNow(), Actor, Actor, kind, reason, _policy.Version, action, evidence, rule: rule, guardrail: guardrail, outcome: outcome,
+            incidentId: incidentId));
 
     private ServiceStatus? Status()
     {
         if (S.Spec is not { } spec) return null;
         var instances = S.Instances.Values.OrderBy(i => i.Id.Length).ThenBy(i => i.Id, StringComparer.Ordinal).ToImmutableArray();
         return new ServiceStatus(Name, spec, S.Generation, S.AppliedAt, S.AppliedBy, S.Desired, S.AutoscalePaused, instances,
-            instances.Count(i => i.State == InstanceState.Running), S.Up.Count(), spec.Budget.MinHealthy(S.Desired), S.Deleting, S.LastScale);
+            instances.Count(i => i.State == InstanceState.Running), S.Up.Count(), spec.Budget.MinHealthy(S.Desired), S.Deleting, S.LastScale)
+        {
+            Rollout = S.Rollout is { Active: true } ? View() : null,
+        };
     }
 
     private static string Describe(ServiceSpec s, int desired) =>

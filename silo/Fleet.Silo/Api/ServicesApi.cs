@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Fleet.Silo.Api;
 
-/// <summary><c>/api/v1/services</c>: apply a spec (YAML or JSON), list, get, scale, delete, and instance reports.</summary>
+/// <summary><c>/api/v1/services</c>: apply a spec (YAML or JSON), list, get, scale, delete, instance reports, and rollouts (deploy, rollback, promote, abort, resume, list).</summary>
 public static class ServicesApi
 {
     public static RouteGroupBuilder MapServiceEndpoints(this RouteGroupBuilder api)
@@ -17,6 +17,16 @@ public static class ServicesApi
         services.MapPost("/{name}/scale", ScaleAsync).RequireAuthorization(Access.Operator);
         services.MapDelete("/{name}", DeleteAsync).RequireAuthorization(Access.Admin);
         services.MapPost("/telemetry", ReportAsync).RequireAuthorization(Access.Reporter);
+        services.MapPost("/{name}/deploy", DeployAsync).RequireAuthorization(Access.Operator);
+        services.MapPost("/{name}/rollback", (string name, RolloutRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.RollbackServiceAsync(name, Access.Who(http, body?.By), body?.Reason)).RequireAuthorization(Access.Operator);
+        services.MapPost("/{name}/promote", (string name, RolloutRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.PromoteRolloutAsync(name, Access.Who(http, body?.By))).RequireAuthorization(Access.Operator);
+        services.MapPost("/{name}/abort", (string name, RolloutRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.AbortRolloutAsync(name, Access.Who(http, body?.By), body?.Reason)).RequireAuthorization(Access.Operator);
+        services.MapPost("/{name}/resume", (string name, RolloutRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.ResumeRolloutAsync(name, Access.Who(http, body?.By))).RequireAuthorization(Access.Operator);
+        services.MapGet("/{name}/rollouts", (string name, IFleetClient fleet) => fleet.ListRolloutsAsync(name)).RequireAuthorization(Access.Viewer);
         return services;
     }
 
@@ -39,6 +49,13 @@ public static class ServicesApi
         if (body?.Replicas is not { } replicas)
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["replicas"] = ["is required (a whole number, 0 to 10000)"] });
         return TypedResults.Ok(await fleet.ScaleServiceAsync(name, replicas, Access.Who(http, body.By)));
+    }
+
+    private static async Task<Results<Ok<RolloutView>, ValidationProblem>> DeployAsync(string name, DeployRequest? body, IFleetClient fleet, HttpContext http)
+    {
+        if (string.IsNullOrWhiteSpace(body?.Version))
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["version"] = ["is required (the version to roll out, e.g. \"2.1\")"] });
+        return TypedResults.Ok(await fleet.DeployServiceAsync(name, body.Version, body.Strategy, Access.Who(http, body.By)));
     }
 
     private static async Task<Results<Ok<ServiceStatus>, NoContent>> DeleteAsync(string name, HttpRequest request, IFleetClient fleet)
@@ -75,6 +92,12 @@ public static class ServicesApi
     private static NotFound<ProblemDetailsLite> NotFound(string name) =>
         TypedResults.NotFound(new ProblemDetailsLite("Not found", 404, $"Service '{name}' is not known (never applied, or deleted)."));
 }
+
+/// <summary>Body of <c>POST /services/{name}/deploy</c>: the version to roll out, and the strategy (<c>canary</c>, the default, or <c>rolling</c>).</summary>
+public sealed record DeployRequest(string? Version, string? Strategy, string? By);
+
+/// <summary>Body (optional) of <c>POST /services/{name}/rollback|promote|abort|resume</c>.</summary>
+public sealed record RolloutRequest(string? By, string? Reason);
 
 /// <summary>Body of <c>POST /services/{name}/scale</c>.</summary>
 public sealed record ScaleRequest(int? Replicas, string? By);

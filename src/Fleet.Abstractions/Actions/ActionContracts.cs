@@ -48,4 +48,8 @@ public static class ActionNames
     public const string Human = "human";
     public const string StartInstance = "start-instance";
     public const string StopInstance = "stop-instance";
+    /// <summary>A step of a service's rollout: instances replaced by the new version (class rollout).</summary>
+    public const string Rollout = "rollout";
+    /// <summary>Instances of a new version replaced by the stable one (class rollout).</summary>
+    public const string Rollback = "rollback";
 }

@@ -47,11 +47,16 @@ public static class DecisionKinds
     public const string Rescheduled = "rescheduled";
     /// <summary>A service's replicas changed (by load or by hand).</summary>
     public const string Scaled = "scaled";
+    /// <summary>A rollout step (or the long-horizon watch) was judged; the reason carries the figures.</summary>
+    public const string Judged = "judged";
+    /// <summary>A rollout's new version was replaced by the stable one (automatically or by hand).</summary>
+    public const string RolledBack = "rolled-back";
 
     public static readonly ImmutableArray<string> All =
     [
         Registered, Observed, HealthChanged, Predicted, Proposed, Permitted, Denied, Executed, Failed,
         Verified, Escalated, HandedToHuman, Released, Frozen, Thawed, PolicyApplied, Operator, Placed, Rescheduled, Scaled,
+        Judged, RolledBack,
     ];
 }
 

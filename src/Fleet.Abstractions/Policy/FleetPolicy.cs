@@ -28,6 +28,9 @@ public sealed record FleetPolicy(
     /// <summary>How accounts are judged against their own history and contained (<c>security</c> section).</summary>
     [Id(9)] public SecurityPolicy Security { get; init; } = SecurityPolicy.Default;
 
+    /// <summary>How a new version of a service is rolled out, judged and watched (<c>rollout</c> section).</summary>
+    [Id(10)] public RolloutPolicy Rollout { get; init; } = RolloutPolicy.Default;
+
     public static FleetPolicy Default { get; } = new(
         0,
         new TelemetryPolicy(TimeSpan.FromSeconds(10), 3, TimeSpan.FromSeconds(30)),
@@ -225,4 +228,42 @@ public sealed record SecurityPolicy(
 
     public bool NeedsApproval(string principal) =>
         !ApprovalRequired.IsDefaultOrEmpty && ApprovalRequired.Any(p => p.EndsWith('*') ? principal.StartsWith(p[..^1], StringComparison.Ordinal) : p == principal);
+}
+
+/// <summary>
+/// How a new version of a service rolls out (docs/deployments.md): a canary share of the instances first, beside a
+/// baseline of the stable version started at the same time, then batches; each step judged after
+/// <see cref="StepDuration"/> on the instances' own reports, and the promoted version watched for <see cref="Watch"/>.
+/// </summary>
+/// <param name="CanaryShare">Share of the replicas replaced by the canary (at least one instance). Default 0.1.</param>
+/// <param name="BatchShare">Share of the replicas replaced by each later batch (at least one). Default 0.25.</param>
+/// <param name="StepDuration">How long a step is watched, once its instances run, before it is judged. Default 5m.</param>
+/// <param name="MinSamples">Instance reports each side needs for a judgement; fewer is inconclusive. Default 10.</param>
+/// <param name="MinRequests">Requests each side needs for the error comparison; fewer is inconclusive. Default 200.</param>
+/// <param name="Significance">The p-value below which a difference counts (one-sided). Default 0.01.</param>
+/// <param name="MaxErrorIncrease">How much higher the new version's error rate may be, absolute (0.01 = one percentage point). Default 0.01.</param>
+/// <param name="MaxLatencyIncrease">How much higher the new version's median p50 or p99 may be, relative. Default 0.2.</param>
+/// <param name="MaxMemoryGrowthPerHour">How much faster an instance's memory may grow than the stable version's, bytes per hour. Default 64 MiB.</param>
+/// <param name="Warmup">Reports an instance sends this soon after it starts are not compared when the baseline is not fresh. Default 1m.</param>
+/// <param name="MaxExtensions">Inconclusive judgements that extend a step before the rollout pauses for a person. Default 3.</param>
+/// <param name="Watch">How long the promoted version keeps being compared with the previous version's profile. Default 4h.</param>
+/// <param name="WatchWindow">The reports the watch judges: the last this long. Default 30m.</param>
+[GenerateSerializer, Immutable, Alias("fleet.RolloutPolicy")]
+public sealed record RolloutPolicy(
+    [property: Id(0)] double CanaryShare,
+    [property: Id(1)] double BatchShare,
+    [property: Id(2)] TimeSpan StepDuration,
+    [property: Id(3)] int MinSamples,
+    [property: Id(4)] double MinRequests,
+    [property: Id(5)] double Significance,
+    [property: Id(6)] double MaxErrorIncrease,
+    [property: Id(7)] double MaxLatencyIncrease,
+    [property: Id(8)] long MaxMemoryGrowthPerHour,
+    [property: Id(9)] TimeSpan Warmup,
+    [property: Id(10)] int MaxExtensions,
+    [property: Id(11)] TimeSpan Watch,
+    [property: Id(12)] TimeSpan WatchWindow)
+{
+    public static RolloutPolicy Default { get; } = new(0.1, 0.25, TimeSpan.FromMinutes(5), 10, 200, 0.01, 0.01, 0.2, 64L << 20,
+        TimeSpan.FromMinutes(1), 3, TimeSpan.FromHours(4), TimeSpan.FromMinutes(30));
 }

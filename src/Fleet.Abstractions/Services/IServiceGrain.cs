@@ -32,6 +32,30 @@ public interface IServiceGrain : IActionOwner
     [Alias("Delete"), RequiresRole(FleetRole.Admin)]
     Task<ServiceStatus?> DeleteAsync(string by);
 
+    /// <summary>Starts a rollout of <paramref name="version"/> (strategy <c>canary</c>, the default, or <c>rolling</c>); refused while another is active.</summary>
+    [Alias("Deploy"), RequiresRole(FleetRole.Operator)]
+    Task<RolloutView> DeployAsync(string version, string? strategy, string by);
+
+    /// <summary>Rolls the active rollout back to the stable version, or, with none active, goes back to the version before the last completed one.</summary>
+    [Alias("Rollback"), RequiresRole(FleetRole.Operator)]
+    Task<RolloutView> RollbackAsync(string by, string? reason);
+
+    /// <summary>A person passes the current step (a paused or progressing rollout), or ends the watch of a promoted one.</summary>
+    [Alias("Promote"), RequiresRole(FleetRole.Operator)]
+    Task<RolloutView> PromoteAsync(string by);
+
+    /// <summary>Stops a rollout and rolls it back (as <see cref="RollbackAsync"/> on an active rollout, recorded as aborted).</summary>
+    [Alias("Abort"), RequiresRole(FleetRole.Operator)]
+    Task<RolloutView> AbortAsync(string by, string? reason);
+
+    /// <summary>A paused rollout judges its step again from now, with its extensions reset.</summary>
+    [Alias("Resume"), RequiresRole(FleetRole.Operator)]
+    Task<RolloutView> ResumeAsync(string by);
+
+    /// <summary>The rollouts on record, newest first (the active one, then up to 20 ended).</summary>
+    [ReadOnly, Alias("Rollouts"), RequiresRole(FleetRole.Viewer)]
+    Task<ImmutableArray<RolloutView>> GetRolloutsAsync();
+
     [Alias("Report"), RequiresRole(FleetRole.Agent)]
     Task<InstanceReportOutcome> ReportAsync(InstanceReport report);
 

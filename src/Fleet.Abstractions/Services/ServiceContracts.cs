@@ -46,6 +46,9 @@ public sealed record ServiceInstance(
 {
     /// <summary>Nodes this instance will not be placed on again (its start failed there).</summary>
     [Id(13)] public ImmutableArray<string> Avoid { get; init; } = [];
+
+    /// <summary>A rollout replaces this instance: its replacement runs this version (null: the same version as this one).</summary>
+    [Id(14)] public string? ReplaceWith { get; init; }
 }
 
 /// <summary>
@@ -93,7 +96,11 @@ public sealed record ServiceStatus(
     [property: Id(9)] int Up,
     [property: Id(10)] int MinHealthy,
     [property: Id(11)] bool Deleting,
-    [property: Id(12)] string? LastScale);
+    [property: Id(12)] string? LastScale)
+{
+    /// <summary>The rollout under way (or paused, or watching), if any.</summary>
+    [Id(13)] public RolloutView? Rollout { get; init; }
+}
 
 /// <summary>A row of the service list.</summary>
 [GenerateSerializer, Immutable, Alias("fleet.ServiceSummary")]

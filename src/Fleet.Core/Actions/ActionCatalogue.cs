@@ -21,6 +21,8 @@ public sealed class ActionCatalogue
         new(ActionNames.Replace, "Replaced", ActionClass.Disruptive, AdminEffect.Reset),
         new(ActionNames.StartInstance, "Started an instance", ActionClass.Placement),
         new(ActionNames.StopInstance, "Stopped an instance", ActionClass.Placement),
+        new(ActionNames.Rollout, "Rolled out a step of", ActionClass.Rollout),
+        new(ActionNames.Rollback, "Rolled back", ActionClass.Rollout),
         new(Abstractions.Principals.ContainmentActions.RevokeTokens, "Revoked the tokens of", ActionClass.Containment, Actuator: "security"),
         new(Abstractions.Principals.ContainmentActions.QuarantineSessions, "Quarantined the sessions of", ActionClass.Containment, Actuator: "security"),
         new(Abstractions.Principals.ContainmentActions.BlockEgress, "Blocked the egress of", ActionClass.Containment, Actuator: "security"),

@@ -117,6 +117,20 @@ internal sealed class YamlReader(ImmutableArray<PolicyProblem>.Builder problems)
         return value;
     }
 
+    /// <summary>A size in bytes: a whole number, or with Ki/Mi/Gi/Ti.</summary>
+    public long Size(YamlMappingNode? map, string path, long fallback, long min, long max)
+    {
+        var text = Scalar(map, path, out var node);
+        if (text is null) return fallback;
+        if (!Services.ServiceSpecParser.TryBytes(text, out var value))
+        {
+            Problem(node, path, $"'{text}' is not a size; write bytes (67108864) or with a unit (64Mi, 1Gi)");
+            return fallback;
+        }
+        if (value < min || value > max) Problem(node, path, $"{value} bytes is out of range; accepted {min} to {max}");
+        return value;
+    }
+
     public double Double(YamlMappingNode? map, string path, double fallback, double min, double max)
     {
         var text = Scalar(map, path, out var node);

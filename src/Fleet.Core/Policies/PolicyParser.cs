@@ -32,7 +32,7 @@ public static partial class PolicyParser
 
         var r = new YamlReader(problems);
         var d = FleetPolicy.Default;
-        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes", "security");
+        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes", "security", "rollout");
 
         var t = r.Section(root, "telemetry");
         var telemetry = new TelemetryPolicy(
@@ -133,8 +133,27 @@ public static partial class PolicyParser
             approval,
             r.Int(se, "security.confirmReports", ds.ConfirmReports, 1, 100));
 
+        var ro = r.Section(root, "rollout");
+        r.Known(ro, "rollout", "canaryShare", "batchShare", "stepDuration", "minSamples", "minRequests", "significance", "maxErrorIncrease", "maxLatencyIncrease",
+            "maxMemoryGrowthPerHour", "warmup", "maxExtensions", "watch", "watchWindow");
+        var dr = d.Rollout;
+        var rollout = new RolloutPolicy(
+            r.Double(ro, "rollout.canaryShare", dr.CanaryShare, 0.01, 1),
+            r.Double(ro, "rollout.batchShare", dr.BatchShare, 0.01, 1),
+            r.Duration(ro, "rollout.stepDuration", dr.StepDuration, TimeSpan.FromSeconds(10), TimeSpan.FromDays(1)),
+            r.Int(ro, "rollout.minSamples", dr.MinSamples, 3, 1_000_000),
+            r.Double(ro, "rollout.minRequests", dr.MinRequests, 0, 1e12),
+            r.Double(ro, "rollout.significance", dr.Significance, 1e-9, 0.5),
+            r.Double(ro, "rollout.maxErrorIncrease", dr.MaxErrorIncrease, 0, 1),
+            r.Double(ro, "rollout.maxLatencyIncrease", dr.MaxLatencyIncrease, 0, 100),
+            r.Size(ro, "rollout.maxMemoryGrowthPerHour", dr.MaxMemoryGrowthPerHour, 0, 1L << 50),
+            r.Duration(ro, "rollout.warmup", dr.Warmup, TimeSpan.Zero, TimeSpan.FromHours(1)),
+            r.Int(ro, "rollout.maxExtensions", dr.MaxExtensions, 0, 100),
+            r.Duration(ro, "rollout.watch", dr.Watch, TimeSpan.Zero, TimeSpan.FromDays(30)),
+            r.Duration(ro, "rollout.watchWindow", dr.WatchWindow, TimeSpan.FromMinutes(1), TimeSpan.FromDays(1)));
+
         if (problems.Count > 0) return new(null, problems.ToImmutable());
-        return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails) { Actions = actions, Services = services, Probes = probes, Security = security }, []);
+        return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails) { Actions = actions, Services = services, Probes = probes, Security = security, Rollout = rollout }, []);
     }
 
     private static string Action(this YamlReader r, YamlMappingNode? map, string path, string fallback)

@@ -84,6 +84,21 @@ public static class PolicyWriter
         sb.AppendLine($"  stormWindow: {D(se.StormWindow)}");
         sb.AppendLine($"  confirmReports: {se.ConfirmReports}");
         sb.AppendLine($"  approvalRequired: [{string.Join(", ", (se.ApprovalRequired.IsDefault ? [] : se.ApprovalRequired).Select(a => $"\"{a}\""))}]");
+        var ro = p.Rollout;
+        sb.AppendLine("rollout:");
+        sb.AppendLine($"  canaryShare: {ro.CanaryShare.ToString(CultureInfo.InvariantCulture)}");
+        sb.AppendLine($"  batchShare: {ro.BatchShare.ToString(CultureInfo.InvariantCulture)}");
+        sb.AppendLine($"  stepDuration: {D(ro.StepDuration)}");
+        sb.AppendLine($"  minSamples: {ro.MinSamples}");
+        sb.AppendLine($"  minRequests: {ro.MinRequests.ToString(CultureInfo.InvariantCulture)}");
+        sb.AppendLine($"  significance: {ro.Significance.ToString(CultureInfo.InvariantCulture)}");
+        sb.AppendLine($"  maxErrorIncrease: {ro.MaxErrorIncrease.ToString(CultureInfo.InvariantCulture)}");
+        sb.AppendLine($"  maxLatencyIncrease: {ro.MaxLatencyIncrease.ToString(CultureInfo.InvariantCulture)}");
+        sb.AppendLine($"  maxMemoryGrowthPerHour: {ro.MaxMemoryGrowthPerHour}");
+        sb.AppendLine($"  warmup: {D(ro.Warmup)}");
+        sb.AppendLine($"  maxExtensions: {ro.MaxExtensions}");
+        sb.AppendLine($"  watch: {D(ro.Watch)}");
+        sb.AppendLine($"  watchWindow: {D(ro.WatchWindow)}");
         if (!p.Actions.IsDefaultOrEmpty)
         {
             sb.AppendLine("actions:");

@@ -112,7 +112,10 @@ public static class ServicePlanner
             for (var n = live.Count; n < desired; n++)
             {
                 var id = $"{name}-{next++}";
-                instances[id] = new ServiceInstance(id, null, null, spec.Version, InstanceState.Pending, now, Replaces: unreplaced.Count > 0 ? unreplaced.Dequeue() : null);
+                // A replacement runs what its rollout asks for, else the version of the instance it replaces.
+                var replaces = unreplaced.Count > 0 ? instances[unreplaced.Dequeue()] : null;
+                var version = replaces is null ? spec.Version : replaces.ReplaceWith ?? replaces.Version;
+                instances[id] = new ServiceInstance(id, null, null, version, InstanceState.Pending, now, Replaces: replaces?.Id);
             }
         }
         else if (live.Count > desired)

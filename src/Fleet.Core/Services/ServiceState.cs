@@ -34,6 +34,12 @@ public sealed record ServiceState(
     [property: Id(11)] string? LastScale,
     [property: Id(12)] ImmutableArray<ScaleRecommendation> Recommendations)
 {
+    /// <summary>The rollout under way, or the last one (ended rollouts move to <see cref="History"/> when the next starts).</summary>
+    [Id(13)] public Rollout? Rollout { get; init; }
+
+    /// <summary>Ended rollouts, newest last (at most <see cref="Rollouts.RolloutPlanner.KeepHistory"/>), without their samples.</summary>
+    [Id(14)] public ImmutableArray<Rollout> History { get; init; } = [];
+
     public ServiceState() : this(null, 0, DateTimeOffset.UnixEpoch, "", 0, false, ImmutableDictionary<string, ServiceInstance>.Empty, 1,
         ImmutableDictionary<string, DisruptionHold>.Empty, false, null, null, []) { }
 

@@ -255,6 +255,12 @@ public static partial class InputRules
         return p.ToDictionary();
     }
 
+    /// <summary>A version name: 1 to 64 characters with no spaces (as a spec's <c>version</c>).</summary>
+    public static Dictionary<string, string[]> CheckVersion(string field, string? version) =>
+        string.IsNullOrWhiteSpace(version) || version.Length > 64 || version.Any(char.IsWhiteSpace)
+            ? new() { [field] = [$"'{version}' is not a version: 1 to 64 characters with no spaces"] }
+            : [];
+
     public static Dictionary<string, string[]> CheckText(string field, string? text, bool required, int max = 512)
     {
         var p = new Problems();
