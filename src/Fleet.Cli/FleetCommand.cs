@@ -79,6 +79,8 @@ internal static class FleetCommand
         var root = new RootCommand("fleet: query and steer a Fleet cluster") { Gateway, Redis, ClusterId, ServiceId, Key, Output, By, Reason };
         root.Add(NodesCommand.Build());
         root.Add(ServicesCommand.Build());
+        root.Add(OversightCommand.Approvals());
+        root.Add(OversightCommand.Shadow());
         root.Add(AuditCommand.Build());
         root.Add(PolicyCommand.Build());
         root.Add(StatusCommand.Build());

@@ -62,6 +62,10 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         {
             throw new FleetRefusedException(e.Code, e.Message);
         }
+        catch (ApprovalNotFoundException e)
+        {
+            throw new FleetNotFoundException(e.Message);
+        }
         catch (AccessDeniedException e)
         {
             throw new FleetAccessDeniedException(e.Message, e.Unauthenticated);
@@ -183,6 +187,39 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         Require(problems, "freeze");
         return CallAsync(() => FleetGrain.FreezeAsync(by, reason), cancellationToken);
     }
+
+    private IOversightGrain Oversight => cluster.GetGrain<IOversightGrain>(FleetNames.Default);
+
+    public Task<ImmutableArray<Approval>> ListApprovalsAsync(bool all = false, CancellationToken cancellationToken = default) =>
+        CallAsync(() => Oversight.ListApprovalsAsync(all), cancellationToken);
+
+    public Task<Approval> ApproveAsync(string id, string by, string? reason = null, CancellationToken cancellationToken = default) =>
+        DecideAsync(id, by, reason, true, cancellationToken);
+
+    public Task<Approval> RejectAsync(string id, string by, string? reason = null, CancellationToken cancellationToken = default) =>
+        DecideAsync(id, by, reason, false, cancellationToken);
+
+    private Task<Approval> DecideAsync(string id, string by, string? reason, bool approve, CancellationToken cancellationToken)
+    {
+        var problems = InputRules.CheckId("id", id, "approval id");
+        foreach (var kv in InputRules.CheckText("reason", reason, false)) problems[kv.Key] = kv.Value;
+        foreach (var kv in InputRules.CheckText("by", by, true, 128)) problems[kv.Key] = kv.Value;
+        Require(problems, approve ? "approval" : "rejection");
+        return CallAsync(() => approve ? Oversight.ApproveAsync(id, by, reason) : Oversight.RejectAsync(id, by, reason), cancellationToken);
+    }
+
+    public Task<ShadowStatus> SetShadowAsync(bool on, string? domain, string? action, string by, string reason, CancellationToken cancellationToken = default)
+    {
+        var problems = InputRules.CheckText("reason", reason, true);
+        foreach (var kv in InputRules.CheckText("by", by, true, 128)) problems[kv.Key] = kv.Value;
+        if (domain is not null) foreach (var kv in InputRules.CheckId("domain", domain, "domain")) problems[kv.Key] = kv.Value;
+        if (action is not null && !System.Text.RegularExpressions.Regex.IsMatch(action, "^[a-z][a-z0-9-]{0,63}$")) problems["action"] = [$"'{action}' is not an action name (lower-case letters, digits and '-')"];
+        if (domain is not null && action is not null) problems["action"] = ["give a domain or an action, not both (or neither, for the whole fleet)"];
+        Require(problems, "shadow request");
+        return CallAsync(() => Oversight.SetShadowAsync(on, domain, action, by, reason), cancellationToken);
+    }
+
+    public Task<ShadowStatus> GetShadowAsync(CancellationToken cancellationToken = default) => CallAsync(() => Oversight.GetShadowAsync(), cancellationToken);
 
     public Task<FleetStatus> UnfreezeAsync(string by, string? reason, CancellationToken cancellationToken = default)
     {

@@ -52,6 +52,21 @@ public interface IFleetClient
 
     Task<FleetStatus> UnfreezeAsync(string by, string? reason, CancellationToken cancellationToken = default);
 
+    /// <summary>Approvals of high-risk actions, newest first: the pending ones, or every one kept.</summary>
+    Task<ImmutableArray<Approval>> ListApprovalsAsync(bool all = false, CancellationToken cancellationToken = default);
+
+    /// <summary>Approves a pending action (it asks for its lease at once); <see cref="FleetRefusedException"/> when already decided.</summary>
+    Task<Approval> ApproveAsync(string id, string by, string? reason = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Rejects a pending action (its case goes to a person).</summary>
+    Task<Approval> RejectAsync(string id, string by, string? reason = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Turns shadow mode on or off for the whole fleet, one domain, or one action.</summary>
+    Task<ShadowStatus> SetShadowAsync(bool on, string? domain, string? action, string by, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>What is in shadow mode: the switches people turned on and the policy's lists.</summary>
+    Task<ShadowStatus> GetShadowAsync(CancellationToken cancellationToken = default);
+
     Task<(FleetStatus Fleet, ImmutableArray<DomainStatus> Domains)> GetFleetAsync(CancellationToken cancellationToken = default);
 
     /// <summary>

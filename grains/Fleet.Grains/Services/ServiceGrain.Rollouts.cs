@@ -36,6 +36,8 @@ public sealed partial class ServiceGrain
                 $"Service {Name} is already rolling out {active.To} (rollout {active.Id}, {Format.Camel(active.Phase.ToString())}); promote, abort or roll it back first.");
         if (spec.Version == version)
             throw new RolloutRefusedException("same-version", $"Service {Name} already runs version {version}.");
+        if (S.Desired == 0)
+            throw new RolloutRefusedException("no-instances", $"Service {Name} has 0 replicas: there is nothing to roll out or judge; apply its spec with version {version} instead.");
         var rollout = RolloutPlanner.Start(S, version, strategy, by, now, _policy.Rollout);
         state.State = S with { History = S.Rollout is { } ended ? RolloutPlanner.Archive(S.History, ended) : S.History, Rollout = rollout };
         _dirty = true;
@@ -49,6 +51,7 @@ public sealed partial class ServiceGrain
 
     public async Task<RolloutView> AbortAsync(string by, string? reason)
     {
+        if (S.Spec is null) throw new ServiceNotFoundException(Name);
         if (S.Rollout is not { Active: true }) throw new RolloutRefusedException("no-rollout", $"Service {Name} has no rollout under way to abort.");
         return await RollBackAsync(by, reason, "aborted");
     }
@@ -85,6 +88,7 @@ public sealed partial class ServiceGrain
 
     public async Task<RolloutView> PromoteAsync(string by)
     {
+        if (S.Spec is null) throw new ServiceNotFoundException(Name);
         if (S.Rollout is not { } r || r.Phase is not (RolloutPhase.Paused or RolloutPhase.Progressing or RolloutPhase.Watching))
             throw new RolloutRefusedException("no-rollout", $"Service {Name} has no rollout to promote (only a progressing, paused or watched one can be).");
         _policy = policies.Current;
@@ -112,6 +116,7 @@ public sealed partial class ServiceGrain
 
     public async Task<RolloutView> ResumeAsync(string by)
     {
+        if (S.Spec is null) throw new ServiceNotFoundException(Name);
         if (S.Rollout is not { Phase: RolloutPhase.Paused } r)
             throw new RolloutRefusedException("not-paused", $"Service {Name} has no paused rollout to resume.");
         _policy = policies.Current;
@@ -157,7 +162,16 @@ public sealed partial class ServiceGrain
 
         var r = S.Rollout!;
         var moves = RolloutPlanner.Moves(S);
-        if (moves.IsEmpty) return;
+        if (moves.IsEmpty)
+        {
+            // A step with nothing to replace (the replicas went down meanwhile) is asked for at once: it becomes ready on the next pass.
+            if (r is { Phase: RolloutPhase.Progressing, StepRequested: false })
+            {
+                state.State = RolloutPlanner.Mark(S, [], null, [], now);
+                _dirty = true;
+            }
+            return;
+        }
         if (r.LeaseId is { } held)
         {
             state.State = RolloutPlanner.Mark(S, moves, held, r.LeaseScopes, now);
@@ -171,23 +185,49 @@ public sealed partial class ServiceGrain
         // replacements run). A rollback restores what ran before: it is forced past the domains' concurrency and rate budgets (waiting for a
         // slot would leave the bad version serving), but a fleet freeze or a storm brake still holds it.
         var decision = await GrainFactory.AcquireLeaseAsync(new LeaseRequest(leaseId, Actor, action, _policy.Version, scopes, ActionClass.Rollout, Cost: 1,
-            Force: r.Phase == RolloutPhase.RollingBack, Basis: ActionBasis.Reported));
+            Force: r.Phase == RolloutPhase.RollingBack, Basis: ActionBasis.Reported) { Why = $"rollout {r.Id} of service {Name} ({r.From} → {r.To}): {(r.Phase == RolloutPhase.RollingBack ? $"rolling back to {r.From}" : r.Steps[r.Step].Name)}" });
         var what = string.Join(", ", moves.Select(m => m.Baseline ? $"{m.Instance} by a fresh {m.ReplaceWith} baseline" : $"{m.Instance} by {m.ReplaceWith}"));
         var stepName = r.Phase == RolloutPhase.RollingBack ? "rollback" : r.Steps[r.Step].Name;
+        if (decision.Shadow is { } shadowedBy)
+        {
+            if (r.LastDenial != Guardrails.Shadow)
+                Record(DecisionKinds.Shadowed, $"Shadow mode ({shadowedBy}): rollout {r.Id} of service {Name} would start its {stepName} step (replacing {what}) and did nothing; it {decision.Reason}.",
+                    action, Guardrails.Shadow, evidence: decision.Evidence, incidentId: Incident(r), outcome: "shadowed");
+            state.State = S with { Rollout = r with { LastDenial = Guardrails.Shadow } };
+            _dirty = true;
+            return;
+        }
+        if (decision.Guardrail == Guardrails.ApprovalRejected && r.Phase == RolloutPhase.Progressing)
+        {
+            state.State = S with { Rollout = r with { Phase = RolloutPhase.Paused, PausedReason = decision.Reason } };
+            Record(DecisionKinds.HandedToHuman, $"Rollout {r.Id} of service {Name} paused: {decision.Reason}. Resume or abort it (fleet services resume|abort {Name}).",
+                action, Guardrails.ApprovalRejected, rule: "oversight.approvals", incidentId: Incident(r), outcome: "paused");
+            _dirty = true;
+            return;
+        }
         if (!decision.Granted)
         {
-            var note = "denied:" + decision.Guardrail;
-            if (r.Note != note)
-                Record(DecisionKinds.Denied, $"Rollout {r.Id} of service {Name}: the {stepName} step (replacing {what}) was not permitted: {decision.Reason}; asked again on the next pass.",
+            if (r.LastDenial != decision.Guardrail)
+                Record(DecisionKinds.Denied, $"Rollout {r.Id} of service {Name}: the {stepName} step (replacing {what}) was not permitted: {decision.Reason}; asked again on each pass.",
                     action, decision.Guardrail, evidence: decision.Evidence, incidentId: Incident(r), outcome: "denied");
-            state.State = S with { Rollout = r with { Note = r.Phase == RolloutPhase.RollingBack ? r.Note : note, LeaseAttempt = r.LeaseAttempt + 1 } };
-            if (r.Phase == RolloutPhase.RollingBack) state.State = S with { Rollout = S.Rollout! with { LeaseAttempt = r.LeaseAttempt + 1 } };
+            state.State = S with { Rollout = r with { LastDenial = decision.Guardrail, LeaseAttempt = r.LeaseAttempt + 1 } };
             _dirty = true;
             return;
         }
         Record(DecisionKinds.Permitted, $"Rollout {r.Id} of service {Name}: {stepName} permitted ({decision.Reason}); replacing {what}, each replacement started before the instance it replaces stops.",
             action, evidence: decision.Evidence, incidentId: Incident(r));
-        state.State = RolloutPlanner.Mark(S, moves, leaseId, [.. scopes], now);
+        state.State = RolloutPlanner.Mark(S, moves, leaseId, [.. scopes], now) is var marked ? marked with { Rollout = marked.Rollout! with { LastDenial = null } } : S;
+        _dirty = true;
+    }
+
+    /// <summary>A service being deleted ends its rollout: the lease is freed and the end recorded.</summary>
+    private async Task EndRolloutForDeleteAsync(string by, DateTimeOffset now)
+    {
+        if (S.Rollout is not { Active: true } r) return;
+        if (r.LeaseId is { } lease) await GrainFactory.ReleaseLeaseAsync(lease, r.LeaseScopes.IsDefault ? [] : r.LeaseScopes, "service deleted");
+        state.State = S with { Rollout = r with { Phase = RolloutPhase.RolledBack, EndedAt = now, Outcome = "service deleted", LeaseId = null, LeaseScopes = [] } };
+        Record(DecisionKinds.Operator, $"Rollout {r.Id} of service {Name} ({r.From} → {r.To}) ended: the service is being deleted at the request of {by}.",
+            ActionNames.Rollout, rule: "rollout", incidentId: Incident(r));
         _dirty = true;
     }
 }

@@ -58,7 +58,7 @@ public sealed partial class ServiceGrain(
         _policy = policies.Current;
         var first = S.Spec is null;
         // A new version in a spec is a rollout, as if deployed: the spec keeps the stable version until it is promoted.
-        var deploy = !first && !S.Deleting && S.Spec!.Version != spec.Version && !(S.Rollout is { Active: true } a && a.To == spec.Version) ? spec.Version : null;
+        var deploy = !first && !S.Deleting && S.Desired > 0 && S.Spec!.Version != spec.Version && !(S.Rollout is { Active: true } a && a.To == spec.Version) ? spec.Version : null;
         if (deploy is not null && S.Rollout is { Active: true } busy)
             throw new RolloutRefusedException("rollout-active",
                 $"Service {Name} is already rolling out {busy.To} (rollout {busy.Id}); promote, abort or roll it back before applying version {spec.Version}.");
@@ -106,6 +106,7 @@ public sealed partial class ServiceGrain(
         {
             var placed = S.Instances.Values.Count(i => i.Node is not null && i.State != InstanceState.Failed);
             Record(DecisionKinds.Operator, $"Deleting service {Name} at the request of {by}: stopping its {placed} placed instance(s) through the actuator and freeing their reservations.");
+            await EndRolloutForDeleteAsync(by, now);
             state.State = S with { Deleting = true };
             _dirty = true;
         }
@@ -125,7 +126,7 @@ public sealed partial class ServiceGrain(
         state.State = S with
         {
             Instances = S.Instances.SetItem(i.Id, i with { Healthy = report.Healthy, LastReportAt = now, Load = load }),
-            Rollout = S.Rollout is { Active: true } r ? RolloutPlanner.Sample(r, i, report, now) : S.Rollout,
+            Rollout = S.Rollout is { Active: true } r ? RolloutPlanner.Sample(r, i, report, now, policies.Current.Telemetry.ReportInterval) : S.Rollout,
         };
         if (changed)
         {
@@ -145,6 +146,7 @@ public sealed partial class ServiceGrain(
         var now = time.GetUtcNow();
         _policy = policies.Current;
         var (decision, hold) = ServiceBudget.Consent(S with { Holds = Live(S.Holds, now) }, request, now, _policy.Guardrails.LeaseDuration);
+        if (request.DryRun) return decision; // shadow mode: the budget says what it would, and holds nothing
         if (!decision.Granted)
             Record(DecisionKinds.Denied, $"Refused {request.Action} on {Subjects.Describe(request.Subject)} for service {Name}: {decision.Reason}.", request.Action,
                 guardrail: decision.Guardrail, rule: "service.minHealthy");
@@ -349,7 +351,8 @@ public sealed partial class ServiceGrain(
     private async Task ForgetAsync(DateTimeOffset now)
     {
         Record(DecisionKinds.Operator, $"Deleted service {Name}: every instance has stopped and its reservation is freed.");
-        state.State = ServiceState.Empty with { Generation = S.Generation };
+        // The rollouts on record stay, so a service applied again numbers its rollouts (and their leases) on from them.
+        state.State = ServiceState.Empty with { Generation = S.Generation, History = S.Rollout is { } last ? RolloutPlanner.Archive(S.History, last) : S.History };
         _dirty = true;
         await GrainFactory.GetGrain<IServiceDirectoryGrain>(FleetNames.Default).RemoveAsync(Name);
         _timer?.Dispose();

@@ -67,6 +67,13 @@ public sealed class DomainSupervisorGrain(
         }
 
         var decision = DomainGuard.Decide(state.State, Domain, request, now, policy.Guardrails);
+        if (request.DryRun)
+        {
+            // Shadow mode: every guardrail says what it would, nothing is held or counted.
+            if (decision.Granted) decision = await Fleet.AcquireAsync(request, decision.ExpiresAt!.Value) is { Granted: false } no ? no : decision;
+            await SaveAsync(changed, records);
+            return decision;
+        }
         if (decision.Granted)
         {
             var fleet = await Fleet.AcquireAsync(request, decision.ExpiresAt!.Value);

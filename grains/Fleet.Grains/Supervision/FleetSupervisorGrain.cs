@@ -19,6 +19,7 @@ public sealed class FleetSupervisorGrain(
         var policy = await policies.GetAsync();
         var now = time.GetUtcNow();
         var (next, decision) = FleetGuard.Acquire(S, request, expiresAt ?? now + policy.Guardrails.LeaseDuration, now, policy.Guardrails);
+        if (request.DryRun) return decision; // shadow mode: evaluated, not held
         state.State = next;
         await state.WriteOrResetAsync(DeactivateOnIdle);
         return decision;

@@ -14,6 +14,27 @@ public static class LeaseBroker
 {
     public static async Task<LeaseDecision> AcquireLeaseAsync(this IGrainFactory grains, LeaseRequest request)
     {
+        // What people keep for themselves comes first: shadow mode and approvals (an operator's own request is not gated).
+        if (!request.DryRun && request.Basis != ActionBasis.Operator)
+        {
+            var gate = await grains.GetGrain<IOversightGrain>(FleetNames.Default).GateAsync(request);
+            switch (gate.Kind)
+            {
+                case GateKind.Shadow:
+                    var would = await grains.AcquireLeaseAsync(request with { DryRun = true });
+                    return new LeaseDecision(false, null, null, Guardrails.Shadow,
+                        would.Granted ? $"would have been permitted: {would.Reason}" : $"would have been denied by {would.Guardrail}: {would.Reason}")
+                    {
+                        Shadow = gate.Reason, Evidence = would.Evidence,
+                    };
+                case GateKind.AwaitApproval:
+                    return LeaseDecision.Deny(Guardrails.Approval, gate.Reason!,
+                        System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add("approval", gate.ApprovalId!));
+                case GateKind.Rejected:
+                    return LeaseDecision.Deny(Guardrails.ApprovalRejected, gate.Reason!,
+                        System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add("approval", gate.ApprovalId!));
+            }
+        }
         var services = request.Services.Distinct().Order(StringComparer.Ordinal).ToList();
         var consents = new List<LeaseDecision>();
         foreach (var service in services)
@@ -21,7 +42,8 @@ public static class LeaseBroker
             var consent = await grains.GetGrain<IServiceGrain>(service).ConsentAsync(request);
             if (!consent.Granted)
             {
-                foreach (var held in services.Take(consents.Count)) await grains.GetGrain<IServiceGrain>(held).ReleaseHoldAsync(request.RequestId);
+                if (!request.DryRun)
+                    foreach (var held in services.Take(consents.Count)) await grains.GetGrain<IServiceGrain>(held).ReleaseHoldAsync(request.RequestId);
                 return consent;
             }
             consents.Add(consent);
@@ -38,6 +60,7 @@ public static class LeaseBroker
         }
         if (granted[^1] is { Granted: false } denied)
         {
+            if (request.DryRun) return denied;
             for (var i = 0; i < granted.Count - 1; i++)
                 await grains.GetGrain<IDomainSupervisorGrain>(domains[i]).ReleaseLeaseAsync(request.RequestId, "withdrawn", quiet: true);
             foreach (var held in services) await grains.GetGrain<IServiceGrain>(held).ReleaseHoldAsync(request.RequestId);

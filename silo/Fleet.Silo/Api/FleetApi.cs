@@ -58,6 +58,7 @@ public static class FleetApi
         api.MapPost("/fleet/unfreeze", (OperatorRequest? body, IFleetClient fleet, HttpContext http) =>
             fleet.UnfreezeAsync(Access.Who(http, body?.By), body?.Reason)).WithTags("Fleet").RequireAuthorization(Access.Operator);
         api.MapServiceEndpoints();
+        api.MapOversightEndpoints();
         api.MapKeyEndpoints();
         api.MapPrincipalEndpoints();
         return app;

@@ -47,6 +47,11 @@ public static class OpenApiDocs
         ["POST api/v1/services/{name}/abort"] = ("abortRollout", "Stop a rollout and roll it back"),
         ["POST api/v1/services/{name}/resume"] = ("resumeRollout", "Judge a paused rollout's step again"),
         ["GET api/v1/services/{name}/rollouts"] = ("listRollouts", "A service's rollouts: steps, judgements with figures, outcome"),
+        ["GET api/v1/approvals"] = ("listApprovals", "High-risk actions waiting for a person (?all=true: decided ones too)"),
+        ["POST api/v1/approvals/{id}/approve"] = ("approve", "Approve a waiting action"),
+        ["POST api/v1/approvals/{id}/reject"] = ("reject", "Reject a waiting action (its case goes to a person)"),
+        ["GET api/v1/shadow"] = ("getShadow", "What is in shadow (dry-run) mode"),
+        ["POST api/v1/shadow"] = ("setShadow", "Turn shadow mode on or off for the fleet, a domain or an action"),
         ["GET api/v1/keys"] = ("listKeys", "List API keys, live and revoked (never a secret)"),
         ["POST api/v1/keys"] = ("createKey", "Make an API key; its secret is in the answer, this once"),
         ["DELETE api/v1/keys/{idOrName}"] = ("revokeKey", "Revoke an API key"),
@@ -62,9 +67,10 @@ public static class OpenApiDocs
         ["Audit"] = "The decision trail: every observation, proposal, permission, action and verification in words.",
         ["Policy"] = "The fleet's policy: guardrails, the escalation ladder, services and security settings, versioned.",
         ["Fleet"] = "The fleet as a whole: its freeze, leases in flight and each failure domain's guardrails.",
-        ["Services"] = "Services: specs, instances placed by negotiation, disruption budgets, instance reports.",
+        ["Services"] = "Services: specs, instances placed by negotiation, disruption budgets, instance reports, rollouts.",
         ["Keys"] = "API keys and their roles (admin).",
         ["Principals"] = "Accounts judged against their own history, contained and released.",
+        ["Oversight"] = "What people keep for themselves: shadow (dry-run) mode and approvals of high-risk actions.",
     };
 
     public static IServiceCollection AddFleetOpenApi(this IServiceCollection services) =>

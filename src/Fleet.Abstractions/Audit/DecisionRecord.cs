@@ -51,12 +51,18 @@ public static class DecisionKinds
     public const string Judged = "judged";
     /// <summary>A rollout's new version was replaced by the stable one (automatically or by hand).</summary>
     public const string RolledBack = "rolled-back";
+    /// <summary>Shadow mode: the loop decided an action and the guardrails were evaluated, but nothing ran.</summary>
+    public const string Shadowed = "shadowed";
+    /// <summary>A high-risk action waits for a person's approval; <c>approved</c>/<c>rejected</c> record the decision.</summary>
+    public const string AwaitingApproval = "awaiting-approval";
+    public const string Approved = "approved";
+    public const string Rejected = "rejected";
 
     public static readonly ImmutableArray<string> All =
     [
         Registered, Observed, HealthChanged, Predicted, Proposed, Permitted, Denied, Executed, Failed,
         Verified, Escalated, HandedToHuman, Released, Frozen, Thawed, PolicyApplied, Operator, Placed, Rescheduled, Scaled,
-        Judged, RolledBack,
+        Judged, RolledBack, Shadowed, AwaitingApproval, Approved, Rejected,
     ];
 }
 

@@ -31,6 +31,9 @@ public sealed record FleetPolicy(
     /// <summary>How a new version of a service is rolled out, judged and watched (<c>rollout</c> section).</summary>
     [Id(10)] public RolloutPolicy Rollout { get; init; } = RolloutPolicy.Default;
 
+    /// <summary>What people keep for themselves: shadow mode and approvals (<c>oversight</c> section).</summary>
+    [Id(11)] public OversightPolicy Oversight { get; init; } = OversightPolicy.Default;
+
     public static FleetPolicy Default { get; } = new(
         0,
         new TelemetryPolicy(TimeSpan.FromSeconds(10), 3, TimeSpan.FromSeconds(30)),
@@ -266,4 +269,33 @@ public sealed record RolloutPolicy(
 {
     public static RolloutPolicy Default { get; } = new(0.1, 0.25, TimeSpan.FromMinutes(5), 10, 200, 0.01, 0.01, 0.2, 64L << 20,
         TimeSpan.FromMinutes(1), 3, TimeSpan.FromHours(4), TimeSpan.FromMinutes(30));
+}
+
+/// <summary>
+/// Humans as constraint designers (docs/oversight.md). <see cref="ShadowFleet"/>, <see cref="ShadowDomains"/> and
+/// <see cref="ShadowActions"/> put the automation in shadow (dry-run) mode: it decides, the guardrails are evaluated and
+/// recorded, nothing runs. <see cref="ApprovalActions"/> are high-risk: they wait for a person, at most
+/// <see cref="ApprovalTimeout"/>, then <see cref="ApproveOnTimeout"/> decides.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("fleet.OversightPolicy")]
+public sealed record OversightPolicy(
+    [property: Id(0)] bool ShadowFleet,
+    [property: Id(1)] ImmutableArray<string> ShadowDomains,
+    [property: Id(2)] ImmutableArray<string> ShadowActions,
+    [property: Id(3)] ImmutableArray<string> ApprovalActions,
+    [property: Id(4)] TimeSpan ApprovalTimeout,
+    [property: Id(5)] bool ApproveOnTimeout)
+{
+    public static OversightPolicy Default { get; } = new(false, [], [], [], TimeSpan.FromMinutes(30), false);
+
+    /// <summary>Why the policy shadows this action in these domains, or null.</summary>
+    public string? ShadowReason(string action, IEnumerable<string> domains)
+    {
+        if (ShadowFleet) return "oversight.shadow.fleet";
+        if (!ShadowActions.IsDefaultOrEmpty && ShadowActions.Contains(action)) return $"oversight.shadow.actions ({action})";
+        if (!ShadowDomains.IsDefaultOrEmpty && domains.FirstOrDefault(d => ShadowDomains.Contains(d)) is { } domain) return $"oversight.shadow.domains ({domain})";
+        return null;
+    }
+
+    public bool NeedsApproval(string action) => !ApprovalActions.IsDefaultOrEmpty && ApprovalActions.Contains(action);
 }

@@ -50,7 +50,7 @@ public sealed record RolloutJudgement(
     [property: Id(6)] ImmutableArray<MetricJudgement> Metrics,
     [property: Id(7)] string Summary);
 
-/// <summary>One instance report kept for judging: which side it is on, its figures, and when its instance started.</summary>
+/// <summary>One instance report kept for judging: which side it is on, its figures, when its instance started, and the seconds it covers (since that instance's previous report).</summary>
 [GenerateSerializer, Immutable, Alias("fleet.RolloutSample")]
 public sealed record RolloutSample(
     [property: Id(0)] string Instance,
@@ -62,7 +62,8 @@ public sealed record RolloutSample(
     [property: Id(6)] double LatencyP50Ms,
     [property: Id(7)] double LatencyP99Ms,
     [property: Id(8)] long MemoryBytes,
-    [property: Id(9)] bool FreshBaseline);
+    [property: Id(9)] bool FreshBaseline,
+    [property: Id(10)] double Seconds = 0);
 
 /// <summary>A step of a rollout: how many instances run the new version once it is done, and what became of it.</summary>
 [GenerateSerializer, Immutable, Alias("fleet.RolloutStep")]
@@ -109,6 +110,9 @@ public sealed record Rollout(
 
     /// <summary>The stable version's reports from the last judgement that had a baseline: what the watch compares with.</summary>
     [Id(23)] public ImmutableArray<RolloutSample> Profile { get; init; } = [];
+
+    /// <summary>The guardrail that last refused the step's (or the rollback's) lease: told once, not every pass.</summary>
+    [Id(24)] public string? LastDenial { get; init; }
 
     /// <summary>The version a rollback restores.</summary>
     public string Stable => From;

@@ -52,6 +52,12 @@ public sealed record LeaseRequest(
     [property: Id(9)] bool Force = false,
     [property: Id(10)] ActionBasis Basis = ActionBasis.Reported)
 {
+    /// <summary>Evaluate every guardrail as for a real lease, and hold nothing (shadow mode's "would it have been permitted?").</summary>
+    [Id(11)] public bool DryRun { get; init; }
+
+    /// <summary>Why the action is wanted, in words (what an approval shows a person).</summary>
+    [Id(12)] public string? Why { get; init; }
+
     /// <summary>The failure domains among the scopes, by name.</summary>
     public IEnumerable<string> Domains => Scopes.Where(s => Subjects.IsKind(s, Subjects.DomainKind)).Select(Subjects.IdOf);
 
@@ -73,6 +79,9 @@ public sealed record LeaseDecision(
 {
     /// <summary>The figures the decision rests on (slots in use and the limit, members troubled, instances up and needed).</summary>
     [Id(5)] public ImmutableDictionary<string, string> Evidence { get; init; } = ImmutableDictionary<string, string>.Empty;
+
+    /// <summary>Shadow mode held the action back: why it is shadowed; <see cref="Reason"/> says what the guardrails would have said.</summary>
+    [Id(6)] public string? Shadow { get; init; }
 
     public static LeaseDecision Deny(string guardrail, string reason, ImmutableDictionary<string, string>? evidence = null) =>
         new(false, null, null, guardrail, reason) { Evidence = evidence ?? ImmutableDictionary<string, string>.Empty };
@@ -106,6 +115,12 @@ public static class Guardrails
     public const string ContainmentBudget = "containment-budget";
     /// <summary>Many principals turned anomalous at once: a fleet-wide shift, not N attacks (<c>security.stormShare</c>).</summary>
     public const string SecurityStorm = "security-storm";
+    /// <summary>Shadow (dry-run) mode: the decision is made and recorded, nothing runs (<c>oversight.shadow</c>, <c>fleet shadow on</c>).</summary>
+    public const string Shadow = "shadow";
+    /// <summary>The policy marks the action high-risk: it waits for a person's approval (<c>oversight.approvals</c>).</summary>
+    public const string Approval = "approval";
+    /// <summary>A person (or the approval's timeout) rejected the action.</summary>
+    public const string ApprovalRejected = "approval-rejected";
 }
 
 [GenerateSerializer, Immutable, Alias("fleet.LeaseView")]

@@ -32,7 +32,7 @@ public static partial class PolicyParser
 
         var r = new YamlReader(problems);
         var d = FleetPolicy.Default;
-        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes", "security", "rollout");
+        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes", "security", "rollout", "oversight");
 
         var t = r.Section(root, "telemetry");
         var telemetry = new TelemetryPolicy(
@@ -152,8 +152,27 @@ public static partial class PolicyParser
             r.Duration(ro, "rollout.watch", dr.Watch, TimeSpan.Zero, TimeSpan.FromDays(30)),
             r.Duration(ro, "rollout.watchWindow", dr.WatchWindow, TimeSpan.FromMinutes(1), TimeSpan.FromDays(1)));
 
+        var ov = r.Section(root, "oversight");
+        r.Known(ov, "oversight", "shadow", "approvals");
+        var sh = r.Section(ov, "shadow", "oversight.shadow");
+        r.Known(sh, "oversight.shadow", "fleet", "domains", "actions");
+        var ap = r.Section(ov, "approvals", "oversight.approvals");
+        r.Known(ap, "oversight.approvals", "actions", "timeout", "onTimeout");
+        var onTimeout = r.Scalar(ap, "oversight.approvals.onTimeout", out var onTimeoutNode) ?? "reject";
+        if (onTimeout is not ("reject" or "approve")) r.Problem(onTimeoutNode, "oversight.approvals.onTimeout", $"'{onTimeout}' is not reject or approve");
+        var approvalActions = r.Strings(ap, "oversight.approvals.actions");
+        foreach (var a in approvalActions.Where(a => a == ActionNames.Human))
+            r.Problem(ap, "oversight.approvals.actions", $"'{a}' is a person already; it needs no approval");
+        var oversight = new OversightPolicy(
+            r.Bool(sh, "oversight.shadow.fleet", false), r.Strings(sh, "oversight.shadow.domains"), r.Strings(sh, "oversight.shadow.actions"),
+            approvalActions, r.Duration(ap, "oversight.approvals.timeout", d.Oversight.ApprovalTimeout, TimeSpan.FromSeconds(10), TimeSpan.FromDays(7)),
+            onTimeout == "approve");
+
         if (problems.Count > 0) return new(null, problems.ToImmutable());
-        return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails) { Actions = actions, Services = services, Probes = probes, Security = security, Rollout = rollout }, []);
+        return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails)
+        {
+            Actions = actions, Services = services, Probes = probes, Security = security, Rollout = rollout, Oversight = oversight,
+        }, []);
     }
 
     private static string Action(this YamlReader r, YamlMappingNode? map, string path, string fallback)

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
 using Fleet.Abstractions.Policy;
@@ -99,6 +100,17 @@ public static class PolicyWriter
         sb.AppendLine($"  maxExtensions: {ro.MaxExtensions}");
         sb.AppendLine($"  watch: {D(ro.Watch)}");
         sb.AppendLine($"  watchWindow: {D(ro.WatchWindow)}");
+        var ov = p.Oversight;
+        static string List(ImmutableArray<string> items) => $"[{string.Join(", ", (items.IsDefault ? [] : items).Select(a => $"\"{a}\""))}]";
+        sb.AppendLine("oversight:");
+        sb.AppendLine("  shadow:");
+        sb.AppendLine($"    fleet: {(ov.ShadowFleet ? "true" : "false")}");
+        sb.AppendLine($"    domains: {List(ov.ShadowDomains)}");
+        sb.AppendLine($"    actions: {List(ov.ShadowActions)}");
+        sb.AppendLine("  approvals:");
+        sb.AppendLine($"    actions: {List(ov.ApprovalActions)}");
+        sb.AppendLine($"    timeout: {D(ov.ApprovalTimeout)}");
+        sb.AppendLine($"    onTimeout: {(ov.ApproveOnTimeout ? "approve" : "reject")}");
         if (!p.Actions.IsDefaultOrEmpty)
         {
             sb.AppendLine("actions:");

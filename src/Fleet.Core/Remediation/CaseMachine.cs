@@ -291,7 +291,7 @@ public static class CaseMachine
             }
             var actionClass = c.Preventive ? ActionClass.Preventive : rules.Catalogue[c.Action].Class;
             Effects.Add(new CaseEffect.AskLease(new LeaseRequest($"{s.Subject}/{c.CaseId}/{c.Step}/{c.Attempt}", s.Subject, c.Action, rules.PolicyVersion, s.Scopes, actionClass,
-                Basis: c.Preventive ? ActionBasis.Forecast : s.Basis)));
+                Basis: c.Preventive ? ActionBasis.Forecast : s.Basis) { Why = $"{c.Action} for {Noun}: {c.Symptom} ({Rung(c)})" }));
         }
 
         public void Answered(LeaseRequest request, LeaseDecision decision)
@@ -301,6 +301,27 @@ public static class CaseMachine
             {
                 // The case moved on while the lease was asked for: give back what was granted.
                 if (decision.Granted) Effects.Add(new CaseEffect.ReleaseLease(decision.LeaseId!, request.Scopes, "no longer needed"));
+                return;
+            }
+            if (decision.Shadow is { } shadowedBy)
+            {
+                // Shadow mode: the decision and what the guardrails would have said are recorded once for this rung; nothing runs,
+                // no lease is held, and the case stays on its rung (asking again now and then, in case shadow mode is turned off).
+                if (!c.Shadowed)
+                {
+                    SummariseDenials(c);
+                    Record(DecisionKinds.Shadowed, $"Shadow mode ({shadowedBy}): would {c.Action} {Noun} for {c.Symptom} ({Rung(c)}) and did nothing; it {decision.Reason}.",
+                        c.Action, evidence: decision.Evidence, guardrail: Guardrails.Shadow, rule: RuleOf(c), outcome: "shadowed");
+                }
+                Set(Case! with { Shadowed = true, AskAgainAt = now + CaseRules.MaxAskBackoff });
+                return;
+            }
+            if (decision.Guardrail == Guardrails.ApprovalRejected)
+            {
+                SummariseDenials(c);
+                Record(DecisionKinds.HandedToHuman, $"Handed {Noun} to a human: {decision.Reason}; nothing runs on it automatically until a person takes it back.",
+                    c.Action, evidence: decision.Evidence, guardrail: Guardrails.ApprovalRejected, rule: "oversight.approvals");
+                Set(Case! with { Phase = RemediationPhase.HandedToHuman, Action = ActionNames.Human, LeaseId = null, Deadline = null });
                 return;
             }
             if (!decision.Granted)
@@ -410,7 +431,7 @@ public static class CaseMachine
             var escalated = c with
             {
                 Step = next, Action = action, Phase = RemediationPhase.AwaitingLease, Preventive = false, LeaseId = null, Scopes = [],
-                IdempotencyKey = null, Deadline = null, LastDenial = null, Attempt = c.Attempt + 1, Symptom = s.Symptom(false),
+                IdempotencyKey = null, Deadline = null, LastDenial = null, Attempt = c.Attempt + 1, Symptom = s.Symptom(false), Shadowed = false,
             };
             Record(DecisionKinds.Escalated, $"Escalated {Noun} from {c.Action} to {action}: {why} ({Rung(escalated)}).", action, rule: RuleOf(escalated));
             Set(escalated);

@@ -49,6 +49,9 @@ public sealed record RemediationCase(
 
     /// <summary>The W3C trace context of the case's root span (one trace per case, when tracing is on); null otherwise.</summary>
     [Id(18)] public string? TraceParent { get; init; }
+
+    /// <summary>Shadow mode held this rung back and said so (one <c>shadowed</c> record per rung per episode).</summary>
+    [Id(19)] public bool Shadowed { get; init; }
 }
 
 /// <summary>What a subject's past actions were: the input to flap damping and to the rung a new case starts on.</summary>

@@ -35,9 +35,10 @@ public static class RolloutJudge
         var enough = candidate.Count >= p.MinSamples && baseline.Count >= p.MinSamples;
         var few = $"{candidate.Count} report(s) of {candidateVersion} and {baseline.Count} of {baselineVersion}, {p.MinSamples} each needed";
 
-        // Errors, on counts.
-        double n1 = candidate.Sum(s => s.Requests) * seconds, x1 = candidate.Sum(s => s.Errors) * seconds;
-        double n2 = baseline.Sum(s => s.Requests) * seconds, x2 = baseline.Sum(s => s.Errors) * seconds;
+        // Errors, on counts: each report's rates times the seconds it covers (the report interval when not known).
+        double Over(RolloutSample s) => s.Seconds > 0 ? s.Seconds : seconds;
+        double n1 = candidate.Sum(s => s.Requests * Over(s)), x1 = candidate.Sum(s => Math.Min(s.Errors, s.Requests) * Over(s));
+        double n2 = baseline.Sum(s => s.Requests * Over(s)), x2 = baseline.Sum(s => Math.Min(s.Errors, s.Requests) * Over(s));
         double r1 = n1 > 0 ? x1 / n1 : 0, r2 = n2 > 0 ? x2 / n2 : 0;
         if (n1 < Math.Max(1, p.MinRequests) || n2 < Math.Max(1, p.MinRequests))
             metrics.Add(new MetricJudgement("errors", Verdict.Inconclusive, n1 > 0 ? r1 : null, n2 > 0 ? r2 : null, null,

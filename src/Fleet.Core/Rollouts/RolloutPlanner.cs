@@ -79,7 +79,8 @@ public static class RolloutPlanner
         if (r.Phase == RolloutPhase.RollingBack)
             return [.. placed.Where(i => i.Version != r.From).OrderBy(i => i.Id, StringComparer.Ordinal).Select(i => new RolloutMove(i.Id, r.From, false))];
         if (r.Phase != RolloutPhase.Progressing || r.StepRequested || r.Step >= r.Steps.Length) return [];
-        var target = r.Steps[r.Step].Target;
+        // The last step replaces every instance left on another version, however the replicas changed since the rollout began.
+        var target = r.Step == r.Steps.Length - 1 ? placed.Count : r.Steps[r.Step].Target;
         var already = placed.Count(i => i.Version == r.To);
         var stable = placed.Where(i => i.Version != r.To && i.State == InstanceState.Running)
             .OrderBy(i => i.Since).ThenBy(i => i.Id, StringComparer.Ordinal).ToList();
@@ -114,15 +115,46 @@ public static class RolloutPlanner
         return fresh.Count == 0 ? s : s with { Rollout = r with { Baseline = r.Baseline.AddRange(fresh) } };
     }
 
+    /// <summary>Instances of each version whose reports are kept (a large service is judged on a sample of its instances).</summary>
+    public const int MaxInstancesPerVersion = 30;
+
+    /// <summary>Reports kept per instance (at 10 s reports, the last 40 minutes).</summary>
+    public const int MaxPerInstance = 240;
+
     /// <summary>A report of an instance, kept for the judge while the rollout is active.</summary>
-    public static Rollout Sample(Rollout r, ServiceInstance i, InstanceReport report, DateTimeOffset now)
+    public static Rollout Sample(Rollout r, ServiceInstance i, InstanceReport report, DateTimeOffset now, TimeSpan reportInterval)
     {
         if (r.Phase is not (RolloutPhase.Progressing or RolloutPhase.Paused or RolloutPhase.Watching)) return r;
         if (i.State != InstanceState.Running || (i.Version != r.From && i.Version != r.To) || report.Version != i.Version) return r;
+        if (r.Phase == RolloutPhase.Watching && i.Version != r.To) return r; // the watch compares with the recorded profile
+        var mine = r.Samples.Where(x => x.Instance == i.Id).ToList();
+        if (mine.Count == 0 && r.Samples.Where(x => x.Version == i.Version).Select(x => x.Instance).Distinct().Count() >= MaxInstancesPerVersion) return r;
+        // Rates are per second since the instance's last report: the seconds covered weigh its counts.
+        var seconds = mine.Count > 0 ? Math.Clamp((now - mine[^1].At).TotalSeconds, 0, 3 * reportInterval.TotalSeconds) : reportInterval.TotalSeconds;
         var sample = new RolloutSample(i.Id, i.Version, now, i.Since, report.Requests, report.Errors, report.LatencyP50Ms, report.LatencyP99Ms, report.MemoryBytes,
-            r.Baseline.Contains(i.Id));
-        var samples = r.Samples.Length >= MaxSamples ? r.Samples.RemoveRange(0, r.Samples.Length - MaxSamples + 1) : r.Samples;
+            r.Baseline.Contains(i.Id), seconds);
+        var samples = r.Samples;
+        if (mine.Count >= MaxPerInstance) samples = samples.Remove(mine[0]);
+        if (samples.Length >= MaxSamples) samples = samples.RemoveAt(0);
         return r with { Samples = samples.Add(sample) };
+    }
+
+    /// <summary>
+    /// Entering or in a rollback: replacements of the new version that are not placed yet are dropped, and the stable
+    /// instances they were to replace keep running (nothing moves them any more).
+    /// </summary>
+    public static ServiceState Unwind(ServiceState s)
+    {
+        if (s.Rollout is not { Phase: RolloutPhase.RollingBack } r) return s;
+        var instances = s.Instances;
+        foreach (var old in s.Instances.Values.Where(i => i.Moving && i.ReplaceWith == r.To && i.State is InstanceState.Running or InstanceState.Starting))
+        {
+            var replacement = instances.Values.FirstOrDefault(x => x.Replaces == old.Id);
+            if (replacement is not null && replacement.State != InstanceState.Pending) continue;
+            if (replacement is not null) instances = instances.Remove(replacement.Id);
+            instances = instances.SetItem(old.Id, old with { Moving = false, ReplaceWith = null });
+        }
+        return ReferenceEquals(instances, s.Instances) ? s : s with { Instances = instances };
     }
 
     /// <summary>One pass of the rollout: readiness, judgement, promotion, the watch, the end of a rollback.</summary>
@@ -144,15 +176,40 @@ public static class RolloutPlanner
             (release, releaseScopes, releaseOutcome) = (r.LeaseId, r.LeaseScopes.IsDefault ? [] : r.LeaseScopes, outcome);
             r = r with { LeaseId = null, LeaseScopes = [] };
         }
-        var busy = s.Instances.Values.Any(i => i.Moving && i.ReplaceWith is not null && i.State != InstanceState.Failed)
-                   || s.Instances.Values.Any(i => i.State is InstanceState.Pending or InstanceState.Starting);
+        // The rollout's own moves still in flight: an instance it marked, until its replacement runs and it has stopped.
+        var busy = s.Instances.Values.Any(i => i.Moving && i.ReplaceWith is not null && i.State != InstanceState.Failed);
 
         // Old samples are of no use to any judgement still to come.
         var keep = now - (p.WatchWindow > p.StepDuration * (p.MaxExtensions + 2) ? p.WatchWindow : p.StepDuration * (p.MaxExtensions + 2));
         if (!r.Samples.IsEmpty && r.Samples[0].At < keep) r = r with { Samples = [.. r.Samples.Where(x => x.At >= keep)] };
 
+        if (r.Phase == RolloutPhase.RollingBack)
+        {
+            s = Unwind(s with { Rollout = r });
+            busy = s.Instances.Values.Any(i => i.Moving && i.ReplaceWith is not null && i.State != InstanceState.Failed);
+        }
         switch (r.Phase)
         {
+            case RolloutPhase.Progressing when r.StepRequested && busy && r.Steps[r.Step] is { ReadyAt: null, StartedAt: { } started } && now >= started + StepDeadline(p):
+            {
+                // The step's instances did not all run in time: a version that fails to start is a failed judgement; no room is for a person.
+                var step = r.Steps[r.Step];
+                var failedStarts = s.Instances.Values.Where(i => i.Version == r.To && !i.Avoid.IsDefaultOrEmpty).ToList();
+                if (failedStarts.Count > 0)
+                {
+                    var why = $"{step.Name}: {r.To} failed to start on {string.Join(", ", failedStarts.SelectMany(i => i.Avoid).Distinct())} and no instance of it ran within {Format.Duration(StepDeadline(p))}";
+                    r = r with { Phase = RolloutPhase.RollingBack, Steps = r.Steps.SetItem(r.Step, step with { EndedAt = now, Outcome = "failed" }), Note = why, StepRequested = false };
+                    Record(DecisionKinds.Failed, $"Rollout {r.Id} of service {name} failed: {why}. Rolling back to {r.From}.", "failed", "rollout.stepDuration");
+                }
+                else if (r.PausedReason is null)
+                {
+                    var pending = s.Instances.Values.Where(i => i.State == InstanceState.Pending && i.Reason is not null).Select(i => $"{i.Id}: {i.Reason}").FirstOrDefault();
+                    r = r with { Phase = RolloutPhase.Paused, PausedReason = $"the {step.Name} step's instances did not all run within {Format.Duration(StepDeadline(p))}" + (pending is null ? "" : $" ({pending})") };
+                    Record(DecisionKinds.HandedToHuman, $"Rollout {r.Id} of service {name} paused for a person: {r.PausedReason}. Resume once there is room, or abort it (fleet services resume|abort {name}).",
+                        "paused", "rollout.stepDuration");
+                }
+                break;
+            }
             case RolloutPhase.Progressing when r.StepRequested && !busy && r.Steps[r.Step].ReadyAt is null:
             {
                 var step = r.Steps[r.Step];
@@ -250,6 +307,9 @@ public static class RolloutPlanner
         return version == spec.Version ? s : s with { Spec = spec with { Version = version } };
     }
 
+    /// <summary>How long a step's instances may take to run before the step fails (a version that does not start) or pauses (no room).</summary>
+    public static TimeSpan StepDeadline(RolloutPolicy p) => p.StepDuration * 2 < TimeSpan.FromMinutes(5) ? TimeSpan.FromMinutes(5) : p.StepDuration * 2;
+
     /// <summary>The current step passed (by judgement, or a person's promotion): the next step, or promotion and the watch.</summary>
     public static (Rollout Rollout, bool Promoted) Pass(Rollout r, DateTimeOffset now, RolloutPolicy p, string outcome = "passed")
     {
@@ -281,14 +341,22 @@ public static class RolloutPlanner
         var stable = since.Where(x => x.Version == r.From).ToList();
         List<RolloutSample> baseline;
         string baselineName;
-        if (fresh.Count >= p.MinSamples)
+        var before = r.Samples.Where(x => x.At < ready && x.Version == r.From).ToList();
+        if (r.Step == 0 && fresh.Count >= p.MinSamples)
             (baseline, baselineName) = (fresh, $"a fresh baseline of {r.From} started with it");
-        else if (stable.Count >= p.MinSamples || r.Profile.IsEmpty)
+        else if (stable.Count >= p.MinSamples || r.Profile.IsEmpty && before.Count == 0)
         {
             candidate = candidate.Where(x => x.At - x.Started >= p.Warmup).ToList();
             (baseline, baselineName) = (stable, $"the running {r.From} instances (the first {Format.Duration(p.Warmup)} of each new instance left out)");
         }
-        else (baseline, baselineName) = ([.. r.Profile], $"the profile of {r.From} recorded at an earlier step");
+        else if (!r.Profile.IsEmpty)
+            (baseline, baselineName) = ([.. r.Profile], $"the profile of {r.From} recorded at an earlier step");
+        else
+        {
+            // Nothing of the stable version runs beside this step (one replica, or one batch): its reports from before the step.
+            candidate = candidate.Where(x => x.At - x.Started >= p.Warmup).ToList();
+            (baseline, baselineName) = (before, $"{r.From}'s reports from before the step (the first {Format.Duration(p.Warmup)} of each new instance left out)");
+        }
         return RolloutJudge.Judge(step.Name, r.Step, r.To, candidate, r.From, baseline, baselineName, p, policy.Telemetry.ReportInterval, now);
     }
 
@@ -296,6 +364,7 @@ public static class RolloutPlanner
     private static ImmutableArray<RolloutSample> ProfileOf(ServiceState s, Rollout r, DateTimeOffset ready)
     {
         var stable = r.Samples.Where(x => x.At >= ready && x.Version == r.From).ToList();
+        if (stable.Count == 0 && r.Profile.IsEmpty) stable = r.Samples.Where(x => x.Version == r.From).ToList();
         if (stable.Count == 0) return r.Profile;
         return [.. stable.Skip(Math.Max(0, stable.Count - MaxProfile))];
     }

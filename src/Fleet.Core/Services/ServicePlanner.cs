@@ -114,7 +114,9 @@ public static class ServicePlanner
                 var id = $"{name}-{next++}";
                 // A replacement runs what its rollout asks for, else the version of the instance it replaces.
                 var replaces = unreplaced.Count > 0 ? instances[unreplaced.Dequeue()] : null;
-                var version = replaces is null ? spec.Version : replaces.ReplaceWith ?? replaces.Version;
+                // A failed or drained instance is replaced with its own version while a rollout is under way (keeping its share), else with the spec's.
+                var version = replaces is null ? spec.Version
+                    : replaces.ReplaceWith ?? (state.Rollout is { Phase: RolloutPhase.Progressing or RolloutPhase.Paused } ? replaces.Version : spec.Version);
                 instances[id] = new ServiceInstance(id, null, null, version, InstanceState.Pending, now, Replaces: replaces?.Id);
             }
         }

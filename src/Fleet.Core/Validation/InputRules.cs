@@ -225,6 +225,8 @@ public static partial class InputRules
         if (string.IsNullOrWhiteSpace(r.Version) || r.Version.Length > 64) p.Add(prefix + "version", "must be 1 to 64 characters");
         foreach (var (field, value) in new[] { ("requests", r.Requests), ("errors", r.Errors), ("latencyP50Ms", r.LatencyP50Ms), ("latencyP99Ms", r.LatencyP99Ms) })
             if (!double.IsFinite(value) || value < 0 || value > 1e9) p.Add(prefix + field, "must be a number from 0 to 1e9");
+        if (double.IsFinite(r.Errors) && double.IsFinite(r.Requests) && r.Errors > r.Requests)
+            p.Add(prefix + "errors", $"{r.Errors} errors/s is more than the {r.Requests} requests/s they are part of");
         if (r.CpuPercent is { } cpu && (!double.IsFinite(cpu) || cpu is < 0 or > 100)) p.Add(prefix + "cpuPercent", "must be between 0 and 100");
         if (r.MemoryBytes < 0 || r.MemoryBytes > MaxBytes) p.Add(prefix + "memoryBytes", "must be from 0 to 1 PiB");
         if (r.Timestamp > now + MaxFutureSkew) p.Add(prefix + "timestamp", $"is more than {Text.Format.Duration(MaxFutureSkew)} ahead of the receiver's clock");

@@ -186,6 +186,35 @@ public class RolloutTests(RolloutCluster f) : IClassFixture<RolloutCluster>
     }
 
     [Fact]
+    public async Task AVersionThatDoesNotStart_IsRolledBackAtTheStepDeadline_AndTheStableInstancesKeepRunning()
+    {
+        var nodes = await SetUpAsync("ns", 4, 3);
+        f.Actuator.Behaviour = r => r.Action == ActionNames.StartInstance && r.Parameters.GetValueOrDefault("version") == "9.9"
+            ? new Fleet.Grains.Actuators.ActuatorResult(false, "exec format error") : null;
+        try
+        {
+            await Service("ns").DeployAsync("9.9", null, "bob");
+            var versions = new Dictionary<string, Behaviour> { ["1.0"] = new(), ["9.9"] = new() };
+            var minUp = int.MaxValue;
+            await RunUntilAsync("ns", nodes, versions, s => s.Rollout is null, TimeSpan.FromMinutes(15), "the rollout ended", s => minUp = Math.Min(minUp, s.Up));
+            var r = await LastAsync("ns");
+            Assert.Equal(RolloutPhase.RolledBack, r.Phase);
+            Assert.Equal("failed", r.Steps[0].Outcome);
+            var status = (await Service("ns").GetAsync())!;
+            Assert.Equal(3, status.Running);
+            Assert.All(status.Instances, i => Assert.Equal("1.0", i.Version));
+            Assert.True(minUp >= 2, $"never below the budget: saw {minUp} up");
+            var trail = await f.TrailAsync("service/ns");
+            Assert.Contains(trail, x => x.Kind == DecisionKinds.Failed && x.Action == ActionNames.Rollout && x.Reason.Contains("9.9 failed to start on"));
+            Assert.Contains(trail, x => x.Kind == DecisionKinds.RolledBack);
+        }
+        finally
+        {
+            f.Actuator.Behaviour = null;
+        }
+    }
+
+    [Fact]
     public async Task Refusals_AreClear()
     {
         await SetUpAsync("rf", 2, 2);

@@ -1,0 +1,40 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Supervision;
+using Fleet.Client;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Fleet.Silo.Api;
+
+/// <summary><c>/api/v1/approvals</c> and <c>/api/v1/shadow</c>: what people keep for themselves.</summary>
+public static class OversightApi
+{
+    public static RouteGroupBuilder MapOversightEndpoints(this RouteGroupBuilder api)
+    {
+        var approvals = api.MapGroup("/approvals").WithTags("Oversight");
+        approvals.MapGet("/", (bool? all, IFleetClient fleet) => fleet.ListApprovalsAsync(all ?? false)).RequireAuthorization(Access.Viewer);
+        approvals.MapPost("/{id}/approve", (string id, DecisionRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.ApproveAsync(id, Access.Who(http, body?.By), body?.Reason)).RequireAuthorization(Access.Operator);
+        approvals.MapPost("/{id}/reject", (string id, DecisionRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.RejectAsync(id, Access.Who(http, body?.By), body?.Reason)).RequireAuthorization(Access.Operator);
+
+        var shadow = api.MapGroup("/shadow").WithTags("Oversight");
+        shadow.MapGet("/", (IFleetClient fleet) => fleet.GetShadowAsync()).RequireAuthorization(Access.Viewer);
+        shadow.MapPost("/", SetShadowAsync).RequireAuthorization(Access.Operator);
+        return approvals;
+    }
+
+    private static async Task<Results<Ok<ShadowStatus>, ValidationProblem>> SetShadowAsync(ShadowRequest? body, IFleetClient fleet, HttpContext http)
+    {
+        var problems = new Dictionary<string, string[]>();
+        if (body?.On is null) problems["on"] = ["is required (true to turn shadow mode on, false to turn it off)"];
+        if (string.IsNullOrWhiteSpace(body?.Reason)) problems["reason"] = ["is required (why, for the trail)"];
+        if (problems.Count > 0) return TypedResults.ValidationProblem(problems);
+        return TypedResults.Ok(await fleet.SetShadowAsync(body!.On!.Value, body.Domain, body.Action, Access.Who(http, body.By), body.Reason!));
+    }
+}
+
+/// <summary>Body (optional) of <c>POST /approvals/{id}/approve|reject</c>.</summary>
+public sealed record DecisionRequest(string? By, string? Reason);
+
+/// <summary>Body of <c>POST /shadow</c>: on or off, for the fleet (neither domain nor action), a domain, or an action.</summary>
+public sealed record ShadowRequest(bool? On, string? Domain, string? Action, string? Reason, string? By);
