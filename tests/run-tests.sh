@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fleet's test command: installs what the tests need (redis-server, prometheus, python3, npm; Redocly's CLI and Kiota in
+# Fleet's test command: installs what the tests need (redis-server, prometheus, python3, chromium, npm; Redocly's CLI and Kiota in
 # .tools/) when missing, starts a private
 # Redis on a free loopback port (AOF on) for the cluster tests, builds once, runs every test project, and ends
 # with one line "N passed, N failed" counted from the TRX results. Exits non-zero when anything failed.
@@ -18,6 +18,7 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v prometheus   >/dev/null 2>&1 || missing+=(prometheus)
 command -v python3      >/dev/null 2>&1 || missing+=(python3)
+command -v chromium     >/dev/null 2>&1 || missing+=(chromium)   # the web view's browser tests (Playwright drives it)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -21,12 +21,13 @@ internal static class AuditCommand
         var until = new Option<string?>("--until") { Description = "Before this time (same forms as --since)" };
         var limit = new Option<int>("--limit") { Description = "Records per page (1–1000)", DefaultValueFactory = _ => 50 };
         var before = new Option<long?>("--before") { Description = "Cursor from the previous page" };
-        var audit = new Command("audit", "Read the decision trail, newest first. e.g. fleet audit --node web-01 --since 1h") { subject, node, kind, since, until, limit, before };
+        var incident = new Option<string?>("--incident") { Description = "Only this incident's records (fleet incidents list)" };
+        var audit = new Command("audit", "Read the decision trail, newest first. e.g. fleet audit --node web-01 --since 1h") { subject, node, kind, since, until, limit, before, incident };
         audit.SetAction((p, ct) => RunAsync(p, async c =>
         {
             if (!TryTime(p.GetValue(since), "--since", out var from) || !TryTime(p.GetValue(until), "--until", out var to)) return Refused;
             var subj = p.GetValue(node) is { } n ? $"node/{n}" : p.GetValue(subject);
-            var page = await c.QueryAuditAsync(new AuditQuery(subj, p.GetValue(kind), from, to, p.GetValue(limit), p.GetValue(before)), ct);
+            var page = await c.QueryAuditAsync(new AuditQuery(subj, p.GetValue(kind), from, to, p.GetValue(limit), p.GetValue(before)) { Incident = p.GetValue(incident) }, ct);
             Print(p, page, () =>
             {
                 foreach (var r in page.Records)

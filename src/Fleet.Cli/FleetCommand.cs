@@ -81,6 +81,7 @@ internal static class FleetCommand
         root.Add(ServicesCommand.Build());
         root.Add(OversightCommand.Approvals());
         root.Add(OversightCommand.Shadow());
+        root.Add(IncidentsCommand.Build());
         root.Add(AuditCommand.Build());
         root.Add(PolicyCommand.Build());
         root.Add(StatusCommand.Build());

@@ -163,6 +163,40 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         return CallAsync(() => cluster.GetGrain<IAuditGrain>(0).QueryAsync(query), cancellationToken);
     }
 
+    /// <summary>The most records an incident list reads (the newest first) to find incidents in.</summary>
+    public const int IncidentScan = 10_000;
+
+    public async Task<ImmutableArray<Fleet.Core.Incidents.IncidentSummary>> ListIncidentsAsync(DateTimeOffset since, CancellationToken cancellationToken = default)
+    {
+        var records = new List<DecisionRecord>();
+        long? before = null;
+        do
+        {
+            var page = await QueryAuditAsync(new AuditQuery(Since: since, Limit: 1000, Before: before), cancellationToken);
+            records.AddRange(page.Records.Where(r => r.IncidentId is not null));
+            before = page.NextBefore;
+        } while (before is not null && records.Count < IncidentScan);
+        return Fleet.Core.Incidents.IncidentReport.Group(records);
+    }
+
+    public async Task<(Fleet.Core.Incidents.IncidentSummary Summary, ImmutableArray<DecisionRecord> Records)?> GetIncidentAsync(string id, CancellationToken cancellationToken = default)
+    {
+        var records = new List<DecisionRecord>();
+        long? before = null;
+        do
+        {
+            var page = await QueryAuditAsync(new AuditQuery(Limit: 1000, Before: before) { Incident = id }, cancellationToken);
+            records.AddRange(page.Records);
+            before = page.NextBefore;
+        } while (before is not null && records.Count < IncidentScan);
+        if (records.Count == 0) return null;
+        var ordered = records.OrderBy(r => r.Time).ThenBy(r => r.Id, StringComparer.Ordinal).ToImmutableArray();
+        return (Fleet.Core.Incidents.IncidentReport.Summarise(id, ordered), ordered);
+    }
+
+    public async Task<string?> PostmortemAsync(string id, CancellationToken cancellationToken = default) =>
+        await GetIncidentAsync(id, cancellationToken) is { } incident ? Fleet.Core.Incidents.IncidentReport.Postmortem(id, incident.Records, time.GetUtcNow()) : null;
+
     public Task<PolicyVersionInfo> GetPolicyAsync(CancellationToken cancellationToken = default) =>
         CallAsync(() => Policy.GetCurrentDocumentAsync(), cancellationToken);
 

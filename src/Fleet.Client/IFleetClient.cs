@@ -39,6 +39,15 @@ public interface IFleetClient
 
     Task<AuditPage> QueryAuditAsync(AuditQuery query, CancellationToken cancellationToken = default);
 
+    /// <summary>Incidents among the records since a time (a case, a storm, a rollout), newest first.</summary>
+    Task<ImmutableArray<Fleet.Core.Incidents.IncidentSummary>> ListIncidentsAsync(DateTimeOffset since, CancellationToken cancellationToken = default);
+
+    /// <summary>An incident and its records in time order; null when no record names it.</summary>
+    Task<(Fleet.Core.Incidents.IncidentSummary Summary, ImmutableArray<DecisionRecord> Records)?> GetIncidentAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>A blameless postmortem of an incident, in Markdown; null when no record names it.</summary>
+    Task<string?> PostmortemAsync(string id, CancellationToken cancellationToken = default);
+
     Task<PolicyVersionInfo> GetPolicyAsync(CancellationToken cancellationToken = default);
 
     /// <summary>The policy in force, as the grains read it.</summary>

@@ -99,6 +99,15 @@ public class FailoverTests(SharedRedis redis, ITestOutputHelper output) : IClass
             var all = await AllAsync(survivor, "/api/v1/audit?limit=1000");
             Assert.Equal(all.Count, all.Select(r => r.GetProperty("id").GetString()).Distinct().Count());
             Assert.Equal(Nodes, (await ClusterSilos.GetAsync(survivor, "/api/v1/nodes")).GetArrayLength());
+
+            // The case is an incident: the trail in Redis finds its records by their incident id.
+            var proposed = all.First(r => r.GetProperty("kind").GetString() == "proposed");
+            var incident = proposed.GetProperty("incidentId").GetString()!;
+            var ofIncident = await AllAsync(survivor, $"/api/v1/audit?incident={Uri.EscapeDataString(incident)}&limit=1000");
+            Assert.Contains(ofIncident, r => r.GetProperty("kind").GetString() == "proposed");
+            Assert.Contains(ofIncident, r => r.GetProperty("kind").GetString() == "executed");
+            Assert.All(ofIncident, r => Assert.Equal(incident, r.GetProperty("incidentId").GetString()));
+            Assert.Equal(all.Count(r => r.TryGetProperty("incidentId", out var i) && i.GetString() == incident), ofIncident.Count);
         }
         finally
         {

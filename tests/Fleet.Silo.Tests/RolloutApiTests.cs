@@ -154,6 +154,30 @@ public class RolloutApiTests(SiloFixture f) : IClassFixture<SiloFixture>
             Assert.Contains(await ReasonsAsync("failed"), r => r.StartsWith("Rollout 1 of service ro-api failed: canary 2.0 failed"));
             Assert.Contains(await ReasonsAsync("operator"), r => r.Contains("Rolling service ro-api back from 3.0 to 1.0 at the request of") && r.Contains(": customer report"));
             Assert.Equal(2, (await ReasonsAsync("rolled-back")).Count);
+
+            // Each rollout is an incident: listed, read whole, and written up as a postmortem (the id holds slashes).
+            (code, stdout, stderr) = await Fleet("incidents", "list", "--since", "1h");
+            Assert.True(code == 0, stderr);
+            Assert.Contains("rollout/ro-api/1", stdout);
+            var incident = await f.GetJsonAsync("/api/v1/incidents/rollout/ro-api/1");
+            Assert.Equal("rollout", incident.GetProperty("summary").GetProperty("kind").GetString());
+            Assert.StartsWith("rolled back", incident.GetProperty("summary").GetProperty("outcome").GetString());
+            Assert.NotEmpty(incident.GetProperty("records").EnumerateArray());
+            var filtered = await f.GetJsonAsync("/api/v1/audit?incident=rollout/ro-api/1&kind=failed");
+            Assert.Single(filtered.GetProperty("records").EnumerateArray());
+            (code, stdout, stderr) = await Fleet("incidents", "postmortem", "rollout/ro-api/1");
+            Assert.True(code == 0, stderr);
+            Assert.StartsWith("# Postmortem: Rollout 1 of service ro-api", stdout);
+            foreach (var section in new[] { "## Summary", "## Impact", "## Timeline", "## Signals", "## Decisions and their reasons", "## Guardrails that engaged", "## Outcome", "## Open questions" })
+                Assert.Contains(section, stdout);
+            Assert.Contains("canary 2.0 failed against a fresh baseline", stdout);
+            Assert.Equal(HttpStatusCode.NotFound, (await f.Http.GetAsync("/api/v1/incidents/no/such/incident")).StatusCode);
+            Assert.Equal(HttpStatusCode.BadRequest, (await f.Http.GetAsync("/api/v1/incidents?since=yesterday-ish")).StatusCode);
+
+            // The service's page shows its rollouts with the canary's figures.
+            var html = await f.Http.GetStringAsync("/ui/services/ro-api");
+            Assert.Contains("Rollout 1: 1.0 → 2.0", html);
+            Assert.Contains("canary 2.0 failed against a fresh baseline of 1.0", html);
         }
         finally
         {

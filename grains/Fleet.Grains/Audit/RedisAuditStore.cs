@@ -15,6 +15,9 @@ public sealed class RedisAuditStore(IConnectionMultiplexer redis, string prefix 
 {
     private const int Chunk = 256;
 
+    /// <summary>How far behind a record's time may be among later-appended ones (clock skew between silos) before a scan stops.</summary>
+    public static readonly TimeSpan SinceSlack = TimeSpan.FromMinutes(5);
+
     private static readonly LuaScript Append = LuaScript.Prepare("""
         if redis.call('HEXISTS', @ids, @id) == 1 then return 0 end
         local seq = redis.call('INCR', @counter)
@@ -23,6 +26,7 @@ public sealed class RedisAuditStore(IConnectionMultiplexer redis, string prefix 
         redis.call('ZADD', @all, seq, seq)
         redis.call('ZADD', @bySubject, seq, seq)
         redis.call('ZADD', @byKind, seq, seq)
+        if @byIncident ~= '' then redis.call('ZADD', @byIncident, seq, seq) end
         return seq
         """);
 
@@ -37,6 +41,7 @@ public sealed class RedisAuditStore(IConnectionMultiplexer redis, string prefix 
         {
             ids = Key("ids"), counter = Key("seq"), bodies = Key("bodies"), all = Key("all"),
             bySubject = Key($"subject:{r.Subject}"), byKind = Key($"kind:{r.Kind}"),
+            byIncident = r.IncidentId is { } incident ? Key($"incident:{incident}") : (RedisKey)"",
             id = (RedisValue)r.Id, body = (RedisValue)JsonSerializer.Serialize(r, SqliteAuditStore.Json),
         })).ToArray();
         await Task.WhenAll(tasks);
@@ -45,7 +50,7 @@ public sealed class RedisAuditStore(IConnectionMultiplexer redis, string prefix 
     public async Task<AuditPage> QueryAsync(AuditQuery query)
     {
         var limit = Math.Clamp(query.Limit, 1, 1000);
-        var index = query.Subject is { } s ? Key($"subject:{s}") : query.Kind is { } k ? Key($"kind:{k}") : Key("all");
+        var index = query.Incident is { } inc ? Key($"incident:{inc}") : query.Subject is { } s ? Key($"subject:{s}") : query.Kind is { } k ? Key($"kind:{k}") : Key("all");
         var db = Db;
         var found = ImmutableArray.CreateBuilder<DecisionRecord>();
         var before = query.Before ?? long.MaxValue;
@@ -62,12 +67,18 @@ public sealed class RedisAuditStore(IConnectionMultiplexer redis, string prefix 
                 if (bodies[i].IsNull) continue;
                 var record = JsonSerializer.Deserialize<DecisionRecord>(bodies[i].ToString(), SqliteAuditStore.Json)!;
                 if (query.Kind is { } kind && record.Kind != kind) continue;
-                if (query.Since is { } since && record.Time < since) continue;
+                if (query.Subject is { } subject && record.Subject != subject) continue;
+                if (query.Since is { } since && record.Time < since)
+                {
+                    // Records are appended in time order give or take the silos' clocks: well before the start, nothing newer follows.
+                    if (record.Time < since - SinceSlack) { exhausted = true; break; }
+                    continue;
+                }
                 if (query.Until is { } until && record.Time >= until) continue;
                 found.Add(record);
                 last = before;
             }
-            if (seqs.Length < Chunk && found.Count < limit) { exhausted = true; break; }
+            if (exhausted || seqs.Length < Chunk && found.Count < limit) { exhausted = true; break; }
         }
         return new AuditPage(found.ToImmutable(), !exhausted && found.Count == limit ? last : null);
     }

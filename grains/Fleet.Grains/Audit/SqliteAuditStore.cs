@@ -16,6 +16,7 @@ public sealed class SqliteAuditStore(SqliteBatchWriter db) : IAuditStore
         CREATE INDEX IF NOT EXISTS audit_subject ON audit(subject, seq);
         CREATE INDEX IF NOT EXISTS audit_kind ON audit(kind, seq);
         CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
+        CREATE INDEX IF NOT EXISTS audit_incident ON audit(json_extract(body, '$.incidentId'), seq);
         """;
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -50,6 +51,7 @@ public sealed class SqliteAuditStore(SqliteBatchWriter db) : IAuditStore
         await using var cmd = c.CreateCommand();
         if (query.Subject is { } subject) { sql.Append(" AND subject = $s"); cmd.Parameters.AddWithValue("$s", subject); }
         if (query.Kind is { } kind) { sql.Append(" AND kind = $k"); cmd.Parameters.AddWithValue("$k", kind); }
+        if (query.Incident is { } incident) { sql.Append(" AND json_extract(body, '$.incidentId') = $i"); cmd.Parameters.AddWithValue("$i", incident); }
         if (query.Since is { } since) { sql.Append(" AND time >= $since"); cmd.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds()); }
         if (query.Until is { } until) { sql.Append(" AND time < $until"); cmd.Parameters.AddWithValue("$until", until.ToUnixTimeMilliseconds()); }
         if (query.Before is { } before) { sql.Append(" AND seq < $before"); cmd.Parameters.AddWithValue("$before", before); }

@@ -462,12 +462,12 @@ public sealed partial class NodeGrain(
     /// <summary>A record of the case is made in a span of the case's trace, so it carries the case's trace id.</summary>
     private void Record(RecordDraft d)
     {
-        var trace = d.IncidentId is not { } caseId ? null
+        var trace = (d.CaseId ?? d.IncidentId) is not { } caseId ? null
             : S.Case?.CaseId == caseId ? S.Case.TraceParent
             : _closingCase?.CaseId == caseId ? _closingCase.TraceParent : null;
         using var step = CaseTracing.Step(CaseTracing.StepOf(d.Kind), trace, Actor, d.Action, d.Reason);
         _pending.Add(Decisions.Create(time.GetUtcNow(), Actor, Actor, d.Kind, d.Reason, _policy.Version, d.Action, d.Evidence, d.Rule, d.Guardrail,
-            d.Outcome, incidentId: d.IncidentId));
+            d.Outcome, incidentId: d.IncidentId, caseId: d.CaseId));
     }
 
     private RemediationCase? _closingCase;

@@ -46,7 +46,9 @@ public sealed class OversightGrain(
         var approval = S.Approvals.Values.FirstOrDefault(a => a.RequestId == request.RequestId);
         if (approval is null)
         {
-            approval = new Approval($"ap-{Guid.CreateVersion7(now):N}"[..15], request.RequestId, request.Subject, request.Action, request.Scopes,
+            string id;
+            do id = $"ap-{Guid.NewGuid():N}"[..15]; while (S.Approvals.ContainsKey(id)); // 48 random bits, never one in use
+            approval = new Approval(id, request.RequestId, request.Subject, request.Action, request.Scopes,
                 request.Why ?? $"{request.Action} on {Subjects.Describe(request.Subject)}", now, now + policy.Oversight.ApprovalTimeout, ApprovalStatus.Pending,
                 policy.Oversight.ApproveOnTimeout ? "approve" : "reject");
             records.Add(Decisions.Create(now, Fleet, request.Subject, DecisionKinds.AwaitingApproval,

@@ -32,6 +32,15 @@ public sealed class KeyRing(IGrainFactory grains, TimeProvider time)
         return new FleetCaller(stored.Info.Name, stored.Info.Role, stored.Info.Node, stored.Info.Id);
     }
 
+    /// <summary>The caller a live key id names (a signed-in page's session), or null when it is unknown or revoked.</summary>
+    public async ValueTask<FleetCaller?> ByIdAsync(string? keyId)
+    {
+        if (string.IsNullOrEmpty(keyId)) return null;
+        await FreshAsync();
+        if (!_snapshot.Keys.TryGetValue(keyId, out var stored) || stored.Info.RevokedAt is not null) return null;
+        return new FleetCaller(stored.Info.Name, stored.Info.Role, stored.Info.Node, stored.Info.Id);
+    }
+
     /// <summary>A key changed through this silo: the next check reads the store again.</summary>
     public void Invalidate() => Volatile.Write(ref _stale, 1);
 

@@ -126,7 +126,7 @@ public sealed partial class ServiceGrain
         {
             Rollout = r with
             {
-                Phase = RolloutPhase.Progressing, PausedReason = null, Extensions = 0,
+                Phase = RolloutPhase.Progressing, PausedReason = null, Extensions = 0, LeaseAttempt = r.LeaseAttempt + 1, LastDenial = null,
                 Steps = step.ReadyAt is null ? r.Steps : r.Steps.SetItem(r.Step, step with { ReadyAt = now }),
             },
         };
@@ -185,7 +185,7 @@ public sealed partial class ServiceGrain
         // replacements run). A rollback restores what ran before: it is forced past the domains' concurrency and rate budgets (waiting for a
         // slot would leave the bad version serving), but a fleet freeze or a storm brake still holds it.
         var decision = await GrainFactory.AcquireLeaseAsync(new LeaseRequest(leaseId, Actor, action, _policy.Version, scopes, ActionClass.Rollout, Cost: 1,
-            Force: r.Phase == RolloutPhase.RollingBack, Basis: ActionBasis.Reported) { Why = $"rollout {r.Id} of service {Name} ({r.From} → {r.To}): {(r.Phase == RolloutPhase.RollingBack ? $"rolling back to {r.From}" : r.Steps[r.Step].Name)}" });
+            Force: r.Phase == RolloutPhase.RollingBack, Basis: r.Phase == RolloutPhase.RollingBack && r.Outcome is "aborted" or "rolled-back by hand" ? ActionBasis.Operator : ActionBasis.Reported) { Why = $"rollout {r.Id} of service {Name} ({r.From} → {r.To}): {(r.Phase == RolloutPhase.RollingBack ? $"rolling back to {r.From}" : r.Steps[r.Step].Name)}" });
         var what = string.Join(", ", moves.Select(m => m.Baseline ? $"{m.Instance} by a fresh {m.ReplaceWith} baseline" : $"{m.Instance} by {m.ReplaceWith}"));
         var stepName = r.Phase == RolloutPhase.RollingBack ? "rollback" : r.Steps[r.Step].Name;
         if (decision.Shadow is { } shadowedBy)
@@ -197,9 +197,10 @@ public sealed partial class ServiceGrain
             _dirty = true;
             return;
         }
-        if (decision.Guardrail == Guardrails.ApprovalRejected && r.Phase == RolloutPhase.Progressing)
+        if (decision.Guardrail == Guardrails.ApprovalRejected)
         {
-            state.State = S with { Rollout = r with { Phase = RolloutPhase.Paused, PausedReason = decision.Reason } };
+            // Paused for a person either way; resuming (or aborting) asks anew, under a new request id.
+            state.State = S with { Rollout = r with { Phase = RolloutPhase.Paused, PausedReason = decision.Reason, LeaseAttempt = r.LeaseAttempt + 1 } };
             Record(DecisionKinds.HandedToHuman, $"Rollout {r.Id} of service {Name} paused: {decision.Reason}. Resume or abort it (fleet services resume|abort {Name}).",
                 action, Guardrails.ApprovalRejected, rule: "oversight.approvals", incidentId: Incident(r), outcome: "paused");
             _dirty = true;
@@ -210,7 +211,8 @@ public sealed partial class ServiceGrain
             if (r.LastDenial != decision.Guardrail)
                 Record(DecisionKinds.Denied, $"Rollout {r.Id} of service {Name}: the {stepName} step (replacing {what}) was not permitted: {decision.Reason}; asked again on each pass.",
                     action, decision.Guardrail, evidence: decision.Evidence, incidentId: Incident(r), outcome: "denied");
-            state.State = S with { Rollout = r with { LastDenial = decision.Guardrail, LeaseAttempt = r.LeaseAttempt + 1 } };
+            // A wait for approval keeps its request id (the approval is found by it); any other refusal asks anew next time.
+            state.State = S with { Rollout = r with { LastDenial = decision.Guardrail, LeaseAttempt = decision.Guardrail == Guardrails.Approval ? r.LeaseAttempt : r.LeaseAttempt + 1 } };
             _dirty = true;
             return;
         }

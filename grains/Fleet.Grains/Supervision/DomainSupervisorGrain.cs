@@ -194,6 +194,7 @@ public sealed class DomainSupervisorGrain(
         var storm = DomainGuard.CheckStorm(state.State, now, policy.Guardrails);
         if (storm.Event != StormEvent.None)
         {
+            var incident = storm.State.StormIncident(Domain) ?? state.State.StormIncident(Domain);
             state.State = storm.State;
             changed = true;
             var (kind, verb) = storm.Event switch
@@ -203,7 +204,7 @@ public sealed class DomainSupervisorGrain(
                 _ => (DecisionKinds.Thawed, "Lifted the storm freeze in"),
             };
             records.Add(Decisions.Create(now, Actor, Subject, kind, $"{verb} {Domain}: {storm.Reason}.", policy.Version,
-                evidence: storm.Evidence, rule: "guardrails.stormThreshold", guardrail: Guardrails.StormBrake));
+                evidence: storm.Evidence, rule: "guardrails.stormThreshold", guardrail: Guardrails.StormBrake, incidentId: incident));
         }
         return changed;
     }

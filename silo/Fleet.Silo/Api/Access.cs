@@ -36,13 +36,20 @@ public static class Access
         var services = builder.Services;
         services.AddSingleton(new AccessSettings { Enabled = options.Enabled });
         var auth = services.AddAuthentication(Scheme);
-        if (!options.Enabled) auth.AddScheme<AuthenticationSchemeOptions, OpenAccessHandler>(Scheme, null);
+        if (!options.Enabled)
+        {
+            auth.AddScheme<AuthenticationSchemeOptions, OpenAccessHandler>(Scheme, null);
+            Web.WebAccess.AddFleetCookie(auth); // unused, so the sign-in and sign-out pages work the same
+        }
         else
         {
             auth.AddPolicyScheme(Scheme, "A Fleet key or a token", p => p.ForwardDefaultSelector = context =>
-                options.Jwt.Enabled && Bearer(context.Request) is { } token && !token.StartsWith(ApiKeys.Prefix, StringComparison.Ordinal)
+                // The web view's pages (and only they) take the sign-in cookie when no key or token is presented.
+                Web.WebAccess.IsUi(context.Request) && PresentedKey(context.Request) is null ? Web.WebAccess.CookieScheme
+                : options.Jwt.Enabled && Bearer(context.Request) is { } token && !token.StartsWith(ApiKeys.Prefix, StringComparison.Ordinal)
                     ? JwtBearerDefaults.AuthenticationScheme : KeyScheme);
             auth.AddScheme<AuthenticationSchemeOptions, KeyAuthenticationHandler>(KeyScheme, null);
+            Web.WebAccess.AddFleetCookie(auth);
             if (options.Jwt.Enabled) auth.AddJwtBearer(j => ConfigureJwt(j, options.Jwt));
         }
         services.AddAuthorization(a =>
@@ -207,6 +214,18 @@ internal sealed class AccessDeniedWriter : IAuthorizationMiddlewareResultHandler
         if (result.Succeeded)
         {
             await _default.HandleAsync(next, context, policy, result);
+            return;
+        }
+        if (Web.WebAccess.IsUi(context.Request))
+        {
+            // A page: to the sign-in page, or a plain 403 page.
+            if (result.Challenged) context.Response.Redirect("/ui/signin?returnUrl=" + Uri.EscapeDataString(context.Request.Path + context.Request.QueryString));
+            else
+            {
+                context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                context.Response.ContentType = "text/plain; charset=utf-8";
+                await context.Response.WriteAsync($"'{context.User.Identity?.Name}' may not open {context.Request.Path}: it needs a higher role.");
+            }
             return;
         }
         var needed = context.GetEndpoint()?.Metadata.GetOrderedMetadata<IAuthorizeData>().Select(a => a.Policy).LastOrDefault(p => p is not null) ?? Access.Viewer;

@@ -7,6 +7,7 @@ using Fleet.Client;
 using Fleet.Core.Validation;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Fleet.Silo.Web;
 using Orleans.Dashboard;
 
 namespace Fleet.Silo.Api;
@@ -30,7 +31,7 @@ public static class FleetApi
         if (auth.OpenMetrics) metrics.AllowAnonymous();
         else metrics.RequireAuthorization(Access.Viewer);
         app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(Access.Viewer).ExcludeFromDescription();
-        app.MapGet("/", () => Results.Redirect("/dashboard")).ExcludeFromDescription().AllowAnonymous();
+        app.MapFleetWeb();
 
         var api = app.MapGroup("/api/v1").AddEndpointFilter(ClientErrors).RequireRateLimiting(Access.PerCredential);
         var nodes = api.MapGroup("/nodes").WithTags("Nodes");
@@ -59,6 +60,7 @@ public static class FleetApi
             fleet.UnfreezeAsync(Access.Who(http, body?.By), body?.Reason)).WithTags("Fleet").RequireAuthorization(Access.Operator);
         api.MapServiceEndpoints();
         api.MapOversightEndpoints();
+        api.MapIncidentEndpoints();
         api.MapKeyEndpoints();
         api.MapPrincipalEndpoints();
         return app;
@@ -175,14 +177,14 @@ public static class FleetApi
 
     /// <summary><c>since</c> and <c>until</c> take ISO 8601 or a duration ago (15m), as the CLI does.</summary>
     private static async Task<Results<Ok<AuditPage>, ValidationProblem>> AuditAsync(IFleetClient fleet, TimeProvider time,
-        string? subject, string? kind, string? since, string? until, int? limit, long? before)
+        string? subject, string? kind, string? since, string? until, int? limit, long? before, string? incident)
     {
         var now = time.GetUtcNow();
         var problems = new Dictionary<string, string[]>();
         if (!InputRules.TryParseTime(since, now, out var from, out var p1)) problems["since"] = [p1];
         if (!InputRules.TryParseTime(until, now, out var to, out var p2)) problems["until"] = [p2];
         if (problems.Count > 0) return TypedResults.ValidationProblem(problems, title: "The audit query is not valid.");
-        return TypedResults.Ok(await fleet.QueryAuditAsync(new AuditQuery(subject, kind, from, to, limit ?? 100, before)));
+        return TypedResults.Ok(await fleet.QueryAuditAsync(new AuditQuery(subject, kind, from, to, limit ?? 100, before) { Incident = incident }));
     }
 
     private static async Task<Ok<PolicyView>> GetPolicyAsync(IFleetClient fleet)

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection;
 using System.Net;
 using Fleet.Grains;
 using Fleet.Grains.Audit;
@@ -17,7 +18,13 @@ public static class FleetClusterExtensions
     {
         var services = builder.Services;
         if (options.UsesRedis)
-            services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(RedisOptions(options)));
+        {
+            var redis = new Lazy<IConnectionMultiplexer>(() => ConnectionMultiplexer.Connect(RedisOptions(options)));
+            services.AddSingleton(_ => redis.Value);
+            // Every silo signs and reads the web view's cookies and antiforgery tokens with the same keys.
+            services.AddDataProtection().SetApplicationName($"fleet:{options.ServiceId}")
+                .PersistKeysToStackExchangeRedis(() => redis.Value.GetDatabase(), $"fleet:{options.ServiceId}:data-protection-keys");
+        }
 
         if (options.Storage == StoreMode.Embedded || options.Audit == StoreMode.Embedded)
             services.AddFleetEmbeddedStore(options.DataDir, grainState: options.Storage == StoreMode.Embedded, audit: options.Audit == StoreMode.Embedded);

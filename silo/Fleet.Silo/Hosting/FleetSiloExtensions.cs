@@ -29,6 +29,10 @@ public static class FleetSiloExtensions
             .ValidateOnStart();
 
         builder.AddFleetAccess(options.Auth);
+        builder.Services.AddRazorPages();
+        // The pages write text as it is (arrows, accents), encoding only what HTML needs.
+        builder.Services.Configure<Microsoft.Extensions.WebEncoders.WebEncoderOptions>(o =>
+            o.TextEncoderSettings = new System.Text.Encodings.Web.TextEncoderSettings(System.Text.Unicode.UnicodeRanges.All));
         builder.Services.AddFleetGrainServices();
         // The API's fleet-wide views (node lists, domain statuses) use the SDK's own aggregation over the silo's grains.
         builder.Services.AddSingleton(sp => Fleet.Client.FleetClientHostingExtensions.Create(sp.GetRequiredService<IGrainFactory>(), time: sp.GetService<TimeProvider>()));

@@ -19,7 +19,11 @@ public sealed record DecisionRecord(
     [property: Id(10)] string? Guardrail,
     [property: Id(11)] string? Outcome,
     [property: Id(12)] string? IncidentId,
-    [property: Id(13)] string? TraceId);
+    [property: Id(13)] string? TraceId)
+{
+    /// <summary>The remediation case the record belongs to, when it belongs to one (a case is one incident, or part of a storm's).</summary>
+    [Id(14)] public string? CaseId { get; init; }
+}
 
 /// <summary>The kinds of decision record.</summary>
 public static class DecisionKinds
@@ -74,7 +78,11 @@ public sealed record AuditQuery(
     [property: Id(2)] DateTimeOffset? Since = null,
     [property: Id(3)] DateTimeOffset? Until = null,
     [property: Id(4)] int Limit = 100,
-    [property: Id(5)] long? Before = null);
+    [property: Id(5)] long? Before = null)
+{
+    /// <summary>Only the records of this incident (a case id, <c>storm/DOMAIN/TIME</c>, <c>rollout/SERVICE/N</c>).</summary>
+    [Id(6)] public string? Incident { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("fleet.AuditPage")]
 public sealed record AuditPage(

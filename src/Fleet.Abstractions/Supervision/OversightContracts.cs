@@ -79,7 +79,8 @@ public interface IOversightGrain : IGrainWithStringKey
     Task<GateAnswer> GateAsync(LeaseRequest request);
 
     /// <summary>Approvals newest first: the pending ones, or every one kept (the last 1,000) with <paramref name="all"/>.</summary>
-    [ReadOnly, Alias("ListApprovals"), RequiresRole(FleetRole.Viewer)]
+    /// <remarks>Not read-only: an approval past its time is decided (and written) when it is listed.</remarks>
+    [Alias("ListApprovals"), RequiresRole(FleetRole.Viewer)]
     Task<ImmutableArray<Approval>> ListApprovalsAsync(bool all);
 
     [Alias("Approve"), RequiresRole(FleetRole.Operator)]

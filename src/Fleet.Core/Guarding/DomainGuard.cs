@@ -17,6 +17,12 @@ public sealed record DomainGuardState(
     [property: Id(3)] bool StormActive,
     [property: Id(4)] DateTimeOffset? StormHeldUntil)
 {
+    /// <summary>When the current storm (or its cool-down) began: it names the storm's incident.</summary>
+    [Id(5)] public DateTimeOffset? StormSince { get; init; }
+
+    /// <summary>The incident the storm's records belong to (<c>storm/rack-a/20261202T101500Z</c>), while the brake holds.</summary>
+    public string? StormIncident(string domain) => StormSince is { } since ? Incidents.Storm(domain, since) : null;
+
     public DomainGuardState() : this(ImmutableDictionary<string, LeaseView>.Empty, [], false, null) { }
 
     /// <summary>The members and their health, by node id (not serialized: the member store holds them, a row each).</summary>
@@ -112,7 +118,7 @@ public static class DomainGuard
         var storm = members >= policy.StormMinMembers && troubled >= MinStormTroubled && share >= policy.StormThreshold;
 
         if (storm && !state.StormActive)
-            return new StormCheck(state with { StormActive = true, StormHeldUntil = null }, StormEvent.Started,
+            return new StormCheck(state with { StormActive = true, StormHeldUntil = null, StormSince = state.StormSince ?? now }, StormEvent.Started,
                 $"{troubled} of {members} members ({Format.Percent(share * 100)}) are Suspect or Unhealthy at once, at or past the storm threshold of " +
                 $"{Format.Percent(policy.StormThreshold * 100)}; the telemetry itself is suspected, so disruptive actions are frozen", evidence);
         if (!storm && state.StormActive)
@@ -123,7 +129,7 @@ public static class DomainGuard
                 $"the freeze holds for the {Format.Duration(policy.StormCooldown)} cool-down, until {until:HH:mm:ss} UTC", evidence);
         }
         if (!state.StormActive && state.StormHeldUntil is { } held && now >= held)
-            return new StormCheck(state with { StormHeldUntil = null }, StormEvent.Thawed,
+            return new StormCheck(state with { StormHeldUntil = null, StormSince = null }, StormEvent.Thawed,
                 $"the storm cool-down ended; disruptive actions are allowed again ({troubled} of {members} troubled)", evidence);
         return new StormCheck(state, StormEvent.None, "", evidence);
     }
@@ -149,6 +155,7 @@ public static class DomainGuard
             var share = state.Members.Count == 0 ? 0 : (double)state.Troubled / state.Members.Count;
             evidence = evidence.Add("storm", state.StormActive ? $"{state.Troubled} of {state.Members.Count} troubled ({Format.Percent(share * 100)}), threshold {Format.Percent(policy.StormThreshold * 100)}"
                 : $"cool-down until {state.StormHeldUntil:HH:mm:ss} UTC").Add("stormBrakeHolds", Format.Camel(policy.StormBrakeHolds.ToString()));
+            if (state.StormIncident(domain) is { } incident) evidence = evidence.Add("incident", incident);
             var holds = policy.StormBrakeHolds == StormBrakeHolds.AllDisruptive || request.Basis == ActionBasis.UnconfirmedSilence;
             var what = policy.StormBrakeHolds == StormBrakeHolds.AllDisruptive ? "it holds every disruptive action" : "it holds actions resting on silence nothing has confirmed, as this one does";
             if (holds)

@@ -98,7 +98,11 @@ public abstract record CaseEvent
 /// <summary>A decision record to write, without the fields the owner stamps (time, actor, ids).</summary>
 public sealed record RecordDraft(
     string Kind, string Reason, string? Action = null, IReadOnlyDictionary<string, string>? Evidence = null,
-    string? Rule = null, string? Guardrail = null, string? Outcome = null, string? IncidentId = null);
+    string? Rule = null, string? Guardrail = null, string? Outcome = null, string? IncidentId = null)
+{
+    /// <summary>The case the record belongs to (the incident is the case, unless the case is part of a larger one, such as a storm).</summary>
+    public string? CaseId { get; init; }
+}
 
 /// <summary>What the owner grain must do, in order.</summary>
 public abstract record CaseEffect
@@ -173,8 +177,8 @@ public static class CaseMachine
         private void Set(RemediationCase? c) => State = State with { Case = c };
 
         private void Record(string kind, string reason, string? action = null, IReadOnlyDictionary<string, string>? evidence = null,
-            string? rule = null, string? guardrail = null, string? outcome = null) =>
-            Effects.Add(new CaseEffect.Record(new RecordDraft(kind, reason, action, evidence, rule, guardrail, outcome, Case?.CaseId)));
+            string? rule = null, string? guardrail = null, string? outcome = null, string? incident = null) =>
+            Effects.Add(new CaseEffect.Record(new RecordDraft(kind, reason, action, evidence, rule, guardrail, outcome, incident ?? Case?.CaseId) { CaseId = Case?.CaseId }));
 
         private string Verb(string action) => rules.Catalogue[action].Verb;
 
@@ -336,8 +340,9 @@ public static class CaseMachine
                     return;
                 }
                 SummariseDenials(c);
+                // A denial by a storm's brake belongs to the storm's incident (the domain names it); the case keeps its own id.
                 Record(DecisionKinds.Denied, $"Denied {c.Action} on {Noun}: {decision.Reason}.", c.Action, evidence: decision.Evidence, guardrail: decision.Guardrail,
-                    rule: $"guardrails.{decision.Guardrail}");
+                    rule: $"guardrails.{decision.Guardrail}", incident: decision.Evidence.GetValueOrDefault("incident"));
                 Set(Case! with { LastDenial = decision.Guardrail, Denials = 1, DeniedSince = now, LastDenialReason = decision.Reason, AskAgainAt = null });
                 return;
             }

@@ -174,6 +174,7 @@ public static partial class InputRules
         if (q.Limit is < 1 or > 1000) p.Add("limit", "must be between 1 and 1000");
         if (q.Since > q.Until) p.Add("since", "must not be after until");
         if (q.Subject is { Length: > 300 }) p.Add("subject", "at most 300 characters");
+        if (q.Incident is { } i && (i.Length is 0 or > 300 || i.Any(char.IsControl))) p.Add("incident", "must be 1 to 300 characters without control characters");
         return p.ToDictionary();
     }
 

@@ -1,0 +1,40 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Audit;
+using Fleet.Client;
+using Fleet.Core.Policies;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+
+namespace Fleet.Silo.Pages;
+
+/// <summary>The trail, searchable by subject, kind, time (a moment, or a duration ago) and incident.</summary>
+public sealed class AuditModel(IFleetClient fleet, TimeProvider time) : PageModel
+{
+    [BindProperty(SupportsGet = true)] public string? Subject { get; set; }
+    [BindProperty(SupportsGet = true)] public string? Kind { get; set; }
+    [BindProperty(SupportsGet = true)] public string? Since { get; set; }
+    [BindProperty(SupportsGet = true)] public string? Incident { get; set; }
+    public ImmutableArray<DecisionRecord> Records { get; private set; } = [];
+    public string? Error { get; private set; }
+
+    public async Task OnGetAsync()
+    {
+        DateTimeOffset? since = null;
+        if (!string.IsNullOrWhiteSpace(Since))
+        {
+            if (Durations.TryParse(Since.Trim(), out var ago) && ago < TimeSpan.FromDays(3650)) since = time.GetUtcNow() - ago;
+            else if (DateTimeOffset.TryParse(Since, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)) since = at;
+            else { Error = $"since: '{Since}' is not a time; use ISO 8601 (2026-12-01T10:00:00Z) or a duration ago such as 15m"; return; }
+        }
+        try
+        {
+            var page = await fleet.QueryAuditAsync(new AuditQuery(string.IsNullOrWhiteSpace(Subject) ? null : Subject.Trim(), string.IsNullOrWhiteSpace(Kind) ? null : Kind,
+                since, null, 200) { Incident = string.IsNullOrWhiteSpace(Incident) ? null : Incident.Trim() });
+            Records = page.Records;
+        }
+        catch (FleetValidationException e)
+        {
+            Error = string.Join("; ", e.Problems.SelectMany(kv => kv.Value.Select(v => $"{kv.Key}: {v}")));
+        }
+    }
+}

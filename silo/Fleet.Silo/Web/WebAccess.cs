@@ -1,0 +1,136 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Security;
+using Fleet.Client;
+using Fleet.Grains.Security;
+using Fleet.Silo.Api;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+
+namespace Fleet.Silo.Web;
+
+/// <summary>
+/// The web view (docs/web.md): Razor Pages at <c>/</c> and under <c>/ui</c>, signed in with a Fleet key: the session is an
+/// encrypted, HTTP-only, same-site cookie naming the key's id (never its secret) that only those pages accept (the API
+/// never takes the cookie, so a page from another site cannot use it), checked against the key ring on every request; roles as in the API; Razor Pages' antiforgery
+/// token on every form that changes something; a live feed of the trail by server-sent events; assets served from the
+/// assembly (no CDN).
+/// </summary>
+public static class WebAccess
+{
+    public const string CookieScheme = "FleetCookie";
+
+    public static bool IsUi(HttpRequest request) => request.Path == "/" || request.Path.StartsWithSegments("/ui");
+
+    /// <summary>A signed-in page's principal: the key's name, role and id (never its secret).</summary>
+    public static ClaimsPrincipal Principal(FleetCaller caller, string scheme)
+    {
+        List<Claim> claims = [new(ClaimTypes.Name, caller.Name), new(ClaimTypes.Role, caller.Role.Name())];
+        if (caller.KeyId is { } id) claims.Add(new Claim(Access.KeyIdClaim, id));
+        if (caller.Node is { } node) claims.Add(new Claim(Access.NodeClaim, node));
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme));
+    }
+
+    /// <summary>The cookie the pages sign in with; the key inside is checked again on every request, so a revoked key is signed out.</summary>
+    public static AuthenticationBuilder AddFleetCookie(this AuthenticationBuilder auth) =>
+        auth.AddCookie(CookieScheme, c =>
+        {
+            c.Cookie.Name = ".fleet.session";
+            c.Cookie.HttpOnly = true;
+            c.Cookie.SameSite = SameSiteMode.Strict;
+            c.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            c.LoginPath = "/ui/signin";
+            c.ExpireTimeSpan = TimeSpan.FromHours(8);
+            c.SlidingExpiration = true;
+            c.Events.OnValidatePrincipal = async context =>
+            {
+                var keys = context.HttpContext.RequestServices.GetRequiredService<KeyRing>();
+                if (await keys.ByIdAsync(context.Principal?.FindFirst(Access.KeyIdClaim)?.Value) is not { } caller)
+                {
+                    context.RejectPrincipal();
+                    await context.HttpContext.SignOutAsync(CookieScheme);
+                    return;
+                }
+                context.ReplacePrincipal(Principal(caller, CookieScheme));
+            };
+        });
+
+    public static WebApplication MapFleetWeb(this WebApplication app)
+    {
+        foreach (var (file, type) in new[] { ("fleet.css", "text/css; charset=utf-8"), ("fleet.js", "text/javascript; charset=utf-8") })
+        {
+            var bytes = Asset(file);
+            app.MapGet($"/ui/{file}", (HttpContext http) =>
+            {
+                http.Response.Headers.CacheControl = "public, max-age=300";
+                return Results.Bytes(bytes, type);
+            }).AllowAnonymous().ExcludeFromDescription();
+        }
+        app.MapRazorPages().RequireAuthorization(Access.Viewer);
+        app.MapGet("/ui/events", StreamAsync).RequireAuthorization(Access.Viewer).ExcludeFromDescription();
+        return app;
+    }
+
+    private static byte[] Asset(string name)
+    {
+        using var stream = typeof(WebAccess).Assembly.GetManifestResourceStream($"web.{name}") ?? throw new InvalidOperationException($"asset {name} is not embedded");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>
+    /// New decision records as server-sent events, read from the trail every second — the trail every silo writes to (the
+    /// cluster's shared store), so the feed shows every silo's decisions, not only this one's.
+    /// </summary>
+    private static async Task StreamAsync(HttpContext http, IFleetClient fleet, TimeProvider time, KeyRing keys, CancellationToken ct)
+    {
+        http.Response.Headers.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        http.Response.Headers["X-Accel-Buffering"] = "no";
+        await http.Response.WriteAsync(": connected\n\n", ct);
+        await http.Response.Body.FlushAsync(ct);
+        var keyId = http.User.FindFirst(Access.KeyIdClaim)?.Value;
+        var since = time.GetUtcNow();
+        var seen = new Queue<string>();
+        var known = new HashSet<string>();
+        var ticks = 0;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                // A stream outlives no revocation: its key is checked again every few seconds (a JWT or open access has no key to check).
+                if (++ticks % 5 == 0 && keyId is not null && await keys.ByIdAsync(keyId) is null) return;
+                // Every record since the last one sent (a little overlap for the clocks of several silos), page by page until caught up.
+                var fresh = new List<DecisionRecord>();
+                long? before = null;
+                for (var pages = 0; pages < 20; pages++)
+                {
+                    var page = await fleet.QueryAuditAsync(new AuditQuery(Since: since - TimeSpan.FromSeconds(5), Limit: 500, Before: before), ct);
+                    fresh.AddRange(page.Records);
+                    before = page.NextBefore;
+                    if (before is null) break;
+                }
+                foreach (var r in fresh.AsEnumerable().Reverse())
+                {
+                    if (!known.Add(r.Id)) continue;
+                    seen.Enqueue(r.Id);
+                    if (seen.Count > 5000) known.Remove(seen.Dequeue());
+                    if (r.Time > since) since = r.Time;
+                    var data = JsonSerializer.Serialize(new { r.Id, r.Time, r.Subject, r.Kind, r.Action, r.Reason, r.IncidentId }, Json);
+                    await http.Response.WriteAsync($"data: {data}\n\n", ct);
+                }
+                if (ticks % 15 == 0) await http.Response.WriteAsync(": ping\n\n", ct); // keeps proxies from closing a quiet stream
+                await http.Response.Body.FlushAsync(ct);
+                await Task.Delay(TimeSpan.FromSeconds(1), ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The page was closed.
+        }
+    }
+}
