@@ -82,6 +82,7 @@ internal static class FleetCommand
         root.Add(OversightCommand.Approvals());
         root.Add(OversightCommand.Shadow());
         root.Add(IncidentsCommand.Build());
+        root.Add(OversightCommand.Learning());
         root.Add(AuditCommand.Build());
         root.Add(PolicyCommand.Build());
         root.Add(StatusCommand.Build());

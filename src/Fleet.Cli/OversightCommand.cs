@@ -75,6 +75,29 @@ internal static class OversightCommand
         return shadow;
     }
 
+    public static Command Learning()
+    {
+        var learning = new Command("learning", "What the ladder has learned from verified outcomes. e.g. fleet learning show");
+        var show = new Command("show", "Per symptom and action: how often the rung healed, how often it failed, the latest outcomes. e.g. fleet learning show");
+        show.SetAction((p, ct) => RunAsync(p, async c =>
+        {
+            var rows = await c.GetLearningAsync(ct);
+            Print(p, rows, () =>
+            {
+                Terminal.Table(["SYMPTOM", "ACTION", "HEALED", "FAILED", "RATE", "LATEST (H healed, F failed)", "LAST"], rows.Select(r => new[]
+                {
+                    r.Signature, r.Action, r.Successes.ToString(), r.Failures.ToString(),
+                    r.Successes + r.Failures == 0 ? "-" : $"{100.0 * r.Successes / (r.Successes + r.Failures):0}%",
+                    string.Concat(r.Recent.TakeLast(12).Select(x => x ? 'H' : 'F')), r.LastAt.ToString("u"),
+                }));
+                Console.WriteLine(rows.IsEmpty ? "Nothing learned yet: no rung has been verified." : $"{rows.Length} row(s); the policy's learning section says when a rung is skipped.");
+            });
+            return 0;
+        }));
+        learning.Add(show);
+        return learning;
+    }
+
     private static void Show(ShadowStatus s)
     {
         var policy = new List<string>();

@@ -253,6 +253,9 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         return CallAsync(() => Oversight.SetShadowAsync(on, domain, action, by, reason), cancellationToken);
     }
 
+    public Task<ImmutableArray<LearnedOutcome>> GetLearningAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(() => cluster.GetGrain<ILearningGrain>(FleetNames.Default).GetTableAsync(), cancellationToken);
+
     public Task<ShadowStatus> GetShadowAsync(CancellationToken cancellationToken = default) => CallAsync(() => Oversight.GetShadowAsync(), cancellationToken);
 
     public Task<FleetStatus> UnfreezeAsync(string by, string? reason, CancellationToken cancellationToken = default)

@@ -73,6 +73,9 @@ public interface IFleetClient
     /// <summary>Turns shadow mode on or off for the whole fleet, one domain, or one action.</summary>
     Task<ShadowStatus> SetShadowAsync(bool on, string? domain, string? action, string by, string reason, CancellationToken cancellationToken = default);
 
+    /// <summary>What the ladder has learned: verified outcomes per (symptom, action).</summary>
+    Task<ImmutableArray<LearnedOutcome>> GetLearningAsync(CancellationToken cancellationToken = default);
+
     /// <summary>What is in shadow mode: the switches people turned on and the policy's lists.</summary>
     Task<ShadowStatus> GetShadowAsync(CancellationToken cancellationToken = default);
 

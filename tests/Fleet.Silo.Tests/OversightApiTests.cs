@@ -82,5 +82,11 @@ public class OversightApiTests(SiloFixture f) : IClassFixture<SiloFixture>
         (code, stdout, _) = await Fleet("shadow", "off", "--action", "reboot", "--reason", "trial over");
         Assert.Equal(0, code);
         Assert.Contains("Switches: none.", stdout);
+
+        // What the ladder has learned (the table may still be empty: a rung's outcome is known only once verified).
+        (code, stdout, _) = await Fleet("learning", "show");
+        Assert.Equal(0, code);
+        Assert.Contains("SYMPTOM", stdout);
+        Assert.Equal(JsonValueKind.Array, (await f.GetJsonAsync("/api/v1/learning")).ValueKind);
     }
 }

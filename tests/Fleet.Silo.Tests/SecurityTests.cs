@@ -76,6 +76,7 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
         new("GET", "/api/v1/approvals", "viewer"),
         new("POST", "/api/v1/approvals/{id}/approve", "operator", _ => Json(new { reason = "matrix" })),
         new("POST", "/api/v1/approvals/{id}/reject", "operator", _ => Json(new { reason = "matrix" })),
+        new("GET", "/api/v1/learning", "viewer"),
         new("GET", "/api/v1/shadow", "viewer"),
         new("POST", "/api/v1/shadow", "operator", _ => Json(new { on = false, domain = "sec-none", reason = "matrix" })),
         new("GET", "/api/v1/keys", "admin"),

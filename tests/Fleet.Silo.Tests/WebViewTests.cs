@@ -18,6 +18,7 @@ public sealed class WebViewTests(SiloFixture f) : IClassFixture<SiloFixture>, IA
 
     public async Task InitializeAsync()
     {
+        Assertions.SetDefaultExpectTimeout(15_000);
         Directory.CreateDirectory(Shots);
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
@@ -38,6 +39,9 @@ public sealed class WebViewTests(SiloFixture f) : IClassFixture<SiloFixture>, IA
     private async Task<IPage> SignedInAsync(string name, string role, int width = 1280)
     {
         var context = await _browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = BaseUrl, ViewportSize = new ViewportSize { Width = width, Height = 900 } });
+        // A loaded CI machine (two cores, other silos running) is slower than this one: generous waits, never fixed sleeps.
+        context.SetDefaultTimeout(60_000);
+        context.SetDefaultNavigationTimeout(60_000);
         var page = await context.NewPageAsync();
         await page.GotoAsync("/");
         Assert.Contains("/ui/signin", page.Url); // not signed in: to the sign-in page

@@ -17,6 +17,7 @@ public static class FleetGrainsHostingExtensions
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<PolicyCache>();
+        services.TryAddSingleton<Learning.LearningCache>();
         services.TryAddSingleton<FleetMetrics>();
         services.TryAddSingleton<SimulatedActuator>();
         services.AddOptions<ActuatorOptions>();

@@ -29,7 +29,7 @@ public sealed partial class NodeGrain(
     [PersistentState("node", StorageNames.Fleet)] IPersistentState<NodeState> state,
     [PersistentState("placements", StorageNames.Fleet)] IPersistentState<NodePlacements> placements,
     PolicyCache policies, IAuditStore audit, Supervision.IMemberStore members, ActionExecutor executor, DirectProber prober, NodeWakeups wakeups, FleetMetrics metrics, TimeProvider time,
-    ILogger<NodeGrain> log) : Grain, INodeGrain
+    Learning.LearningCache learned, ILogger<NodeGrain> log) : Grain, INodeGrain
 {
     private readonly List<DecisionRecord> _pending = [];
     private DateTimeOffset _watchingSince;
@@ -289,6 +289,9 @@ public sealed partial class NodeGrain(
     private async Task<CaseStepResult?> StepAsync(CaseEvent e, DateTimeOffset now)
     {
         if (S.Registration is not { } reg) return null;
+        // A case about to open or climb a rung reads what the ladder has learned (one read per silo every few seconds).
+        if (_policy.Learning.Enabled && (S.Case is null ? S.Health.Health == HealthState.Unhealthy : S.Case.Phase is RemediationPhase.Verifying or RemediationPhase.Acting))
+            await learned.RefreshAsync();
         var result = CaseMachine.Step(new CaseState(S.Case, S.History), e, CaseSubjectOf(reg), CaseRules.For(_policy), now);
         if (result.Ignored) return result;
         if (S.Case is { } closing && result.State.Case is null) _closingCase = closing; // its last records still belong to its trace
@@ -326,6 +329,13 @@ public sealed partial class NodeGrain(
                 case CaseEffect.ApplyAdminEffect admin:
                     state.State = S with { Admin = admin.Effect == AdminEffect.Draining ? AdminState.Draining : AdminState.None };
                     break;
+                case CaseEffect.WithdrawApproval w:
+                    await GrainFactory.GetGrain<IOversightGrain>(FleetNames.Default).WithdrawAsync(w.RequestId, w.Why);
+                    break;
+                case CaseEffect.Learned l:
+                    await GrainFactory.GetGrain<ILearningGrain>(FleetNames.Default).RecordAsync(l.Signature, l.Action, l.Healed, now);
+                    learned.Invalidate();
+                    break;
                 case CaseEffect.ForgetForecast:
                     state.State = S with { Health = S.Health with { MemorySamples = [], Forecast = null } };
                     break;
@@ -349,7 +359,11 @@ public sealed partial class NodeGrain(
         return new CaseSubject(Actor, Id, judged,
             NeedsRemedy: judged == HealthState.Unhealthy && S.Admin != AdminState.Draining,
             NeedsPrevention: forecast && S.Admin == AdminState.None,
-            Forecast: forecast, S.Health.LastReportAt, Symptom, Evidence, ScopesOf(reg, time.GetUtcNow()), BasisOf(S.Health));
+            Forecast: forecast, S.Health.LastReportAt, Symptom, Evidence, ScopesOf(reg, time.GetUtcNow()), BasisOf(S.Health))
+        {
+            Signature = Fleet.Core.Learning.OutcomeTable.Signature(S.Health.Conditions.Select(c => c.Type)),
+            Learned = action => learned.Get(Fleet.Core.Learning.OutcomeTable.Signature(S.Health.Conditions.Select(c => c.Type)), action),
+        };
     }
 
     private async Task<NodeStatus> SetAdminAsync(AdminState admin, string by, string? reason, string verb)

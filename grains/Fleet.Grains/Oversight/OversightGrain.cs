@@ -89,7 +89,9 @@ public sealed class OversightGrain(
         if (a.Status != ApprovalStatus.Pending)
         {
             await SaveAsync(records);
-            throw new ActionRefusedException("approval-decided", $"Approval {id} was already {a.Status.ToString().ToLowerInvariant()} by {a.DecidedBy} at {a.DecidedAt:u}.");
+            throw new ActionRefusedException("approval-decided", a.Status == ApprovalStatus.Withdrawn
+                ? $"Approval {id} was withdrawn at {a.DecidedAt:u}: {a.Note}."
+                : $"Approval {id} was already {a.Status.ToString().ToLowerInvariant()} by {a.DecidedBy} at {a.DecidedAt:u}.");
         }
         a = Decide(a, approve, by, string.IsNullOrWhiteSpace(reason) ? null : reason, now, records, policies.Current.Version);
         await SaveAsync(records);
@@ -97,6 +99,15 @@ public sealed class OversightGrain(
         if (Subjects.IsKind(a.Subject, Subjects.NodeKind)) await GrainFactory.GetGrain<INodeGrain>(Subjects.IdOf(a.Subject)).WakeAsync();
         if (Subjects.IsKind(a.Subject, Subjects.ServiceKind)) await GrainFactory.GetGrain<IServiceGrain>(Subjects.IdOf(a.Subject)).NodeChangedAsync("");
         return a;
+    }
+
+    public async Task WithdrawAsync(string requestId, string why)
+    {
+        if (S.Approvals.Values.FirstOrDefault(a => a.RequestId == requestId && a.Status == ApprovalStatus.Pending) is not { } a) return;
+        var now = time.GetUtcNow();
+        Put(a with { Status = ApprovalStatus.Withdrawn, DecidedBy = "withdrawn", DecidedAt = now, Note = why });
+        await SaveAsync([Decisions.Create(now, Fleet, a.Subject, DecisionKinds.Operator,
+            $"Withdrew approval {a.Id} ({a.Action} on {Subjects.Describe(a.Subject)}) before anyone decided: {why}.", policies.Current.Version, a.Action, rule: "oversight.approvals")]);
     }
 
     public async Task<ShadowStatus> SetShadowAsync(bool on, string? domain, string? action, string by, string reason)

@@ -53,6 +53,7 @@ public static class OpenApiDocs
         ["GET api/v1/incidents"] = ("listIncidents", "Incidents (a case, a storm, a rollout) since a time, newest first"),
         ["GET api/v1/incidents/{**id}"] = ("getIncident", "An incident's records in time order"),
         ["GET api/v1/postmortems/{**id}"] = ("getPostmortem", "A blameless postmortem of an incident, in Markdown"),
+        ["GET api/v1/learning"] = ("getLearning", "What the ladder has learned: verified outcomes per symptom and action"),
         ["GET api/v1/shadow"] = ("getShadow", "What is in shadow (dry-run) mode"),
         ["POST api/v1/shadow"] = ("setShadow", "Turn shadow mode on or off for the fleet, a domain or an action"),
         ["GET api/v1/keys"] = ("listKeys", "List API keys, live and revoked (never a secret)"),

@@ -17,6 +17,8 @@ public static class OversightApi
         approvals.MapPost("/{id}/reject", (string id, DecisionRequest? body, IFleetClient fleet, HttpContext http) =>
             fleet.RejectAsync(id, Access.Who(http, body?.By), body?.Reason)).RequireAuthorization(Access.Operator);
 
+        api.MapGet("/learning", (IFleetClient fleet) => fleet.GetLearningAsync()).WithTags("Oversight").RequireAuthorization(Access.Viewer);
+
         var shadow = api.MapGroup("/shadow").WithTags("Oversight");
         shadow.MapGet("/", (IFleetClient fleet) => fleet.GetShadowAsync()).RequireAuthorization(Access.Viewer);
         shadow.MapPost("/", SetShadowAsync).RequireAuthorization(Access.Operator);

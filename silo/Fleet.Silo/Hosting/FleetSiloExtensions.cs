@@ -30,6 +30,7 @@ public static class FleetSiloExtensions
 
         builder.AddFleetAccess(options.Auth);
         builder.Services.AddRazorPages();
+        builder.Services.AddSingleton<Web.TrailFeed>();
         // The pages write text as it is (arrows, accents), encoding only what HTML needs.
         builder.Services.Configure<Microsoft.Extensions.WebEncoders.WebEncoderOptions>(o =>
             o.TextEncoderSettings = new System.Text.Encodings.Web.TextEncoderSettings(System.Text.Unicode.UnicodeRanges.All));

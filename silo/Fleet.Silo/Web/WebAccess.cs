@@ -83,10 +83,10 @@ public static class WebAccess
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>
-    /// New decision records as server-sent events, read from the trail every second — the trail every silo writes to (the
-    /// cluster's shared store), so the feed shows every silo's decisions, not only this one's.
+    /// New decision records as server-sent events, from the silo's one reader of the trail (<see cref="TrailFeed"/>) — the
+    /// trail every silo writes to (the cluster's shared store), so the feed shows every silo's decisions, not only this one's.
     /// </summary>
-    private static async Task StreamAsync(HttpContext http, IFleetClient fleet, TimeProvider time, KeyRing keys, CancellationToken ct)
+    private static async Task StreamAsync(HttpContext http, TrailFeed feed, KeyRing keys, CancellationToken ct)
     {
         http.Response.Headers.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
@@ -94,38 +94,34 @@ public static class WebAccess
         await http.Response.WriteAsync(": connected\n\n", ct);
         await http.Response.Body.FlushAsync(ct);
         var keyId = http.User.FindFirst(Access.KeyIdClaim)?.Value;
-        var since = time.GetUtcNow();
-        var seen = new Queue<string>();
-        var known = new HashSet<string>();
-        var ticks = 0;
+        var (records, subscription) = feed.Listen();
+        using var listening = subscription;
+        using var tick = new PeriodicTimer(TimeSpan.FromSeconds(5));
+        var pending = tick.WaitForNextTickAsync(ct).AsTask();
+        Task<bool>? next = null;
         try
         {
             while (!ct.IsCancellationRequested)
             {
-                // A stream outlives no revocation: its key is checked again every few seconds (a JWT or open access has no key to check).
-                if (++ticks % 5 == 0 && keyId is not null && await keys.ByIdAsync(keyId) is null) return;
-                // Every record since the last one sent (a little overlap for the clocks of several silos), page by page until caught up.
-                var fresh = new List<DecisionRecord>();
-                long? before = null;
-                for (var pages = 0; pages < 20; pages++)
+                next ??= records.WaitToReadAsync(ct).AsTask();
+                if (await Task.WhenAny(next, pending) == pending)
                 {
-                    var page = await fleet.QueryAuditAsync(new AuditQuery(Since: since - TimeSpan.FromSeconds(5), Limit: 500, Before: before), ct);
-                    fresh.AddRange(page.Records);
-                    before = page.NextBefore;
-                    if (before is null) break;
+                    // A stream outlives no revocation: its key is checked again every few seconds (a JWT or open access has no key to check).
+                    if (!await pending || keyId is not null && await keys.ByIdAsync(keyId) is null) return;
+                    await http.Response.WriteAsync(": ping\n\n", ct); // keeps proxies from closing a quiet stream
+                    await http.Response.Body.FlushAsync(ct);
+                    pending = tick.WaitForNextTickAsync(ct).AsTask();
+                    continue;
                 }
-                foreach (var r in fresh.AsEnumerable().Reverse())
+                var more = await next;
+                next = null;
+                if (!more) return;
+                while (records.TryRead(out var r))
                 {
-                    if (!known.Add(r.Id)) continue;
-                    seen.Enqueue(r.Id);
-                    if (seen.Count > 5000) known.Remove(seen.Dequeue());
-                    if (r.Time > since) since = r.Time;
                     var data = JsonSerializer.Serialize(new { r.Id, r.Time, r.Subject, r.Kind, r.Action, r.Reason, r.IncidentId }, Json);
                     await http.Response.WriteAsync($"data: {data}\n\n", ct);
                 }
-                if (ticks % 15 == 0) await http.Response.WriteAsync(": ping\n\n", ct); // keeps proxies from closing a quiet stream
                 await http.Response.Body.FlushAsync(ct);
-                await Task.Delay(TimeSpan.FromSeconds(1), ct);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -133,4 +129,5 @@ public static class WebAccess
             // The page was closed.
         }
     }
+
 }

@@ -34,6 +34,9 @@ public sealed record FleetPolicy(
     /// <summary>What people keep for themselves: shadow mode and approvals (<c>oversight</c> section).</summary>
     [Id(11)] public OversightPolicy Oversight { get; init; } = OversightPolicy.Default;
 
+    /// <summary>What the ladder may learn from outcomes (<c>learning</c> section); off by default.</summary>
+    [Id(12)] public LearningPolicy Learning { get; init; } = LearningPolicy.Default;
+
     public static FleetPolicy Default { get; } = new(
         0,
         new TelemetryPolicy(TimeSpan.FromSeconds(10), 3, TimeSpan.FromSeconds(30)),
@@ -298,4 +301,22 @@ public sealed record OversightPolicy(
     }
 
     public bool NeedsApproval(string action) => !ApprovalActions.IsDefaultOrEmpty && ApprovalActions.Contains(action);
+}
+
+/// <summary>
+/// Learning from outcomes (docs/oversight.md): per (symptom, action), the verified outcomes of the ladder's rungs. When a
+/// rung failed at least <see cref="Failures"/> of its last <see cref="Of"/> tries for this symptom, a case skips it (never
+/// the last automatic rung, never a <see cref="Pin"/>ned action), and says so with the figures. Off when <see cref="Of"/> is 0.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("fleet.LearningPolicy")]
+public sealed record LearningPolicy(
+    [property: Id(0)] int Failures,
+    [property: Id(1)] int Of,
+    [property: Id(2)] ImmutableArray<string> Pin)
+{
+    public static LearningPolicy Default { get; } = new(0, 0, []);
+
+    public bool Enabled => Of > 0;
+
+    public bool Pinned(string action) => !Pin.IsDefaultOrEmpty && Pin.Contains(action);
 }

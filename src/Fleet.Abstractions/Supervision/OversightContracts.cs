@@ -10,6 +10,8 @@ public enum ApprovalStatus
     Pending = 0,
     Approved = 1,
     Rejected = 2,
+    /// <summary>The action is no longer wanted (its case recovered or moved on) before anyone decided.</summary>
+    Withdrawn = 3,
 }
 
 /// <summary>A high-risk action waiting for (or decided by) a person. It holds no lease while it waits.</summary>
@@ -90,6 +92,10 @@ public interface IOversightGrain : IGrainWithStringKey
     Task<Approval> RejectAsync(string id, string by, string? reason);
 
     /// <summary>Turns shadow mode on or off for the fleet, a domain (<paramref name="domain"/>) or an action (<paramref name="action"/>).</summary>
+    /// <summary>The subject no longer wants the action a pending approval is for: it is withdrawn (and recorded).</summary>
+    [OneWay, Alias("Withdraw")]
+    Task WithdrawAsync(string requestId, string why);
+
     [Alias("SetShadow"), RequiresRole(FleetRole.Operator)]
     Task<ShadowStatus> SetShadowAsync(bool on, string? domain, string? action, string by, string reason);
 

@@ -32,7 +32,7 @@ public static partial class PolicyParser
 
         var r = new YamlReader(problems);
         var d = FleetPolicy.Default;
-        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes", "security", "rollout", "oversight");
+        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes", "security", "rollout", "oversight", "learning");
 
         var t = r.Section(root, "telemetry");
         var telemetry = new TelemetryPolicy(
@@ -168,10 +168,21 @@ public static partial class PolicyParser
             approvalActions, r.Duration(ap, "oversight.approvals.timeout", d.Oversight.ApprovalTimeout, TimeSpan.FromSeconds(10), TimeSpan.FromDays(7)),
             onTimeout == "approve");
 
+        var le = r.Section(root, "learning");
+        r.Known(le, "learning", "skipRungAfter", "pin");
+        var learning = LearningPolicy.Default with { Pin = r.Strings(le, "learning.pin") };
+        if (r.Scalar(le, "learning.skipRungAfter", out var skipNode) is { } skip)
+        {
+            var match = Regex.Match(skip.Trim(), @"^(\d+) failures? of (\d+)$");
+            if (!match.Success || !int.TryParse(match.Groups[1].Value, out var failures) || !int.TryParse(match.Groups[2].Value, out var of) || failures < 1 || of < failures || of > 50)
+                r.Problem(skipNode, "learning.skipRungAfter", $"'{skip}' is not 'F failures of N' with 1 ≤ F ≤ N ≤ 50 (e.g. '5 failures of 6')");
+            else learning = learning with { Failures = failures, Of = of };
+        }
+
         if (problems.Count > 0) return new(null, problems.ToImmutable());
         return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails)
         {
-            Actions = actions, Services = services, Probes = probes, Security = security, Rollout = rollout, Oversight = oversight,
+            Actions = actions, Services = services, Probes = probes, Security = security, Rollout = rollout, Oversight = oversight, Learning = learning,
         }, []);
     }
 

@@ -111,6 +111,9 @@ public static class PolicyWriter
         sb.AppendLine($"    actions: {List(ov.ApprovalActions)}");
         sb.AppendLine($"    timeout: {D(ov.ApprovalTimeout)}");
         sb.AppendLine($"    onTimeout: {(ov.ApproveOnTimeout ? "approve" : "reject")}");
+        sb.AppendLine("learning:");
+        if (p.Learning.Enabled) sb.AppendLine($"  skipRungAfter: \"{p.Learning.Failures} failures of {p.Learning.Of}\"");
+        sb.AppendLine($"  pin: {List(p.Learning.Pin)}");
         if (!p.Actions.IsDefaultOrEmpty)
         {
             sb.AppendLine("actions:");

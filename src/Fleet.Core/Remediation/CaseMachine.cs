@@ -41,6 +41,12 @@ public sealed record CaseSubject(
     ActionBasis Basis = ActionBasis.Reported)
 {
     public string Noun => Subjects.Describe(Subject);
+
+    /// <summary>The symptom's signature for learning ("CheckFailed", "Silent"); null: this subject does not learn.</summary>
+    public string? Signature { get; init; }
+
+    /// <summary>What the ladder has learned of an action on this symptom (the owner's copy of the outcome table).</summary>
+    public Func<string, Learning.OutcomeRate?>? Learned { get; init; }
 }
 
 /// <summary>The rules a step follows: the ladder and its timing, the preventive rule, and what actions mean.</summary>
@@ -52,6 +58,9 @@ public sealed record CaseRules(
     ActionCatalogue Catalogue,
     TimeSpan ReportInterval = default)
 {
+    /// <summary>What the ladder may learn (off by default).</summary>
+    public LearningPolicy Learning { get; init; } = LearningPolicy.Default;
+
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<FleetPolicy, CaseRules> Cache = [];
 
     /// <summary>The longest a denied case waits before it asks again.</summary>
@@ -67,7 +76,7 @@ public sealed record CaseRules(
 
     /// <summary>The rules of a policy (made once per policy).</summary>
     public static CaseRules For(FleetPolicy policy) => Cache.GetValue(policy, p =>
-        new(p.Remediation, p.Forecast, p.Guardrails.LeaseDuration, p.Version, ActionCatalogue.For(p), p.Telemetry.ReportInterval));
+        new(p.Remediation, p.Forecast, p.Guardrails.LeaseDuration, p.Version, ActionCatalogue.For(p), p.Telemetry.ReportInterval) { Learning = p.Learning });
 }
 
 /// <summary>What happened to the case: a pass of the loop, or an answer from outside.</summary>
@@ -123,6 +132,12 @@ public abstract record CaseEffect
 
     /// <summary>Forget the samples of the forecast a preventive action has answered.</summary>
     public sealed record ForgetForecast : CaseEffect;
+
+    /// <summary>A rung's verified outcome on this symptom, for the outcome table.</summary>
+    public sealed record Learned(string Signature, string Action, bool Healed) : CaseEffect;
+
+    /// <summary>The case no longer needs the approval it waited for (it recovered or moved on): withdraw it.</summary>
+    public sealed record WithdrawApproval(string RequestId, string Why) : CaseEffect;
 }
 
 public sealed record CaseStepResult(CaseState State, ImmutableArray<CaseEffect> Effects, bool Ignored = false)
@@ -205,6 +220,8 @@ public static class CaseMachine
                     if (!c.Preventive && Recovered)
                     {
                         SummariseDenials(c);
+                        if (c.LastDenial == Guardrails.Approval)
+                            Effects.Add(new CaseEffect.WithdrawApproval($"{s.Subject}/{c.CaseId}/{c.Step}/{c.Attempt}", $"{Noun} recovered on its own"));
                         Record(DecisionKinds.Verified, $"Closed the case on {Noun} without acting: it recovered on its own before {c.Action} was permitted.", c.Action, outcome: "recovered-without-action");
                         Close(countAsStep: false);
                         return;
@@ -229,12 +246,14 @@ public static class CaseMachine
                     {
                         Record(DecisionKinds.Verified, $"Verified {c.Action} on {Noun}: the symptom cleared ({Describe(s.Judged)}); on probation for {Format.Duration(Ladder.Probation)} ({Rung(c)}).",
                             c.Action, outcome: "cleared");
+                        Learned(c, true);
                         Release(c, "verified");
                         Set(Case! with { Phase = RemediationPhase.Probation, Deadline = now + Ladder.Probation });
                     }
                     else if (now >= c.Deadline)
                     {
                         Record(DecisionKinds.Failed, $"{Verb(c.Action)} did not heal {Noun}: {c.Symptom} persisted past the verify window ({Rung(c)}).", c.Action, outcome: "symptom-persisted");
+                        Learned(c, false);
                         Release(c, "symptom persisted");
                         Escalate(c, $"{c.Action} did not clear the symptom");
                         Pass();
@@ -265,9 +284,16 @@ public static class CaseMachine
         {
             var step = preventive ? -1 : EscalationLadder.FirstStep(State.History, now, Ladder);
             var symptom = s.Symptom(preventive);
-            var action = preventive ? rules.Forecast.Action : Ladder.Ladder[step].Action;
-            var c = new RemediationCase(Guid.CreateVersion7(now).ToString("N")[..12], preventive, symptom, step, action, RemediationPhase.AwaitingLease, now);
+            var c = new RemediationCase(Guid.CreateVersion7(now).ToString("N")[..12], preventive, symptom, step, preventive ? rules.Forecast.Action : Ladder.Ladder[step].Action,
+                RemediationPhase.AwaitingLease, now) { Signature = preventive ? null : s.Signature };
             Set(c);
+            if (!preventive)
+            {
+                step = Learn(step);
+                c = Case! with { Step = step, Action = Ladder.Ladder[step].Action };
+                Set(c);
+            }
+            var action = c.Action;
             if (preventive)
                 Record(DecisionKinds.Predicted, $"Predicted memory exhaustion on {Noun}: {symptom}.", action, rule: "forecast.horizon", evidence: s.Evidence());
             if (!preventive && EscalationLadder.IsHuman(Ladder, step))
@@ -369,6 +395,7 @@ public static class CaseMachine
             if (!outcome.Succeeded)
             {
                 Record(DecisionKinds.Failed, $"{spec.Verb} on {Noun} failed: {outcome.Detail} ({rung}).", c.Action, outcome: "failed");
+                Learned(c, false);
                 Release(c, "the action failed");
                 Escalate(c, $"{c.Action} failed ({outcome.Detail})");
             }
@@ -413,6 +440,34 @@ public static class CaseMachine
             State = CaseState.Empty;
         }
 
+        /// <summary>
+        /// The rung to try from <paramref name="step"/> on: a rung that almost never healed this symptom is skipped, within
+        /// the policy's bounds (never the last automatic rung, never a pinned action), and each skip is recorded with its figures.
+        /// </summary>
+        private int Learn(int step)
+        {
+            if (!rules.Learning.Enabled || s.Signature is null || s.Learned is null) return step;
+            while (!EscalationLadder.IsHuman(Ladder, step))
+            {
+                var action = Ladder.Ladder[step].Action;
+                var last = step + 1 >= Ladder.Ladder.Length || EscalationLadder.IsHuman(Ladder, step + 1);
+                if (Learning.OutcomeTable.SkipReason(rules.Learning, s.Learned(action), action, last) is not { } why) break;
+                var rate = s.Learned(action)!;
+                Record(DecisionKinds.Escalated, $"Skipped {action} for {Noun}: {why}; trying {Ladder.Ladder[step + 1].Action} instead.", Ladder.Ladder[step + 1].Action,
+                    ImmutableDictionary<string, string>.Empty.Add("symptom", rate.Signature).Add("action", action).Add("healed", rate.Successes.ToString())
+                        .Add("failed", rate.Failures.ToString()).Add("recent", string.Concat(rate.Recent.Select(x => x ? 'H' : 'F'))),
+                    rule: "learning.skipRungAfter", outcome: "skipped");
+                step++;
+            }
+            return step;
+        }
+
+        /// <summary>A rung's verified outcome, for the outcome table (reactive cases only: a forecast's action answers another question).</summary>
+        private void Learned(RemediationCase c, bool healed)
+        {
+            if (!c.Preventive && c.Signature is { } signature) Effects.Add(new CaseEffect.Learned(signature, c.Action, healed));
+        }
+
         /// <summary>Ends a streak of the same denial: more than one is told in one record ("denied 14 times by storm-brake since 10:02:11 UTC").</summary>
         private void SummariseDenials(RemediationCase c)
         {
@@ -427,6 +482,7 @@ public static class CaseMachine
         private void Escalate(RemediationCase c, string why)
         {
             var next = c.Preventive ? 0 : c.Step + 1;
+            if (!EscalationLadder.IsHuman(Ladder, next)) next = Learn(next);
             if (EscalationLadder.IsHuman(Ladder, next))
             {
                 HandToHuman(c with { Step = next, LeaseId = null, Scopes = [] }, why);

@@ -52,6 +52,9 @@ public sealed record RemediationCase(
 
     /// <summary>Shadow mode held this rung back and said so (one <c>shadowed</c> record per rung per episode).</summary>
     [Id(19)] public bool Shadowed { get; init; }
+
+    /// <summary>The symptom's signature when the case opened (what its outcomes are learned under); null for a forecast's case.</summary>
+    [Id(20)] public string? Signature { get; init; }
 }
 
 /// <summary>What a subject's past actions were: the input to flap damping and to the rung a new case starts on.</summary>

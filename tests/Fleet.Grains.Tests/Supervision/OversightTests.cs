@@ -80,6 +80,20 @@ public class OversightTests(OversightCluster f) : IClassFixture<OversightCluster
     }
 
     [Fact]
+    public async Task AnApprovalWhoseNodeRecovers_IsWithdrawn_AndCannotBeApprovedAfterwards()
+    {
+        await f.RegisterAsync("wd-1", "d-withdraw");
+        await FailingUntilAsync("wd-1", async () => (await Oversight.ListApprovalsAsync(false)).Any(a => a.Subject == "node/wd-1"), "an approval was asked", TimeSpan.FromMinutes(2));
+        var asked = (await Oversight.ListApprovalsAsync(false)).Single(a => a.Subject == "node/wd-1");
+        await f.AdvanceUntilAsync(async () => (await Oversight.ListApprovalsAsync(true)).Single(a => a.Id == asked.Id).Status == ApprovalStatus.Withdrawn,
+            "the approval was withdrawn", TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(10), async () => await f.ReportAsync("wd-1"));
+        var refused = await Assert.ThrowsAsync<ActionRefusedException>(() => Oversight.ApproveAsync(asked.Id, "dave", null));
+        Assert.Contains("was withdrawn", refused.Message);
+        Assert.Contains(await f.TrailAsync("node/wd-1"), r => r.Reason.Contains($"Withdrew approval {asked.Id}") && r.Reason.Contains("recovered on its own"));
+        Assert.DoesNotContain(f.Actuator.History, a => a.Target == "wd-1");
+    }
+
+    [Fact]
     public async Task AnApprovalNoOneDecides_TakesThePolicyDefaultOnTimeout_AndTheCaseGoesToAPerson()
     {
         await f.RegisterAsync("to-1", "d-timeout");

@@ -43,6 +43,8 @@
       show(record);
       refreshOverview();
     };
+    // A browser keeps few connections per host: a page that goes away gives its stream back at once.
+    window.addEventListener("pagehide", () => events.close());
   }
   if (overview) setInterval(refreshOverview, 5000);
 })();
