@@ -166,32 +166,29 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
     /// <summary>The most records an incident list reads (the newest first) to find incidents in.</summary>
     public const int IncidentScan = 10_000;
 
-    public async Task<ImmutableArray<Fleet.Core.Incidents.IncidentSummary>> ListIncidentsAsync(DateTimeOffset since, CancellationToken cancellationToken = default)
-    {
-        var records = new List<DecisionRecord>();
-        long? before = null;
-        do
-        {
-            var page = await QueryAuditAsync(new AuditQuery(Since: since, Limit: 1000, Before: before), cancellationToken);
-            records.AddRange(page.Records.Where(r => r.IncidentId is not null));
-            before = page.NextBefore;
-        } while (before is not null && records.Count < IncidentScan);
-        return Fleet.Core.Incidents.IncidentReport.Group(records);
-    }
+    public async Task<ImmutableArray<Fleet.Core.Incidents.IncidentSummary>> ListIncidentsAsync(DateTimeOffset since, CancellationToken cancellationToken = default) =>
+        Fleet.Core.Incidents.IncidentReport.Group(await ReadTrailAsync(new AuditQuery(Since: since, Limit: 1000), r => r.IncidentId is not null, cancellationToken));
 
     public async Task<(Fleet.Core.Incidents.IncidentSummary Summary, ImmutableArray<DecisionRecord> Records)?> GetIncidentAsync(string id, CancellationToken cancellationToken = default)
     {
+        var records = await ReadTrailAsync(new AuditQuery(Limit: 1000) { Incident = id }, _ => true, cancellationToken);
+        if (records.Count == 0) return null;
+        var ordered = records.OrderBy(r => r.Time).ThenBy(r => r.Id, StringComparer.Ordinal).ToImmutableArray();
+        return (Fleet.Core.Incidents.IncidentReport.Summarise(id, ordered), ordered);
+    }
+
+    /// <summary>The query's records page by page, newest first, keeping those that match, until the trail ends or <see cref="IncidentScan"/> are kept.</summary>
+    private async Task<List<DecisionRecord>> ReadTrailAsync(AuditQuery query, Func<DecisionRecord, bool> keep, CancellationToken cancellationToken)
+    {
         var records = new List<DecisionRecord>();
         long? before = null;
         do
         {
-            var page = await QueryAuditAsync(new AuditQuery(Limit: 1000, Before: before) { Incident = id }, cancellationToken);
-            records.AddRange(page.Records);
+            var page = await QueryAuditAsync(query with { Before = before }, cancellationToken);
+            records.AddRange(page.Records.Where(keep));
             before = page.NextBefore;
         } while (before is not null && records.Count < IncidentScan);
-        if (records.Count == 0) return null;
-        var ordered = records.OrderBy(r => r.Time).ThenBy(r => r.Id, StringComparer.Ordinal).ToImmutableArray();
-        return (Fleet.Core.Incidents.IncidentReport.Summarise(id, ordered), ordered);
+        return records;
     }
 
     public async Task<string?> PostmortemAsync(string id, CancellationToken cancellationToken = default) =>

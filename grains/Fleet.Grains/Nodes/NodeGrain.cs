@@ -356,13 +356,15 @@ public sealed partial class NodeGrain(
     {
         var judged = S.Health.Health;
         var forecast = S.Health.HasCondition(ConditionTypes.MemoryExhaustionForecast);
+        // Only a policy that learns needs the symptom's signature (it is built on every step, for every node with a case).
+        var signature = _policy.Learning.Enabled ? Fleet.Core.Learning.OutcomeTable.Signature(S.Health.Conditions.Select(c => c.Type)) : null;
         return new CaseSubject(Actor, Id, judged,
             NeedsRemedy: judged == HealthState.Unhealthy && S.Admin != AdminState.Draining,
             NeedsPrevention: forecast && S.Admin == AdminState.None,
             Forecast: forecast, S.Health.LastReportAt, Symptom, Evidence, ScopesOf(reg, time.GetUtcNow()), BasisOf(S.Health))
         {
-            Signature = Fleet.Core.Learning.OutcomeTable.Signature(S.Health.Conditions.Select(c => c.Type)),
-            Learned = action => learned.Get(Fleet.Core.Learning.OutcomeTable.Signature(S.Health.Conditions.Select(c => c.Type)), action),
+            Signature = signature,
+            Learned = signature is null ? null : action => learned.Get(signature, action),
         };
     }
 

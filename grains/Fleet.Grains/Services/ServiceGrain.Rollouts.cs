@@ -39,7 +39,7 @@ public sealed partial class ServiceGrain
         if (S.Desired == 0)
             throw new RolloutRefusedException("no-instances", $"Service {Name} has 0 replicas: there is nothing to roll out or judge; apply its spec with version {version} instead.");
         var rollout = RolloutPlanner.Start(S, version, strategy, by, now, _policy.Rollout);
-        state.State = S with { History = S.Rollout is { } ended ? RolloutPlanner.Archive(S.History, ended) : S.History, Rollout = rollout };
+        state.State = S with { History = RolloutPlanner.HistoryWithCurrent(S), Rollout = rollout };
         _dirty = true;
         Record(DecisionKinds.Operator, $"Rollout {rollout.Id} of service {Name} from {rollout.From} to {version} started at the request of {by} ({strategy}): " +
             $"{string.Join(", ", rollout.Steps.Select(st => $"{st.Name} to {st.Target}"))} of {S.Desired} instance(s), each judged after {Format.Duration(_policy.Rollout.StepDuration)}" +
@@ -77,7 +77,7 @@ public sealed partial class ServiceGrain
             var back = RolloutPlanner.ManualRollback(S, by, now)
                 ?? throw new RolloutRefusedException("nothing-to-roll-back", $"Service {Name} has no completed rollout to {S.Spec.Version} on record; there is no earlier version to go back to.");
             back = back with { Outcome = outcome, Note = $"rollback by {by}{why}" };
-            state.State = S with { History = S.Rollout is { } ended ? RolloutPlanner.Archive(S.History, ended) : S.History, Rollout = back };
+            state.State = S with { History = RolloutPlanner.HistoryWithCurrent(S), Rollout = back };
             Record(DecisionKinds.Operator, $"Rolling service {Name} back from {back.To} to {back.From} at the request of {by}{why} (rollout {back.Id}).",
                 ActionNames.Rollback, rule: "rollout", incidentId: Incident(back));
             _dirty = true;
@@ -147,7 +147,7 @@ public sealed partial class ServiceGrain
 
     private RolloutView? View() => S.Rollout is { } r ? RolloutPlanner.View(Name, r, _policy.Rollout, S) : null;
 
-    private string Incident(Rollout r) => $"rollout/{Name}/{r.Id}";
+    private string Incident(Rollout r) => Fleet.Core.Guarding.Incidents.Rollout(Name, r.Id);
 
     /// <summary>The rollout's part of a pass, before the service's planner: advance, then ask for the lease of what must be replaced.</summary>
     private async Task RolloutPassAsync(DateTimeOffset now)

@@ -352,7 +352,7 @@ public sealed partial class ServiceGrain(
     {
         Record(DecisionKinds.Operator, $"Deleted service {Name}: every instance has stopped and its reservation is freed.");
         // The rollouts on record stay, so a service applied again numbers its rollouts (and their leases) on from them.
-        state.State = ServiceState.Empty with { Generation = S.Generation, History = S.Rollout is { } last ? RolloutPlanner.Archive(S.History, last) : S.History };
+        state.State = ServiceState.Empty with { Generation = S.Generation, History = RolloutPlanner.HistoryWithCurrent(S) };
         _dirty = true;
         await GrainFactory.GetGrain<IServiceDirectoryGrain>(FleetNames.Default).RemoveAsync(Name);
         _timer?.Dispose();

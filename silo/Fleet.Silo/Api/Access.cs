@@ -103,6 +103,15 @@ public static class Access
             ? context.User.Identity?.Name ?? "unknown"
             : string.IsNullOrWhiteSpace(claimed) ? "operator" : claimed;
 
+    /// <summary>A key's caller as a principal: its name, role, key id and bound node (never its secret).</summary>
+    public static ClaimsPrincipal Principal(FleetCaller caller, string scheme)
+    {
+        List<Claim> claims = [new(ClaimTypes.Name, caller.Name), new(ClaimTypes.Role, caller.Role.Name())];
+        if (caller.KeyId is { } id) claims.Add(new Claim(KeyIdClaim, id));
+        if (caller.Node is { } node) claims.Add(new Claim(NodeClaim, node));
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme));
+    }
+
     /// <summary>The node an agent credential is bound to; null for every other role (they may act for any node).</summary>
     public static string? BoundNode(HttpContext context) =>
         context.User.IsInRole("agent") && !context.User.IsInRole(Operator) && !context.User.IsInRole(Admin)
@@ -182,9 +191,7 @@ internal sealed class KeyAuthenticationHandler(IOptionsMonitor<AuthenticationSch
     {
         if (Access.PresentedKey(Request) is not { } key) return AuthenticateResult.NoResult();
         if (await keys.AuthenticateAsync(key) is not { } caller) return AuthenticateResult.Fail("The key is unknown, malformed or revoked.");
-        List<Claim> claims = [new(ClaimTypes.Name, caller.Name), new(ClaimTypes.Role, caller.Role.Name()), new(Access.KeyIdClaim, caller.KeyId!)];
-        if (caller.Node is { } node) claims.Add(new Claim(Access.NodeClaim, node));
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, Scheme.Name)), Scheme.Name));
+        return AuthenticateResult.Success(new AuthenticationTicket(Access.Principal(caller, Scheme.Name), Scheme.Name));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)

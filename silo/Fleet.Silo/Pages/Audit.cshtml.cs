@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using Fleet.Abstractions.Audit;
 using Fleet.Client;
-using Fleet.Core.Policies;
+using Fleet.Core.Validation;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 
@@ -19,12 +19,10 @@ public sealed class AuditModel(IFleetClient fleet, TimeProvider time) : PageMode
 
     public async Task OnGetAsync()
     {
-        DateTimeOffset? since = null;
-        if (!string.IsNullOrWhiteSpace(Since))
+        if (!InputRules.TryParseTime(Since?.Trim(), time.GetUtcNow(), out var since, out var problem))
         {
-            if (Durations.TryParse(Since.Trim(), out var ago) && ago < TimeSpan.FromDays(3650)) since = time.GetUtcNow() - ago;
-            else if (DateTimeOffset.TryParse(Since, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)) since = at;
-            else { Error = $"since: '{Since}' is not a time; use ISO 8601 (2026-12-01T10:00:00Z) or a duration ago such as 15m"; return; }
+            Error = $"since: {problem}";
+            return;
         }
         try
         {

@@ -26,7 +26,7 @@ public sealed class SignInModel(KeyRing keys) : PageModel
             Response.StatusCode = StatusCodes.Status401Unauthorized;
             return Page();
         }
-        var principal = WebAccess.Principal(caller, WebAccess.CookieScheme);
+        var principal = Access.Principal(caller, WebAccess.CookieScheme);
         await HttpContext.SignInAsync(WebAccess.CookieScheme, principal);
         return LocalRedirect(Url.IsLocalUrl(ReturnUrl) ? ReturnUrl! : "/");
     }

@@ -23,14 +23,6 @@ public static class WebAccess
 
     public static bool IsUi(HttpRequest request) => request.Path == "/" || request.Path.StartsWithSegments("/ui");
 
-    /// <summary>A signed-in page's principal: the key's name, role and id (never its secret).</summary>
-    public static ClaimsPrincipal Principal(FleetCaller caller, string scheme)
-    {
-        List<Claim> claims = [new(ClaimTypes.Name, caller.Name), new(ClaimTypes.Role, caller.Role.Name())];
-        if (caller.KeyId is { } id) claims.Add(new Claim(Access.KeyIdClaim, id));
-        if (caller.Node is { } node) claims.Add(new Claim(Access.NodeClaim, node));
-        return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme));
-    }
 
     /// <summary>The cookie the pages sign in with; the key inside is checked again on every request, so a revoked key is signed out.</summary>
     public static AuthenticationBuilder AddFleetCookie(this AuthenticationBuilder auth) =>
@@ -52,7 +44,7 @@ public static class WebAccess
                     await context.HttpContext.SignOutAsync(CookieScheme);
                     return;
                 }
-                context.ReplacePrincipal(Principal(caller, CookieScheme));
+                context.ReplacePrincipal(Access.Principal(caller, CookieScheme));
             };
         });
 

@@ -114,9 +114,6 @@ public sealed record Rollout(
     /// <summary>The guardrail that last refused the step's (or the rollback's) lease: told once, not every pass.</summary>
     [Id(24)] public string? LastDenial { get; init; }
 
-    /// <summary>The version a rollback restores.</summary>
-    public string Stable => From;
-
     public bool Active => Phase is RolloutPhase.Progressing or RolloutPhase.Paused or RolloutPhase.Watching or RolloutPhase.RollingBack;
 }
 

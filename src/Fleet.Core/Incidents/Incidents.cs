@@ -11,6 +11,9 @@ namespace Fleet.Core.Guarding
     {
         /// <summary>A storm in a domain: <c>storm/rack-a/20261202T101500Z</c>.</summary>
         public static string Storm(string domain, DateTimeOffset since) => $"storm/{domain}/{since.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}";
+
+        /// <summary>A rollout of a service: <c>rollout/api/3</c>.</summary>
+        public static string Rollout(string service, int id) => $"rollout/{service}/{id}";
     }
 }
 

@@ -169,15 +169,14 @@ public static class RolloutPlanner
         var releaseOutcome = "done";
         var action = r.Phase == RolloutPhase.RollingBack ? ActionNames.Rollback : ActionNames.Rollout;
         void Record(string kind, string reason, string? outcome = null, string? rule = null, IReadOnlyDictionary<string, string>? evidence = null) =>
-            records.Add(new RecordDraft(kind, reason, action, evidence, rule, Outcome: outcome, IncidentId: $"rollout/{name}/{r.Id}"));
+            records.Add(new RecordDraft(kind, reason, action, evidence, rule, Outcome: outcome, IncidentId: Guarding.Incidents.Rollout(name, r.Id)));
         void FreeLease(string outcome)
         {
             if (r.LeaseId is null) return;
             (release, releaseScopes, releaseOutcome) = (r.LeaseId, r.LeaseScopes.IsDefault ? [] : r.LeaseScopes, outcome);
             r = r with { LeaseId = null, LeaseScopes = [] };
         }
-        // The rollout's own moves still in flight: an instance it marked, until its replacement runs and it has stopped.
-        var busy = s.Instances.Values.Any(i => i.Moving && i.ReplaceWith is not null && i.State != InstanceState.Failed);
+        var busy = Busy(s);
 
         // Old samples are of no use to any judgement still to come.
         var keep = now - (p.WatchWindow > p.StepDuration * (p.MaxExtensions + 2) ? p.WatchWindow : p.StepDuration * (p.MaxExtensions + 2));
@@ -186,7 +185,7 @@ public static class RolloutPlanner
         if (r.Phase == RolloutPhase.RollingBack)
         {
             s = Unwind(s with { Rollout = r });
-            busy = s.Instances.Values.Any(i => i.Moving && i.ReplaceWith is not null && i.State != InstanceState.Failed);
+            busy = Busy(s);
         }
         switch (r.Phase)
         {
@@ -307,6 +306,9 @@ public static class RolloutPlanner
         return version == spec.Version ? s : s with { Spec = spec with { Version = version } };
     }
 
+    /// <summary>The rollout's own moves still in flight: an instance it marked, until its replacement runs and it has stopped.</summary>
+    private static bool Busy(ServiceState s) => s.Instances.Values.Any(i => i.Moving && i.ReplaceWith is not null && i.State != InstanceState.Failed);
+
     /// <summary>How long a step's instances may take to run before the step fails (a version that does not start) or pauses (no room).</summary>
     public static TimeSpan StepDeadline(RolloutPolicy p) => p.StepDuration * 2 < TimeSpan.FromMinutes(5) ? TimeSpan.FromMinutes(5) : p.StepDuration * 2;
 
@@ -379,6 +381,9 @@ public static class RolloutPlanner
     public static RolloutView View(string service, Rollout r, RolloutPolicy p, ServiceState s) =>
         RolloutView.Of(service, r, p.Watch, s.Instances.Values.Count(i => i.State == InstanceState.Running && i.Version == r.To),
             s.Instances.Values.Count(i => i.State == InstanceState.Running && i.Version == r.From));
+
+    /// <summary>The history with the current rollout (if any) moved into it: before a new one starts, or the service is forgotten.</summary>
+    public static ImmutableArray<Rollout> HistoryWithCurrent(ServiceState s) => s.Rollout is { } current ? Archive(s.History, current) : s.History;
 
     /// <summary>Keeps an ended rollout in the history, without its samples.</summary>
     public static ImmutableArray<Rollout> Archive(ImmutableArray<Rollout> history, Rollout ended)

@@ -55,6 +55,11 @@ public static partial class InputRules
         if (string.IsNullOrWhiteSpace(text)) return true;
         if (Policies.Durations.TryParse(text, out var ago))
         {
+            if (ago > now - DateTimeOffset.MinValue)
+            {
+                problem = $"'{text}' reaches back before any date; use a shorter duration or ISO 8601";
+                return false;
+            }
             value = now - ago;
             return true;
         }
@@ -186,7 +191,7 @@ public static partial class InputRules
         var p = new Problems();
         if (!IsValidId(s.Name)) p.Add("name", $"'{s.Name}' is not a service name: {IdRule}");
         if (s.Replicas is < 0 or > MaxReplicas) p.Add("replicas", $"{s.Replicas} is out of range; accepted 0 to {MaxReplicas}");
-        if (string.IsNullOrWhiteSpace(s.Version) || s.Version.Length > 64 || s.Version.Any(char.IsWhiteSpace)) p.Add("version", "must be 1 to 64 characters with no spaces");
+        if (!IsValidVersion(s.Version)) p.Add("version", "must be 1 to 64 characters with no spaces");
         if (s.Resources is null) p.Add("resources", "is required (cpuCores, memoryBytes)");
         else
         {
@@ -260,9 +265,9 @@ public static partial class InputRules
 
     /// <summary>A version name: 1 to 64 characters with no spaces (as a spec's <c>version</c>).</summary>
     public static Dictionary<string, string[]> CheckVersion(string field, string? version) =>
-        string.IsNullOrWhiteSpace(version) || version.Length > 64 || version.Any(char.IsWhiteSpace)
-            ? new() { [field] = [$"'{version}' is not a version: 1 to 64 characters with no spaces"] }
-            : [];
+        IsValidVersion(version) ? [] : new() { [field] = [$"'{version}' is not a version: 1 to 64 characters with no spaces"] };
+
+    public static bool IsValidVersion(string? version) => !string.IsNullOrWhiteSpace(version) && version.Length <= 64 && !version.Any(char.IsWhiteSpace);
 
     public static Dictionary<string, string[]> CheckText(string field, string? text, bool required, int max = 512)
     {
