@@ -89,6 +89,8 @@ internal static class FleetCommand
         root.Add(KeysCommand.Build());
         root.Add(PrincipalsCommand.Build());
         root.Add(SimCommand.Build(Output));
+        root.Add(TraceCommand.Trace());
+        root.Add(TraceCommand.Replay());
         foreach (var c in StatusCommand.FreezeCommands()) root.Add(c);
         return root;
     }

@@ -221,6 +221,45 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
 
     private IOversightGrain Oversight => cluster.GetGrain<IOversightGrain>(FleetNames.Default);
 
+    private Abstractions.Tracing.ITraceGrain TraceGrain => cluster.GetGrain<Abstractions.Tracing.ITraceGrain>(FleetNames.Default);
+
+    public Task<Abstractions.Tracing.TraceStatus> StartTraceAsync(TimeSpan duration, long maxBytes, string by, CancellationToken cancellationToken = default)
+    {
+        var problems = new Dictionary<string, string[]>();
+        if (duration < TimeSpan.FromSeconds(1) || duration > TimeSpan.FromDays(7)) problems["for"] = [$"{Core.Text.Format.Duration(duration)} is not between 1 s and 7 days"];
+        if (maxBytes < 1 << 20) problems["maxBytes"] = [$"{maxBytes} is below the least accepted, 1 MiB"];
+        if (problems.Count > 0) throw new FleetValidationException("The trace request is not valid.", problems);
+        return CallAsync(() => TraceGrain.StartAsync(duration, maxBytes, by), cancellationToken);
+    }
+
+    public Task<Abstractions.Tracing.TraceStatus> StopTraceAsync(string by, CancellationToken cancellationToken = default) =>
+        CallAsync(() => TraceGrain.StopAsync(by), cancellationToken);
+
+    public Task<Abstractions.Tracing.TraceStatus> GetTraceStatusAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(() => TraceGrain.GetStatusAsync(), cancellationToken);
+
+    public async Task<long> DownloadTraceAsync(Stream destination, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        long offset = 0, written = 0;
+        while (true)
+        {
+            var chunk = await CallAsync(() => TraceGrain.ReadAsync(offset, 1 << 20), cancellationToken);
+            if (chunk is null)
+            {
+                if (offset == 0) throw new FleetNotFoundException("No trace has been recorded: start one with fleet trace record --for 1h.");
+                return written;
+            }
+            var bytes = System.Text.Encoding.UTF8.GetBytes(chunk.Text);
+            await destination.WriteAsync(bytes, cancellationToken);
+            written += bytes.Length;
+            progress?.Report(written);
+            if (chunk.Next is not { } next) return written;
+            // Still recording and nothing new: the whole trace so far is written.
+            if (next == offset) return written;
+            offset = next;
+        }
+    }
+
     public Task<ImmutableArray<Approval>> ListApprovalsAsync(bool all = false, CancellationToken cancellationToken = default) =>
         CallAsync(() => Oversight.ListApprovalsAsync(all), cancellationToken);
 

@@ -81,6 +81,16 @@ public interface IFleetClient
 
     Task<(FleetStatus Fleet, ImmutableArray<DomainStatus> Domains)> GetFleetAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Starts recording the fleet's input trace for <paramref name="duration"/> (replacing the last trace), up to <paramref name="maxBytes"/>.</summary>
+    Task<Abstractions.Tracing.TraceStatus> StartTraceAsync(TimeSpan duration, long maxBytes, string by, CancellationToken cancellationToken = default);
+
+    Task<Abstractions.Tracing.TraceStatus> StopTraceAsync(string by, CancellationToken cancellationToken = default);
+
+    Task<Abstractions.Tracing.TraceStatus> GetTraceStatusAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Writes the last trace (recording or not) to <paramref name="destination"/>; returns the bytes written. <see cref="FleetNotFoundException"/> when there is none.</summary>
+    Task<long> DownloadTraceAsync(Stream destination, IProgress<long>? progress = null, CancellationToken cancellationToken = default);
+
     /// <summary>
     /// Applies a service spec written in YAML or JSON; an invalid one is not applied and every problem is returned by its
     /// path (like a policy). <paramref name="name"/>, when given, must match the spec's name (or supplies it).

@@ -30,10 +30,10 @@ public sealed class SimulationHost : IAsyncDisposable
     public IServiceProvider Services => _host.Services;
     public IGrainFactory Grains => _host.Services.GetRequiredService<IGrainFactory>();
 
-    public static async Task<SimulationHost> StartAsync(bool realTime, CancellationToken cancellationToken = default)
+    public static async Task<SimulationHost> StartAsync(bool realTime, CancellationToken cancellationToken = default, DateTimeOffset? start = null)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "fleet-sim", Guid.NewGuid().ToString("N"));
-        var fake = realTime ? null : new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var fake = realTime ? null : new FakeTimeProvider(start ?? new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -46,6 +46,7 @@ public sealed class SimulationHost : IAsyncDisposable
         }
         builder.Services.AddFleetGrainServices();
         builder.Services.AddFleetEmbeddedStore(dataDir);
+        builder.Services.Configure<Fleet.Grains.Tracing.TraceOptions>(o => o.Directory = Path.Combine(dataDir, "traces"));
         builder.Services.Configure<ActuatorOptions>(o => o.MaxRetries = 0);
         builder.UseOrleans(silo =>
         {

@@ -15,7 +15,8 @@ namespace Fleet.Silo.Tests;
 /// </summary>
 public class TracingTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    private const string Policy = """
+    /// <summary>A ladder fast enough for a test: 1 s reports, two failed reports make a node unhealthy, 2 s of probation.</summary>
+    internal const string Policy = """
         telemetry:
           reportInterval: 1s
           allowedMisses: 3

@@ -8,6 +8,7 @@ using Fleet.Abstractions.Services;
 using Fleet.Abstractions.Supervision;
 using Fleet.Core.Health;
 using Fleet.Core.Remediation;
+using Fleet.Core.Replay;
 using Fleet.Core.Services;
 using Fleet.Core.Text;
 using Fleet.Grains.Actuators;
@@ -29,7 +30,7 @@ public sealed partial class NodeGrain(
     [PersistentState("node", StorageNames.Fleet)] IPersistentState<NodeState> state,
     [PersistentState("placements", StorageNames.Fleet)] IPersistentState<NodePlacements> placements,
     PolicyCache policies, IAuditStore audit, Supervision.IMemberStore members, ActionExecutor executor, DirectProber prober, NodeWakeups wakeups, FleetMetrics metrics, TimeProvider time,
-    Learning.LearningCache learned, ILogger<NodeGrain> log) : Grain, INodeGrain
+    Learning.LearningCache learned, Tracing.TraceRecorder trace, ILogger<NodeGrain> log) : Grain, INodeGrain
 {
     private readonly List<DecisionRecord> _pending = [];
     private DateTimeOffset _watchingSince;
@@ -85,6 +86,7 @@ public sealed partial class NodeGrain(
     public async Task<NodeStatus> RegisterAsync(NodeRegistration registration)
     {
         var now = time.GetUtcNow();
+        if (trace.On) trace.Add(new TraceEntry { Kind = TraceKinds.Register, At = now, Node = Id, Registration = registration });
         _policy = policies.Current;
         var previous = S.Registration;
         if (previous is not null && previous.Domain != registration.Domain)
@@ -111,6 +113,7 @@ public sealed partial class NodeGrain(
 
     public async Task<ReportResult> ReportAsync(TelemetryReport report)
     {
+        if (trace.On) trace.Add(new TraceEntry { Kind = TraceKinds.Report, At = time.GetUtcNow(), Node = Id, Report = report });
         if (S.Registration is null) return new ReportResult(ReportOutcome.NotRegistered, HealthState.Unknown, -1);
         if (S.Admin == AdminState.Decommissioned) return new ReportResult(ReportOutcome.Decommissioned, S.Effective, S.Health.LastSequence);
         var started = time.GetTimestamp();
@@ -145,12 +148,27 @@ public sealed partial class NodeGrain(
 
     public Task<NodeStatus?> GetStatusAsync() => Task.FromResult(S.Registration is null ? null : Status());
 
-    public Task<NodeStatus> CordonAsync(string by, string? reason) => SetAdminAsync(AdminState.Cordoned, by, reason, "Cordoned");
+    public Task<NodeStatus> CordonAsync(string by, string? reason)
+    {
+        Traced(TraceKinds.Cordon, by, reason);
+        return SetAdminAsync(AdminState.Cordoned, by, reason, "Cordoned");
+    }
 
-    public Task<NodeStatus> UncordonAsync(string by, string? reason) => SetAdminAsync(AdminState.None, by, reason, "Uncordoned");
+    public Task<NodeStatus> UncordonAsync(string by, string? reason)
+    {
+        Traced(TraceKinds.Uncordon, by, reason);
+        return SetAdminAsync(AdminState.None, by, reason, "Uncordoned");
+    }
+
+    /// <summary>An operator's request, into the input trace when the fleet records one.</summary>
+    private void Traced(string kind, string by, string? reason, bool? force = null)
+    {
+        if (trace.On) trace.Add(new TraceEntry { Kind = kind, At = time.GetUtcNow(), Node = Id, By = by, Reason = reason, Force = force });
+    }
 
     public async Task<NodeStatus> DrainAsync(string by, string? reason, bool force = false)
     {
+        Traced(TraceKinds.Drain, by, reason, force);
         if (S.Registration is not { } reg) throw new NodeNotRegisteredException(Id);
         if (S.Admin == AdminState.Draining) return Status();
         var now = time.GetUtcNow();

@@ -17,7 +17,7 @@ public sealed record PolicyState(
 /// <summary>The versioned policy document. Keeps the last <see cref="HistoryKept"/> versions.</summary>
 public sealed class PolicyGrain(
     [PersistentState("policy", StorageNames.Fleet)] IPersistentState<PolicyState> state,
-    PolicyCache cache, IAuditStore audit, TimeProvider time) : Grain, IPolicyGrain
+    PolicyCache cache, IAuditStore audit, Tracing.TraceRecorder trace, TimeProvider time) : Grain, IPolicyGrain
 {
     public const int HistoryKept = 50;
 
@@ -58,6 +58,7 @@ public sealed class PolicyGrain(
         state.State = new PolicyState(parsed.Policy, history);
         await state.WriteStateAsync();
         cache.Set(parsed.Policy!);
+        if (trace.On) trace.Add(new Core.Replay.TraceEntry { Kind = Core.Replay.TraceKinds.Policy, At = now, Version = version, Document = yaml, By = appliedBy });
         var changes = PolicyDiff.Compare(before, parsed.Policy!);
         var said = changes.IsEmpty ? "no effective value changes"
             : string.Join("; ", changes.Take(12).Select(c => c.ToString())) + (changes.Length > 12 ? $"; and {changes.Length - 12} more" : "");

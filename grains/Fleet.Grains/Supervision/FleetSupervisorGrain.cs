@@ -9,7 +9,7 @@ namespace Fleet.Grains.Supervision;
 /// <summary>Fleet-wide guardrails: the freeze switch and the cap on actions in flight across every domain.</summary>
 public sealed class FleetSupervisorGrain(
     [PersistentState("fleet", StorageNames.Fleet)] IPersistentState<FleetGuardState> state,
-    PolicyCache policies, IAuditStore audit, TimeProvider time) : Grain, IFleetSupervisorGrain
+    PolicyCache policies, IAuditStore audit, Tracing.TraceRecorder trace, TimeProvider time) : Grain, IFleetSupervisorGrain
 {
     private string Subject => $"fleet/{this.GetPrimaryKeyString()}";
     private FleetGuardState S => state.State;
@@ -35,6 +35,7 @@ public sealed class FleetSupervisorGrain(
     public async Task<FleetStatus> FreezeAsync(string by, string reason)
     {
         var now = time.GetUtcNow();
+        if (trace.On) trace.Add(new Core.Replay.TraceEntry { Kind = Core.Replay.TraceKinds.Freeze, At = now, By = by, Reason = reason });
         state.State = S with { Frozen = true, FreezeReason = reason, FrozenBy = by, FrozenAt = now };
         await state.WriteOrResetAsync(DeactivateOnIdle);
         var policy = await policies.GetAsync();
@@ -47,6 +48,7 @@ public sealed class FleetSupervisorGrain(
     {
         if (!S.Frozen) return await GetStatusAsync();
         var now = time.GetUtcNow();
+        if (trace.On) trace.Add(new Core.Replay.TraceEntry { Kind = Core.Replay.TraceKinds.Unfreeze, At = now, By = by, Reason = reason });
         state.State = S with { Frozen = false, FreezeReason = null, FrozenBy = null, FrozenAt = null };
         await state.WriteOrResetAsync(DeactivateOnIdle);
         var policy = await policies.GetAsync();

@@ -56,6 +56,10 @@ public static class OpenApiDocs
         ["GET api/v1/learning"] = ("getLearning", "What the ladder has learned: verified outcomes per symptom and action"),
         ["GET api/v1/shadow"] = ("getShadow", "What is in shadow (dry-run) mode"),
         ["POST api/v1/shadow"] = ("setShadow", "Turn shadow mode on or off for the fleet, a domain or an action"),
+        ["GET api/v1/trace"] = ("getTrace", "Whether the fleet records its input trace, since when, how big"),
+        ["POST api/v1/trace"] = ("startTrace", "Start recording the fleet's input trace for replay (replaces the last trace)"),
+        ["POST api/v1/trace/stop"] = ("stopTrace", "Stop recording the input trace"),
+        ["GET api/v1/trace/file"] = ("downloadTrace", "The last input trace, as JSON lines (what is recorded so far while it records)"),
         ["GET api/v1/keys"] = ("listKeys", "List API keys, live and revoked (never a secret)"),
         ["POST api/v1/keys"] = ("createKey", "Make an API key; its secret is in the answer, this once"),
         ["DELETE api/v1/keys/{idOrName}"] = ("revokeKey", "Revoke an API key"),
@@ -74,7 +78,7 @@ public static class OpenApiDocs
         ["Services"] = "Services: specs, instances placed by negotiation, disruption budgets, instance reports, rollouts.",
         ["Keys"] = "API keys and their roles (admin).",
         ["Principals"] = "Accounts judged against their own history, contained and released.",
-        ["Oversight"] = "What people keep for themselves: shadow (dry-run) mode and approvals of high-risk actions.",
+        ["Oversight"] = "What people keep for themselves: shadow (dry-run) mode, approvals of high-risk actions, what the ladder learned, the input trace for replay.",
     };
 
     public static IServiceCollection AddFleetOpenApi(this IServiceCollection services) =>

@@ -22,7 +22,28 @@ public static class OversightApi
         var shadow = api.MapGroup("/shadow").WithTags("Oversight");
         shadow.MapGet("/", (IFleetClient fleet) => fleet.GetShadowAsync()).RequireAuthorization(Access.Viewer);
         shadow.MapPost("/", SetShadowAsync).RequireAuthorization(Access.Operator);
+
+        var trace = api.MapGroup("/trace").WithTags("Oversight");
+        trace.MapGet("/", (IFleetClient fleet) => fleet.GetTraceStatusAsync()).RequireAuthorization(Access.Viewer);
+        trace.MapPost("/", StartTraceAsync).RequireAuthorization(Access.Operator);
+        trace.MapPost("/stop", (StopTraceRequest? body, IFleetClient fleet, HttpContext http) => fleet.StopTraceAsync(Access.Who(http, body?.By))).RequireAuthorization(Access.Operator);
+        trace.MapGet("/file", async (IFleetClient fleet, HttpContext http) =>
+        {
+            http.Response.ContentType = "application/x-ndjson";
+            await fleet.DownloadTraceAsync(http.Response.Body, cancellationToken: http.RequestAborted);
+        }).RequireAuthorization(Access.Operator);
         return approvals;
+    }
+
+    private static async Task<Results<Ok<Fleet.Abstractions.Tracing.TraceStatus>, ValidationProblem>> StartTraceAsync(StartTraceRequest? body, IFleetClient fleet, HttpContext http)
+    {
+        var problems = new Dictionary<string, string[]>();
+        var duration = TimeSpan.Zero;
+        if (string.IsNullOrWhiteSpace(body?.For)) problems["for"] = ["is required: how long to record, e.g. 30m or 1h (at most 7d)"];
+        else if (!Fleet.Core.Policies.Durations.TryParse(body.For, out duration)) problems["for"] = [$"'{body.For}' is not a duration; use e.g. 30m or 1h (at most 7d)"];
+        if (body?.MaxMiB is < 1 or > 65536) problems["maxMiB"] = [$"{body.MaxMiB} is not between 1 and 65536"];
+        if (problems.Count > 0) return TypedResults.ValidationProblem(problems);
+        return TypedResults.Ok(await fleet.StartTraceAsync(duration, (long)(body!.MaxMiB ?? 256) << 20, Access.Who(http, body.By)));
     }
 
     private static async Task<Results<Ok<ShadowStatus>, ValidationProblem>> SetShadowAsync(ShadowRequest? body, IFleetClient fleet, HttpContext http)
@@ -37,6 +58,12 @@ public static class OversightApi
 
 /// <summary>Body (optional) of <c>POST /approvals/{id}/approve|reject</c>.</summary>
 public sealed record DecisionRequest(string? By, string? Reason);
+
+/// <summary>Body of <c>POST /trace</c>: how long to record (e.g. 1h) and the size bound in MiB (default 256).</summary>
+public sealed record StartTraceRequest(string? For, int? MaxMiB, string? By);
+
+/// <summary>Body (optional) of <c>POST /trace/stop</c>.</summary>
+public sealed record StopTraceRequest(string? By);
 
 /// <summary>Body of <c>POST /shadow</c>: on or off, for the fleet (neither domain nor action), a domain, or an action.</summary>
 public sealed record ShadowRequest(bool? On, string? Domain, string? Action, string? Reason, string? By);

@@ -35,6 +35,7 @@ public static class FleetSiloExtensions
         builder.Services.Configure<Microsoft.Extensions.WebEncoders.WebEncoderOptions>(o =>
             o.TextEncoderSettings = new System.Text.Encodings.Web.TextEncoderSettings(System.Text.Unicode.UnicodeRanges.All));
         builder.Services.AddFleetGrainServices();
+        builder.Services.Configure<Fleet.Grains.Tracing.TraceOptions>(o => o.Directory = Path.Combine(options.DataDir, "traces"));
         // The API's fleet-wide views (node lists, domain statuses) use the SDK's own aggregation over the silo's grains.
         builder.Services.AddSingleton(sp => Fleet.Client.FleetClientHostingExtensions.Create(sp.GetRequiredService<IGrainFactory>(), time: sp.GetService<TimeProvider>()));
         builder.AddFleetStores(options);

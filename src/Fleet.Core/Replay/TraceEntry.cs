@@ -1,0 +1,110 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Fleet.Abstractions.Nodes;
+
+namespace Fleet.Core.Replay;
+
+/// <summary>The kinds of line in a trace file.</summary>
+public static class TraceKinds
+{
+    /// <summary>The first line: when the trace started, until when, who asked.</summary>
+    public const string Header = "header";
+    public const string Register = "register";
+    public const string Report = "report";
+    public const string Cordon = "cordon";
+    public const string Uncordon = "uncordon";
+    public const string Drain = "drain";
+    public const string Freeze = "freeze";
+    public const string Unfreeze = "unfreeze";
+    /// <summary>A policy version: the one in force when the trace started, then each one applied while it recorded.</summary>
+    public const string Policy = "policy";
+}
+
+/// <summary>
+/// One line of a trace (JSON lines): something the fleet received, with the time it arrived. A trace holds inputs only —
+/// nothing Fleet decided — so a replay can run them through the real grains with another policy and compare decisions.
+/// </summary>
+public sealed record TraceEntry
+{
+    public required string Kind { get; init; }
+    public required DateTimeOffset At { get; init; }
+    public string? Node { get; init; }
+    public NodeRegistration? Registration { get; init; }
+    public TelemetryReport? Report { get; init; }
+    public string? By { get; init; }
+    public string? Reason { get; init; }
+    public bool? Force { get; init; }
+    /// <summary>A policy line's version (in the recorded fleet) and its YAML document.</summary>
+    public int? Version { get; init; }
+    public string? Document { get; init; }
+    /// <summary>The header's format version and the end of the recording window.</summary>
+    public int? Format { get; init; }
+    public DateTimeOffset? Until { get; init; }
+    /// <summary>True on the lines written from the fleet's state when recording began (the nodes registered then, their cordons).</summary>
+    public bool? Snapshot { get; init; }
+
+    public const int CurrentFormat = 1;
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public string ToLine() => JsonSerializer.Serialize(this, Json);
+}
+
+/// <summary>A trace read back from its file: the header, then every entry in arrival order.</summary>
+public sealed record InputTrace(TraceEntry Header, IReadOnlyList<TraceEntry> Entries)
+{
+    public DateTimeOffset Start => Header.At;
+
+    public DateTimeOffset End => Entries.Count == 0 ? Header.At : Entries[^1].At;
+
+    /// <summary>Reads a trace file; a line that is not an entry is a problem named by its line number, and nothing is returned.</summary>
+    public static InputTrace Read(TextReader reader)
+    {
+        var problems = new List<string>();
+        TraceEntry? header = null;
+        var entries = new List<TraceEntry>();
+        var number = 0;
+        while (reader.ReadLine() is { } line)
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            TraceEntry? e;
+            try { e = JsonSerializer.Deserialize<TraceEntry>(line, TraceEntry.Json); }
+            catch (JsonException ex) { problems.Add($"line {number}: not a trace entry ({FirstSentence(ex.Message)})"); continue; }
+            if (e is null) { problems.Add($"line {number}: empty"); continue; }
+            if (header is null)
+            {
+                if (e.Kind != TraceKinds.Header) { problems.Add($"line {number}: a trace starts with its header line, found '{e.Kind}'"); break; }
+                if (e.Format is not TraceEntry.CurrentFormat) { problems.Add($"line {number}: trace format {e.Format} is not one this version reads ({TraceEntry.CurrentFormat})"); break; }
+                header = e;
+                continue;
+            }
+            var missing = e.Kind switch
+            {
+                TraceKinds.Register => e.Registration is null ? "registration" : null,
+                TraceKinds.Report => e.Node is null ? "node" : e.Report is null ? "report" : null,
+                TraceKinds.Cordon or TraceKinds.Uncordon or TraceKinds.Drain => e.Node is null ? "node" : null,
+                TraceKinds.Policy => e.Document is null ? "document" : null,
+                TraceKinds.Freeze or TraceKinds.Unfreeze => null,
+                _ => "a known kind",
+            };
+            if (missing is not null) { problems.Add($"line {number}: a '{e.Kind}' entry without {missing}"); continue; }
+            entries.Add(e);
+        }
+        if (header is null && problems.Count == 0) problems.Add("the file holds no trace (no header line)");
+        if (problems.Count > 0) throw new TraceFormatException(problems);
+        // Silos send their lines about once a second: put them back in arrival order (stable, so a node's own lines keep theirs).
+        return new InputTrace(header!, [.. entries.OrderBy(e => e.At)]);
+    }
+
+    private static string FirstSentence(string message) => message.Split(". ")[0].Split(" Path:")[0];
+}
+
+public sealed class TraceFormatException(IReadOnlyList<string> problems) : Exception(string.Join("; ", problems))
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
+}
