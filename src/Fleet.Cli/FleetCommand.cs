@@ -83,6 +83,8 @@ internal static class FleetCommand
         root.Add(OversightCommand.Shadow());
         root.Add(IncidentsCommand.Build());
         root.Add(OversightCommand.Learning());
+        root.Add(LinksCommand.Links());
+        root.Add(LinksCommand.Flows());
         root.Add(AuditCommand.Build());
         root.Add(PolicyCommand.Build());
         root.Add(StatusCommand.Build());

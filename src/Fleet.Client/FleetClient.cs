@@ -221,6 +221,58 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
 
     private IOversightGrain Oversight => cluster.GetGrain<IOversightGrain>(FleetNames.Default);
 
+    private Abstractions.Links.INetworkGrain Network => cluster.GetGrain<Abstractions.Links.INetworkGrain>(FleetNames.Default);
+
+    public Task<Abstractions.Links.LinkStatus> ApplyLinkAsync(Abstractions.Links.LinkSpec spec, string by, CancellationToken cancellationToken = default)
+    {
+        var problems = InputRules.Check(spec);
+        if (problems.Count > 0) throw new FleetValidationException($"Link {spec.Id} is not valid.", problems);
+        return CallAsync(() => cluster.GetGrain<Abstractions.Links.ILinkGrain>(spec.Id).DefineAsync(spec, by), cancellationToken);
+    }
+
+    public async Task<ImmutableArray<Abstractions.Links.LinkStatus>> ListLinksAsync(CancellationToken cancellationToken = default) =>
+        [.. (await CallAsync(() => Network.GetViewAsync(), cancellationToken)).Links.OrderBy(l => l.Spec.Id, StringComparer.Ordinal)];
+
+    public Task<Abstractions.Links.LinkStatus?> GetLinkAsync(string id, CancellationToken cancellationToken = default) =>
+        !InputRules.IsValidLinkId(id, out _, out _) ? throw new FleetValidationException($"'{id}' is not a link id.", new Dictionary<string, string[]> { ["id"] = [$"'{id}' is not a link id: {InputRules.LinkIdRule}"] })
+        : CallAsync(() => cluster.GetGrain<Abstractions.Links.ILinkGrain>(id).GetStatusAsync(), cancellationToken);
+
+    public async Task<ImmutableArray<Abstractions.Links.ProbeOutcome>> ReportProbesAsync(IReadOnlyList<Abstractions.Links.LinkProbe> probes, CancellationToken cancellationToken = default)
+    {
+        var problems = InputRules.Check(probes);
+        if (problems.Count > 0) throw new FleetValidationException("The probe batch is not valid; nothing was taken.", problems);
+        var outcomes = new Abstractions.Links.ProbeOutcome[probes.Count];
+        // One link's probes in their order; links in parallel.
+        await Parallel.ForEachAsync(probes.Select((p, i) => (p, i)).GroupBy(x => x.p.Link), new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = cancellationToken }, async (group, ct) =>
+        {
+            var link = cluster.GetGrain<Abstractions.Links.ILinkGrain>(group.Key);
+            foreach (var (probe, i) in group) outcomes[i] = await CallAsync(() => link.ProbeAsync(probe), ct);
+        });
+        return [.. outcomes];
+    }
+
+    public async Task<Abstractions.Links.FlowStatus> ApplyFlowAsync(Abstractions.Links.FlowSpec spec, string by, CancellationToken cancellationToken = default)
+    {
+        var view = await CallAsync(() => Network.GetViewAsync(), cancellationToken);
+        var sites = view.Links.SelectMany(l => new[] { l.Spec.A, l.Spec.B }).ToHashSet();
+        var problems = InputRules.Check(spec, sites.Contains);
+        if (problems.Count > 0) throw new FleetValidationException($"Flow {spec.Id} is not valid.", problems);
+        return await CallAsync(() => cluster.GetGrain<Abstractions.Links.IFlowGrain>(spec.Id).DefineAsync(spec, by), cancellationToken);
+    }
+
+    public async Task<ImmutableArray<Abstractions.Links.FlowStatus>> ListFlowsAsync(CancellationToken cancellationToken = default)
+    {
+        var view = await CallAsync(() => Network.GetViewAsync(), cancellationToken);
+        var all = new List<Abstractions.Links.FlowStatus>();
+        foreach (var chunk in view.Flows.Chunk(500))
+            all.AddRange((await Task.WhenAll(chunk.Select(f => CallAsync(() => cluster.GetGrain<Abstractions.Links.IFlowGrain>(f).GetStatusAsync(), cancellationToken)))).OfType<Abstractions.Links.FlowStatus>());
+        return [.. all.OrderBy(f => f.Spec.Id, StringComparer.Ordinal)];
+    }
+
+    public Task<Abstractions.Links.FlowStatus?> GetFlowAsync(string id, CancellationToken cancellationToken = default) =>
+        !InputRules.IsValidId(id) ? throw new FleetValidationException($"'{id}' is not a flow id.", new Dictionary<string, string[]> { ["id"] = [$"'{id}' is not a flow id: {InputRules.IdRule}"] })
+        : CallAsync(() => cluster.GetGrain<Abstractions.Links.IFlowGrain>(id).GetStatusAsync(), cancellationToken);
+
     private Abstractions.Tracing.ITraceGrain TraceGrain => cluster.GetGrain<Abstractions.Tracing.ITraceGrain>(FleetNames.Default);
 
     public Task<Abstractions.Tracing.TraceStatus> StartTraceAsync(TimeSpan duration, long maxBytes, string by, CancellationToken cancellationToken = default)

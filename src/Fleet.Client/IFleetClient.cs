@@ -81,6 +81,24 @@ public interface IFleetClient
 
     Task<(FleetStatus Fleet, ImmutableArray<DomainStatus> Domains)> GetFleetAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Defines or updates a link (<c>a~b</c>, ends in order); <see cref="FleetValidationException"/> names every problem by field.</summary>
+    Task<Abstractions.Links.LinkStatus> ApplyLinkAsync(Abstractions.Links.LinkSpec spec, string by, CancellationToken cancellationToken = default);
+
+    Task<ImmutableArray<Abstractions.Links.LinkStatus>> ListLinksAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>A link's standing; null when it is not defined (or the id is not a link id).</summary>
+    Task<Abstractions.Links.LinkStatus?> GetLinkAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>A batch of probe results (up to 10,000), one outcome each; nothing is taken when any is invalid.</summary>
+    Task<ImmutableArray<Abstractions.Links.ProbeOutcome>> ReportProbesAsync(IReadOnlyList<Abstractions.Links.LinkProbe> probes, CancellationToken cancellationToken = default);
+
+    /// <summary>Defines or updates a flow and places it; its sites must be ends of defined links.</summary>
+    Task<Abstractions.Links.FlowStatus> ApplyFlowAsync(Abstractions.Links.FlowSpec spec, string by, CancellationToken cancellationToken = default);
+
+    Task<ImmutableArray<Abstractions.Links.FlowStatus>> ListFlowsAsync(CancellationToken cancellationToken = default);
+
+    Task<Abstractions.Links.FlowStatus?> GetFlowAsync(string id, CancellationToken cancellationToken = default);
+
     /// <summary>Starts recording the fleet's input trace for <paramref name="duration"/> (replacing the last trace), up to <paramref name="maxBytes"/>.</summary>
     Task<Abstractions.Tracing.TraceStatus> StartTraceAsync(TimeSpan duration, long maxBytes, string by, CancellationToken cancellationToken = default);
 

@@ -19,6 +19,12 @@ public enum FaultKind
     RackLoss,
     /// <summary>An operator drains nodes (every node of <c>domain</c>, or <c>count</c> nodes), asking again every 30 s while a guardrail refuses.</summary>
     Drain,
+    /// <summary>A network link is cut (<c>link</c>, or the one carrying most flows) for <c>duration</c> (default 2 min).</summary>
+    LinkCut,
+    /// <summary>A link goes down and up <c>flaps</c> times, every <c>flapAfter</c> (default 20 s).</summary>
+    LinkFlap,
+    /// <summary>Every link of a site (<c>site</c>, or the one most flows start from) is cut for <c>duration</c>.</summary>
+    SitePartition,
 }
 
 /// <summary>Services the scenario runs on the fleet: <see cref="Count"/> of them (named NAME-001, …, or NAME when one), each with these replicas.</summary>
@@ -48,7 +54,9 @@ public sealed record FaultSpec(
     int Flaps = 3,
     TimeSpan? FlapAfter = null,
     TimeSpan? Every = null,
-    int Times = 1);
+    int Times = 1,
+    string? Link = null,
+    string? Site = null);
 
 /// <summary>A scenario: the virtual fleet, the policy it runs under, and the faults injected over simulated time.</summary>
 public sealed record Scenario(
@@ -67,6 +75,9 @@ public sealed record Scenario(
 
     /// <summary>New versions deployed while the scenario runs (none by default).</summary>
     public ImmutableArray<DeploySpec> Deploys { get; init; } = [];
+
+    /// <summary>The network of links and flows the scenario runs (none by default).</summary>
+    public NetworkShape? Network { get; init; }
 }
 
 /// <summary>

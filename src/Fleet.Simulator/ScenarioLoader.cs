@@ -73,7 +73,7 @@ public static class ScenarioLoader
                 if (!keys.Contains(k)) problems.Add($"{path}{k}: unknown field; accepted: {string.Join(", ", keys)}");
         }
 
-        Known(root, "", "name", "description", "nodes", "domains", "reportInterval", "duration", "seed", "policy", "faults", "services", "deploys");
+        Known(root, "", "name", "description", "nodes", "domains", "reportInterval", "duration", "seed", "policy", "faults", "services", "deploys", "network");
         var name = Text(root, "name") ?? "unnamed";
         var nodes = Int(root, "", "nodes", 50, 1, 1_000_000);
         var domains = Int(root, "", "domains", 5, 1, 100_000);
@@ -95,17 +95,17 @@ public static class ScenarioLoader
                 {
                     var path = $"faults[{i}].";
                     if (seq.Children[i] is not YamlMappingNode f) { problems.Add($"faults[{i}]: must be a mapping"); continue; }
-                    Known(f, path, "kind", "at", "count", "node", "domain", "share", "duration", "leakMiBPerMinute", "flaps", "flapAfter", "every", "times");
+                    Known(f, path, "kind", "at", "count", "node", "domain", "share", "duration", "leakMiBPerMinute", "flaps", "flapAfter", "every", "times", "link", "site");
                     var kindText = Text(f, "kind");
                     if (!Enum.TryParse<FaultKind>(kindText?.Replace("-", ""), true, out var kind))
                     {
-                        problems.Add($"{path}kind: '{kindText}' is not one of crash, hang, leak, outage, flap, rack-loss, drain");
+                        problems.Add($"{path}kind: '{kindText}' is not one of crash, hang, leak, outage, flap, rack-loss, drain, link-cut, link-flap, site-partition");
                         continue;
                     }
                     faults.Add(new FaultSpec(kind, Dur(f, path, "at", TimeSpan.Zero)!.Value, Int(f, path, "count", 1, 1, 1_000_000),
                         Text(f, "node"), Text(f, "domain"), Num(f, path, "share", 0.5, 0.0001, 1), Dur(f, path, "duration", null),
                         Num(f, path, "leakMiBPerMinute", 512, 1, 1_000_000), Int(f, path, "flaps", 3, 1, 1000), Dur(f, path, "flapAfter", null),
-                        Dur(f, path, "every", null), Int(f, path, "times", 1, 1, 100_000)));
+                        Dur(f, path, "every", null), Int(f, path, "times", 1, 1, 100_000), Text(f, "link"), Text(f, "site")));
                 }
         }
         var services = ImmutableArray.CreateBuilder<ServiceShape>();
@@ -148,11 +148,27 @@ public static class ScenarioLoader
                             Num(d, path, "p99Ms", stable.P99Ms, 0, 3_600_000), Num(d, path, "leakMiBPerHour", 0, 0, 1_000_000), Dur(d, path, "leakAfter", TimeSpan.Zero)!.Value)));
                 }
         }
+        NetworkShape? network = null;
+        if (root.Children.TryGetValue(new YamlScalarNode("network"), out var networkNode))
+        {
+            if (networkNode is not YamlMappingNode n) problems.Add("network: must be a mapping");
+            else
+            {
+                Known(n, "network.", "sites", "capacityMbps", "flows", "demandMbps", "maxDemandMbps");
+                var min = Num(n, "network.", "demandMbps", 10, 0.001, 1e7);
+                network = new NetworkShape(Int(n, "network.", "sites", 8, 3, 10_000), Num(n, "network.", "capacityMbps", 1000, 1, 1e7), Int(n, "network.", "flows", 40, 0, 1_000_000),
+                    min, Num(n, "network.", "maxDemandMbps", min, min, 1e7));
+            }
+        }
+        foreach (var (f, i) in faults.Select((f, i) => (f, i)))
+            if (f.Kind is FaultKind.LinkCut or FaultKind.LinkFlap or FaultKind.SitePartition && network is null)
+                problems.Add($"faults[{i}].kind: {f.Kind} needs a network: section");
         if (problems.Count > 0) throw new ScenarioException(problems);
         return new Scenario(name, Text(root, "description") ?? "", nodes, domains, interval, duration, Int(root, "", "seed", 1, 0, int.MaxValue), policy, faults.ToImmutable())
         {
             Services = services.ToImmutable(),
             Deploys = deploys.ToImmutable(),
+            Network = network,
         };
     }
 }

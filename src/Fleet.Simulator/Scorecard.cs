@@ -58,6 +58,9 @@ public sealed record Scorecard(
     /// <summary>The deploys the scenario made, when it made any.</summary>
     public RolloutScore? Rollouts { get; init; }
 
+    /// <summary>The links and flows the scenario ran, when it ran any.</summary>
+    public NetworkScore? Network { get; init; }
+
     public static string Clock(TimeSpan t) => t.TotalDays >= 1 ? $"{(int)t.TotalDays}d{t.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture)}" : t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"mm\:ss", CultureInfo.InvariantCulture);
 
     private static string S(double? seconds) => seconds is { } s ? $"{s:0.#} s" : "—";
@@ -95,6 +98,10 @@ public sealed record Scorecard(
                 sb.AppendLine($"            {d.Service} {d.Version}{(d.Bad ? " (bad)" : "")}: deployed {T(d.DeployedAt)}, first instance {T(d.FirstStartAt)}, gone {T(d.GoneAt)}, " +
                     $"{d.InstanceSeconds:0} instance-s, {d.Outcome}");
         }
+        if (Network is { } nw)
+            sb.AppendLine($"Network     {nw.Links} links, {nw.Flows} flows ({nw.FlowsPlaced} placed); dropped {nw.Dropped} ({nw.DroppedUnavoidable} more with no working path at all); " +
+                $"{nw.FlowSecondsWithoutPath:0} flow-seconds without a path; reroute p50 {S(nw.RerouteSeconds.P50)}, p99 {S(nw.RerouteSeconds.P99)} ({nw.RerouteSeconds.Samples}); " +
+                $"{nw.Moves} moves, {nw.ShiftsOntoBrokenPaths} onto a broken path; oversubscriptions {nw.Oversubscriptions}; damped {(nw.DampedLinks.IsEmpty ? "none" : string.Join(", ", nw.DampedLinks))}");
         sb.AppendLine($"Reports     {ReportsSent} sent in batches of up to {Simulation.BatchSize}, {ReportsUnanswered} unanswered; batch latency p50 {ReportLatencyMs.P50:0.00} ms, p99 {ReportLatencyMs.P99:0.0} ms; step work p50 {StepSeconds.P50:0.000} s, p99 {StepSeconds.P99:0.000} s");
         return sb.ToString();
     }

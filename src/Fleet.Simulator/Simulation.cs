@@ -39,9 +39,13 @@ public sealed class Simulation
     private readonly ServiceWatch _services;
     private readonly DrainQueue _drains;
     private readonly RolloutWatch _rollouts;
+    private readonly NetworkWatch _network;
 
     public VirtualFleet Fleet { get; }
     public FleetPolicy Policy { get; }
+
+    /// <summary>The silo's count of link and flow turns under way, so a step's reroutes finish before it is observed.</summary>
+    public Fleet.Grains.Links.NetworkActivity? NetworkActivity { get; init; }
 
     /// <summary>Whether the run applies the scenario's policy first (the demo leaves a policy an operator applied alone).</summary>
     public bool ApplyPolicy { get; init; } = true;
@@ -60,6 +64,7 @@ public sealed class Simulation
         _services = new ServiceWatch(scenario, Fleet);
         _drains = new DrainQueue(_client, _random);
         _rollouts = new RolloutWatch(scenario, Fleet, new Random(scenario.Seed + 1));
+        _network = new NetworkWatch(scenario);
         var policy = scenario.Policy is null ? FleetPolicy.Default : PolicyParser.Parse(scenario.Policy).Policy!;
         Policy = policy with { Telemetry = policy.Telemetry with { ReportInterval = scenario.ReportInterval, MaxTtl = scenario.ReportInterval * 3 } };
     }
@@ -70,7 +75,10 @@ public sealed class Simulation
         var sim = new Simulation(scenario, host.Grains,
             (SimulatedActuator)host.Services.GetService(typeof(SimulatedActuator))!,
             (ActionExecutor)host.Services.GetService(typeof(ActionExecutor))!,
-            (TimeProvider)host.Services.GetService(typeof(TimeProvider))!, host.Fake);
+            (TimeProvider)host.Services.GetService(typeof(TimeProvider))!, host.Fake)
+        {
+            NetworkActivity = (Fleet.Grains.Links.NetworkActivity?)host.Services.GetService(typeof(Fleet.Grains.Links.NetworkActivity)),
+        };
         return await sim.RunAsync(progress, ct);
     }
 
@@ -89,7 +97,7 @@ public sealed class Simulation
         var first = _start.ToUnixTimeMilliseconds();
         Fleet.Locked(() => { foreach (var n in Fleet.Nodes) n.Sequence = first; });
 
-        _actuator.Behaviour = r => Fleet.Refusal(r) is { } why ? new ActuatorResult(false, why) : null;
+        _actuator.Behaviour = r => (_network.Refusal(r) ?? Fleet.Refusal(r)) is { } why ? new ActuatorResult(false, why) : null;
         _actuator.Executed += OnExecuted;
         try
         {
@@ -99,6 +107,7 @@ public sealed class Simulation
                 await ReportAllAsync(ct); // nodes take instances once they have reported
                 await _services.ApplyAsync(_client, ct);
             }
+            await _network.ApplyAsync(_client, Policy.Network.UpAfterProbes, ct);
             var schedule = Schedule();
             var steps = new List<double>();
             int violations = 0, maxDomain = 0, maxFleet = 0;
@@ -113,7 +122,9 @@ public sealed class Simulation
                 Fleet.Step(Now, step);
                 await ReportAllAsync(ct);
                 await _rollouts.ReportAsync(_client, _time.GetUtcNow(), Now, ct);
+                await _network.StepAsync(_client, t + step, ct);
                 await SettleAsync(ct);
+                await _network.ObserveAsync(_client, t + step, step, ct);
                 await ObserveAsync();
                 await _drains.StepAsync(t + step, ct);
                 _services.Step(t + step, step);
@@ -136,7 +147,11 @@ public sealed class Simulation
         }
     }
 
-    private void OnExecuted(ActionRequest request) => Fleet.Apply(request, Now);
+    private void OnExecuted(ActionRequest request)
+    {
+        _network.OnExecuted(request, Now);
+        Fleet.Apply(request, Now);
+    }
 
     private async Task RegisterAsync(CancellationToken ct)
     {
@@ -161,6 +176,11 @@ public sealed class Simulation
     private void Inject(Planned planned, TimeSpan now)
     {
         var f = planned.Spec;
+        if (f.Kind is FaultKind.LinkCut or FaultKind.LinkFlap or FaultKind.SitePartition)
+        {
+            _network.Inject(f, now);
+            return;
+        }
         Fleet.Locked(() =>
         {
             if ((int)f.Kind == -1)
@@ -249,7 +269,7 @@ public sealed class Simulation
     private async Task SettleAsync(CancellationToken ct)
     {
         await Task.Delay(_fake is null ? 0 : 5, ct);
-        for (var i = 0; i < 200 && _executor.InFlight > 0; i++) await Task.Delay(5, ct);
+        for (var i = 0; i < 400 && (_executor.InFlight > 0 || NetworkActivity?.Busy > 0); i++) await Task.Delay(5, ct);
     }
 
     private async Task ObserveAsync()
@@ -320,6 +340,7 @@ public sealed class Simulation
                 Services = _services.Result(total),
                 Drains = _drains.Result(),
                 Rollouts = rollouts,
+                Network = _network.Result(),
             };
         });
     }

@@ -31,6 +31,9 @@ switch (what)
     case "rollouts":
         await RolloutBenchmark.RunAsync(options);
         break;
+    case "links":
+        await LinkBenchmark.RunAsync(options);
+        break;
     case "all":
         await IntakeBenchmark.RunAsync(options);
         await FailoverBenchmark.RunAsync(options);
@@ -49,6 +52,7 @@ switch (what)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll fault-to-action [--kills 10]  (2×kills kills, then a 60% cut)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll services  [--nodes SERVICES (1000)] [--kills 10]  (2×kills node hangs)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll rollouts  (20 bad canaries: time to rollback, bad-version instance-time; Flagger's documented settings beside)
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll links     [--nodes FLOWS (10000)]  (a core link of 1,001 cut: time until every flow is on a verified path; path computations/s)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll all
             Each starts its own redis-server (Debian package) and silo processes on free loopback ports.
             """);

@@ -79,6 +79,13 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
         new("GET", "/api/v1/learning", "viewer"),
         new("GET", "/api/v1/shadow", "viewer"),
         new("POST", "/api/v1/shadow", "operator", _ => Json(new { on = false, domain = "sec-none", reason = "matrix" })),
+        new("GET", "/api/v1/links", "viewer"),
+        new("PUT", "/api/v1/links/{id}", "admin", _ => Json(new { capacityMbps = 100, latencyMs = 2, failureDomain = "metro" })),
+        new("GET", "/api/v1/links/{id}", "viewer"),
+        new("POST", "/api/v1/links/probes", "agent", _ => Json(Array.Empty<object>())),
+        new("GET", "/api/v1/flows", "viewer"),
+        new("PUT", "/api/v1/flows/{id}", "admin", _ => Json(new { source = "sx", destination = "sy", demandMbps = 1 })),
+        new("GET", "/api/v1/flows/{id}", "viewer"),
         new("GET", "/api/v1/trace", "viewer"),
         new("POST", "/api/v1/trace", "operator", _ => Json(new { @for = "2s", maxMiB = 1 })),
         new("POST", "/api/v1/trace/stop", "operator", _ => Json(new { by = "matrix" })),
@@ -156,7 +163,8 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
         using var agent = await ClientAsync("agent");
         var own = await agent.PostAsync("/api/v1/nodes", Request(Ops[1], AgentNode).Content);
         Assert.True(own.IsSuccessStatusCode, await own.Content.ReadAsStringAsync());
-        foreach (var op in Ops.Where(o => o.Needs == "agent" && o.Body is not null && o.Path != "/api/v1/services/telemetry"))
+        // Instance reports and link probes are not about one node: any reporter may send them.
+        foreach (var op in Ops.Where(o => o.Needs == "agent" && o.Body is not null && o.Path is not ("/api/v1/services/telemetry" or "/api/v1/links/probes")))
         {
             using var other = await agent.SendAsync(Request(op, "sec-someone-else"));
             Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);

@@ -85,6 +85,39 @@ public class ScenarioTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task LinkCut_EveryFlowSwitchedToItsBackup_NoneDropped_NoOversubscription()
+    {
+        var nw = (await RunAsync("link-cut")).Network!;
+        Assert.Equal(nw.Flows, nw.FlowsPlaced);
+        Assert.True(nw.RerouteSeconds.Samples >= 3, $"only {nw.RerouteSeconds.Samples} flows lost their path: the cut hardly mattered");
+        Assert.Equal(0, nw.Dropped);
+        Assert.Equal(0, nw.ShiftsOntoBrokenPaths);
+        Assert.Equal(0, nw.Oversubscriptions);
+        Assert.True(nw.RerouteSeconds.P99 <= 1, $"reroute p99 {nw.RerouteSeconds.P99} s: the cut is judged at its first lost probe, and the flows switch in that step");
+        // Each cut flow switched; those whose home path is at least returnGain faster went back once the link held for the hold-down.
+        Assert.True(nw.Moves > nw.RerouteSeconds.Samples, $"{nw.Moves} moves for {nw.RerouteSeconds.Samples} switches: none returned home");
+        Assert.Equal(0, nw.FlowSecondsWithoutPath);
+    }
+
+    [Fact]
+    public async Task LinkFlap_TheLinkIsDamped_NoFlowDropped()
+    {
+        var nw = (await RunAsync("link-flap")).Network!;
+        Assert.NotEmpty(nw.DampedLinks);
+        Assert.Equal(0, nw.Dropped);
+        Assert.Equal(0, nw.Oversubscriptions);
+    }
+
+    [Fact]
+    public async Task SitePartition_FlowsThroughTheSiteMovedAround_OnlyItsOwnFlowsLost()
+    {
+        var nw = (await RunAsync("site-partition")).Network!;
+        Assert.True(nw.DroppedUnavoidable >= 1, "some flows start or end at the cut site");
+        Assert.Equal(0, nw.Dropped);
+        Assert.Equal(0, nw.Oversubscriptions);
+    }
+
+    [Fact]
     public async Task Hang_RestartCannotReachIt_RebootHeals()
     {
         var card = await RunAsync("hang");

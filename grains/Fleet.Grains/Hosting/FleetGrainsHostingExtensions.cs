@@ -45,6 +45,8 @@ public static class FleetGrainsHostingExtensions
         services.TryAddSingleton<Nodes.NodeWakeups>();
         services.TryAddSingleton<Security.KeyRing>();
         services.TryAddSingleton(new Security.AccessSettings());
+        services.TryAddSingleton<Links.TopologyCache>();
+        services.TryAddSingleton<Links.NetworkActivity>();
         services.AddOptions<Tracing.TraceOptions>();
         services.TryAddSingleton<Tracing.TraceRecorder>();
         if (!services.Any(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService) && d.ImplementationType == typeof(Tracing.TraceFlusher)))

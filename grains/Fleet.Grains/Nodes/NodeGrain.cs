@@ -434,13 +434,7 @@ public sealed partial class NodeGrain(
             || now - _writtenAt >= CheckpointInterval;
     }
 
-    private async Task FlushAuditAsync()
-    {
-        if (_pending.Count == 0) return;
-        var batch = _pending.ToArray();
-        _pending.Clear();
-        await audit.AppendAsync(batch);
-    }
+    private Task FlushAuditAsync() => audit.FlushAsync(_pending);
 
     /// <summary>Moves the shown health and tells the domain supervisor, so its storm brake sees the node before it asks for a lease.</summary>
     private async Task PublishHealthAsync(DateTimeOffset now, bool force = false)

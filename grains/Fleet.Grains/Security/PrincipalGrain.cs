@@ -228,9 +228,6 @@ public sealed class PrincipalGrain(
             await state.WriteOrResetAsync(DeactivateOnIdle);
             _unsaved = 0;
         }
-        if (_pending.Count == 0) return;
-        var batch = _pending.ToArray();
-        _pending.Clear();
-        await audit.AppendAsync(batch);
+        await audit.FlushAsync(_pending);
     }
 }

@@ -375,10 +375,7 @@ public sealed partial class ServiceGrain(
             await state.WriteOrResetAsync(DeactivateOnIdle);
             _dirty = false;
         }
-        if (_pending.Count == 0) return;
-        var batch = _pending.ToArray();
-        _pending.Clear();
-        await audit.AppendAsync(batch);
+        await audit.FlushAsync(_pending);
     }
 
     private void EnsureTimer()

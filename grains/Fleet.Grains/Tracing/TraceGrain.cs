@@ -88,7 +88,7 @@ public sealed class TraceGrain(
                 }
         }
         await WriteAsync(lines);
-        await state.WriteStateAsync();
+        await state.WriteOrResetAsync(DeactivateOnIdle);
         await audit.AppendAsync([Decisions.Create(now, by, "trace", DecisionKinds.Operator,
             $"Started recording the fleet's input trace {id} for {Format.Duration(duration)} (up to {Format.Bytes(maxBytes)}), requested by {by}: " +
             $"the policy in force (version {policy.Version}) and {lines.Count(l => l.Contains("\"kind\":\"register\""))} registered nodes first.", policy.Version, rule: "trace")]);
@@ -163,7 +163,7 @@ public sealed class TraceGrain(
         var now = time.GetUtcNow();
         var status = Status with { Recording = false, StoppedAt = now, StopReason = why, Entries = _entries, Bytes = _bytes };
         state.State = state.State with { Last = status };
-        await state.WriteStateAsync();
+        await state.WriteOrResetAsync(DeactivateOnIdle);
         await audit.AppendAsync([Decisions.Create(now, "trace", "trace", DecisionKinds.Operator,
             $"Stopped recording the input trace {status.Id}: {why}; {status.Entries:N0} entries, {Format.Bytes(status.Bytes)}.", 0, rule: "trace")]);
         return status;

@@ -61,6 +61,7 @@ public static class FleetApi
         api.MapServiceEndpoints();
         api.MapOversightEndpoints();
         api.MapIncidentEndpoints();
+        api.MapLinkEndpoints();
         api.MapKeyEndpoints();
         api.MapPrincipalEndpoints();
         return app;

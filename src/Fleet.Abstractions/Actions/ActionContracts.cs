@@ -47,6 +47,12 @@ public static class ActionNames
     /// <summary>The top rung: no automatic action, a person takes the case.</summary>
     public const string Human = "human";
     public const string StartInstance = "start-instance";
+    /// <summary>Probes a candidate path before traffic moves onto it (parameters: flow, path, links, count).</summary>
+    public const string ProbePath = "probe-path";
+    /// <summary>Moves a flow's traffic from one path to another (parameters: flow, from, to).</summary>
+    public const string ShiftFlow = "shift-flow";
+    /// <summary>A link's event: its flows moved off it (the lease's action).</summary>
+    public const string Reroute = "reroute";
     public const string StopInstance = "stop-instance";
     /// <summary>A step of a service's rollout: instances replaced by the new version (class rollout).</summary>
     public const string Rollout = "rollout";

@@ -37,6 +37,9 @@ public sealed record FleetPolicy(
     /// <summary>What the ladder may learn from outcomes (<c>learning</c> section); off by default.</summary>
     [Id(12)] public LearningPolicy Learning { get; init; } = LearningPolicy.Default;
 
+    /// <summary>How links are judged, damped and rerouted around (<c>network</c> section).</summary>
+    [Id(13)] public NetworkPolicy Network { get; init; } = NetworkPolicy.Default;
+
     public static FleetPolicy Default { get; } = new(
         0,
         new TelemetryPolicy(TimeSpan.FromSeconds(10), 3, TimeSpan.FromSeconds(30)),
@@ -319,4 +322,41 @@ public sealed record LearningPolicy(
     public bool Enabled => Of > 0;
 
     public bool Pinned(string action) => !Pin.IsDefaultOrEmpty && Pin.Contains(action);
+}
+
+/// <summary>
+/// Links and flows (docs/links.md): a link's health from its probes (with hysteresis and a TTL), route-flap damping as in
+/// RFC 2439 (a penalty per flap that halves every <see cref="HalfLife"/>; suppressed above <see cref="SuppressAbove"/> until
+/// it decays below <see cref="ReuseBelow"/>, at most <see cref="MaxSuppress"/>), and how flows move: up to
+/// <see cref="CandidatePaths"/> shortest candidates, reservations that expire after <see cref="ReservationTtl"/> unless
+/// committed, <see cref="VerifyProbes"/> probes through a new path before traffic moves, and the way back once a link has been
+/// healthy for <see cref="HoldDown"/> (only when the home path is at least <see cref="ReturnGain"/> better). A loss of probes
+/// on at least <see cref="StormShare"/> of the links (and <see cref="StormMinLinks"/>) within <see cref="StormWindow"/> is
+/// suspect telemetry: the network's storm brake holds reroutes until it passes.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("fleet.NetworkPolicy")]
+public sealed record NetworkPolicy(
+    [property: Id(0)] int DownAfterProbes,
+    [property: Id(1)] int UpAfterProbes,
+    [property: Id(2)] int DegradedAfterProbes,
+    [property: Id(3)] double DegradedLossPercent,
+    [property: Id(4)] double DegradedLatencyFactor,
+    [property: Id(5)] double FlapPenalty,
+    [property: Id(6)] double SuppressAbove,
+    [property: Id(7)] double ReuseBelow,
+    [property: Id(8)] TimeSpan HalfLife,
+    [property: Id(9)] TimeSpan MaxSuppress,
+    [property: Id(10)] TimeSpan HoldDown,
+    [property: Id(11)] bool Reoptimize,
+    [property: Id(12)] double ReturnGain,
+    [property: Id(13)] int CandidatePaths,
+    [property: Id(14)] int VerifyProbes,
+    [property: Id(15)] TimeSpan ReservationTtl,
+    [property: Id(16)] double StormShare,
+    [property: Id(17)] int StormMinLinks,
+    [property: Id(18)] TimeSpan StormWindow,
+    [property: Id(19)] TimeSpan RetryInterval)
+{
+    public static NetworkPolicy Default { get; } = new(2, 3, 3, 2, 3, 1000, 2000, 750, TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(60),
+        TimeSpan.FromSeconds(30), true, 0.1, 4, 3, TimeSpan.FromSeconds(10), 0.3, 3, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5));
 }

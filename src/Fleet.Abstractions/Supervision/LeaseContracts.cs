@@ -14,7 +14,7 @@ public enum ActionClass
     Containment = 2,
     /// <summary>Replaces instances with a new version. Frozen by the storm brake.</summary>
     Rollout = 3,
-    /// <summary>Moves traffic to another path. Not frozen by the storm brake (it heals the network).</summary>
+    /// <summary>Moves traffic to another path. Held by a fleet freeze, not by a domain's storm brake (the network has its own brake for mass probe loss).</summary>
     Reroute = 4,
     /// <summary>Starts or stops an instance the service owns; takes no lease.</summary>
     Placement = 5,
@@ -66,6 +66,9 @@ public sealed record LeaseRequest(
 
     /// <summary>Whether the storm brake and the fleet freeze hold this class back.</summary>
     public bool Freezable => Class is ActionClass.Disruptive or ActionClass.Preventive or ActionClass.Rollout;
+
+    /// <summary>Whether a person's fleet freeze holds this class back: what the storm brake holds, and reroutes (the network's own brake judges probe storms).</summary>
+    public bool HeldByFreeze => Freezable || Class == ActionClass.Reroute;
 }
 
 /// <summary>The answer to a lease request; when denied, <see cref="Guardrail"/> names the rule that said no.</summary>

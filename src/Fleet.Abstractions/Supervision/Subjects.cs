@@ -12,6 +12,8 @@ public static class Subjects
     public const string ServiceKind = "service";
     public const string DomainKind = "domain";
     public const string PrincipalKind = "principal";
+    public const string LinkKind = "link";
+    public const string FlowKind = "flow";
 
     public static string Node(string id) => $"{NodeKind}/{id}";
 
@@ -20,6 +22,10 @@ public static class Subjects
     public static string Domain(string name) => $"{DomainKind}/{name}";
 
     public static string Principal(string id) => $"{PrincipalKind}/{id}";
+
+    public static string Link(string id) => $"{LinkKind}/{id}";
+
+    public static string Flow(string id) => $"{FlowKind}/{id}";
 
     /// <summary>The kind and id of a subject or scope; a string with no kind is taken for a node id.</summary>
     public static (string Kind, string Id) Parse(string subject)

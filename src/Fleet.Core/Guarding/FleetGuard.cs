@@ -37,7 +37,7 @@ public static class FleetGuard
             return (state, new LeaseDecision(true, leaseId, held, null, "the fleet slot was already held"));
         var used = state.SlotsInUse;
         var evidence = ImmutableDictionary<string, string>.Empty.Add("fleetInFlight", $"{used} of {policy.FleetMaxConcurrent}");
-        if (state.Frozen && request.Freezable)
+        if (state.Frozen && request.HeldByFreeze)
             return (state, LeaseDecision.Deny(Guardrails.FleetFreeze,
                 $"the fleet is frozen by {state.FrozenBy} since {state.FrozenAt:yyyy-MM-dd HH:mm:ss} UTC: {state.FreezeReason}",
                 evidence.Add("frozenBy", state.FrozenBy ?? "?").Add("freezeReason", state.FreezeReason ?? "")));

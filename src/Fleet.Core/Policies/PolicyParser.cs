@@ -32,7 +32,7 @@ public static partial class PolicyParser
 
         var r = new YamlReader(problems);
         var d = FleetPolicy.Default;
-        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes", "security", "rollout", "oversight", "learning");
+        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes", "security", "rollout", "oversight", "learning", "network");
 
         var t = r.Section(root, "telemetry");
         var telemetry = new TelemetryPolicy(
@@ -179,10 +179,43 @@ public static partial class PolicyParser
             else learning = learning with { Failures = failures, Of = of };
         }
 
+        var ne = r.Section(root, "network");
+        r.Known(ne, "network", "downAfterProbes", "upAfterProbes", "degradedAfterProbes", "degradedLossPercent", "degradedLatencyFactor", "damping", "holdDown",
+            "reoptimize", "returnGain", "candidatePaths", "verifyProbes", "reservationTtl", "storm", "retryInterval");
+        var dm = r.Section(ne, "damping", "network.damping");
+        r.Known(dm, "network.damping", "penalty", "suppressAbove", "reuseBelow", "halfLife", "maxSuppress");
+        var st = r.Section(ne, "storm", "network.storm");
+        r.Known(st, "network.storm", "share", "minLinks", "window");
+        var dn = d.Network;
+        var network = new NetworkPolicy(
+            r.Int(ne, "network.downAfterProbes", dn.DownAfterProbes, 1, 100),
+            r.Int(ne, "network.upAfterProbes", dn.UpAfterProbes, 1, 100),
+            r.Int(ne, "network.degradedAfterProbes", dn.DegradedAfterProbes, 1, 100),
+            r.Double(ne, "network.degradedLossPercent", dn.DegradedLossPercent, 0.01, 100),
+            r.Double(ne, "network.degradedLatencyFactor", dn.DegradedLatencyFactor, 1.01, 1000),
+            r.Double(dm, "network.damping.penalty", dn.FlapPenalty, 0, 100_000),
+            r.Double(dm, "network.damping.suppressAbove", dn.SuppressAbove, 1, 1_000_000),
+            r.Double(dm, "network.damping.reuseBelow", dn.ReuseBelow, 1, 1_000_000),
+            r.Duration(dm, "network.damping.halfLife", dn.HalfLife, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
+            r.Duration(dm, "network.damping.maxSuppress", dn.MaxSuppress, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
+            r.Duration(ne, "network.holdDown", dn.HoldDown, TimeSpan.Zero, TimeSpan.FromDays(1)),
+            r.Bool(ne, "network.reoptimize", dn.Reoptimize),
+            r.Double(ne, "network.returnGain", dn.ReturnGain, 0, 10),
+            r.Int(ne, "network.candidatePaths", dn.CandidatePaths, 1, 32),
+            r.Int(ne, "network.verifyProbes", dn.VerifyProbes, 0, 100),
+            r.Duration(ne, "network.reservationTtl", dn.ReservationTtl, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            r.Double(st, "network.storm.share", dn.StormShare, 0.01, 1),
+            r.Int(st, "network.storm.minLinks", dn.StormMinLinks, 1, 1_000_000),
+            r.Duration(st, "network.storm.window", dn.StormWindow, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            r.Duration(ne, "network.retryInterval", dn.RetryInterval, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)));
+        if (network.ReuseBelow >= network.SuppressAbove)
+            r.Problem(dm, "network.damping.reuseBelow", $"{network.ReuseBelow} must be below suppressAbove ({network.SuppressAbove})");
+
         if (problems.Count > 0) return new(null, problems.ToImmutable());
         return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails)
         {
             Actions = actions, Services = services, Probes = probes, Security = security, Rollout = rollout, Oversight = oversight, Learning = learning,
+            Network = network,
         }, []);
     }
 

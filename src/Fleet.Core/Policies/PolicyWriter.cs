@@ -114,6 +114,30 @@ public static class PolicyWriter
         sb.AppendLine("learning:");
         if (p.Learning.Enabled) sb.AppendLine($"  skipRungAfter: \"{p.Learning.Failures} failures of {p.Learning.Of}\"");
         sb.AppendLine($"  pin: {List(p.Learning.Pin)}");
+        var ne = p.Network;
+        sb.AppendLine("network:");
+        sb.AppendLine($"  downAfterProbes: {ne.DownAfterProbes}");
+        sb.AppendLine($"  upAfterProbes: {ne.UpAfterProbes}");
+        sb.AppendLine($"  degradedAfterProbes: {ne.DegradedAfterProbes}");
+        sb.AppendLine($"  degradedLossPercent: {N(ne.DegradedLossPercent)}");
+        sb.AppendLine($"  degradedLatencyFactor: {N(ne.DegradedLatencyFactor)}");
+        sb.AppendLine("  damping:");
+        sb.AppendLine($"    penalty: {N(ne.FlapPenalty)}");
+        sb.AppendLine($"    suppressAbove: {N(ne.SuppressAbove)}");
+        sb.AppendLine($"    reuseBelow: {N(ne.ReuseBelow)}");
+        sb.AppendLine($"    halfLife: {D(ne.HalfLife)}");
+        sb.AppendLine($"    maxSuppress: {D(ne.MaxSuppress)}");
+        sb.AppendLine($"  holdDown: {D(ne.HoldDown)}");
+        sb.AppendLine($"  reoptimize: {(ne.Reoptimize ? "true" : "false")}");
+        sb.AppendLine($"  returnGain: {N(ne.ReturnGain)}");
+        sb.AppendLine($"  candidatePaths: {ne.CandidatePaths}");
+        sb.AppendLine($"  verifyProbes: {ne.VerifyProbes}");
+        sb.AppendLine($"  reservationTtl: {D(ne.ReservationTtl)}");
+        sb.AppendLine("  storm:");
+        sb.AppendLine($"    share: {N(ne.StormShare)}");
+        sb.AppendLine($"    minLinks: {ne.StormMinLinks}");
+        sb.AppendLine($"    window: {D(ne.StormWindow)}");
+        sb.AppendLine($"  retryInterval: {D(ne.RetryInterval)}");
         if (!p.Actions.IsDefaultOrEmpty)
         {
             sb.AppendLine("actions:");

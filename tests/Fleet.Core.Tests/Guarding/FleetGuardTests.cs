@@ -42,10 +42,10 @@ public class FleetGuardTests
     }
 
     [Fact]
-    public void Acquire_Frozen_RerouteAndContainmentStillPass()
+    public void Acquire_Frozen_ContainmentStillPasses_RerouteAndRolloutHeld()
     {
         var s = FleetGuardState.Empty with { Frozen = true, FrozenBy = "alice", FreezeReason = "release day", FrozenAt = T0 };
-        Assert.True(FleetGuard.Acquire(s, Req("L1", ActionClass.Reroute), T0.AddMinutes(5), T0, Policy).Decision.Granted);
+        Assert.Equal(Guardrails.FleetFreeze, FleetGuard.Acquire(s, Req("L1", ActionClass.Reroute), T0.AddMinutes(5), T0, Policy).Decision.Guardrail);
         Assert.True(FleetGuard.Acquire(s, Req("L2", ActionClass.Containment), T0.AddMinutes(5), T0, Policy).Decision.Granted);
         Assert.Equal(Guardrails.FleetFreeze, FleetGuard.Acquire(s, Req("L3", ActionClass.Rollout), T0.AddMinutes(5), T0, Policy).Decision.Guardrail);
     }

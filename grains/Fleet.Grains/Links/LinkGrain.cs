@@ -1,0 +1,445 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Actions;
+using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Links;
+using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Supervision;
+using Fleet.Core.Network;
+using Fleet.Core.Text;
+using Fleet.Grains.Audit;
+using Fleet.Grains.Policy;
+using Fleet.Grains.Supervision;
+
+namespace Fleet.Grains.Links;
+
+/// <summary>Capacity a flow holds on a link, in one direction: pending until committed (expires), or committed.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.LinkHold")]
+public sealed record LinkHold(
+    [property: Id(0)] string Flow,
+    [property: Id(1)] bool FromA,
+    [property: Id(2)] double Mbps,
+    [property: Id(3)] int Priority,
+    [property: Id(4)] bool Backup,
+    [property: Id(5)] DateTimeOffset? ExpiresAt)
+{
+    public bool Committed => ExpiresAt is null;
+
+    public bool Live(DateTimeOffset now) => ExpiresAt is not { } e || e > now;
+}
+
+[GenerateSerializer, Alias("fleet.LinkGrainState")]
+public sealed record LinkGrainState
+{
+    [Id(0)] public LinkSpec? Spec { get; init; }
+    [Id(1)] public LinkHealth? Health { get; init; }
+    [Id(2)] public ImmutableDictionary<string, LinkHold> Holds { get; init; } = ImmutableDictionary<string, LinkHold>.Empty;
+    /// <summary>Flows moved off this link by its last failure: they may return once it is healthy for the hold-down.</summary>
+    [Id(3)] public ImmutableHashSet<string> Displaced { get; init; } = [];
+    /// <summary>The current failure (an incident id), and whether its flows were moved.</summary>
+    [Id(4)] public string? Episode { get; init; }
+    [Id(5)] public bool EpisodeDone { get; init; }
+    /// <summary>What was last said of a held-back reroute this episode (a guardrail's name), so it is said once.</summary>
+    [Id(6)] public string? Told { get; init; }
+    [Id(7)] public DateTimeOffset? RetryAt { get; init; }
+    [Id(8)] public LinkProbe? LastProbe { get; init; }
+    [Id(9)] public DateTimeOffset? LastProbeAt { get; init; }
+}
+
+/// <summary>
+/// One link (<c>a~b</c>): judges its probes (<see cref="LinkMonitor"/>: hysteresis, TTL, flap damping), grants capacity
+/// per direction to flows in two phases (a reservation that expires unless committed; a flow's second reservation here is
+/// shared with its first), and when it is cut, degraded or stale, moves every flow it carries: one lease for the event
+/// (class reroute, honouring shadow mode and a freeze; the network's storm brake first), then its flows by priority, the
+/// highest first, each moving itself make-before-break (<see cref="FlowGrain"/>). Once it has been healthy for the
+/// hold-down, the flows it displaced are told they may return.
+/// </summary>
+[GrainType(Subjects.LinkKind)]
+public sealed class LinkGrain(
+    [PersistentState("link", StorageNames.Fleet)] IPersistentState<LinkGrainState> state,
+    PolicyCache policies, IAuditStore audit, NetworkActivity activity, TimeProvider time) : Grain, ILinkGrain
+{
+    private readonly List<DecisionRecord> _pending = [];
+    private IGrainTimer? _timer;
+    private DateTimeOffset? _timerDue;
+    private bool _pushPending;
+    private bool _announced;
+
+    private string Id => this.GetPrimaryKeyString();
+    private string Actor => Subjects.Link(Id);
+    private LinkGrainState S => state.State;
+    private NetworkPolicy Net => policies.Current.Network;
+    private INetworkGrain Network => GrainFactory.GetGrain<INetworkGrain>(FleetNames.Default);
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // Reservations not committed when the link's last activation ended are gone: their flows find out at commit.
+        state.State = S with { Holds = S.Holds.RemoveRange(S.Holds.Where(kv => !kv.Value.Committed).Select(kv => kv.Key)) };
+        foreach (var h in S.Holds.Values) _committed[Dir(h.FromA)] += h.Mbps;
+        Arm();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Committed capacity per direction (0: A→B, 1: B→A), kept as the holds change, so a reservation costs no scan of thousands of flows.</summary>
+    private readonly double[] _committed = new double[2];
+
+    /// <summary>Reservations waiting for their commit (also in the state's holds).</summary>
+    private readonly Dictionary<string, LinkHold> _pendingHolds = [];
+
+    private static int Dir(bool fromA) => fromA ? 0 : 1;
+
+    public async Task<LinkStatus> DefineAsync(LinkSpec spec, string by)
+    {
+        var now = time.GetUtcNow();
+        var previous = S.Spec;
+        state.State = S with { Spec = spec, Health = S.Health ?? LinkHealth.Initial(now) };
+        var grew = previous is not null && spec.CapacityMbps > previous.CapacityMbps;
+        Record(DecisionKinds.Operator, previous is null
+            ? $"Defined link {Id} between {spec.A} and {spec.B} at the request of {by}: {Format.Num(spec.CapacityMbps)} Mbit/s each way, {Format.Num(spec.LatencyMs)} ms, failure domain {spec.FailureDomain}."
+            : $"Updated link {Id} at the request of {by}: {Format.Num(spec.CapacityMbps)} Mbit/s each way (was {Format.Num(previous.CapacityMbps)}), {Format.Num(spec.LatencyMs)} ms, failure domain {spec.FailureDomain}.");
+        await SaveAsync();
+        await Network.LinkChangedAsync(Status()!);
+        if (grew) await Network.CapacityFreedAsync($"link {Id} grew to {Format.Num(spec.CapacityMbps)} Mbit/s");
+        return Status()!;
+    }
+
+    public Task<LinkStatus?> GetStatusAsync() => Task.FromResult(Status());
+
+    public async Task<ProbeOutcome> ProbeAsync(LinkProbe probe)
+    {
+        if (S.Spec is not { } spec) return ProbeOutcome.UnknownLink;
+        var now = time.GetUtcNow();
+        var (health, change, outcome) = LinkMonitor.OnProbe(S.Health ?? LinkHealth.Initial(now), probe, spec.LatencyMs, now, Net);
+        if (outcome != ProbeOutcome.Accepted) return outcome;
+        state.State = S with { Health = health, LastProbe = probe, LastProbeAt = now } ;
+        if (change is not null) await ChangedAsync(change, now);
+        Arm();
+        return outcome;
+    }
+
+    private int _wakesOwed;
+
+    public async Task WakeAsync()
+    {
+        activity.Enter();
+        try
+        {
+            await WakeCoreAsync();
+        }
+        finally
+        {
+            activity.Exit();
+            // The wake this link sent itself after a change has come: its share of the activity is done too.
+            if (_wakesOwed > 0)
+            {
+                _wakesOwed--;
+                activity.Exit();
+            }
+        }
+    }
+
+    private async Task WakeCoreAsync()
+    {
+        if (S.Spec is null || S.Health is null) return;
+        var now = time.GetUtcNow();
+        var (health, change) = LinkMonitor.OnTick(S.Health, now, Net);
+        if (change is not null)
+        {
+            state.State = S with { Health = health };
+            await ChangedAsync(change, now);
+        }
+        await ActAsync(now);
+        if (_pushPending || !_announced)
+        {
+            _announced = true;
+            await PushAsync(now, force: true);
+        }
+        Arm();
+    }
+
+    private async Task ChangedAsync(LinkChange change, DateTimeOffset now)
+    {
+        // A failure opens an episode (the incident of its reroute); a worse failure in it moves whatever is still carried.
+        if (change.To is LinkState.Down or LinkState.Degraded or LinkState.Unknown)
+            state.State = S with { Episode = S.Episode ?? $"{Actor}/{now:yyyyMMddTHHmmssZ}", EpisodeDone = false, RetryAt = null };
+        if (change.To is LinkState.Up) state.State = S with { Episode = null, EpisodeDone = false, Told = null, RetryAt = null };
+        Record(DecisionKinds.HealthChanged, $"Judged link {Id} {change.To} (was {change.From}): {change.Reason}.",
+            rule: change.To switch
+            {
+                LinkState.Down => "network.downAfterProbes",
+                LinkState.Degraded => "network.degradedAfterProbes",
+                LinkState.Damped => "network.damping",
+                LinkState.Unknown => "probe ttl",
+                _ => "network.upAfterProbes",
+            }, evidence: ImmutableDictionary<string, string>.Empty.Add("flaps", S.Health!.Flaps.ToString())
+                .Add("penalty", Format.Num(Math.Round(LinkMonitor.Decayed(S.Health, now, Net)))));
+        await SaveAsync();
+        await PushAsync(now, force: true);
+        if (change.To == LinkState.Up) await Network.CapacityFreedAsync($"link {Id} is up");
+        // Every loss of probes counts toward the network's storm brake, whether or not this link carries flows.
+        if (change.To is LinkState.Down or LinkState.Unknown) await Network.LinkLostAsync(Id);
+        // The moves happen in their own turn: the probe that told is answered at once.
+        activity.Enter();
+        _wakesOwed++;
+        GrainFactory.GetGrain<ILinkGrain>(Id).WakeAsync().Ignore();
+    }
+
+    /// <summary>What the link's state asks for now: move its flows off (a failure), or let displaced flows return (healthy for the hold-down).</summary>
+    private async Task ActAsync(DateTimeOffset now)
+    {
+        var h = S.Health!;
+        if (h.State is LinkState.Down or LinkState.Unknown or LinkState.Degraded && !S.EpisodeDone && (S.RetryAt is null || S.RetryAt <= now))
+        {
+            var carried = S.Holds.Values.Where(x => x.Committed).ToList();
+            if (carried.Count == 0)
+            {
+                state.State = S with { EpisodeDone = true };
+                await SaveAsync();
+                return;
+            }
+            await RerouteAsync(carried, h, now);
+            return;
+        }
+        if (h.State == LinkState.Up && !S.Displaced.IsEmpty && now - h.Since >= Net.HoldDown)
+        {
+            var displaced = S.Displaced;
+            state.State = S with { Displaced = [] };
+            await SaveAsync();
+            foreach (var flow in displaced) GrainFactory.GetGrain<IFlowGrain>(flow).RetryAsync($"link {Id} has been healthy for {Format.Duration(Net.HoldDown)}").Ignore();
+        }
+    }
+
+    private async Task RerouteAsync(List<LinkHold> carried, LinkHealth h, DateTimeOffset now)
+    {
+        var spec = S.Spec!;
+        var cut = h.State is LinkState.Down or LinkState.Unknown;
+        var why = $"link {Id} {(h.State == LinkState.Degraded ? "degraded" : h.State == LinkState.Down ? "was cut" : "went stale")}: {h.Note}";
+        var policy = policies.Current;
+        if (cut && await Network.LinkLostAsync(Id) is { } storm)
+        {
+            await HeldBackAsync("network.storm", $"Held back rerouting {carried.Count} flow(s) off link {Id}: {storm}. A mass loss of probes is suspect telemetry, not that many cuts.",
+                guardrail: "networkStormBrake", now);
+            return;
+        }
+        var request = new LeaseRequest($"{Actor}/reroute/{S.Episode}", Actor, ActionNames.Reroute, policy.Version, [Subjects.Domain(spec.FailureDomain)],
+            ActionClass.Reroute, Basis: ActionBasis.Reported) { Why = $"{why}; {carried.Count} flow(s) to move" };
+        var decision = await GrainFactory.AcquireLeaseAsync(request);
+        if (decision.Shadow is { } shadow)
+        {
+            await HeldBackAsync("shadow", $"Shadow mode ({shadow}): would reroute {carried.Count} flow(s) off link {Id} ({why}) and did nothing; {decision.Reason}.",
+                guardrail: null, now, DecisionKinds.Shadowed);
+            return;
+        }
+        if (!decision.Granted)
+        {
+            await HeldBackAsync(decision.Guardrail ?? "refused", $"Refused to reroute {carried.Count} flow(s) off link {Id}: {decision.Reason}; asking again every {Format.Duration(Net.RetryInterval)}.",
+                decision.Guardrail, now);
+            return;
+        }
+        Record(DecisionKinds.Permitted, $"Permitted rerouting {carried.Count} flow(s) off link {Id} ({why}): {decision.Reason}.", ActionNames.Reroute,
+            rule: "network", incidentId: S.Episode);
+        await FlushAsync();
+
+        var lines = new List<string>();
+        var moved = new List<string>();
+        // The highest priority first: when capacity is short, it goes to them.
+        foreach (var wave in carried.GroupBy(x => x.Priority).OrderByDescending(g => g.Key))
+        {
+            var results = await Task.WhenAll(wave.Select(async x =>
+            {
+                try { return (x, Line: await GrainFactory.GetGrain<IFlowGrain>(x.Flow).LinkFailedAsync(Id, cut, why)); }
+                catch (Exception e) { return (x, Line: $"failed: flow {x.Flow}: {e.Message}"); }
+            }));
+            foreach (var (x, line) in results)
+            {
+                lines.Add(line);
+                if (!x.Backup && line.StartsWith("moved", StringComparison.Ordinal) || line.StartsWith("switched", StringComparison.Ordinal)) moved.Add(x.Flow);
+            }
+        }
+        int Count(string prefix) => lines.Count(l => l.StartsWith(prefix, StringComparison.Ordinal));
+        state.State = S with { EpisodeDone = true, Displaced = S.Displaced.Union(moved), RetryAt = null, Told = null };
+        Record(DecisionKinds.Executed, $"Rerouted the flows of link {Id} ({why}): {Count("moved")} moved make-before-break, {Count("switched")} switched to their backup at once, " +
+            $"{Count("backup")} re-protected, {Count("no path")} without a path (escalated), {Count("failed")} failed.",
+            ActionNames.Reroute, rule: "network", incidentId: S.Episode,
+            evidence: lines.Take(20).Select((l, i) => (l, i)).ToImmutableDictionary(p => $"flow{p.i + 1}", p => p.l));
+        await SaveAsync();
+        await GrainFactory.ReleaseLeaseAsync(request.RequestId, request.Scopes, "done");
+    }
+
+    private async Task HeldBackAsync(string what, string reason, string? guardrail, DateTimeOffset now, string kind = DecisionKinds.Denied)
+    {
+        if (S.Told != what)
+            Record(kind, reason, ActionNames.Reroute, guardrail: guardrail, rule: guardrail is null ? "oversight.shadow" : $"guardrails.{guardrail}", incidentId: S.Episode);
+        state.State = S with { Told = what, RetryAt = now + Net.RetryInterval };
+        await SaveAsync();
+    }
+
+    public Task<LinkReservation> ReserveAsync(string flow, string fromSite, double mbps, int priority, bool backup)
+    {
+        if (S.Spec is not { } spec) return Task.FromResult(new LinkReservation(false, false, 0, $"link {Id} is not defined"));
+        var now = time.GetUtcNow();
+        if (fromSite != spec.A && fromSite != spec.B) return Task.FromResult(new LinkReservation(false, false, 0, $"{fromSite} is not an end of link {Id}"));
+        var fromA = fromSite == spec.A;
+        var key = Key(flow, backup);
+        Prune(now);
+        if (S.Holds.TryGetValue(key, out var held) && held.FromA == fromA)
+        {
+            if (!held.Committed)
+            {
+                var renewed = held with { ExpiresAt = now + Net.ReservationTtl };
+                state.State = S with { Holds = S.Holds.SetItem(key, renewed) };
+                _pendingHolds[key] = renewed;
+            }
+            return Task.FromResult(new LinkReservation(true, true, Free(fromA, now), "shared with what the flow holds here"));
+        }
+        if ((S.Health?.State ?? LinkState.Unknown) != LinkState.Up)
+            return Task.FromResult(new LinkReservation(false, false, Free(fromA, now), $"link {Id} is {(S.Health?.State ?? LinkState.Unknown).ToString().ToLowerInvariant()}"));
+        var free = Free(fromA, now);
+        if (free + 1e-9 < mbps) return Task.FromResult(new LinkReservation(false, false, free, $"link {Id} has {Format.Num(Math.Round(free, 1))} of the {Format.Num(mbps)} Mbit/s needed free"));
+        if (S.Holds.TryGetValue(key, out var other)) Forget(key, other); // the flow held this direction's other way: replaced
+        var hold = new LinkHold(flow, fromA, mbps, priority, backup, now + Net.ReservationTtl);
+        state.State = S with { Holds = S.Holds.SetItem(key, hold) };
+        _pendingHolds[key] = hold;
+        return Task.FromResult(new LinkReservation(true, false, free - mbps, null));
+    }
+
+    public async Task<bool> PromoteAsync(string flow)
+    {
+        if (!S.Holds.TryGetValue(Key(flow, true), out var spare) || !spare.Committed) return false;
+        Forget(Key(flow, true), spare);
+        // Where the flow's path runs here too (a site's only link), the path's hold stays and the backup's goes: not counted twice.
+        if (!(S.Holds.TryGetValue(Key(flow, false), out var primary) && primary.Committed && primary.FromA == spare.FromA && primary.Mbps >= spare.Mbps))
+        {
+            if (S.Holds.TryGetValue(Key(flow, false), out var replaced)) Forget(Key(flow, false), replaced);
+            state.State = S with { Holds = S.Holds.SetItem(Key(flow, false), spare with { Backup = false }) };
+            _committed[Dir(spare.FromA)] += spare.Mbps;
+        }
+        await SaveAsync();
+        await PushAsync(time.GetUtcNow());
+        return true;
+    }
+
+    public async Task<bool> CommitAsync(string flow, bool backup)
+    {
+        var now = time.GetUtcNow();
+        if (!S.Holds.TryGetValue(Key(flow, backup), out var held) || !held.Live(now)) return false;
+        if (held.Committed) return true;
+        state.State = S with { Holds = S.Holds.SetItem(Key(flow, backup), held with { ExpiresAt = null }) };
+        _pendingHolds.Remove(Key(flow, backup));
+        _committed[Dir(held.FromA)] += held.Mbps;
+        await SaveAsync();
+        await PushAsync(now);
+        return true;
+    }
+
+    public async Task ReleaseAsync(string flow, bool backup)
+    {
+        if (!S.Holds.TryGetValue(Key(flow, backup), out var held)) return;
+        var now = time.GetUtcNow();
+        Forget(Key(flow, backup), held);
+        await SaveAsync();
+        await PushAsync(now);
+        if (S.Health?.State == LinkState.Up) Network.CapacityFreedAsync($"flow {flow} released capacity on link {Id}").Ignore();
+    }
+
+    public Task ActionCompletedAsync(ActionOutcome outcome) => Task.CompletedTask;
+
+    private static string Key(string flow, bool backup) => backup ? flow + "|b" : flow + "|p";
+
+    private double Reserved(bool fromA, DateTimeOffset now) =>
+        _committed[Dir(fromA)] + _pendingHolds.Values.Where(x => x.FromA == fromA && x.Live(now)).Sum(x => x.Mbps);
+
+    /// <summary>Drops a hold from the state and from the running counts.</summary>
+    private void Forget(string key, LinkHold held)
+    {
+        state.State = S with { Holds = S.Holds.Remove(key) };
+        if (held.Committed) _committed[Dir(held.FromA)] -= held.Mbps;
+        else _pendingHolds.Remove(key);
+    }
+
+    private double Free(bool fromA, DateTimeOffset now) => (S.Spec?.CapacityMbps ?? 0) - Reserved(fromA, now);
+
+    private void Prune(DateTimeOffset now)
+    {
+        foreach (var (key, held) in _pendingHolds.Where(kv => !kv.Value.Live(now)).ToList()) Forget(key, held);
+    }
+
+    private LinkStatus? Status()
+    {
+        if (S.Spec is not { } spec) return null;
+        var now = time.GetUtcNow();
+        var h = S.Health ?? LinkHealth.Initial(now);
+        return new LinkStatus(spec, h.State, h.Since, S.LastProbe, S.LastProbeAt, Math.Round(LinkMonitor.Decayed(h, now, Net), 1), h.SuppressedUntil, h.Flaps,
+            Reserved(true, now), Reserved(false, now), [.. S.Holds.Values.Where(x => x.Committed && !x.Backup).Select(x => x.Flow).Distinct().Order(StringComparer.Ordinal)], h.Note);
+    }
+
+    /// <summary>Tells the network the link's standing: at once on a change of state, at most every half second for capacity.</summary>
+    private async Task PushAsync(DateTimeOffset now, bool force = false)
+    {
+        if (!force && Environment.TickCount64 - _pushedTick < 500)
+        {
+            _pushPending = true;
+            Arm(soon: true);
+            return;
+        }
+        _pushPending = false;
+        _pushedTick = Environment.TickCount64;
+        await Network.LinkChangedAsync(Status()!);
+    }
+
+    private long _pushedTick = long.MinValue / 2;
+
+    /// <summary>One timer for whatever falls due next: a probe's TTL, the end of a suppression, a retry, the hold-down's end.</summary>
+    private void Arm(bool soon = false)
+    {
+        if (S.Health is not { } h) return;
+        var now = time.GetUtcNow();
+        var due = LinkMonitor.NextDue(h);
+        void Consider(DateTimeOffset? at) { if (at is { } a && (due is null || a < due)) due = a; }
+        if (h.State is LinkState.Down or LinkState.Unknown or LinkState.Degraded && !S.EpisodeDone) Consider(S.RetryAt ?? now + Net.RetryInterval);
+        if (h.State == LinkState.Up && !S.Displaced.IsEmpty) Consider(h.Since + Net.HoldDown);
+        if (soon) Consider(now + TimeSpan.FromMilliseconds(500));
+        if (due is not { } next) return;
+        if (_timerDue == next && _timer is not null) return;
+        _timer?.Dispose();
+        _timerDue = next;
+        var wait = next - now;
+        _timer = this.RegisterGrainTimer(async () => { _timerDue = null; await WakeAsync(); },
+            new GrainTimerCreationOptions(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+    }
+
+    private void Record(string kind, string reason, string? action = null, string? guardrail = null, string? rule = null,
+        IReadOnlyDictionary<string, string>? evidence = null, string? incidentId = null) =>
+        _pending.Add(Decisions.Create(time.GetUtcNow(), Actor, Actor, kind, reason, policies.Current.Version, action, evidence, rule: rule, guardrail: guardrail,
+            incidentId: incidentId ?? S.Episode));
+
+    private Task FlushAsync() => audit.FlushAsync(_pending);
+
+    private async Task SaveAsync()
+    {
+        await PersistAsync();
+        await FlushAsync();
+    }
+
+    private Task _lastWrite = Task.CompletedTask;
+    private long _changes, _written;
+
+    /// <summary>
+    /// Writes the state, one write at a time: reservations interleave, and two writes in flight would race on the ETag.
+    /// A write waits for the one before it and is skipped when that one already carried its change.
+    /// </summary>
+    private Task PersistAsync()
+    {
+        var change = ++_changes;
+        var previous = _lastWrite;
+        return _lastWrite = WriteAfterAsync(previous, change);
+    }
+
+    private async Task WriteAfterAsync(Task previous, long change)
+    {
+        try { await previous; } catch { /* the earlier write's caller saw its failure */ }
+        if (_written >= change) return;
+        var covers = _changes;
+        await state.WriteOrResetAsync(DeactivateOnIdle);
+        _written = covers;
+    }
+}

@@ -1,0 +1,61 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Links;
+using Fleet.Client;
+using Fleet.Core.Validation;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Fleet.Silo.Api;
+
+/// <summary><c>/api/v1/links</c> and <c>/api/v1/flows</c>: the topology (sites are the ends of links), probes, flows and their paths.</summary>
+public static class LinksApi
+{
+    public static RouteGroupBuilder MapLinkEndpoints(this RouteGroupBuilder api)
+    {
+        var links = api.MapGroup("/links").WithTags("Links");
+        links.MapGet("/", (IFleetClient fleet) => fleet.ListLinksAsync()).RequireAuthorization(Access.Viewer);
+        links.MapPut("/{id}", ApplyLinkAsync).RequireAuthorization(Access.Admin);
+        links.MapGet("/{id}", async Task<Results<Ok<LinkStatus>, NotFound<ProblemDetailsLite>>> (string id, IFleetClient fleet) =>
+            await fleet.GetLinkAsync(id) is { } s ? TypedResults.Ok(s) : TypedResults.NotFound(new ProblemDetailsLite("Not found", 404, $"Link {id} is not defined."))).RequireAuthorization(Access.Viewer);
+        links.MapPost("/probes", ReportProbesAsync).RequireAuthorization(Access.Reporter);
+
+        var flows = api.MapGroup("/flows").WithTags("Links");
+        flows.MapGet("/", (IFleetClient fleet) => fleet.ListFlowsAsync()).RequireAuthorization(Access.Viewer);
+        flows.MapPut("/{id}", ApplyFlowAsync).RequireAuthorization(Access.Admin);
+        flows.MapGet("/{id}", async Task<Results<Ok<FlowStatus>, NotFound<ProblemDetailsLite>>> (string id, IFleetClient fleet) =>
+            await fleet.GetFlowAsync(id) is { } s ? TypedResults.Ok(s) : TypedResults.NotFound(new ProblemDetailsLite("Not found", 404, $"Flow {id} is not defined."))).RequireAuthorization(Access.Viewer);
+        return links;
+    }
+
+    private static async Task<Ok<LinkStatus>> ApplyLinkAsync(string id, LinkRequest? body, IFleetClient fleet, HttpContext http)
+    {
+        InputRules.IsValidLinkId(id, out var a, out var b);
+        var spec = new LinkSpec(id, a, b, body?.CapacityMbps ?? 0, body?.LatencyMs ?? 0, body?.FailureDomain ?? "");
+        return TypedResults.Ok(await fleet.ApplyLinkAsync(spec, Access.Who(http, body?.By)));
+    }
+
+    private static async Task<Ok<FlowStatus>> ApplyFlowAsync(string id, FlowRequest? body, IFleetClient fleet, HttpContext http) =>
+        TypedResults.Ok(await fleet.ApplyFlowAsync(new FlowSpec(id, body?.Source ?? "", body?.Destination ?? "", body?.DemandMbps ?? 0, body?.Priority ?? 0), Access.Who(http, body?.By)));
+
+    private static async Task<Results<Ok<ImmutableArray<ProbeOutcome>>, ValidationProblem>> ReportProbesAsync(LinkProbeRequest[]? body, IFleetClient fleet)
+    {
+        if (body is null) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["(body)"] = ["is required: a list of probes [{link, up, latencyMs, lossPercent, sequence, ttlSeconds}]"] });
+        var problems = new Dictionary<string, string[]>();
+        for (var i = 0; i < body.Length; i++)
+        {
+            if (body[i].Up is null) problems[$"[{i}].up"] = ["is required (true or false)"];
+            if (body[i].Sequence is null) problems[$"[{i}].sequence"] = ["is required (a number that grows with each probe of the link)"];
+        }
+        if (problems.Count > 0) return TypedResults.ValidationProblem(problems);
+        var probes = body.Select(p => new LinkProbe(p.Link ?? "", p.Up!.Value, p.LatencyMs ?? 0, p.LossPercent ?? 0, p.Sequence!.Value, TimeSpan.FromSeconds(p.TtlSeconds ?? 10))).ToList();
+        return TypedResults.Ok(await fleet.ReportProbesAsync(probes));
+    }
+}
+
+/// <summary>Body of <c>PUT /links/{id}</c>: the id names the ends.</summary>
+public sealed record LinkRequest(double? CapacityMbps, double? LatencyMs, string? FailureDomain, string? By);
+
+/// <summary>One probe in <c>POST /links/probes</c>.</summary>
+public sealed record LinkProbeRequest(string? Link, bool? Up, double? LatencyMs, double? LossPercent, long? Sequence, double? TtlSeconds);
+
+/// <summary>Body of <c>PUT /flows/{id}</c>.</summary>
+public sealed record FlowRequest(string? Source, string? Destination, double? DemandMbps, int? Priority, string? By);
