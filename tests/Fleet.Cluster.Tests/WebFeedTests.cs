@@ -26,8 +26,10 @@ public class WebFeedTests(SharedRedis redis) : IClassFixture<SharedRedis>
         // Nodes registered through the other silo; one whose grain lives there made its 'registered' record there.
         using var other = b.HttpWith(cluster.AdminKey);
         string? onB = null;
-        for (var i = 0; i < 40 && onB is null; i++)
+        // Placement reaches silo B once the cluster's membership has it as active on both sides: keep trying for a while.
+        for (var i = 0; i < 120 && onB is null; i++)
         {
+            if (i >= 20) await Task.Delay(250);
             var id = $"feed-{i}";
             var register = await other.PostAsJsonAsync("/api/v1/nodes", new { id, domain = "feed-rack", capacity = new { cpuCores = 4, memoryBytes = 8L << 30, diskBytes = 0 } });
             Assert.True(register.IsSuccessStatusCode, await register.Content.ReadAsStringAsync());

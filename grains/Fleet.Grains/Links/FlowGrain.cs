@@ -104,6 +104,7 @@ public sealed class FlowGrain(
             await ReleaseAllAsync(b, backup: true);
             state.State = S with { Backup = null };
             await ProtectAsync(now, new HashSet<string> { link });
+            await SaveAsync();
             return $"backup re-made for flow {Id}: {S.Backup?.ToString() ?? "none available"}";
         }
         return $"kept: flow {Id} no longer uses link {link}";
@@ -167,14 +168,27 @@ public sealed class FlowGrain(
     private async Task<string?> SwitchToBackupAsync(FlowPath from, FlowPath backup, string why, DateTimeOffset now)
     {
         var spec = S.Spec!;
+        var promoted = new List<string>();
+        async Task<string?> GiveBackAsync()
+        {
+            // The switch did not happen: what was promoted on links the path does not use is released, and the backup is gone.
+            foreach (var l in promoted.Except(from.Links)) await GrainFactory.GetGrain<ILinkGrain>(l).ReleaseAsync(Id, backup: false);
+            await ReleaseAllAsync(backup, backup: true);
+            state.State = S with { Backup = null };
+            await SaveAsync();
+            return null;
+        }
         foreach (var l in backup.Links)
-            if (!await GrainFactory.GetGrain<ILinkGrain>(l).PromoteAsync(Id)) return null;
+        {
+            if (!await GrainFactory.GetGrain<ILinkGrain>(l).PromoteAsync(Id)) return await GiveBackAsync();
+            promoted.Add(l);
+        }
         var shifted = await RunAsync(ActionNames.ShiftFlow, $"switch flow {Id} to its backup {backup}: {why}",
             ("from", string.Join(",", from.Links)), ("to", string.Join(",", backup.Links)), ("fromPath", from.ToString()), ("toPath", backup.ToString()));
         if (!shifted.Succeeded)
         {
             Record(DecisionKinds.Failed, $"Could not switch flow {Id} to its backup {backup}: {shifted.Detail}.", ActionNames.ShiftFlow, outcome: "failed");
-            return null;
+            return await GiveBackAsync();
         }
         foreach (var l in from.Links.Except(backup.Links)) await GrainFactory.GetGrain<ILinkGrain>(l).ReleaseAsync(Id, backup: false);
         state.State = S with { Path = backup, Backup = null, State = FlowState.OnBackup, Since = now, Problem = null };
@@ -330,14 +344,17 @@ public sealed class FlowGrain(
     {
         var spec = S.Spec!;
         var free = new List<string>();
+        var fresh = new List<string>();
         for (var i = 0; i < candidate.Links.Length; i++)
         {
             var r = await GrainFactory.GetGrain<ILinkGrain>(candidate.Links[i]).ReserveAsync(Id, candidate.Sites[i], spec.DemandMbps, spec.Priority, backup);
             if (!r.Granted)
             {
-                for (var j = 0; j < i; j++) await GrainFactory.GetGrain<ILinkGrain>(candidate.Links[j]).ReleaseAsync(Id, backup) ;
+                // Only what this candidate reserved goes back: a hold the flow already had here (shared) stays with its traffic.
+                foreach (var l in fresh) await GrainFactory.GetGrain<ILinkGrain>(l).ReleaseAsync(Id, backup);
                 return (false, "", r.Why ?? "refused", candidate.Links[i]);
             }
+            if (!r.Shared) fresh.Add(candidate.Links[i]);
             free.Add(r.Shared ? $"{candidate.Links[i]} shared with its current reservation" : $"{candidate.Links[i]} had {Format.Num(Math.Round(r.FreeMbps + spec.DemandMbps, 1))}");
         }
         return (true, $"{string.Join(", ", free)} Mbit/s free of the {Format.Num(spec.DemandMbps)} needed", null, null);
@@ -364,7 +381,8 @@ public sealed class FlowGrain(
     private async Task<ActionOutcome> RunAsync(string action, string reason, params (string Key, string Value)[] parameters)
     {
         state.State = S with { Moves = S.Moves + 1 };
-        var request = new ActionRequest($"{Actor}/{action}/{S.Moves}", null, action, reason, null, Actor)
+        // A key of its own per attempt: a flow never resumes an action after a restart (it judges again), so a reused key must not find an old outcome.
+        var request = new ActionRequest($"{Actor}/{action}/{S.Moves}/{Guid.CreateVersion7(time.GetUtcNow()):N}", null, action, reason, null, Actor)
         {
             Parameters = parameters.Aggregate(ImmutableDictionary<string, string>.Empty.Add("flow", Id), (d, p) => d.SetItem(p.Key, p.Value)),
         };

@@ -104,6 +104,11 @@ public sealed class LinkGrain(
 
     public Task<LinkStatus?> GetStatusAsync() => Task.FromResult(Status());
 
+    public async Task AnnounceAsync()
+    {
+        if (S.Spec is not null) await PushAsync(time.GetUtcNow(), force: true);
+    }
+
     public async Task<ProbeOutcome> ProbeAsync(LinkProbe probe)
     {
         if (S.Spec is not { } spec) return ProbeOutcome.UnknownLink;
@@ -220,8 +225,10 @@ public sealed class LinkGrain(
                 guardrail: "networkStormBrake", now);
             return;
         }
+        // A cut loses traffic until its flows move: forced past the domain's concurrency and rate budgets (never past a freeze or
+        // shadow mode), so links cut together in one domain do not wait on each other. A degraded link's moves wait their turn.
         var request = new LeaseRequest($"{Actor}/reroute/{S.Episode}", Actor, ActionNames.Reroute, policy.Version, [Subjects.Domain(spec.FailureDomain)],
-            ActionClass.Reroute, Basis: ActionBasis.Reported) { Why = $"{why}; {carried.Count} flow(s) to move" };
+            ActionClass.Reroute, Force: cut, Basis: ActionBasis.Reported) { Why = $"{why}; {carried.Count} flow(s) to move" };
         var decision = await GrainFactory.AcquireLeaseAsync(request);
         if (decision.Shadow is { } shadow)
         {
@@ -239,6 +246,18 @@ public sealed class LinkGrain(
             rule: "network", incidentId: S.Episode);
         await FlushAsync();
 
+        try
+        {
+            await MoveFlowsAsync(carried, cut, why);
+        }
+        finally
+        {
+            await GrainFactory.ReleaseLeaseAsync(request.RequestId, request.Scopes, "done");
+        }
+    }
+
+    private async Task MoveFlowsAsync(List<LinkHold> carried, bool cut, string why)
+    {
         var lines = new List<string>();
         var moved = new List<string>();
         // The highest priority first: when capacity is short, it goes to them.
@@ -262,7 +281,6 @@ public sealed class LinkGrain(
             ActionNames.Reroute, rule: "network", incidentId: S.Episode,
             evidence: lines.Take(20).Select((l, i) => (l, i)).ToImmutableDictionary(p => $"flow{p.i + 1}", p => p.l));
         await SaveAsync();
-        await GrainFactory.ReleaseLeaseAsync(request.RequestId, request.Scopes, "done");
     }
 
     private async Task HeldBackAsync(string what, string reason, string? guardrail, DateTimeOffset now, string kind = DecisionKinds.Denied)
@@ -295,7 +313,8 @@ public sealed class LinkGrain(
             return Task.FromResult(new LinkReservation(false, false, Free(fromA, now), $"link {Id} is {(S.Health?.State ?? LinkState.Unknown).ToString().ToLowerInvariant()}"));
         var free = Free(fromA, now);
         if (free + 1e-9 < mbps) return Task.FromResult(new LinkReservation(false, false, free, $"link {Id} has {Format.Num(Math.Round(free, 1))} of the {Format.Num(mbps)} Mbit/s needed free"));
-        if (S.Holds.TryGetValue(key, out var other)) Forget(key, other); // the flow held this direction's other way: replaced
+        if (S.Holds.ContainsKey(key))
+            return Task.FromResult(new LinkReservation(false, false, free, $"flow {flow} already crosses link {Id} the other way"));
         var hold = new LinkHold(flow, fromA, mbps, priority, backup, now + Net.ReservationTtl);
         state.State = S with { Holds = S.Holds.SetItem(key, hold) };
         _pendingHolds[key] = hold;
@@ -305,6 +324,8 @@ public sealed class LinkGrain(
     public async Task<bool> PromoteAsync(string flow)
     {
         if (!S.Holds.TryGetValue(Key(flow, true), out var spare) || !spare.Committed) return false;
+        // A backup link that failed too (a site cut whole) takes no traffic: the flow moves make-before-break instead.
+        if (S.Health?.State != LinkState.Up) return false;
         Forget(Key(flow, true), spare);
         // Where the flow's path runs here too (a site's only link), the path's hold stays and the backup's goes: not counted twice.
         if (!(S.Holds.TryGetValue(Key(flow, false), out var primary) && primary.Committed && primary.FromA == spare.FromA && primary.Mbps >= spare.Mbps))
@@ -323,6 +344,12 @@ public sealed class LinkGrain(
         var now = time.GetUtcNow();
         if (!S.Holds.TryGetValue(Key(flow, backup), out var held) || !held.Live(now)) return false;
         if (held.Committed) return true;
+        // A link that failed since the reservation takes no new traffic: its reroute may already have run.
+        if (S.Health?.State != LinkState.Up)
+        {
+            Forget(Key(flow, backup), held);
+            return false;
+        }
         state.State = S with { Holds = S.Holds.SetItem(Key(flow, backup), held with { ExpiresAt = null }) };
         _pendingHolds.Remove(Key(flow, backup));
         _committed[Dir(held.FromA)] += held.Mbps;

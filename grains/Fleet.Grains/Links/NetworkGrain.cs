@@ -37,7 +37,8 @@ public sealed class NetworkGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // The links tell their standing again (one-way, so no call waits on another here).
-        foreach (var id in state.State.Links.Keys) GrainFactory.GetGrain<ILinkGrain>(id).WakeAsync().Ignore();
+        foreach (var id in state.State.Links.Keys) GrainFactory.GetGrain<ILinkGrain>(id).AnnounceAsync().Ignore();
+        ArmRetries();
         return Task.CompletedTask;
     }
 
@@ -96,6 +97,22 @@ public sealed class NetworkGrain(
         if (waiting == state.State.Waiting.Contains(flow)) return;
         state.State = state.State with { Waiting = waiting ? state.State.Waiting.Add(flow) : state.State.Waiting.Remove(flow) };
         await state.WriteOrResetAsync(DeactivateOnIdle);
+        ArmRetries();
+    }
+
+    private IGrainTimer? _periodic;
+
+    /// <summary>While flows wait, they are also told to try again every six retry intervals (a failed verification frees no capacity).</summary>
+    private void ArmRetries()
+    {
+        if (state.State.Waiting.IsEmpty)
+        {
+            _periodic?.Dispose();
+            _periodic = null;
+            return;
+        }
+        var every = policies.Current.Network.RetryInterval * 6;
+        _periodic ??= this.RegisterGrainTimer(() => CapacityFreedAsync("flows waiting for a path try again"), new GrainTimerCreationOptions(every, every) { KeepAlive = true });
     }
 
     public Task CapacityFreedAsync(string why)

@@ -44,6 +44,7 @@ public static class LinksApi
         {
             if (body[i].Up is null) problems[$"[{i}].up"] = ["is required (true or false)"];
             if (body[i].Sequence is null) problems[$"[{i}].sequence"] = ["is required (a number that grows with each probe of the link)"];
+            if (body[i].TtlSeconds is { } ttl && !(ttl >= 0.1 && ttl <= 3600)) problems[$"[{i}].ttlSeconds"] = [$"{ttl} is not a TTL: 0.1 to 3600 s"];
         }
         if (problems.Count > 0) return TypedResults.ValidationProblem(problems);
         var probes = body.Select(p => new LinkProbe(p.Link ?? "", p.Up!.Value, p.LatencyMs ?? 0, p.LossPercent ?? 0, p.Sequence!.Value, TimeSpan.FromSeconds(p.TtlSeconds ?? 10))).ToList();

@@ -152,6 +152,10 @@ public interface ILinkGrain : Actions.IActionOwner
     [AlwaysInterleave, Alias("Release")]
     Task ReleaseAsync(string flow, bool backup);
 
+    /// <summary>Tells the network the link's standing again (sent by the network's supervisor when it starts).</summary>
+    [OneWay, Alias("Announce")]
+    Task AnnounceAsync();
+
     /// <summary>Something fell due (a probe's TTL, damping, a retry): judge again. Sent by its timer.</summary>
     [OneWay, Alias("Wake")]
     Task WakeAsync();

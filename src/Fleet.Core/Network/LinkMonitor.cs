@@ -50,7 +50,8 @@ public static class LinkMonitor
 
     public static (LinkHealth Health, LinkChange? Change, ProbeOutcome Outcome) OnProbe(LinkHealth h, LinkProbe probe, double specLatencyMs, DateTimeOffset now, NetworkPolicy p)
     {
-        if (probe.Sequence <= h.LastSequence) return (h, null, ProbeOutcome.DuplicateOrOutOfOrder);
+        // An old or repeated sequence is refused — unless the last probe's TTL has passed: a prober that restarted counts again.
+        if (probe.Sequence <= h.LastSequence && !(h.ExpiresAt is { } expired && now >= expired)) return (h, null, ProbeOutcome.DuplicateOrOutOfOrder);
         var down = !probe.Up || probe.LossPercent >= 100;
         var degraded = !down && (probe.LossPercent >= p.DegradedLossPercent || (specLatencyMs > 0 && probe.LatencyMs >= specLatencyMs * p.DegradedLatencyFactor));
         h = h with

@@ -52,8 +52,19 @@ public class LinkMonitorTests
         var (h2, changes) = Run(h, T0.AddSeconds(3), Probe(loss: 5), Probe(latency: 16));
         Assert.Equal(LinkState.Degraded, h2.State);
         Assert.Contains("past the policy", Assert.Single(changes).Reason);
-        var (_, _, outcome) = LinkMonitor.OnProbe(h2, new LinkProbe("a~b", true, 5, 0, _seq, TimeSpan.FromSeconds(3)), 5, T0.AddSeconds(9), P);
+        var (_, _, outcome) = LinkMonitor.OnProbe(h2, new LinkProbe("a~b", true, 5, 0, _seq, TimeSpan.FromSeconds(3)), 5, T0.AddSeconds(5), P);
         Assert.Equal(ProbeOutcome.DuplicateOrOutOfOrder, outcome);
+    }
+
+    [Fact]
+    public void AProberThatRestarted_IsHeardAgainOnceTheLastProbeWentStale()
+    {
+        var (h, _) = Run(LinkHealth.Initial(T0), T0, Probe(), Probe(), Probe());
+        Assert.Equal(T0.AddSeconds(5), h.ExpiresAt);
+        Assert.Equal(_seq, h.LastSequence);
+        var restarted = new LinkProbe("a~b", true, 5, 0, 1, TimeSpan.FromSeconds(3));
+        Assert.Equal(ProbeOutcome.DuplicateOrOutOfOrder, LinkMonitor.OnProbe(h, restarted, 5, T0.AddSeconds(4), P).Outcome);
+        Assert.Equal(ProbeOutcome.Accepted, LinkMonitor.OnProbe(h, restarted, 5, T0.AddSeconds(5), P).Outcome);
     }
 
     [Fact]

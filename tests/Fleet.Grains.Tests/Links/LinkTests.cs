@@ -170,6 +170,24 @@ public class LinkTests(LinkCluster f) : IClassFixture<LinkCluster>
     }
 
     [Fact]
+    public async Task AReservationIsNotCommittedOnceTheLinkFailed_NorMadeTheOtherWayForTheSameFlow()
+    {
+        await f.DefineAsync("metro-7", ("ka~kb", 100, 5));
+        var link = f.Link("ka~kb");
+        Assert.True((await link.ReserveAsync("kf-1", "ka", 10, 0, backup: false)).Granted);
+        var otherWay = await link.ReserveAsync("kf-1", "kb", 10, 0, backup: false);
+        Assert.False(otherWay.Granted);
+        Assert.Contains("already crosses link ka~kb the other way", otherWay.Why);
+        Assert.True((await link.ReserveAsync("kf-1", "ka", 10, 0, backup: false)).Shared);
+        await f.ProbeAsync(["ka~kb"], up: false);
+        await f.ProbeAsync(["ka~kb"], up: false);
+        Assert.False(await link.CommitAsync("kf-1", backup: false));
+        var status = (await link.GetStatusAsync())!;
+        Assert.Equal(0, status.ReservedAB);
+        Assert.Empty(status.Flows);
+    }
+
+    [Fact]
     public async Task AFlowWithoutAPath_IsEscalatedWithItsReason_AndPlacedWhenCapacityFrees()
     {
         await f.DefineAsync("metro-3", ("na~nb", 20, 5));
