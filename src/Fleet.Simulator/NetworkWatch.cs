@@ -207,7 +207,8 @@ public sealed class NetworkWatch
                 if (s.ReservedAB > s.Spec.CapacityMbps + 1e-9 || s.ReservedBA > s.Spec.CapacityMbps + 1e-9) _oversubscriptions++;
                 if (s.State == LinkState.Damped) _damped.Add(s.Spec.Id);
             }
-            var physical = new Topology(_links.Values.Select(l => new LinkStatus(l, _up[l.Id] ? LinkState.Up : LinkState.Down, default, null, null, 0, null, 0, 0, 0, [], "")));
+            // The network as it really is, built only when a flow has lost its path.
+            var physical = new Lazy<Topology>(() => new Topology(_links.Values.Select(l => new LinkStatus(l, _up[l.Id] ? LinkState.Up : LinkState.Down, default, null, null, 0, null, 0, 0, 0, [], ""))));
             foreach (var (id, flow) in _flows)
             {
                 var path = _real.GetValueOrDefault(id);
@@ -223,7 +224,7 @@ public sealed class NetworkWatch
                 _flowSecondsWithoutPath += step.TotalSeconds;
                 if (now - from > step && _droppedThisEpisode.Add(id))
                 {
-                    if (physical.Candidates(flow.Source, flow.Destination, 1).IsEmpty) _unavoidable++;
+                    if (physical.Value.Candidates(flow.Source, flow.Destination, 1).IsEmpty) _unavoidable++;
                     else _dropped++;
                 }
             }

@@ -134,11 +134,10 @@ public sealed class FlowGrain(
         if (!Net.Reoptimize) return;
         // The way back: only to a path at least returnGain better, under a lease, so nothing ping-pongs.
         var known = await topologies.GetAsync();
-        foreach (var l in known.Links.Values) _domains[l.Spec.Id] = l.Spec.FailureDomain;
         var best = known.Candidates(S.Spec.Source, S.Spec.Destination, 1, null, S.Spec.DemandMbps, new HashSet<string>(S.Path.Links)).FirstOrDefault();
         if (best is null || best.LatencyMs * (1 + Net.ReturnGain) > S.Path.LatencyMs) return;
         var request = new LeaseRequest($"{Actor}/return/{S.Moves + 1}", Actor, ActionNames.ShiftFlow, policies.Current.Version,
-            [.. best.Links.Select(l => Subjects.Domain(DomainOf(l)))], ActionClass.Reroute, Basis: ActionBasis.Reported) { Why = $"return flow {Id} to {best}: {why}" };
+            [.. best.Links.Select(l => Subjects.Domain(known.Links[l].Spec.FailureDomain))], ActionClass.Reroute, Basis: ActionBasis.Reported) { Why = $"return flow {Id} to {best}: {why}" };
         var decision = await GrainFactory.AcquireLeaseAsync(request);
         if (!decision.Granted)
         {
@@ -154,9 +153,6 @@ public sealed class FlowGrain(
 
     private static readonly IReadOnlySet<string> None = new HashSet<string>();
 
-    private string DomainOf(string link) => _domains.GetValueOrDefault(link) ?? "network";
-
-    private Dictionary<string, string> _domains = [];
 
     private async Task<bool> UsableAsync(FlowPath p)
     {
@@ -214,7 +210,6 @@ public sealed class FlowGrain(
         for (var attempt = 0; attempt < 2; attempt++)
         {
             topology = await topologies.GetAsync(fresh: attempt > 0);
-            foreach (var l in topology.Links.Values) _domains[l.Spec.Id] = l.Spec.FailureDomain;
             // A second look avoids the links that just refused for want of room (the view's capacity is advisory and may lag).
             var candidates = topology.Candidates(spec.Source, spec.Destination, Net.CandidatePaths, attempt == 0 ? avoid : refused, spec.DemandMbps, shared);
             foreach (var candidate in candidates)

@@ -31,6 +31,7 @@ public sealed class NetworkGrain(
     private string? _brakeNote;
     private long _version;
     private NetworkView? _view;
+    private ImmutableArray<string> _flows = [];
     private long _retriedTick = long.MinValue / 2;
     private IGrainTimer? _retryTimer;
 
@@ -48,7 +49,9 @@ public sealed class NetworkGrain(
         var now = time.GetUtcNow();
         var links = state.State.Links.Values.Select(spec => _status.TryGetValue(spec.Id, out var s) ? s
             : new LinkStatus(spec, LinkState.Unknown, now, null, null, 0, null, 0, 0, 0, [], "not heard from since the network's supervisor started")).ToImmutableArray();
-        _view = new NetworkView(_version, links, [.. state.State.Flows], _brakeUntil > now ? _brakeNote : null);
+        // The flow list changes only when a flow is defined; the links' standing changes all the time.
+        if (_flows.Length != state.State.Flows.Count) _flows = [.. state.State.Flows];
+        _view = new NetworkView(_version, links, _flows, _brakeUntil > now ? _brakeNote : null);
         return Task.FromResult(_view);
     }
 
