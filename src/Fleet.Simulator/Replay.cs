@@ -9,6 +9,8 @@ using Fleet.Client;
 using Fleet.Core.Replay;
 using Fleet.Core.Text;
 using Fleet.Grains.Actuators;
+using Fleet.Grains.Nodes;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Fleet.Simulator;
@@ -75,10 +77,11 @@ public sealed record ReplayResult(DateTimeOffset Start, DateTimeOffset End, Time
 public sealed class ReplayException(string message) : Exception(message);
 
 /// <summary>
-/// Replays a recorded trace off-line, open loop, on simulated time through Fleet's real grains in a private silo: each
-/// step moves the clock on, lets what fell due run (silences, case deadlines, verifications), then delivers the entries
-/// that arrived within the step (registrations, reports, cordons, drains, freezes, policy versions) as they were
-/// recorded — the reports do not react to what the replay decides. Actions succeed (the simulated actuator); direct
+/// Replays a recorded trace off-line, open loop, on simulated time through Fleet's real grains in a private silo: the
+/// clock moves to each entry's arrival time (registrations, reports, cordons, drains, freezes, policy versions), stopping
+/// on the way wherever a node's wake-up falls due (silences, case deadlines) so that it runs first, and the entry is
+/// delivered as it was recorded; at the end of each step what it started is let finish (actions, verifications) — the
+/// reports do not react to what the replay decides. Actions succeed (the simulated actuator); direct
 /// probes are not replayed (a registration's address is left out). Run once with the recorded policy and once with a
 /// candidate; <see cref="ReplayDiff"/> says what the candidate would have done differently.
 /// </summary>
@@ -104,6 +107,7 @@ public static class Replayer
         var fake = host.Fake!;
         var grains = host.Grains;
         var executor = host.Services.GetRequiredService<ActionExecutor>();
+        var wakeups = host.Services.GetRequiredService<NodeWakeups>();
         var label = candidatePolicy is null ? "Recorded policy" : "Candidate policy";
 
         var initial = candidatePolicy ?? trace.Entries.FirstOrDefault(e => e.Kind == TraceKinds.Policy && e.Snapshot == true && e.Version > 0)?.Document;
@@ -115,36 +119,43 @@ public static class Replayer
         }
 
         var entries = trace.Entries.Where(e => !(e.Kind == TraceKinds.Policy && (e.Snapshot == true || candidatePolicy is not null))).ToList();
-        var steps = (int)Math.Ceiling((trace.End - t0) / step) + 1;
+        var steps = Math.Max(1, (int)Math.Ceiling((trace.End - t0) / step));
         long reports = 0, refused = 0, delivered = 0;
         var next = 0;
         var lastProgress = Stopwatch.StartNew();
         for (var s = 0; s <= steps && !ct.IsCancellationRequested; s++)
         {
-            var boundary = t0 + step * s;
-            fake.Advance(boundary - fake.GetUtcNow());
-            await SettleAsync(executor, ct);
+            var boundary = s == steps ? trace.End : t0 + step * s; // the last step ends where the recording did
             var due = new List<TraceEntry>();
             while (next < entries.Count && entries[next].At <= boundary) due.Add(entries[next++]);
             if (due.Count > 0)
             {
-                foreach (var e in due.Where(e => e.Node is null && e.Kind != TraceKinds.Register)) await DeliverAsync(grains, e);
-                var perNode = due.Where(e => e.Node is not null || e.Kind == TraceKinds.Register).GroupBy(e => e.Node ?? e.Registration!.NodeId);
-                await Parallel.ForEachAsync(perNode, new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = ct }, async (group, _) =>
+                // Each input is delivered at its own arrival time, not at the step's end: a node's silence is judged from
+                // when its last report arrived, and a wake-up that fell due before an input (a silence noticed a moment
+                // before the late report came) runs first, as it did in the silo that recorded the trace.
+                foreach (var instant in due.GroupBy(e => e.At))
                 {
-                    foreach (var e in group)
+                    await MoveClockAsync(fake, wakeups, executor, instant.Key, ct);
+                    foreach (var e in instant.Where(e => e.Node is null && e.Kind != TraceKinds.Register)) await DeliverAsync(grains, e);
+                    var perNode = instant.Where(e => e.Node is not null || e.Kind == TraceKinds.Register).GroupBy(e => e.Node ?? e.Registration!.NodeId);
+                    await Parallel.ForEachAsync(perNode, new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = ct }, async (group, _) =>
                     {
-                        var outcome = await DeliverAsync(grains, e);
-                        if (e.Kind == TraceKinds.Report)
+                        foreach (var e in group)
                         {
-                            Interlocked.Increment(ref reports);
-                            if (outcome is not ReportOutcome.Accepted) Interlocked.Increment(ref refused);
+                            var outcome = await DeliverAsync(grains, e);
+                            if (e.Kind == TraceKinds.Report)
+                            {
+                                Interlocked.Increment(ref reports);
+                                if (outcome is not ReportOutcome.Accepted) Interlocked.Increment(ref refused);
+                            }
                         }
-                    }
-                });
+                    });
+                    if (executor.InFlight > 0) await SettleAsync(executor, ct);
+                }
                 delivered += due.Count;
-                await SettleAsync(executor, ct);
             }
+            await MoveClockAsync(fake, wakeups, executor, boundary, ct);
+            await SettleAsync(executor, ct);
             if (lastProgress.ElapsedMilliseconds >= 1000 || s == steps)
             {
                 lastProgress.Restart();
@@ -195,6 +206,20 @@ public static class Replayer
         try { await call(); }
         catch (ActionRefusedException) { }
         catch (NodeNotRegisteredException) { }
+    }
+
+    /// <summary>
+    /// Moves the simulated clock to <paramref name="to"/>, stopping at every node wake-up that falls due on the way and
+    /// letting it run before going on, so that what fell due is judged at its own time and before a later input.
+    /// </summary>
+    private static async Task MoveClockAsync(FakeTimeProvider fake, NodeWakeups wakeups, ActionExecutor executor, DateTimeOffset to, CancellationToken ct)
+    {
+        while (wakeups.NextDue is { } due && due <= to && due > fake.GetUtcNow())
+        {
+            fake.Advance(due - fake.GetUtcNow());
+            await SettleAsync(executor, ct);
+        }
+        if (to > fake.GetUtcNow()) fake.Advance(to - fake.GetUtcNow());
     }
 
     /// <summary>Lets what the step started finish: the grains' turns, then any action in flight coming back.</summary>

@@ -71,6 +71,14 @@ public class ReplayTests(ITestOutputHelper output)
         }
 
         for (var i = 0; i < 3; i++) await StepAsync(true);
+        // rp-1 falls silent past its limit (3 misses at 1 s) and comes back: the replay must judge the silence as the
+        // silo did, from when rp-1's last report arrived, before the late report is delivered.
+        for (var i = 0; i < 9; i++)
+        {
+            await ReportAsync("rp-2", true);
+            await Task.Delay(500);
+        }
+        for (var i = 0; i < 3; i++) await StepAsync(true);
         var deadline = DateTime.UtcNow.AddSeconds(40);
         while (DateTime.UtcNow < deadline && !(await TrailAsync("rp-2")).Any(r => r.GetProperty("kind").GetString() == "executed")) await StepAsync(false);
         deadline = DateTime.UtcNow.AddSeconds(40);
@@ -97,6 +105,7 @@ public class ReplayTests(ITestOutputHelper output)
         until = "&until=" + Uri.EscapeDataString(status.GetProperty("stoppedAt").GetDateTimeOffset().ToString("O"));
         var silos = (await TrailAsync("rp-1")).Concat(await TrailAsync("rp-2")).Select(Key).ToList();
         Assert.Contains(silos, k => k.Item2 == "executed" && k.Item3 == "restart-services");
+        Assert.Contains(silos, k => k.Item1 == "node/rp-1" && k.Item4 == "telemetry.allowedMisses / health.unhealthyAfterFailedReports");
 
         // Replayed with the recorded policy, and with the same document as a candidate: the recorded run yields the
         // silo's own records (subject, kind, action, rule), and the two runs do not differ.

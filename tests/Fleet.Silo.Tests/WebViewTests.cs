@@ -47,7 +47,9 @@ public sealed class WebViewTests(SiloFixture f) : IClassFixture<SiloFixture>, IA
         Assert.Contains("/ui/signin", page.Url); // not signed in: to the sign-in page
         await page.FillAsync("input[name=key]", await f.KeyAsync(name, role));
         await page.ClickAsync("#signin button[type=submit]");
-        await page.WaitForURLAsync(BaseUrl + "/");
+        // The overview keeps a live feed open; wait for the signed-in page itself, not for the browser's load events.
+        await page.WaitForURLAsync(BaseUrl + "/", new PageWaitForURLOptions { WaitUntil = WaitUntilState.Commit });
+        await Assertions.Expect(page.Locator("header .who")).ToContainTextAsync(name);
         return page;
     }
 

@@ -37,6 +37,15 @@ public sealed class NodeWakeups : IDisposable
     /// Wakes <paramref name="node"/> at <paramref name="at"/>, replacing any wake-up it had — or, with
     /// <paramref name="noLater"/>, keeping an earlier one (a periodic check is not put off by every call).
     /// </summary>
+    /// <summary>When the next wake-up falls due (null when none is pending); a replay moves its clock there before it delivers a later input.</summary>
+    public DateTimeOffset? NextDue
+    {
+        get
+        {
+            lock (_gate) return _armedFor == long.MaxValue ? null : new DateTimeOffset(_armedFor, TimeSpan.Zero);
+        }
+    }
+
     public void Schedule(string node, DateTimeOffset at, bool noLater = false)
     {
         var due = at.UtcTicks;

@@ -148,11 +148,13 @@ public sealed class TraceGrain(
 
     private async Task<TraceStatus> StopCoreAsync(string why)
     {
+        var now = time.GetUtcNow();
         if (_writer is not null)
         {
             // This silo's lines not yet sent are written too (another silo's last second is not: it learns of the stop by its next send).
             var rest = recorder.Take(int.MaxValue);
             if (!rest.IsEmpty) await WriteAsync(rest);
+            await WriteAsync([new TraceEntry { Kind = TraceKinds.End, At = now, Reason = why }.ToLine()]);
         }
         recorder.Switch(false);
         if (_writer is not null)
@@ -160,7 +162,6 @@ public sealed class TraceGrain(
             await _writer.DisposeAsync();
             _writer = null;
         }
-        var now = time.GetUtcNow();
         var status = Status with { Recording = false, StoppedAt = now, StopReason = why, Entries = _entries, Bytes = _bytes };
         state.State = state.State with { Last = status };
         await state.WriteOrResetAsync(DeactivateOnIdle);

@@ -18,6 +18,8 @@ public static class TraceKinds
     public const string Unfreeze = "unfreeze";
     /// <summary>A policy version: the one in force when the trace started, then each one applied while it recorded.</summary>
     public const string Policy = "policy";
+    /// <summary>The last line: when the recording stopped, and why. A replay runs until then (the silences after the last input count).</summary>
+    public const string End = "end";
 }
 
 /// <summary>
@@ -54,18 +56,19 @@ public sealed record TraceEntry
     public string ToLine() => JsonSerializer.Serialize(this, Json);
 }
 
-/// <summary>A trace read back from its file: the header, then every entry in arrival order.</summary>
-public sealed record InputTrace(TraceEntry Header, IReadOnlyList<TraceEntry> Entries)
+/// <summary>A trace read back from its file: the header, then every entry in arrival order, and the end line if it has one.</summary>
+public sealed record InputTrace(TraceEntry Header, IReadOnlyList<TraceEntry> Entries, TraceEntry? Stop = null)
 {
     public DateTimeOffset Start => Header.At;
 
-    public DateTimeOffset End => Entries.Count == 0 ? Header.At : Entries[^1].At;
+    /// <summary>When the recording stopped; for a trace cut short without its end line, its last entry.</summary>
+    public DateTimeOffset End => Stop?.At ?? (Entries.Count == 0 ? Header.At : Entries[^1].At);
 
     /// <summary>Reads a trace file; a line that is not an entry is a problem named by its line number, and nothing is returned.</summary>
     public static InputTrace Read(TextReader reader)
     {
         var problems = new List<string>();
-        TraceEntry? header = null;
+        TraceEntry? header = null, stop = null;
         var entries = new List<TraceEntry>();
         var number = 0;
         while (reader.ReadLine() is { } line)
@@ -83,6 +86,12 @@ public sealed record InputTrace(TraceEntry Header, IReadOnlyList<TraceEntry> Ent
                 header = e;
                 continue;
             }
+            if (stop is not null) { problems.Add($"line {number}: a '{e.Kind}' entry after the trace's end line"); continue; }
+            if (e.Kind == TraceKinds.End)
+            {
+                stop = e;
+                continue;
+            }
             var missing = e.Kind switch
             {
                 TraceKinds.Register => e.Registration is null ? "registration" : null,
@@ -98,7 +107,7 @@ public sealed record InputTrace(TraceEntry Header, IReadOnlyList<TraceEntry> Ent
         if (header is null && problems.Count == 0) problems.Add("the file holds no trace (no header line)");
         if (problems.Count > 0) throw new TraceFormatException(problems);
         // Silos send their lines about once a second: put them back in arrival order (stable, so a node's own lines keep theirs).
-        return new InputTrace(header!, [.. entries.OrderBy(e => e.At)]);
+        return new InputTrace(header!, [.. entries.OrderBy(e => e.At)], stop);
     }
 
     private static string FirstSentence(string message) => message.Split(". ")[0].Split(" Path:")[0];

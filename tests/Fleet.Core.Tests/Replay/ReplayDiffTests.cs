@@ -85,6 +85,22 @@ public class InputTraceTests
     }
 
     [Fact]
+    public void TheEndLine_IsWhereTheTraceEnds_EvenAfterTheLastInput_AndNothingMayFollowIt()
+    {
+        var header = new TraceEntry { Kind = TraceKinds.Header, At = T0, Format = TraceEntry.CurrentFormat }.ToLine();
+        var reg = new TraceEntry { Kind = TraceKinds.Register, At = T0.AddSeconds(1), Node = "n1", Registration = new NodeRegistration("n1", "rack-a", new NodeCapacity(4, 8L << 30, 0), ImmutableDictionary<string, string>.Empty) }.ToLine();
+        var end = new TraceEntry { Kind = TraceKinds.End, At = T0.AddSeconds(40), Reason = "stopped by ops" }.ToLine();
+        var trace = InputTrace.Read(new StringReader(string.Join("\n", header, reg, end)));
+        Assert.Equal(T0.AddSeconds(40), trace.End); // the node's silence after its registration is part of the trace
+        Assert.Equal([TraceKinds.Register], trace.Entries.Select(e => e.Kind).ToArray());
+        Assert.Equal("stopped by ops", trace.Stop!.Reason);
+        // Without its end line (a trace downloaded while it records), it ends at its last input.
+        Assert.Equal(T0.AddSeconds(1), InputTrace.Read(new StringReader(string.Join("\n", header, reg))).End);
+        var e = Assert.Throws<TraceFormatException>(() => InputTrace.Read(new StringReader(string.Join("\n", header, end, reg))));
+        Assert.Equal("line 3: a 'register' entry after the trace's end line", e.Problems.Single());
+    }
+
+    [Fact]
     public void AFileThatIsNotATrace_IsRefusedWithEveryProblemByLine()
     {
         var e = Assert.Throws<TraceFormatException>(() => InputTrace.Read(new StringReader("{\"kind\":\"report\",\"at\":\"2026-12-01T10:00:00Z\"}")));
