@@ -43,6 +43,7 @@ public static class FleetGrainsHostingExtensions
         services.TryAddSingleton<ActionExecutor>();
         services.TryAddSingleton<Nodes.DirectProber>();
         services.TryAddSingleton<Nodes.NodeWakeups>();
+        services.TryAddSingleton<Nodes.NodeGrainServices>();
         services.TryAddSingleton<Security.KeyRing>();
         services.TryAddSingleton(new Security.AccessSettings());
         services.TryAddSingleton<Links.TopologyCache>();

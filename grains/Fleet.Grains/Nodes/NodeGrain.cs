@@ -29,15 +29,26 @@ namespace Fleet.Grains.Nodes;
 public sealed partial class NodeGrain(
     [PersistentState("node", StorageNames.Fleet)] IPersistentState<NodeState> state,
     [PersistentState("placements", StorageNames.Fleet)] IPersistentState<NodePlacements> placements,
-    PolicyCache policies, IAuditStore audit, Supervision.IMemberStore members, ActionExecutor executor, DirectProber prober, NodeWakeups wakeups, FleetMetrics metrics, TimeProvider time,
-    Learning.LearningCache learned, Tracing.TraceRecorder trace, ILogger<NodeGrain> log) : Grain, INodeGrain
+    NodeGrainServices services) : Grain, INodeGrain
 {
     private readonly List<DecisionRecord> _pending = [];
     private DateTimeOffset _watchingSince;
     private FleetPolicy _policy = FleetPolicy.Default;
     private bool _dirty;
-    private NodeState? _written;
-    private DateTimeOffset _writtenAt;
+    private WrittenMark? _written;
+
+    // The silo's services, reached through one shared object: a reference each in every one of a million activations would cost ~100 bytes a node.
+    private PolicyCache policies => services.Policies;
+    private IAuditStore audit => services.Audit;
+    private Supervision.IMemberStore members => services.Members;
+    private ActionExecutor executor => services.Executor;
+    private DirectProber prober => services.Prober;
+    private NodeWakeups wakeups => services.Wakeups;
+    private FleetMetrics metrics => services.Metrics;
+    private TimeProvider time => services.Time;
+    private Learning.LearningCache learned => services.Learned;
+    private Tracing.TraceRecorder trace => services.Trace;
+    private ILogger<NodeGrain> log => services.Log;
 
     /// <summary>
     /// How long counters and samples of plain reports may go unwritten: a SIGKILL loses at most this much of them (the
@@ -54,8 +65,7 @@ public sealed partial class NodeGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _watchingSince = time.GetUtcNow();
-        _written = state.RecordExists ? S : null;
-        _writtenAt = _watchingSince;
+        _written = state.RecordExists ? WrittenMark.Of(S, _watchingSince) : null;
         _policy = await policies.GetAsync();
         metrics.NodeEntered(S.Effective);
         ScheduleWakeup(time.GetUtcNow());
@@ -76,7 +86,7 @@ public sealed partial class NodeGrain(
     {
         metrics.NodeLeft(S.Effective);
         // A clean shutdown (or migration) writes the last counters; a failed write was already handled by deactivation.
-        if (S.Registration is not null && !ReferenceEquals(S, _written) && reason.ReasonCode != DeactivationReasonCode.ApplicationError)
+        if (S.Registration is not null && (_written is null || _written.Unsaved(S)) && reason.ReasonCode != DeactivationReasonCode.ApplicationError)
         {
             try { await state.WriteStateAsync(); }
             catch (Exception e) { LogCheckpointFailed(log, Id, e.Message); }
@@ -411,8 +421,7 @@ public sealed partial class NodeGrain(
             state.State = S with { PolicyVersion = _policy.Version };
             await state.WriteOrResetAsync(DeactivateOnIdle);
             _dirty = false;
-            _written = S;
-            _writtenAt = now;
+            _written = WrittenMark.Of(S, now);
         }
         await FlushAuditAsync();
     }
@@ -424,17 +433,51 @@ public sealed partial class NodeGrain(
     /// </summary>
     private bool MustCheckpoint(DateTimeOffset now)
     {
-        var w = _written;
-        if (w is null) return true;
-        var s = S;
-        if (ReferenceEquals(s, w)) return false;
-        return !ReferenceEquals(s.Case, w.Case) || !ReferenceEquals(s.History, w.History) || !ReferenceEquals(s.Registration, w.Registration)
-            || s.Admin != w.Admin || s.Effective != w.Effective || s.Health.Health != w.Health.Health
-            || !s.Health.Conditions.Select(c => c.Type).SequenceEqual(w.Health.Conditions.Select(c => c.Type))
-            || now - _writtenAt >= CheckpointInterval;
+        if (_written is not { } w) return true;
+        return w.Decisive(S) || now - w.At >= CheckpointInterval;
     }
 
-    private Task FlushAuditAsync() => audit.FlushAsync(_pending);
+    private Task FlushAuditAsync()
+    {
+        var flushed = audit.FlushAsync(_pending);
+        if (_pending.Capacity > 0) _pending.Capacity = 0; // most nodes record nothing for long stretches: keep no buffer between records
+        return flushed;
+    }
+
+    /// <summary>
+    /// What the last write of the node's state held, as far as the checkpoint decision needs it — kept instead of the
+    /// written state itself, which would hold a second copy of every node's samples and last report in memory.
+    /// </summary>
+    private sealed class WrittenMark
+    {
+        private RemediationCase? _case;
+        private RemediationHistory _history = RemediationHistory.Empty;
+        private NodeRegistration? _registration;
+        private HeldLease? _drain;
+        private ImmutableArray<NodeCondition> _conditions;
+        private object? _peers, _refused;
+        private long _sequence;
+        private AdminState _admin;
+        private HealthState _effective, _health;
+
+        public DateTimeOffset At { get; private init; }
+
+        public static WrittenMark Of(NodeState s, DateTimeOffset at) => new()
+        {
+            At = at, _case = s.Case, _history = s.History, _registration = s.Registration, _drain = s.DrainLease, _conditions = s.Health.Conditions,
+            _peers = s.Health.Peers, _refused = s.Refused, _sequence = s.Health.LastSequence, _admin = s.Admin, _effective = s.Effective, _health = s.Health.Health,
+        };
+
+        /// <summary>Anything a decision rests on changed since the write (health, conditions, the case, the history, operator state, registration).</summary>
+        public bool Decisive(NodeState s) =>
+            !ReferenceEquals(s.Case, _case) || !ReferenceEquals(s.History, _history) || !ReferenceEquals(s.Registration, _registration)
+            || s.Admin != _admin || s.Effective != _effective || s.Health.Health != _health
+            || !s.Health.Conditions.Select(c => c.Type).SequenceEqual(_conditions.Select(c => c.Type));
+
+        /// <summary>Anything at all changed since the write: also reports' counters and samples, peers' views, refusals, a drain's lease.</summary>
+        public bool Unsaved(NodeState s) => Decisive(s) || s.Health.LastSequence != _sequence || !ReferenceEquals(s.Health.Peers, _peers)
+            || !ReferenceEquals(s.Refused, _refused) || !Equals(s.DrainLease, _drain);
+    }
 
     /// <summary>Moves the shown health and tells the domain supervisor, so its storm brake sees the node before it asks for a lease.</summary>
     private async Task PublishHealthAsync(DateTimeOffset now, bool force = false)

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using Fleet.Abstractions.Nodes;
 
 namespace Fleet.Core.Forecasting;
@@ -7,6 +8,20 @@ namespace Fleet.Core.Forecasting;
 public readonly record struct MemorySample(
     [property: Id(0)] DateTimeOffset At,
     [property: Id(1)] long UsedBytes);
+
+/// <summary>The window of memory samples a node keeps for its forecast.</summary>
+public static class MemoryWindow
+{
+    /// <summary>The window after <paramref name="sample"/>: the last <paramref name="max"/> samples, in one new array (not two, as adding then trimming made).</summary>
+    public static ImmutableArray<MemorySample> Append(ImmutableArray<MemorySample> window, MemorySample sample, int max)
+    {
+        var kept = Math.Clamp(window.IsDefault ? 0 : window.Length, 0, Math.Max(0, max - 1));
+        var next = new MemorySample[kept + 1];
+        if (kept > 0) window.CopyTo(window.Length - kept, next, 0, kept);
+        next[kept] = sample;
+        return ImmutableCollectionsMarshal.AsImmutableArray(next);
+    }
+}
 
 /// <summary>Least-squares trend over recent memory samples, and the time until memory runs out at that trend.</summary>
 public static class MemoryForecaster

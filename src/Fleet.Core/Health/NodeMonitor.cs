@@ -50,8 +50,7 @@ public static class NodeMonitor
         breach |= Threshold(conditions, evidence, ConditionTypes.MemoryPressure, "memory", memoryPercent, hp.MemoryDegradedPercent, receivedAt);
         breach |= Threshold(conditions, evidence, ConditionTypes.DiskPressure, "disk", report.DiskUsedPercent, hp.DiskDegradedPercent, receivedAt);
 
-        var samples = model.MemorySamples.Add(new MemorySample(report.Timestamp, report.MemoryUsedBytes));
-        if (samples.Length > policy.Forecast.MaxSamples) samples = samples.RemoveRange(0, samples.Length - policy.Forecast.MaxSamples);
+        var samples = MemoryWindow.Append(model.MemorySamples, new MemorySample(report.Timestamp, report.MemoryUsedBytes), policy.Forecast.MaxSamples);
         var forecast = MemoryForecaster.Forecast(samples, report.MemoryTotalBytes);
         var forecastBreach = policy.Forecast.Enabled && samples.Length >= policy.Forecast.MinSamples
             && forecast.TimeToExhaustion is { } tte && tte < policy.Forecast.Horizon;

@@ -1,0 +1,28 @@
+using Fleet.Grains.Actuators;
+using Fleet.Grains.Audit;
+using Fleet.Grains.Policy;
+using Fleet.Grains.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace Fleet.Grains.Nodes;
+
+/// <summary>
+/// The silo's services a node grain uses, as one object shared by every activation: a node grain holds one reference
+/// instead of eleven (a million activations, about 80 MB less).
+/// </summary>
+public sealed class NodeGrainServices(
+    PolicyCache policies, IAuditStore audit, Supervision.IMemberStore members, ActionExecutor executor, DirectProber prober, NodeWakeups wakeups,
+    FleetMetrics metrics, TimeProvider time, Learning.LearningCache learned, Tracing.TraceRecorder trace, ILogger<NodeGrain> log)
+{
+    public PolicyCache Policies { get; } = policies;
+    public IAuditStore Audit { get; } = audit;
+    public Supervision.IMemberStore Members { get; } = members;
+    public ActionExecutor Executor { get; } = executor;
+    public DirectProber Prober { get; } = prober;
+    public NodeWakeups Wakeups { get; } = wakeups;
+    public FleetMetrics Metrics { get; } = metrics;
+    public TimeProvider Time { get; } = time;
+    public Learning.LearningCache Learned { get; } = learned;
+    public Tracing.TraceRecorder Trace { get; } = trace;
+    public ILogger<NodeGrain> Log { get; } = log;
+}
