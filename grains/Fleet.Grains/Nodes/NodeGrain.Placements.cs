@@ -21,7 +21,10 @@ public sealed record NodePlacements([property: Id(0)] ImmutableDictionary<string
 /// </summary>
 public sealed partial class NodeGrain
 {
-    private readonly SemaphoreSlim _placementGate = new(1, 1);
+    private SemaphoreSlim? _gate;
+
+    /// <summary>Made on a node's first placement call: most nodes never host an instance, and a gate costs ~100 bytes a node.</summary>
+    private SemaphoreSlim _placementGate => _gate ??= new(1, 1);
 
     private NodePlacements P => placements.State;
 
