@@ -150,12 +150,12 @@ public static class Replayer
                             }
                         }
                     });
-                    if (executor.InFlight > 0) await SettleAsync(executor, ct);
+                    if (executor.InFlight > 0) await SettleAsync(executor, wakeups, ct);
                 }
                 delivered += due.Count;
             }
             await MoveClockAsync(fake, wakeups, executor, boundary, ct);
-            await SettleAsync(executor, ct);
+            await SettleAsync(executor, wakeups, ct);
             if (lastProgress.ElapsedMilliseconds >= 1000 || s == steps)
             {
                 lastProgress.Restart();
@@ -217,18 +217,19 @@ public static class Replayer
         while (wakeups.NextDue is { } due && due <= to && due > fake.GetUtcNow())
         {
             fake.Advance(due - fake.GetUtcNow());
-            await SettleAsync(executor, ct);
+            await SettleAsync(executor, wakeups, ct);
         }
         if (to > fake.GetUtcNow()) fake.Advance(to - fake.GetUtcNow());
     }
 
     /// <summary>Lets what the step started finish: the grains' turns, then any action in flight coming back.</summary>
-    private static async Task SettleAsync(ActionExecutor executor, CancellationToken ct)
+    private static async Task SettleAsync(ActionExecutor executor, NodeWakeups wakeups, CancellationToken ct)
     {
         for (var pass = 0; pass < 2; pass++)
         {
             await Task.Delay(5, ct);
-            for (var i = 0; i < 400 && executor.InFlight > 0; i++) await Task.Delay(5, ct);
+            // The woken nodes' turns (a judgement, a lease asked, an action started), then the actions they started.
+            for (var i = 0; i < 2000 && (wakeups.Waking > 0 || executor.InFlight > 0); i++) await Task.Delay(5, ct);
         }
     }
 

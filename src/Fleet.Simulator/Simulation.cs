@@ -153,11 +153,36 @@ public sealed class Simulation
         Fleet.Apply(request, Now);
     }
 
+    /// <summary>
+    /// Registers every node. In real time a large fleet takes minutes to register (a million at about 4,000/s), longer
+    /// than a few report intervals: the nodes already registered report every interval meanwhile, as real agents would,
+    /// or the first ones would be judged silent before the last one joined.
+    /// </summary>
     private async Task RegisterAsync(CancellationToken ct)
     {
-        await Parallel.ForEachAsync(Fleet.Nodes, new ParallelOptions { MaxDegreeOfParallelism = 256, CancellationToken = ct }, async (n, c) =>
-            await _client.RegisterNodeAsync(new NodeRegistration(n.Id, n.Domain, new NodeCapacity(8, VirtualNode.Total, 500L << 30),
-                ImmutableDictionary<string, string>.Empty.Add("simulated", "true")), c));
+        using var registering = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var meanwhile = _fake is not null ? Task.CompletedTask : Task.Run(async () =>
+        {
+            while (!registering.IsCancellationRequested)
+            {
+                await Task.Delay(_scenario.ReportInterval, registering.Token);
+                await ReportAllAsync(registering.Token, registeredOnly: true);
+            }
+        }, CancellationToken.None);
+        try
+        {
+            await Parallel.ForEachAsync(Fleet.Nodes, new ParallelOptions { MaxDegreeOfParallelism = 256, CancellationToken = ct }, async (n, c) =>
+            {
+                await _client.RegisterNodeAsync(new NodeRegistration(n.Id, n.Domain, new NodeCapacity(8, VirtualNode.Total, 500L << 30),
+                    ImmutableDictionary<string, string>.Empty.Add("simulated", "true")), c);
+                Fleet.Locked(() => n.Registered = true);
+            });
+        }
+        finally
+        {
+            registering.Cancel();
+            try { await meanwhile; } catch (OperationCanceledException) { }
+        }
     }
 
     private sealed record Planned(TimeSpan At, FaultSpec Spec);
@@ -250,11 +275,11 @@ public sealed class Simulation
     /// <summary>The reports of one step, sent in batches of this many (one message each, fanned out inside the silo).</summary>
     public const int BatchSize = 1000;
 
-    private async Task ReportAllAsync(CancellationToken ct)
+    private async Task ReportAllAsync(CancellationToken ct, bool registeredOnly = false)
     {
         var now = _time.GetUtcNow();
         var ttl = _scenario.ReportInterval * 3;
-        var batch = Fleet.Locked(() => Fleet.Nodes.Where(n => n.Reports).Select(n => (n.Id, n.NextReport(now, ttl))).ToArray());
+        var batch = Fleet.Locked(() => Fleet.Nodes.Where(n => n.Reports && (!registeredOnly || n.Registered)).Select(n => (n.Id, n.NextReport(now, ttl))).ToArray());
         await Parallel.ForEachAsync(batch.Chunk(BatchSize), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (chunk, c) =>
         {
             var started = Stopwatch.GetTimestamp();

@@ -18,6 +18,8 @@ public sealed class VirtualNode(string id, string domain)
     public bool Hung { get; set; }
     public bool Silenced { get; set; }
     public bool Exhausted { get; set; }
+    /// <summary>Registered with the fleet (in a long real-time registration, the nodes already in report while the rest join).</summary>
+    public bool Registered { get; set; }
     public bool Drained { get; set; }
     public double LeakBytesPerSecond { get; set; }
     public int FlapsLeft { get; set; }

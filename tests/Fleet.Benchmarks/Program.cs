@@ -45,7 +45,7 @@ switch (what)
             Fleet benchmarks (build Release first: dotnet build Fleet.sln -c Release)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll intake   [--nodes 10000] [--seconds 10]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll failover [--kills 10]
-              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-scale [--sizes 5000,10000] [--interval 1] [--seconds 20] [--crashes N]
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-scale [--sizes 5000,10000] [--interval 1] [--seconds 20] [--crashes N] [--simulated]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll register  [--nodes 100000] [--sizes 1,100]  (domains per run)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll sim-heal  [--kills 10]
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll agent     [--kills 10]  (20+ crashes; supervisord beside it when installed)
@@ -68,6 +68,9 @@ internal sealed record BenchOptions(int Nodes, int Seconds, int Kills, int Concu
     /// <summary>Process crashes to inject during a sim-scale run (one per interval); 0 when not given.</summary>
     public int Crashes { get; init; }
 
+    /// <summary>sim-scale on simulated time (<c>--simulated</c>): the clock waits for each interval's work, so the wall time of a long scenario is measured.</summary>
+    public bool Simulated { get; init; }
+
     /// <summary>Fleet sizes to run one after another (sim-scale <c>--sizes 10000,100000</c>); empty when not given.</summary>
     public int[] Sizes { get; init; } = [];
 
@@ -85,6 +88,7 @@ internal sealed record BenchOptions(int Nodes, int Seconds, int Kills, int Concu
             Interval = Get("--interval", 0),
             Crashes = Get("--crashes", 0),
             Sizes = sizes,
+            Simulated = args.Contains("--simulated"),
         };
     }
 }

@@ -21,18 +21,25 @@ internal static class SimBenchmarks
         var seconds = Math.Max(o.Seconds, (int)interval.TotalSeconds * (o.Crashes > 0 ? 9 + o.Crashes : 3));
         // --crashes N: one node's process crashes every interval from the third on (fault → action at that load).
         ImmutableArray<FaultSpec> faults = o.Crashes > 0 ? [new FaultSpec(FaultKind.Crash, interval * 3, Every: interval, Times: o.Crashes)] : [];
-        Console.WriteLine($"# sim-scale: one in-process silo, real time, {interval.TotalSeconds:0} s reports, {seconds} s per size, {Environment.ProcessorCount} cores");
+        var clock = o.Simulated ? "simulated time (the clock waits for each interval's work)" : "real time";
+        Console.WriteLine($"# sim-scale: one in-process silo, {clock}, {interval.TotalSeconds:0} s reports, {seconds} s per size, {Environment.ProcessorCount} cores");
         var rows = new List<string>();
         foreach (var n in sizes)
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            await using var host = await SimulationHost.StartAsync(realTime: true);
+            await using var host = await SimulationHost.StartAsync(realTime: !o.Simulated);
             var before = GC.GetTotalMemory(true);
             var scenario = new Scenario($"scale-{n}", "", n, Math.Max(1, n / 1000), interval, TimeSpan.FromSeconds(seconds), 1, null, faults);
             var sim = new Simulation(scenario, host.Grains, host.Services.GetRequiredService<SimulatedActuator>(),
-                host.Services.GetRequiredService<ActionExecutor>(), TimeProvider.System, null);
-            var card = await sim.RunAsync();
+                host.Services.GetRequiredService<ActionExecutor>(), host.Services.GetRequiredService<TimeProvider>(), host.Fake);
+            var shown = Stopwatch.StartNew();
+            var card = await sim.RunAsync(new Progress<SimProgress>(p =>
+            {
+                if (shown.Elapsed < TimeSpan.FromSeconds(30)) return;
+                shown.Restart();
+                Console.WriteLine($"#   {n:N0} nodes: {p.Simulated.TotalMinutes:0.0} of {p.Total.TotalMinutes:0.0} simulated min, {p.Reports:N0} reports, heap {GC.GetTotalMemory(false) / 1048576.0:N0} MiB");
+            }));
             var after = GC.GetTotalMemory(true);
             var ceiling = await CeilingAsync(host.Grains, n);
             var limit = interval.TotalSeconds;
@@ -40,7 +47,7 @@ internal static class SimBenchmarks
                 : card.FalseActions > 0 ? $"no ({card.FalseActions} false actions: nodes judged silent)"
                 : card.StepSeconds.P99 <= limit ? "yes" : card.StepSeconds.P50 <= limit ? "at p50 only" : "no";
             var heal = card.Faults.Length == 0 ? "" : $"{card.Mttd.P50:0.#} s / {card.Mttr.P50:0.#} s / {card.Mttr.P99:0.#} s ({card.Faults.Count(f => f.RecoveredAt is not null)} of {card.Faults.Length})";
-            var row = $"| {n:N0} | {interval.TotalSeconds:0} s | {card.StepSeconds.P50:0.00} | {card.StepSeconds.P99:0.00} | {keptUp} | {card.ReportLatencyMs.P50:0.0} | {card.ReportLatencyMs.P99:0.0} | {(after - before) / (double)n / 1024:0.00} | {ceiling:N0} | {heal} | {card.WallTime.TotalSeconds:0} s |";
+            var row = $"| {n:N0} | {interval.TotalSeconds:0} s{(o.Simulated ? $", {seconds / 60.0:0.#} simulated min" : "")} | {card.StepSeconds.P50:0.00} | {card.StepSeconds.P99:0.00} | {keptUp} | {card.ReportLatencyMs.P50:0.0} | {card.ReportLatencyMs.P99:0.0} | {(after - before) / (double)n / 1024:0.00} | {ceiling:N0} | {heal} | {card.WallTime.TotalSeconds:0} s |";
             Console.WriteLine(row);
             rows.Add(row);
         }

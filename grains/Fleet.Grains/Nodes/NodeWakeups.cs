@@ -33,10 +33,6 @@ public sealed class NodeWakeups : IDisposable
         get { lock (_gate) return _due.Count; }
     }
 
-    /// <summary>
-    /// Wakes <paramref name="node"/> at <paramref name="at"/>, replacing any wake-up it had — or, with
-    /// <paramref name="noLater"/>, keeping an earlier one (a periodic check is not put off by every call).
-    /// </summary>
     /// <summary>When the next wake-up falls due (null when none is pending); a replay moves its clock there before it delivers a later input.</summary>
     public DateTimeOffset? NextDue
     {
@@ -46,6 +42,10 @@ public sealed class NodeWakeups : IDisposable
         }
     }
 
+    /// <summary>
+    /// Wakes <paramref name="node"/> at <paramref name="at"/>, replacing any wake-up it had — or, with
+    /// <paramref name="noLater"/>, keeping an earlier one (a periodic check is not put off by every call).
+    /// </summary>
     public void Schedule(string node, DateTimeOffset at, bool noLater = false)
     {
         var due = at.UtcTicks;
@@ -88,8 +88,21 @@ public sealed class NodeWakeups : IDisposable
             if (_queue.TryPeek(out _, out var next)) Arm(next);
         }
         if (wake is null) return;
-        foreach (var node in wake) _grains.GetGrain<INodeGrain>(node).WakeAsync().Ignore();
+        foreach (var node in wake)
+        {
+            Interlocked.Increment(ref _waking);
+            _grains.GetGrain<INodeGrain>(node).WakeAsync().ContinueWith(t =>
+            {
+                _ = t.Exception; // observed: a node that failed to wake is woken again by its next report or wake-up
+                Interlocked.Decrement(ref _waking);
+            }, TaskScheduler.Default);
+        }
     }
+
+    private int _waking;
+
+    /// <summary>Wake-ups sent whose node has not finished its turn yet; a replay waits for none before it moves its clock on.</summary>
+    public int Waking => Volatile.Read(ref _waking);
 
     private void Arm(long due)
     {
