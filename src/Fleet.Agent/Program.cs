@@ -32,7 +32,8 @@ if (checkOnly)
     return 0;
 }
 
-var builder = Host.CreateApplicationBuilder([]);
+// No watch of the working folder (and all below it) for configuration files: the agent reads its own file once.
+var builder = Host.CreateApplicationBuilder(["--hostBuilder:reloadConfigOnChange=false"]);
 builder.Logging.AddFilter("Orleans", LogLevel.Warning).AddFilter("Microsoft", LogLevel.Warning).AddFilter("Polly", LogLevel.Warning);
 builder.Services.AddSingleton(config!);
 builder.Services.AddSingleton<HostMetrics>();

@@ -133,7 +133,7 @@ internal static class FleetCommand
         IHost host;
         try
         {
-            var builder = Host.CreateApplicationBuilder([]);
+            var builder = Host.CreateApplicationBuilder(["--hostBuilder:reloadConfigOnChange=false"]); // no watch of the working folder
             builder.Logging.ClearProviders();
             builder.AddFleetClient(o =>
             {

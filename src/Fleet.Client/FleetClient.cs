@@ -1,3 +1,4 @@
+using Fleet.Abstractions.Diagnostics;
 using System.Collections.Immutable;
 using Fleet.Abstractions.Audit;
 using Fleet.Abstractions.Nodes;
@@ -87,7 +88,7 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
 
     private static void RequireId(string nodeId) => Require(InputRules.CheckId("id", nodeId), "node id");
 
-    private INodeGrain Node(string id) => cluster.GetGrain<INodeGrain>(id);
+    private INodeGrain Node(string id) => GrainReferences.Get<INodeGrain>(cluster, id);
     private IPolicyGrain Policy => cluster.GetGrain<IPolicyGrain>(FleetNames.Default);
     private IFleetSupervisorGrain FleetGrain => cluster.GetGrain<IFleetSupervisorGrain>(FleetNames.Default);
 
@@ -119,7 +120,7 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         // One message for the whole batch; the silo fans it out to the node grains. A retried batch is harmless: a report
         // already taken is refused by its sequence number.
         ImmutableArray<NodeReport> batch = [.. reports.Select(r => new NodeReport(r.NodeId, r.Report))];
-        return await CallAsync(() => cluster.GetGrain<ITelemetryIntakeGrain>(0).ReportBatchAsync(batch), cancellationToken);
+        return await CallAsync(() => GrainReferences.Get<ITelemetryIntakeGrain>(cluster, 0).ReportBatchAsync(batch), cancellationToken);
     }
 
     public Task<NodeStatus?> GetNodeAsync(string nodeId, CancellationToken cancellationToken = default)

@@ -34,7 +34,9 @@ public sealed class SimulationHost : IAsyncDisposable
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "fleet-sim", Guid.NewGuid().ToString("N"));
         var fake = realTime ? null : new FakeTimeProvider(start ?? new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        var builder = Host.CreateApplicationBuilder();
+        // No configuration file to reload: watching for one would watch the working folder and everything under it,
+        // the store's folder too when it lies there.
+        var builder = Host.CreateApplicationBuilder(["--hostBuilder:reloadConfigOnChange=false"]);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         if (fake is not null)

@@ -89,7 +89,7 @@ internal static class IntakeBenchmark
 
     internal static async Task<IHost> ClientAsync(string? redis, string? gateways, string serviceId, string? key)
     {
-        var builder = Host.CreateApplicationBuilder();
+        var builder = Host.CreateApplicationBuilder(["--hostBuilder:reloadConfigOnChange=false"]);
         builder.Logging.ClearProviders();
         builder.AddFleetClient(c =>
         {

@@ -113,8 +113,9 @@ public sealed partial class NodeGrain
     private bool HostsInstances(DateTimeOffset now) => Placement.Live(P.ByKey.Values, now).Any();
 
     /// <summary>What a lease for an action on this node touches: its domain, and every service with an instance here.</summary>
-    private ImmutableArray<string> ScopesOf(NodeRegistration reg, DateTimeOffset now) =>
-        [Subjects.Domain(reg.Domain), .. Placement.Live(P.ByKey.Values, now).Select(p => p.Service).Distinct().Order(StringComparer.Ordinal).Select(Subjects.Service)];
+    private ImmutableArray<string> ScopesOf(NodeRegistration reg, DateTimeOffset now) => P.ByKey.IsEmpty
+        ? services.DomainScope(reg.Domain) // most nodes host nothing: no list built on every report
+        : [Subjects.Domain(reg.Domain), .. Placement.Live(P.ByKey.Values, now).Select(p => p.Service).Distinct().Order(StringComparer.Ordinal).Select(Subjects.Service)];
 
     /// <summary>The node's row in its domain's inventory, with its free room for new instances.</summary>
     private NodeSummary Summary(NodeRegistration reg)

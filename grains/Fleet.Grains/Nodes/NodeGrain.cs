@@ -1,3 +1,4 @@
+using Fleet.Abstractions.Diagnostics;
 using System.Collections.Immutable;
 using Fleet.Abstractions.Actions;
 using Fleet.Abstractions.Agents;
@@ -151,7 +152,7 @@ public sealed partial class NodeGrain(
         await CommitAsync(now);
         if (!report.Peers.IsDefaultOrEmpty)
             foreach (var peer in report.Peers)
-                if (peer.NodeId != Id) await GrainFactory.GetGrain<INodeGrain>(peer.NodeId).PeerObservedAsync(new PeerView(Id, peer.Reachable, now, peer.Detail));
+                if (peer.NodeId != Id) await GrainReferences.Get<INodeGrain>(GrainFactory, peer.NodeId).PeerObservedAsync(new PeerView(Id, peer.Reachable, now, peer.Detail));
         metrics.Decision(time.GetElapsedTime(started));
         return new ReportResult(ReportOutcome.Accepted, S.Effective, S.Health.LastSequence);
     }
@@ -320,7 +321,7 @@ public sealed partial class NodeGrain(
         // A case about to open or climb a rung reads what the ladder has learned (one read per silo every few seconds).
         if (_policy.Learning.Enabled && (S.Case is null ? S.Health.Health == HealthState.Unhealthy : S.Case.Phase is RemediationPhase.Verifying or RemediationPhase.Acting))
             await learned.RefreshAsync();
-        var result = CaseMachine.Step(new CaseState(S.Case, S.History), e, CaseSubjectOf(reg), CaseRules.For(_policy), now);
+        var result = CaseMachine.Step(new CaseState(S.Case, S.History), e, CaseSubjectOf(reg, now), CaseRules.For(_policy), now);
         if (result.Ignored) return result;
         if (S.Case is { } closing && result.State.Case is null) _closingCase = closing; // its last records still belong to its trace
         var opened = result.State.Case is { } c && c.CaseId != S.Case?.CaseId ? c : null;
@@ -380,7 +381,7 @@ public sealed partial class NodeGrain(
         : health.HasCondition(ConditionTypes.PeerUnreachable) ? ActionBasis.ConfirmedSilence
         : ActionBasis.UnconfirmedSilence;
 
-    private CaseSubject CaseSubjectOf(NodeRegistration reg)
+    private CaseSubject CaseSubjectOf(NodeRegistration reg, DateTimeOffset now)
     {
         var judged = S.Health.Health;
         var forecast = S.Health.HasCondition(ConditionTypes.MemoryExhaustionForecast);
@@ -389,7 +390,7 @@ public sealed partial class NodeGrain(
         return new CaseSubject(Actor, Id, judged,
             NeedsRemedy: judged == HealthState.Unhealthy && S.Admin != AdminState.Draining,
             NeedsPrevention: forecast && S.Admin == AdminState.None,
-            Forecast: forecast, S.Health.LastReportAt, Symptom, Evidence, ScopesOf(reg, time.GetUtcNow()), BasisOf(S.Health))
+            Forecast: forecast, S.Health.LastReportAt, Symptom, Evidence, ScopesOf(reg, now), BasisOf(S.Health))
         {
             Signature = signature,
             Learned = signature is null ? null : action => learned.Get(signature, action),
@@ -543,7 +544,7 @@ public sealed partial class NodeGrain(
 
     private RemediationCase? _closingCase;
 
-    private IDomainSupervisorGrain Domain(string name) => GrainFactory.GetGrain<IDomainSupervisorGrain>(name);
+    private IDomainSupervisorGrain Domain(string name) => GrainReferences.Get<IDomainSupervisorGrain>(GrainFactory, name);
 
     private NodeStatus Status()
     {

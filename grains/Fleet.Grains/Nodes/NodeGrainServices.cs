@@ -25,4 +25,10 @@ public sealed class NodeGrainServices(
     public Learning.LearningCache Learned { get; } = learned;
     public Tracing.TraceRecorder Trace { get; } = trace;
     public ILogger<NodeGrain> Log { get; } = log;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, System.Collections.Immutable.ImmutableArray<string>> _domainScopes = new(StringComparer.Ordinal);
+
+    /// <summary>The lease scopes of a node that hosts no instance — its domain alone — made once per domain, not on every report.</summary>
+    public System.Collections.Immutable.ImmutableArray<string> DomainScope(string domain) =>
+        _domainScopes.GetOrAdd(domain, static d => [Fleet.Abstractions.Supervision.Subjects.Domain(d)]);
 }

@@ -1,3 +1,4 @@
+using Fleet.Abstractions.Diagnostics;
 using Fleet.Abstractions.Nodes;
 
 namespace Fleet.Grains.Nodes;
@@ -91,7 +92,7 @@ public sealed class NodeWakeups : IDisposable
         foreach (var node in wake)
         {
             Interlocked.Increment(ref _waking);
-            _grains.GetGrain<INodeGrain>(node).WakeAsync().ContinueWith(t =>
+            GrainReferences.Get<INodeGrain>(_grains, node).WakeAsync().ContinueWith(t =>
             {
                 _ = t.Exception; // observed: a node that failed to wake is woken again by its next report or wake-up
                 Interlocked.Decrement(ref _waking);

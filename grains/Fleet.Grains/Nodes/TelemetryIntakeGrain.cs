@@ -1,3 +1,4 @@
+using Fleet.Abstractions.Diagnostics;
 using System.Collections.Immutable;
 using Fleet.Abstractions.Nodes;
 
@@ -10,7 +11,7 @@ public sealed class TelemetryIntakeGrain : Grain, ITelemetryIntakeGrain
     public async Task<ImmutableArray<ReportResult>> ReportBatchAsync(ImmutableArray<NodeReport> reports)
     {
         var calls = new Task<ReportResult>[reports.Length];
-        for (var i = 0; i < reports.Length; i++) calls[i] = GrainFactory.GetGrain<INodeGrain>(reports[i].NodeId).ReportAsync(reports[i].Report);
+        for (var i = 0; i < reports.Length; i++) calls[i] = GrainReferences.Get<INodeGrain>(GrainFactory, reports[i].NodeId).ReportAsync(reports[i].Report);
         return [.. await Task.WhenAll(calls)];
     }
 }

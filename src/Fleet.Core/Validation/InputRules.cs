@@ -279,21 +279,24 @@ public static partial class InputRules
 
     private sealed class Problems
     {
-        private readonly Dictionary<string, List<string>> _byField = [];
+        private Dictionary<string, List<string>>? _byField; // made on the first problem: most input has none
 
         public Problems() { }
 
         public Problems(Dictionary<string, string[]> existing)
         {
-            foreach (var (k, v) in existing) _byField[k] = [.. v];
+            if (existing.Count > 0) _byField = [];
+            foreach (var (k, v) in existing) _byField![k] = [.. v];
         }
 
         public void Add(string field, string message)
         {
+            _byField ??= [];
             if (!_byField.TryGetValue(field, out var list)) _byField[field] = list = [];
             list.Add(message);
         }
 
-        public Dictionary<string, string[]> ToDictionary() => _byField.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
+        public Dictionary<string, string[]> ToDictionary() =>
+            _byField is null ? [] : _byField.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
     }
 }

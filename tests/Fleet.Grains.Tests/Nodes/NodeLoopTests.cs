@@ -1,7 +1,9 @@
 using Fleet.Abstractions.Actions;
 using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Diagnostics;
 using Fleet.Abstractions.Nodes;
 using Fleet.Abstractions.Supervision;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Fleet.Grains.Tests.Nodes;
 
@@ -176,5 +178,25 @@ public class NodeLoopTests(NodeLoopCluster f) : IClassFixture<NodeLoopCluster>
             Assert.True(found >= 0, $"expected '{kind}' after position {at} in [{string.Join(", ", kinds)}]");
             at = found + 1;
         }
+    }
+
+    [Fact]
+    public async Task References_WithoutPerCallTypeResolution_AreTheSameGrains()
+    {
+        await f.RegisterAsync("ref-1", "ref-a");
+        // The first reference through a factory resolves the type; the later ones are built from it: same ids, same grains.
+        foreach (var grains in new IGrainFactory[] { f.Client, f.Cluster.Silos[0].ServiceProvider.GetRequiredService<IGrainFactory>() })
+            for (var round = 0; round < 2; round++)
+            {
+                var node = GrainReferences.Get<INodeGrain>(grains, "ref-1");
+                Assert.Equal(grains.GetGrain<INodeGrain>("ref-1").GetGrainId(), node.GetGrainId());
+                Assert.Equal("ref-a", (await node.GetStatusAsync())!.Domain);
+                Assert.Null(await GrainReferences.Get<INodeGrain>(grains, "ref-unknown").GetStatusAsync());
+                var domain = GrainReferences.Get<IDomainSupervisorGrain>(grains, "ref-a");
+                Assert.Equal(grains.GetGrain<IDomainSupervisorGrain>("ref-a").GetGrainId(), domain.GetGrainId());
+                Assert.Contains(await domain.GetMembersAsync(), m => m.NodeId == "ref-1");
+                var intake = GrainReferences.Get<ITelemetryIntakeGrain>(grains, 0);
+                Assert.Equal(grains.GetGrain<ITelemetryIntakeGrain>(0).GetGrainId(), intake.GetGrainId());
+            }
     }
 }
