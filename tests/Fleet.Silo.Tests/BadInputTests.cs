@@ -41,6 +41,11 @@ public class BadInputTests(LoggingSiloFixture f) : IClassFixture<LoggingSiloFixt
         { "GET", "/api/v1/audit?since=yesterday-ish", "", "", 400, "since", "or a duration ago such as 15m" },
         { "GET", "/api/v1/audit?limit=abc", "", "", 400, "limit", "'abc' is not a whole number" },
         { "GET", "/api/v1/nodez", "", "", 404, "(path)", "is not an endpoint of Fleet" },
+        { "GET", "/api/v1/nodes/" + new string('n', 129), "", "", 400, "id", "1 to 128 letters" },
+        { "GET", "/api/v1/nodes/never-registered", "", "", 404, "id", "node 'never-registered' is not registered" },
+        { "GET", "/api/v1/links/nowhere~void", "", "", 404, "id", "is not defined" },
+        { "GET", "/api/v1/services/never-applied", "", "", 404, "name", "is not known" },
+        { "PUT", "/api/v1/policy", "telemetry:\n  reportInterval: sometimes\n", "text/yaml", 422, "telemetry.reportInterval", "sometimes" },
         { "DELETE", "/api/v1/fleet", "", "", 405, "(method)", "accepts GET" },
         { "POST", "/api/v1/telemetry", "[" + string.Join(",", Enumerable.Repeat("{\"nodeId\":\"bad-1\"," + Report + ",\"checks\":[{\"name\":\"pad\",\"passed\":true,\"detail\":\"" + new string('p', 900) + "\"}]}", 9000)) + "]", "application/json", 413, "(body)", "MiB a request may carry" },
     };
@@ -64,6 +69,8 @@ public class BadInputTests(LoggingSiloFixture f) : IClassFixture<LoggingSiloFixt
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var problem = JsonDocument.Parse(text).RootElement;
         Assert.Equal(status, problem.GetProperty("status").GetInt32());
+        Assert.True(problem.TryGetProperty("type", out _) && problem.TryGetProperty("title", out _), text);
+        if (status == 422) Assert.True(problem.GetProperty("problems").GetArrayLength() > 0, $"the problems list stays beside the errors: {text}");
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out var messages), $"errors name {field}: {text}");
         Assert.Contains(phrase, messages[0].GetString());
         foreach (var framework in new[] { "System.", "Microsoft.", "Nullable", "Exception", "   at ", "Fleet.Silo", "JSON value could not" })

@@ -50,7 +50,7 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
     private async Task WriteAsync(HttpContext context, Problem problem)
     {
         context.Items[ReasonKey] = problem.Reason;
-        var summary = string.Join("; ", problem.Errors.Select(kv => $"{kv.Key}: {string.Join(" ", kv.Value)}"));
+        var summary = Summary(problem.Errors);
         if (_logBudget.AttemptAcquire().IsAcquired)
         {
             var skipped = Interlocked.Exchange(ref _notLogged, 0);
@@ -101,6 +101,34 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
     /// Sets the answer's status and the problem document that will be written for it (by this middleware, logged and
     /// counted like every client error): for 401, 403 and 429, decided by the authentication and rate-limiting parts.
     /// </summary>
+    /// <summary>The errors in one line: the problem document's <c>detail</c>.</summary>
+    public static string Summary(Dictionary<string, string[]> errors) =>
+        string.Join("; ", errors.Select(kv => $"{kv.Key}: {string.Join(" ", kv.Value)}"));
+
+    /// <summary>The reason an answered client error is counted under in <c>fleet_http_client_errors_total</c>.</summary>
+    internal static void Counted(HttpContext context, string reason) => context.Items[ReasonKey] = reason;
+
+    /// <summary>Something the path names is not there: 404, the field (the path's parameter) named.</summary>
+    public static ClientProblemResult NotFound(string field, string message) => new(404, "Not found.", One(field, message), "not-found");
+
+    /// <summary>A guardrail refused the request: 409, naming the guardrail.</summary>
+    public static ClientProblemResult Refused(string message, string guardrail) =>
+        new(409, "Refused by a guardrail.", One("(guardrail)", message), "refused") { Extensions = new Dictionary<string, object?> { ["guardrail"] = guardrail } };
+
+    /// <summary>
+    /// A document (policy, service spec) that parses but breaks its rules: 422, every problem by its path, and the
+    /// problems list as it always was (path, message, line) beside them, with <paramref name="extra"/> members.
+    /// </summary>
+    public static ClientProblemResult Invalid(string title, IEnumerable<Fleet.Abstractions.Policy.PolicyProblem> problems, Dictionary<string, object?>? extra = null)
+    {
+        var list = problems.ToList();
+        var errors = list.GroupBy(p => string.IsNullOrEmpty(p.Path) ? "(document)" : p.Path)
+            .ToDictionary(g => g.Key, g => g.Select(p => p.Line is { } line ? $"{p.Message} (line {line})" : p.Message).ToArray());
+        var extensions = extra ?? [];
+        extensions["problems"] = list;
+        return new(422, title, errors, "invalid-document") { Extensions = extensions };
+    }
+
     public static void Answer(HttpContext context, int status, string title, string field, string message, string reason)
     {
         context.Response.StatusCode = status;
@@ -209,3 +237,32 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
 
 /// <summary>An RFC 9457 problem document with the errors by field (what every client error of the API answers).</summary>
 public sealed record ClientProblem(string Type, string Title, int Status, string Detail, Dictionary<string, string[]> Errors);
+
+/// <summary>
+/// A client error an endpoint answers itself — something not found, refused by a guardrail, a document that parses but
+/// breaks a rule: the same RFC 9457 problem document the middleware writes (errors by field, in Fleet's words), with
+/// members of its own beside them where a client reads more (a policy's <c>problems</c> list, the refusing
+/// <c>guardrail</c>, a refused report's <c>outcome</c>).
+/// </summary>
+public sealed class ClientProblemResult(int status, string title, Dictionary<string, string[]> errors, string reason)
+    : IResult, IStatusCodeHttpResult, IContentTypeHttpResult
+{
+    /// <summary>Members written after <c>errors</c>, by their JSON names.</summary>
+    public IReadOnlyDictionary<string, object?> Extensions { get; init; } = new Dictionary<string, object?>();
+
+    public int? StatusCode => status;
+    public string ContentType => "application/problem+json";
+    public Dictionary<string, string[]> Errors => errors;
+
+    public Task ExecuteAsync(HttpContext context)
+    {
+        BadRequests.Counted(context, reason);
+        context.Response.StatusCode = status;
+        var body = new Dictionary<string, object?>
+        {
+            ["type"] = "about:blank", ["title"] = title, ["status"] = status, ["detail"] = BadRequests.Summary(errors), ["errors"] = errors,
+        };
+        foreach (var (name, value) in Extensions) body[name] = value;
+        return context.Response.WriteAsJsonAsync(body, (JsonSerializerOptions?)null, ContentType);
+    }
+}

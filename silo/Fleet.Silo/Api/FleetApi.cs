@@ -80,11 +80,11 @@ public static class FleetApi
         }
         catch (FleetNotFoundException e)
         {
-            return TypedResults.NotFound(new ProblemDetailsLite("Not found", 404, e.Message));
+            return BadRequests.NotFound("(path)", e.Message);
         }
         catch (FleetRefusedException e)
         {
-            return TypedResults.Conflict(new RefusalProblem("Refused by a guardrail", 409, e.Message, e.Guardrail));
+            return BadRequests.Refused(e.Message, e.Guardrail);
         }
         catch (Fleet.Abstractions.Security.AccessDeniedException e)
         {
@@ -117,10 +117,10 @@ public static class FleetApi
         return TypedResults.Ok(await fleet.ListNodesAsync(wanted, string.IsNullOrEmpty(domain) ? null : domain));
     }
 
-    private static async Task<Results<Ok<NodeStatus>, NotFound<ProblemDetailsLite>>> GetAsync(string id, IFleetClient fleet) =>
+    private static async Task<Results<Ok<NodeStatus>, ClientProblemResult>> GetAsync(string id, IFleetClient fleet) =>
         await fleet.GetNodeAsync(id) is { } status ? TypedResults.Ok(status) : NotRegistered(id);
 
-    private static async Task<Results<Ok<ReportResult>, NotFound<ProblemDetailsLite>, ValidationProblem, Conflict<ReportResult>>> ReportAsync(
+    private static async Task<Results<Ok<ReportResult>, ClientProblemResult, ValidationProblem>> ReportAsync(
         string id, TelemetryRequest body, IFleetClient fleet, TimeProvider time, Fleet.Grains.Policy.PolicyCache policies, HttpContext http)
     {
         Access.EnsureOwnNode(http, [id]);
@@ -131,7 +131,7 @@ public static class FleetApi
         {
             ReportOutcome.NotRegistered => NotRegistered(id),
             ReportOutcome.Accepted => TypedResults.Ok(result),
-            _ => TypedResults.Conflict(result),
+            _ => NotTaken(result),
         };
     }
 
@@ -194,28 +194,28 @@ public static class FleetApi
         return TypedResults.Ok(new PolicyView(doc.Version, doc.AppliedAt, doc.AppliedBy, doc.Document, await fleet.GetEffectivePolicyAsync()));
     }
 
-    private static async Task<Results<Ok<PolicyApplyResult>, UnprocessableEntity<PolicyApplyResult>, ValidationProblem>> PutPolicyAsync(HttpRequest request, IFleetClient fleet)
+    private static async Task<Results<Ok<PolicyApplyResult>, ClientProblemResult, ValidationProblem>> PutPolicyAsync(HttpRequest request, IFleetClient fleet)
     {
         var (document, by) = await ReadDocumentAsync(request);
         if (document is null) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["document"] = ["is required: send the YAML as text/yaml, or JSON {\"document\": \"...\"}"] });
         var result = await fleet.ApplyPolicyAsync(document, Access.Who(request.HttpContext, string.IsNullOrWhiteSpace(by) ? "api" : by));
-        return result.Applied ? TypedResults.Ok(result) : TypedResults.UnprocessableEntity(result);
+        return result.Applied ? TypedResults.Ok(result) : BadRequests.Invalid("The policy is not valid; nothing was applied.", result.Problems, new() { ["applied"] = false, ["version"] = result.Version });
     }
 
-    private static async Task<Results<Ok<PolicyDiffResult>, UnprocessableEntity<PolicyDiffResult>, ValidationProblem>> DiffPolicyAsync(HttpRequest request, IFleetClient fleet)
+    private static async Task<Results<Ok<PolicyDiffResult>, ClientProblemResult, ValidationProblem>> DiffPolicyAsync(HttpRequest request, IFleetClient fleet)
     {
         var (document, _) = await ReadDocumentAsync(request);
         if (string.IsNullOrWhiteSpace(document)) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["document"] = ["is required: send the candidate YAML as text/yaml"] });
         var diff = await fleet.DiffPolicyAsync(document);
-        return diff.Problems.IsEmpty ? TypedResults.Ok(diff) : TypedResults.UnprocessableEntity(diff);
+        return diff.Problems.IsEmpty ? TypedResults.Ok(diff) : BadRequests.Invalid("The candidate policy is not valid.", diff.Problems, new() { ["from"] = diff.From });
     }
 
-    private static async Task<Results<Ok<PolicyApplyResult>, UnprocessableEntity<PolicyApplyResult>, ValidationProblem>> RollbackPolicyAsync(RollbackRequest? body, IFleetClient fleet, HttpContext http)
+    private static async Task<Results<Ok<PolicyApplyResult>, ClientProblemResult, ValidationProblem>> RollbackPolicyAsync(RollbackRequest? body, IFleetClient fleet, HttpContext http)
     {
         if (body?.Version is not { } version)
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["version"] = ["is required: the version to go back to (fleet policy history lists them; 0 is the built-in default)"] });
         var result = await fleet.RollbackPolicyAsync(version, Access.Who(http, body.By));
-        return result.Applied ? TypedResults.Ok(result) : TypedResults.UnprocessableEntity(result);
+        return result.Applied ? TypedResults.Ok(result) : BadRequests.Invalid("The rollback was not applied.", result.Problems, new() { ["applied"] = false, ["version"] = result.Version });
     }
 
     /// <summary>A document sent as YAML text, or as JSON <c>{document, by}</c>; <c>?by=</c> names who sends it either way.</summary>
@@ -237,8 +237,24 @@ public static class FleetApi
         return TypedResults.Ok(new FleetView(status, domains));
     }
 
-    private static NotFound<ProblemDetailsLite> NotRegistered(string id) =>
-        TypedResults.NotFound(new ProblemDetailsLite("Not found", 404, $"Node '{id}' is not registered."));
+    private static ClientProblemResult NotRegistered(string id) => BadRequests.NotFound("id", $"node '{id}' is not registered");
+
+    /// <summary>A report the node did not take (409): why, by the field at fault, with the outcome as before.</summary>
+    private static ClientProblemResult NotTaken(ReportResult result)
+    {
+        var (field, why) = result.Outcome switch
+        {
+            ReportOutcome.DuplicateOrOutOfOrder => ("sequence", $"a report with this sequence or a later one was already taken (last taken: {result.LastSequence}); send a higher sequence"),
+            ReportOutcome.Expired => ("ttlSeconds", "the report's time to live had passed when it arrived"),
+            ReportOutcome.Skewed => ("timestamp", "is ahead of the silo's clock by more than the policy's telemetry.maxClockSkew"),
+            ReportOutcome.Decommissioned => ("(node)", "the node is decommissioned; it takes no reports"),
+            var other => ("(report)", $"was not taken ({other})"),
+        };
+        return new ClientProblemResult(409, "The report was not taken.", new() { [field] = [why] }, "report-refused")
+        {
+            Extensions = new Dictionary<string, object?> { ["outcome"] = result.Outcome, ["health"] = result.Health, ["lastSequence"] = result.LastSequence },
+        };
+    }
 
     /// <summary>Every unhandled error becomes a short problem document: a clear sentence, never a stack trace.</summary>
     private static async Task WriteErrorAsync(HttpContext context)
@@ -252,7 +268,9 @@ public static class FleetApi
             _ => (500, "The request failed inside Fleet.", "The error was logged on the silo."),
         };
         context.Response.StatusCode = status;
-        await context.Response.WriteAsJsonAsync(new ProblemDetailsLite(title, status, detail), (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
+        // The same shape as every client error, so a caller reads one kind of document whatever went wrong.
+        await context.Response.WriteAsJsonAsync(new ClientProblem("about:blank", title, status, detail, new() { ["(server)"] = [detail] }),
+            (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
     }
 
     /// <summary>Storage or a silo being away is a 503 the caller may retry, not a 500.</summary>
@@ -275,8 +293,3 @@ public static class FleetApi
     }
 }
 
-/// <summary>A problem document: what went wrong, in one sentence.</summary>
-public sealed record ProblemDetailsLite(string Title, int Status, string Detail);
-
-/// <summary>A guardrail's refusal: the problem document with the guardrail's name.</summary>
-public sealed record RefusalProblem(string Title, int Status, string Detail, string Guardrail);

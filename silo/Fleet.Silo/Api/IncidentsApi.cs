@@ -25,15 +25,15 @@ public static class IncidentsApi
         return TypedResults.Ok((await fleet.ListIncidentsAsync(from!.Value)).ToArray());
     }
 
-    private static async Task<Results<Ok<IncidentView>, NotFound<ProblemDetailsLite>>> GetAsync(string id, IFleetClient fleet) =>
+    private static async Task<Results<Ok<IncidentView>, ClientProblemResult>> GetAsync(string id, IFleetClient fleet) =>
         await fleet.GetIncidentAsync(id) is { } incident
             ? TypedResults.Ok(new IncidentView(incident.Summary, [.. incident.Records]))
-            : TypedResults.NotFound(new ProblemDetailsLite("Not found", 404, $"No decision record names incident '{id}'."));
+            : BadRequests.NotFound("id", $"No decision record names incident '{id}'.");
 
-    private static async Task<Results<ContentHttpResult, NotFound<ProblemDetailsLite>>> PostmortemAsync(string id, IFleetClient fleet) =>
+    private static async Task<Results<ContentHttpResult, ClientProblemResult>> PostmortemAsync(string id, IFleetClient fleet) =>
         await fleet.PostmortemAsync(id) is { } text
             ? TypedResults.Text(text, "text/markdown; charset=utf-8")
-            : TypedResults.NotFound(new ProblemDetailsLite("Not found", 404, $"No decision record names incident '{id}'."));
+            : BadRequests.NotFound("id", $"No decision record names incident '{id}'.");
 }
 
 /// <summary>An incident and its records in time order.</summary>

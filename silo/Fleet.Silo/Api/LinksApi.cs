@@ -14,15 +14,15 @@ public static class LinksApi
         var links = api.MapGroup("/links").WithTags("Links");
         links.MapGet("/", (IFleetClient fleet) => fleet.ListLinksAsync()).RequireAuthorization(Access.Viewer);
         links.MapPut("/{id}", ApplyLinkAsync).RequireAuthorization(Access.Admin);
-        links.MapGet("/{id}", async Task<Results<Ok<LinkStatus>, NotFound<ProblemDetailsLite>>> (string id, IFleetClient fleet) =>
-            await fleet.GetLinkAsync(id) is { } s ? TypedResults.Ok(s) : TypedResults.NotFound(new ProblemDetailsLite("Not found", 404, $"Link {id} is not defined."))).RequireAuthorization(Access.Viewer);
+        links.MapGet("/{id}", async Task<Results<Ok<LinkStatus>, ClientProblemResult>> (string id, IFleetClient fleet) =>
+            await fleet.GetLinkAsync(id) is { } s ? TypedResults.Ok(s) : BadRequests.NotFound("id", $"Link {id} is not defined.")).RequireAuthorization(Access.Viewer);
         links.MapPost("/probes", ReportProbesAsync).RequireAuthorization(Access.Reporter);
 
         var flows = api.MapGroup("/flows").WithTags("Links");
         flows.MapGet("/", (IFleetClient fleet) => fleet.ListFlowsAsync()).RequireAuthorization(Access.Viewer);
         flows.MapPut("/{id}", ApplyFlowAsync).RequireAuthorization(Access.Admin);
-        flows.MapGet("/{id}", async Task<Results<Ok<FlowStatus>, NotFound<ProblemDetailsLite>>> (string id, IFleetClient fleet) =>
-            await fleet.GetFlowAsync(id) is { } s ? TypedResults.Ok(s) : TypedResults.NotFound(new ProblemDetailsLite("Not found", 404, $"Flow {id} is not defined."))).RequireAuthorization(Access.Viewer);
+        flows.MapGet("/{id}", async Task<Results<Ok<FlowStatus>, ClientProblemResult>> (string id, IFleetClient fleet) =>
+            await fleet.GetFlowAsync(id) is { } s ? TypedResults.Ok(s) : BadRequests.NotFound("id", $"Flow {id} is not defined.")).RequireAuthorization(Access.Viewer);
         return links;
     }
 

@@ -143,6 +143,8 @@ public static class OpenApiDocs
                 Add("403", "The credential's role is not enough (or an agent key acts for another node).");
                 Add("429", "Too many requests from this credential; see Retry-After.");
                 if (d.RelativePath?.Contains('{') == true) Add("404", "Not found.");
+                if (key is "PUT api/v1/policy" or "POST api/v1/policy/diff" or "POST api/v1/policy/rollback" or "PUT api/v1/services/{name}")
+                    Add("422", "The document parses but breaks its rules: every problem by its path (errors), and the problems list.");
                 return Task.CompletedTask;
             });
         });

@@ -40,9 +40,9 @@ public static class PrincipalsApi
         return TypedResults.Ok(reports.Select((r, i) => new PrincipalReportResult(r.Principal, outcomes[i].ToString())).ToArray());
     }
 
-    private static async Task<Results<Ok<PrincipalStatus>, NotFound<ProblemDetailsLite>>> GetAsync(string id, IFleetClient fleet) =>
+    private static async Task<Results<Ok<PrincipalStatus>, ClientProblemResult>> GetAsync(string id, IFleetClient fleet) =>
         await fleet.GetPrincipalAsync(id) is { } status ? TypedResults.Ok(status)
-            : TypedResults.NotFound(new ProblemDetailsLite("Not found", 404, $"Principal '{id}' has never reported."));
+            : BadRequests.NotFound("id", $"Principal '{id}' has never reported.");
 
     private static async Task<Results<Ok<PrincipalStatus>, ValidationProblem>> ReleaseAsync(string id, ReleaseRequest? body, IFleetClient fleet, HttpContext http)
     {

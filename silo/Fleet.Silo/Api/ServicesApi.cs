@@ -31,17 +31,17 @@ public static class ServicesApi
     }
 
     /// <summary>The spec is the body, as <c>text/yaml</c> or JSON (JSON is YAML); <c>?by=</c> names who applies it.</summary>
-    private static async Task<Results<Ok<ServiceStatus>, UnprocessableEntity<ServiceApplyResult>, ValidationProblem>> ApplyAsync(
+    private static async Task<Results<Ok<ServiceStatus>, ClientProblemResult, ValidationProblem>> ApplyAsync(
         string name, HttpRequest request, IFleetClient fleet)
     {
         using var reader = new StreamReader(request.Body);
         var document = await reader.ReadToEndAsync();
         var by = request.Query["by"].FirstOrDefault();
         var result = await fleet.ApplyServiceAsync(document, Access.Who(request.HttpContext, string.IsNullOrWhiteSpace(by) ? "api" : by), name);
-        return result.Applied ? TypedResults.Ok(result.Status!) : TypedResults.UnprocessableEntity(result);
+        return result.Applied ? TypedResults.Ok(result.Status!) : BadRequests.Invalid("The service spec is not valid; nothing was applied.", result.Problems, new() { ["applied"] = false });
     }
 
-    private static async Task<Results<Ok<ServiceStatus>, NotFound<ProblemDetailsLite>>> GetAsync(string name, IFleetClient fleet) =>
+    private static async Task<Results<Ok<ServiceStatus>, ClientProblemResult>> GetAsync(string name, IFleetClient fleet) =>
         await fleet.GetServiceAsync(name) is { } status ? TypedResults.Ok(status) : NotFound(name);
 
     private static async Task<Results<Ok<ServiceStatus>, ValidationProblem>> ScaleAsync(string name, ScaleRequest? body, IFleetClient fleet, HttpContext http)
@@ -89,8 +89,8 @@ public static class ServicesApi
         return TypedResults.Ok(reports.Select((r, i) => new InstanceReportResult(r.Service, r.Instance, outcomes[i].ToString())).ToArray());
     }
 
-    private static NotFound<ProblemDetailsLite> NotFound(string name) =>
-        TypedResults.NotFound(new ProblemDetailsLite("Not found", 404, $"Service '{name}' is not known (never applied, or deleted)."));
+    private static ClientProblemResult NotFound(string name) =>
+        BadRequests.NotFound("name", $"Service '{name}' is not known (never applied, or deleted).");
 }
 
 /// <summary>Body of <c>POST /services/{name}/deploy</c>: the version to roll out, and the strategy (<c>canary</c>, the default, or <c>rolling</c>).</summary>
