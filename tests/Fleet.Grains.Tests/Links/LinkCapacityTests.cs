@@ -16,7 +16,7 @@ public class LinkCapacityTests(LinkCapacityCluster f) : IClassFixture<LinkCapaci
         var moves = 0;
         var notes = new System.Collections.Concurrent.ConcurrentBag<string>();
         // Per run: the flows' ends and demands, then two rounds of up to three links failing at once (cut or degraded).
-        var flows = Gen.Select(Gen.Int[0, 8], Gen.Int[0, 8], Gen.Int[2, 12]).Array[150];
+        var flows = Gen.Select(Gen.Int[0, 8], Gen.Int[0, 8], Gen.Int[2, 12]).Array[300]; // ~267 with distinct ends
         var failures = Gen.Select(Gen.Int[0, 11], Gen.Bool).Array[1, 3].Array[2];
         await Gen.Select(flows, failures).SampleAsync(async (demands, rounds) =>
         {
@@ -44,6 +44,17 @@ public class LinkCapacityTests(LinkCapacityCluster f) : IClassFixture<LinkCapaci
             foreach (var round in rounds)
             {
                 var failing = round.Select(x => links[x.Item1].Id).Distinct().ToList();
+                // While the flows move, every link's holdings are read again and again: never over capacity mid-move either.
+                using var moving = new CancellationTokenSource();
+                var samples = 0;
+                var watcher = Task.Run(async () =>
+                {
+                    while (!moving.IsCancellationRequested)
+                    {
+                        await AssertWithinCapacityAsync(links, $"while the flows of {string.Join(", ", failing)} move");
+                        samples++;
+                    }
+                });
                 // Every failure of the round at once: their flows move concurrently.
                 for (var probe = 0; probe < 2; probe++)
                     await Task.WhenAll(round.DistinctBy(x => x.Item1).Select(x => f.ProbeAsync([links[x.Item1].Id], up: x.Item2, loss: 30)));
@@ -57,6 +68,9 @@ public class LinkCapacityTests(LinkCapacityCluster f) : IClassFixture<LinkCapaci
                     }
                     return true;
                 }, "every failed link's flows were handled", 30_000);
+                moving.Cancel();
+                await watcher;
+                Assert.True(samples > 0, "the links were read while the flows moved");
                 await AssertWithinCapacityAsync(links, $"after {string.Join(", ", failing)} failed");
                 foreach (var id in failing) notes.Add($"run {r} placed {placed}: {id} {string.Join("; ", (await f.TrailAsync($"link/{id}")).Where(x => x.Kind is DecisionKinds.Executed or DecisionKinds.Denied or DecisionKinds.HealthChanged).Select(x => x.Reason[..Math.Min(140, x.Reason.Length)]))}");
                 // The failed links come back for the next round, past the storm window.
