@@ -111,3 +111,43 @@ public class OversightTests(OversightCluster f) : IClassFixture<OversightCluster
         Assert.Contains(trail, r => r.Kind == DecisionKinds.HandedToHuman && r.Guardrail == Guardrails.ApprovalRejected);
     }
 }
+
+/// <summary>The other default: an approval no one decides is approved when its time is up.</summary>
+public sealed class OversightApproveCluster : FleetTestCluster
+{
+    protected override string PolicyYaml => """
+        oversight:
+          approvals:
+            actions: [reboot]
+            timeout: 5m
+            onTimeout: approve
+        remediation:
+          ladder:
+            - {action: reboot, verifyWindow: 2m}
+            - {action: human}
+        """;
+}
+
+public class OversightApproveOnTimeoutTests(OversightApproveCluster f) : IClassFixture<OversightApproveCluster>
+{
+    [Fact]
+    public async Task AnApprovalNoOneDecides_IsApprovedOnTimeout_WhenThePolicySaysSo_AndTheActionRuns()
+    {
+        var oversight = f.Client.GetGrain<IOversightGrain>(FleetNames.Default);
+        await f.RegisterAsync("ta-1", "d-approve");
+        await f.AdvanceUntilAsync(async () => (await oversight.ListApprovalsAsync(false)).Any(a => a.Subject == "node/ta-1"), "an approval was asked",
+            TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(10), async () => await f.ReportAsync("ta-1", healthy: false));
+        var asked = (await oversight.ListApprovalsAsync(false)).Single(a => a.Subject == "node/ta-1");
+        Assert.Equal("approve", asked.OnTimeout);
+        Assert.DoesNotContain(f.Actuator.History, a => a.Target == "ta-1"); // nothing runs while it waits
+        await f.AdvanceUntilAsync(async () => f.Actuator.History.Any(a => a.Target == "ta-1" && a.Action == "reboot"), "the reboot ran once approved on timeout",
+            TimeSpan.FromMinutes(8), TimeSpan.FromSeconds(10), async () => await f.ReportAsync("ta-1", healthy: false));
+        var decided = (await oversight.ListApprovalsAsync(true)).Single(a => a.Id == asked.Id);
+        Assert.Equal(ApprovalStatus.Approved, decided.Status);
+        Assert.Equal("timeout", decided.DecidedBy);
+        Assert.True(decided.DecidedAt >= asked.ExpiresAt);
+        var trail = await f.TrailAsync("node/ta-1");
+        Assert.Contains(trail, r => r.Kind == DecisionKinds.Approved && r.Reason.Contains("on timeout") && r.Reason.Contains("oversight.approvals.onTimeout: approve"));
+        Assert.Contains(trail, r => r.Kind == DecisionKinds.Executed && r.Action == "reboot");
+    }
+}
