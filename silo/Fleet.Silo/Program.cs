@@ -7,8 +7,9 @@ try
     // Configuration files are read once at start unless asked otherwise: watching them for changes watches the content
     // root and every folder under it — the data folder too, where the embedded store writes all the time (in a profile
     // of a busy silo, a few per cent of its CPU went to the file events of its own writes).
+    // A setting of the user's own wins: on the command line, or DOTNET_/ASPNETCORE_hostBuilder__reloadConfigOnChange.
     if (!args.Any(a => a.Contains("reloadConfigOnChange", StringComparison.OrdinalIgnoreCase))
-        && Environment.GetEnvironmentVariable("DOTNET_hostBuilder__reloadConfigOnChange") is null)
+        && !Environment.GetEnvironmentVariables().Keys.Cast<string>().Any(k => k.EndsWith("hostBuilder__reloadConfigOnChange", StringComparison.OrdinalIgnoreCase)))
         args = [.. args, "--hostBuilder:reloadConfigOnChange=false"];
     var builder = WebApplication.CreateBuilder(args);
     builder.AddFleetSilo();

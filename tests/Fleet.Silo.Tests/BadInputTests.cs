@@ -44,6 +44,7 @@ public class BadInputTests(LoggingSiloFixture f) : IClassFixture<LoggingSiloFixt
         { "GET", "/api/v1/nodes/" + new string('n', 129), "", "", 400, "id", "1 to 128 letters" },
         { "GET", "/api/v1/nodes/never-registered", "", "", 404, "id", "node 'never-registered' is not registered" },
         { "GET", "/api/v1/links/nowhere~void", "", "", 404, "id", "is not defined" },
+        { "POST", "/api/v1/nodes/never-registered/cordon", "{\"reason\":\"r\"}", "application/json", 404, "id", "never-registered" },
         { "GET", "/api/v1/services/never-applied", "", "", 404, "name", "is not known" },
         { "PUT", "/api/v1/policy", "telemetry:\n  reportInterval: sometimes\n", "text/yaml", 422, "telemetry.reportInterval", "sometimes" },
         { "DELETE", "/api/v1/fleet", "", "", 405, "(method)", "accepts GET" },

@@ -97,10 +97,6 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
         return new(400, "The body is not valid JSON.", One("(body)", $"is not valid JSON{where}" + (field == "(body)" ? "" : $" (in {field})")), "malformed-json");
     }
 
-    /// <summary>
-    /// Sets the answer's status and the problem document that will be written for it (by this middleware, logged and
-    /// counted like every client error): for 401, 403 and 429, decided by the authentication and rate-limiting parts.
-    /// </summary>
     /// <summary>The errors in one line: the problem document's <c>detail</c>.</summary>
     public static string Summary(Dictionary<string, string[]> errors) =>
         string.Join("; ", errors.Select(kv => $"{kv.Key}: {string.Join(" ", kv.Value)}"));
@@ -113,7 +109,7 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
 
     /// <summary>A guardrail refused the request: 409, naming the guardrail.</summary>
     public static ClientProblemResult Refused(string message, string guardrail) =>
-        new(409, "Refused by a guardrail.", One("(guardrail)", message), "refused") { Extensions = new Dictionary<string, object?> { ["guardrail"] = guardrail } };
+        new(409, "Refused by a guardrail.", One("(guardrail)", message), "conflict") { Extensions = new Dictionary<string, object?> { ["guardrail"] = guardrail } };
 
     /// <summary>
     /// A document (policy, service spec) that parses but breaks its rules: 422, every problem by its path, and the
@@ -129,6 +125,10 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
         return new(422, title, errors, "invalid-document") { Extensions = extensions };
     }
 
+    /// <summary>
+    /// Sets the answer's status and the problem document that will be written for it (by this middleware, logged and
+    /// counted like every client error): for 401, 403 and 429, decided by the authentication and rate-limiting parts.
+    /// </summary>
     public static void Answer(HttpContext context, int status, string title, string field, string message, string reason)
     {
         context.Response.StatusCode = status;

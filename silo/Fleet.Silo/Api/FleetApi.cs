@@ -80,7 +80,9 @@ public static class FleetApi
         }
         catch (FleetNotFoundException e)
         {
-            return BadRequests.NotFound("(path)", e.Message);
+            // The field is the path's own parameter (a node's id, a service's name), not "(path)", which names an unknown route.
+            var field = context.HttpContext.Request.RouteValues.Keys.FirstOrDefault(k => k is "id" or "name") ?? "(path)";
+            return BadRequests.NotFound(field, e.Message);
         }
         catch (FleetRefusedException e)
         {
@@ -207,7 +209,7 @@ public static class FleetApi
         var (document, _) = await ReadDocumentAsync(request);
         if (string.IsNullOrWhiteSpace(document)) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["document"] = ["is required: send the candidate YAML as text/yaml"] });
         var diff = await fleet.DiffPolicyAsync(document);
-        return diff.Problems.IsEmpty ? TypedResults.Ok(diff) : BadRequests.Invalid("The candidate policy is not valid.", diff.Problems, new() { ["from"] = diff.From });
+        return diff.Problems.IsEmpty ? TypedResults.Ok(diff) : BadRequests.Invalid("The candidate policy is not valid.", diff.Problems, new() { ["from"] = diff.From, ["to"] = diff.To, ["changes"] = diff.Changes });
     }
 
     private static async Task<Results<Ok<PolicyApplyResult>, ClientProblemResult, ValidationProblem>> RollbackPolicyAsync(RollbackRequest? body, IFleetClient fleet, HttpContext http)
@@ -250,7 +252,7 @@ public static class FleetApi
             ReportOutcome.Decommissioned => ("(node)", "the node is decommissioned; it takes no reports"),
             var other => ("(report)", $"was not taken ({other})"),
         };
-        return new ClientProblemResult(409, "The report was not taken.", new() { [field] = [why] }, "report-refused")
+        return new ClientProblemResult(409, "The report was not taken.", new() { [field] = [why] }, "conflict")
         {
             Extensions = new Dictionary<string, object?> { ["outcome"] = result.Outcome, ["health"] = result.Health, ["lastSequence"] = result.LastSequence },
         };

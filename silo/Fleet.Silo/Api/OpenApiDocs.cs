@@ -145,6 +145,10 @@ public static class OpenApiDocs
                 if (d.RelativePath?.Contains('{') == true) Add("404", "Not found.");
                 if (key is "PUT api/v1/policy" or "POST api/v1/policy/diff" or "POST api/v1/policy/rollback" or "PUT api/v1/services/{name}")
                     Add("422", "The document parses but breaks its rules: every problem by its path (errors), and the problems list.");
+                if (key is "POST api/v1/nodes/{id}/telemetry")
+                    Add("409", "The report was not taken (a sequence already taken, expired, ahead of the clock): outcome, health and lastSequence beside the errors.");
+                if (key is "POST api/v1/nodes/{id}/drain")
+                    Add("409", "A guardrail refused the drain: the guardrail's name beside the errors.");
                 return Task.CompletedTask;
             });
         });
