@@ -49,7 +49,7 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
 
     private async Task WriteAsync(HttpContext context, Problem problem)
     {
-        context.Items[ReasonKey] = problem.Reason;
+        Counted(context, problem.Reason);
         var summary = Summary(problem.Errors);
         if (_logBudget.AttemptAcquire().IsAcquired)
         {
@@ -252,7 +252,6 @@ public sealed class ClientProblemResult(int status, string title, Dictionary<str
 
     public int? StatusCode => status;
     public string ContentType => "application/problem+json";
-    public Dictionary<string, string[]> Errors => errors;
 
     public Task ExecuteAsync(HttpContext context)
     {

@@ -285,8 +285,7 @@ public static partial class InputRules
 
         public Problems(Dictionary<string, string[]> existing)
         {
-            if (existing.Count > 0) _byField = [];
-            foreach (var (k, v) in existing) _byField![k] = [.. v];
+            foreach (var (k, v) in existing) (_byField ??= [])[k] = [.. v];
         }
 
         public void Add(string field, string message)
