@@ -8,9 +8,11 @@ namespace Fleet.Simulator;
 
 public sealed record FaultResult(
     string Id, string Kind, string Node, TimeSpan InjectedAt, TimeSpan? DetectedAt, TimeSpan? RecoveredAt,
-    ImmutableArray<string> Actions, bool? Prevented)
+    ImmutableArray<string> Actions, bool? Prevented, TimeSpan? FirstActionAt = null)
 {
     public TimeSpan? TimeToDetect => DetectedAt - InjectedAt;
+    /// <summary>From the fault to the first action the fleet took on its node (the remedy, or the first rung of it).</summary>
+    public TimeSpan? TimeToAct => FirstActionAt - InjectedAt;
     public TimeSpan? TimeToRecover => RecoveredAt - InjectedAt;
 }
 

@@ -115,7 +115,9 @@ public sealed class Simulation
             var step = _scenario.ReportInterval;
             for (var t = TimeSpan.Zero; t < _scenario.Duration && !ct.IsCancellationRequested; t += step)
             {
-                while (schedule.Count > 0 && schedule.Peek().At <= t) Inject(schedule.Dequeue(), t);
+                // A fault is stamped with the run's clock, as detections and actions are (in real time that clock also
+                // counted the registration, which the step count t does not; on simulated time the two are the same).
+                while (schedule.Count > 0 && schedule.Peek().At <= t) Inject(schedule.Dequeue(), Now);
                 await AdvanceAsync(step, ct);
                 // A step's work: from the interval's tick to the last report, action and check of that interval.
                 var stepWatch = Stopwatch.StartNew();

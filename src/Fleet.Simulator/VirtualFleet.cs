@@ -55,7 +55,7 @@ public sealed class FaultResultBuilder(string id, FaultKind kind, string node, T
     public List<(TimeSpan At, string Action)> Actions { get; } = [];
 
     public FaultResult Build() => new(Id, Kind.ToString(), Node, InjectedAt, DetectedAt, RecoveredAt,
-        [.. Actions.Select(a => $"{Scorecard.Clock(a.At)} {a.Action}")], Prevented);
+        [.. Actions.Select(a => $"{Scorecard.Clock(a.At)} {a.Action}")], Prevented, Actions.Count > 0 ? Actions[0].At : null);
 }
 
 /// <summary>

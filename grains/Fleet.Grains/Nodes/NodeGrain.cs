@@ -310,9 +310,19 @@ public sealed partial class NodeGrain(
                 evidence: change.Evidence, rule: RuleFor(change.To));
     }
 
-    /// <summary>One pass of the remediation loop: compare what is with what should be, and take the next step.</summary>
+    /// <summary>
+    /// One pass of the remediation loop: compare what is with what should be, and take the next step. A node with no case
+    /// that needs neither a remedy nor a prevention has no step to take (the common report): the case machine is not run.
+    /// </summary>
     private Task ReconcileAsync(DateTimeOffset now) =>
-        S.Registration is null || S.Admin == AdminState.Decommissioned ? Task.CompletedTask : StepAsync(CaseEvent.Tick, now);
+        S.Registration is null || S.Admin == AdminState.Decommissioned || S.Case is null && Needs() is (false, false)
+            ? Task.CompletedTask
+            : StepAsync(CaseEvent.Tick, now);
+
+    /// <summary>Whether the node's judged health calls for a remedy (Unhealthy, not being drained) or a prevention (memory forecast to run out, in service).</summary>
+    private (bool Remedy, bool Prevention) Needs() =>
+        (S.Health.Health == HealthState.Unhealthy && S.Admin != AdminState.Draining,
+         S.Admin == AdminState.None && S.Health.HasCondition(ConditionTypes.MemoryExhaustionForecast));
 
     /// <summary>Steps the case machine with one event and carries out its effects, in order.</summary>
     private async Task<CaseStepResult?> StepAsync(CaseEvent e, DateTimeOffset now)
@@ -385,11 +395,12 @@ public sealed partial class NodeGrain(
     {
         var judged = S.Health.Health;
         var forecast = S.Health.HasCondition(ConditionTypes.MemoryExhaustionForecast);
+        var (remedy, prevention) = Needs();
         // Only a policy that learns needs the symptom's signature (it is built on every step, for every node with a case).
         var signature = _policy.Learning.Enabled ? Fleet.Core.Learning.OutcomeTable.Signature(S.Health.Conditions.Select(c => c.Type)) : null;
         return new CaseSubject(Actor, Id, judged,
-            NeedsRemedy: judged == HealthState.Unhealthy && S.Admin != AdminState.Draining,
-            NeedsPrevention: forecast && S.Admin == AdminState.None,
+            NeedsRemedy: remedy,
+            NeedsPrevention: prevention,
             Forecast: forecast, S.Health.LastReportAt, Symptom, Evidence, ScopesOf(reg, now), BasisOf(S.Health))
         {
             Signature = signature,

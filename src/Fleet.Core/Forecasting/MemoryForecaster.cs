@@ -4,10 +4,27 @@ using Fleet.Abstractions.Nodes;
 
 namespace Fleet.Core.Forecasting;
 
+/// <summary>
+/// One memory sample: 16 bytes in memory (the instant as UTC ticks), where a <see cref="DateTimeOffset"/> field made it
+/// 24 — a node keeps up to 30. Stored as before (the instant, then the bytes), so samples written by earlier builds read.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("fleet.MemorySample")]
-public readonly record struct MemorySample(
-    [property: Id(0)] DateTimeOffset At,
-    [property: Id(1)] long UsedBytes);
+public record struct MemorySample
+{
+    [NonSerialized] private long _atUtcTicks;
+
+    public MemorySample(DateTimeOffset at, long usedBytes)
+    {
+        _atUtcTicks = at.UtcTicks;
+        UsedBytes = usedBytes;
+    }
+
+    /// <summary>When it was taken, in UTC (an instant equal to the one given).</summary>
+    // The setters are internal, for the serializer (generated in this assembly): a sample does not change once taken.
+    [Id(0)] public DateTimeOffset At { readonly get => new(_atUtcTicks, TimeSpan.Zero); internal set => _atUtcTicks = value.UtcTicks; }
+
+    [Id(1)] public long UsedBytes { readonly get; internal set; }
+}
 
 /// <summary>The window of memory samples a node keeps for its forecast.</summary>
 public static class MemoryWindow

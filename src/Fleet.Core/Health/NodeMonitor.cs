@@ -28,27 +28,25 @@ public static class NodeMonitor
             return new Judgement(model, ReportOutcome.Expired, null);
 
         var hp = policy.Health;
-        var conditions = ImmutableArray.CreateBuilder<NodeCondition>();
-        var evidence = ImmutableDictionary.CreateBuilder<string, string>();
-        evidence["sequence"] = report.Sequence.ToString();
-
-        var failed = report.Checks.IsDefault ? [] : report.Checks.Where(c => !c.Passed).ToArray();
-        var failedStreak = failed.Length > 0 ? model.FailedStreak + 1 : 0;
-        var passingStreak = failed.Length > 0 ? 0 : model.PassingStreak + 1;
-        foreach (var check in failed)
-        {
-            var detail = string.IsNullOrWhiteSpace(check.Detail) ? "" : $" ({check.Detail})";
-            conditions.Add(new NodeCondition(ConditionTypes.CheckFailed,
-                $"check '{check.Name}' failed{detail}, {failedStreak} report(s) in a row", receivedAt));
-            evidence[$"check.{check.Name}"] = "failed" + detail;
-        }
-        if (failed.Length > 0) evidence["failedStreak"] = $"{failedStreak} (Unhealthy at {hp.UnhealthyAfterFailedReports})";
+        // Built only for what is wrong; a plain healthy report allocates no condition, sentence or evidence (the
+        // evidence and the reason are written only when the health changes, which is when they are recorded).
+        ImmutableArray<NodeCondition>.Builder? conditions = null;
+        var checks = report.Checks.IsDefault ? [] : report.Checks;
+        var failedCount = 0;
+        foreach (var check in checks) if (!check.Passed) failedCount++;
+        var failedStreak = failedCount > 0 ? model.FailedStreak + 1 : 0;
+        var passingStreak = failedCount > 0 ? 0 : model.PassingStreak + 1;
+        if (failedCount > 0)
+            foreach (var check in checks)
+                if (!check.Passed)
+                    Add(ref conditions, new NodeCondition(ConditionTypes.CheckFailed,
+                        $"check '{check.Name}' failed{Detail(check)}, {failedStreak} report(s) in a row", receivedAt));
 
         var memoryPercent = report.MemoryTotalBytes > 0 ? 100.0 * report.MemoryUsedBytes / report.MemoryTotalBytes : 0;
         var breach = false;
-        breach |= Threshold(conditions, evidence, ConditionTypes.CpuPressure, "CPU", report.CpuPercent, hp.CpuDegradedPercent, receivedAt);
-        breach |= Threshold(conditions, evidence, ConditionTypes.MemoryPressure, "memory", memoryPercent, hp.MemoryDegradedPercent, receivedAt);
-        breach |= Threshold(conditions, evidence, ConditionTypes.DiskPressure, "disk", report.DiskUsedPercent, hp.DiskDegradedPercent, receivedAt);
+        breach |= Threshold(ref conditions, ConditionTypes.CpuPressure, "CPU", report.CpuPercent, hp.CpuDegradedPercent, receivedAt);
+        breach |= Threshold(ref conditions, ConditionTypes.MemoryPressure, "memory", memoryPercent, hp.MemoryDegradedPercent, receivedAt);
+        breach |= Threshold(ref conditions, ConditionTypes.DiskPressure, "disk", report.DiskUsedPercent, hp.DiskDegradedPercent, receivedAt);
 
         var samples = MemoryWindow.Append(model.MemorySamples, new MemorySample(report.Timestamp, report.MemoryUsedBytes), policy.Forecast.MaxSamples);
         var forecast = MemoryForecaster.Forecast(samples, report.MemoryTotalBytes);
@@ -57,30 +55,27 @@ public static class NodeMonitor
         if (forecastBreach)
         {
             var perMinute = (long)(forecast.BytesPerSecond * 60);
-            conditions.Add(new NodeCondition(ConditionTypes.MemoryExhaustionForecast,
+            Add(ref conditions, new NodeCondition(ConditionTypes.MemoryExhaustionForecast,
                 $"memory will run out in about {Format.Duration(forecast.TimeToExhaustion!.Value)} " +
                 $"({Format.Bytes(report.MemoryUsedBytes)} of {Format.Bytes(report.MemoryTotalBytes)} used, rising {Format.Bytes(perMinute)}/min; " +
                 $"horizon {Format.Duration(policy.Forecast.Horizon)})", receivedAt));
-            evidence["forecast.timeToExhaustion"] = Format.Duration(forecast.TimeToExhaustion!.Value);
-            evidence["forecast.horizon"] = Format.Duration(policy.Forecast.Horizon);
-            evidence["forecast.samples"] = samples.Length.ToString();
         }
 
         var breachStreak = breach || forecastBreach ? model.BreachStreak + 1 : 0;
-        var cleanStreak = failed.Length == 0 && !breach && !forecastBreach ? model.CleanStreak + 1 : 0;
+        var cleanStreak = failedCount == 0 && !breach && !forecastBreach ? model.CleanStreak + 1 : 0;
 
         var previous = model.Health;
         HealthState next;
         if (failedStreak >= hp.UnhealthyAfterFailedReports) next = HealthState.Unhealthy;
         else if (previous == HealthState.Unhealthy && passingStreak < hp.RecoverAfterReports) next = HealthState.Unhealthy;
-        else if (failed.Length > 0 || forecastBreach) next = HealthState.Degraded;
+        else if (failedCount > 0 || forecastBreach) next = HealthState.Degraded;
         else if (breach) next = previous == HealthState.Degraded || breachStreak >= hp.DegradeAfterReports ? HealthState.Degraded : HealthState.Healthy;
         else if (previous is HealthState.Degraded or HealthState.Unhealthy) next = cleanStreak >= hp.RecoverAfterReports ? HealthState.Healthy : HealthState.Degraded;
         else next = HealthState.Healthy;
 
         var updated = model with
         {
-            Conditions = Carry(model.Conditions, conditions.ToImmutable()),
+            Conditions = conditions is null ? [] : Carry(model.Conditions, conditions.ToImmutable()),
             LastSequence = report.Sequence,
             LastReportAt = receivedAt,
             ReportExpiresAt = expiresAt,
@@ -93,11 +88,41 @@ public static class NodeMonitor
             LastReport = report,
             BootId = report.BootId ?? model.BootId,
         };
-        return Transition(updated, next, receivedAt, ReportReason(next, previous, updated, hp), evidence.ToImmutable(), ReportOutcome.Accepted) with
-        {
-            NewBootFrom = newBoot ? model.BootId ?? "(none)" : null,
-        };
+        var judgement = next == previous
+            ? new Judgement(updated, ReportOutcome.Accepted, null)
+            : Transition(updated, next, receivedAt, ReportReason(next, previous, updated, hp),
+                ReportEvidence(report, checks, failedStreak, memoryPercent, forecastBreach ? forecast : null, samples.Length, policy), ReportOutcome.Accepted);
+        return newBoot ? judgement with { NewBootFrom = model.BootId ?? "(none)" } : judgement;
     }
+
+    private static string Detail(CheckResult check) => string.IsNullOrWhiteSpace(check.Detail) ? "" : $" ({check.Detail})";
+
+    private static void Add(ref ImmutableArray<NodeCondition>.Builder? conditions, NodeCondition condition) =>
+        (conditions ??= ImmutableArray.CreateBuilder<NodeCondition>()).Add(condition);
+
+    /// <summary>The figures behind a report's change of health: its sequence, failed checks, the three thresholds and the forecast.</summary>
+    private static ImmutableDictionary<string, string> ReportEvidence(TelemetryReport report, ImmutableArray<CheckResult> checks, int failedStreak,
+        double memoryPercent, MemoryForecast? breachingForecast, int samples, FleetPolicy policy)
+    {
+        var hp = policy.Health;
+        var evidence = ImmutableDictionary.CreateBuilder<string, string>();
+        evidence["sequence"] = report.Sequence.ToString();
+        foreach (var check in checks)
+            if (!check.Passed) evidence[$"check.{check.Name}"] = "failed" + Detail(check);
+        if (failedStreak > 0) evidence["failedStreak"] = $"{failedStreak} (Unhealthy at {hp.UnhealthyAfterFailedReports})";
+        evidence["CPU"] = Figure(report.CpuPercent, hp.CpuDegradedPercent);
+        evidence["memory"] = Figure(memoryPercent, hp.MemoryDegradedPercent);
+        evidence["disk"] = Figure(report.DiskUsedPercent, hp.DiskDegradedPercent);
+        if (breachingForecast is not null)
+        {
+            evidence["forecast.timeToExhaustion"] = Format.Duration(breachingForecast.TimeToExhaustion!.Value);
+            evidence["forecast.horizon"] = Format.Duration(policy.Forecast.Horizon);
+            evidence["forecast.samples"] = samples.ToString();
+        }
+        return evidence.ToImmutable();
+    }
+
+    private static string Figure(double value, double threshold) => $"{Format.Percent(value)} (threshold {Format.Percent(threshold)})";
 
     /// <summary>Keeps a peer's latest view of the node; an older view than the one kept is ignored.</summary>
     public static NodeHealthModel OnPeerView(NodeHealthModel model, PeerView view) =>
@@ -199,12 +224,10 @@ public static class NodeMonitor
     private static string Verb(IReadOnlyList<PeerView> views, string plural, string singular) =>
         views.Count == 1 && views[0].ObserverNodeId == PeerView.SiloProbe ? singular : plural;
 
-    private static bool Threshold(ImmutableArray<NodeCondition>.Builder conditions, ImmutableDictionary<string, string>.Builder evidence,
-        string type, string what, double value, double threshold, DateTimeOffset now)
+    private static bool Threshold(ref ImmutableArray<NodeCondition>.Builder? conditions, string type, string what, double value, double threshold, DateTimeOffset now)
     {
-        evidence[what] = $"{Format.Percent(value)} (threshold {Format.Percent(threshold)})";
         if (value < threshold) return false;
-        conditions.Add(new NodeCondition(type, $"{what} at {Format.Percent(value)}, at or above the {Format.Percent(threshold)} threshold", now));
+        Add(ref conditions, new NodeCondition(type, $"{what} at {Format.Percent(value)}, at or above the {Format.Percent(threshold)} threshold", now));
         return true;
     }
 
