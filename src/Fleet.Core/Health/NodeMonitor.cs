@@ -85,7 +85,7 @@ public static class NodeMonitor
             CleanStreak = cleanStreak,
             MemorySamples = samples,
             Forecast = forecast,
-            LastReport = report,
+            LastReport = Kept(model.LastReport, report),
             BootId = report.BootId ?? model.BootId,
         };
         var judgement = next == previous
@@ -93,6 +93,25 @@ public static class NodeMonitor
             : Transition(updated, next, receivedAt, ReportReason(next, previous, updated, hp),
                 ReportEvidence(report, checks, failedStreak, memoryPercent, forecastBreach ? forecast : null, samples.Length, policy), ReportOutcome.Accepted);
         return newBoot ? judgement with { NewBootFrom = model.BootId ?? "(none)" } : judgement;
+    }
+
+    /// <summary>
+    /// The report a node keeps as its last, sharing whatever did not change: its checks, source and boot id as the
+    /// node's previous report had them, and passing checks and sources as other nodes report them (<see cref="SharedReportParts"/>).
+    /// Each report arrives with fresh copies of the same few strings and arrays; kept as they came, they would outlive the
+    /// call in every node (a million copies of "the same" checks) and be collected only as old objects.
+    /// </summary>
+    public static TelemetryReport Kept(TelemetryReport? before, TelemetryReport report)
+    {
+        var checks = report.Checks.IsDefaultOrEmpty ? ImmutableArray<CheckResult>.Empty
+            : before is not null && !before.Checks.IsDefault && before.Checks.AsSpan().SequenceEqual(report.Checks.AsSpan()) ? before.Checks
+            : SharedReportParts.Checks(report.Checks);
+        var peers = report.Peers.IsDefaultOrEmpty ? ImmutableArray<PeerProbe>.Empty : report.Peers;
+        var source = before is not null && report.Source == before.Source ? before.Source : SharedReportParts.Text(report.Source);
+        var bootId = before is not null && report.BootId == before.BootId ? before.BootId : report.BootId;
+        return checks == report.Checks && peers == report.Peers && ReferenceEquals(source, report.Source) && ReferenceEquals(bootId, report.BootId)
+            ? report
+            : report with { Checks = checks, Peers = peers, Source = source, BootId = bootId };
     }
 
     private static string Detail(CheckResult check) => string.IsNullOrWhiteSpace(check.Detail) ? "" : $" ({check.Detail})";

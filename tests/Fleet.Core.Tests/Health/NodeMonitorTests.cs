@@ -140,4 +140,58 @@ public class NodeMonitorTests
         Assert.DoesNotContain(m.Conditions, c => c.Type == ConditionTypes.MemoryExhaustionForecast);
         Assert.Null(m.Forecast!.TimeToExhaustion);
     }
+
+    /// <summary>The figures of a change of health are written when it changes (and only then): every figure is there.</summary>
+    [Fact]
+    public void OnReport_ChangeOfHealth_CarriesEveryFigure_NoChangeCarriesNone()
+    {
+        var first = NodeMonitor.OnReport(NodeHealthModel.Initial(T0), Report(1, T0, cpu: 12.5), T0, Policy);
+        var evidence = first.Change!.Evidence;
+        Assert.Equal("1", evidence["sequence"]);
+        Assert.StartsWith("12.5", evidence["CPU"]);
+        Assert.Contains("threshold", evidence["memory"]);
+        Assert.Contains("threshold", evidence["disk"]);
+        Assert.DoesNotContain("failedStreak", evidence.Keys);
+
+        var same = NodeMonitor.OnReport(first.Model, Report(2, T0.AddSeconds(10)), T0.AddSeconds(10), Policy);
+        Assert.Null(same.Change);
+        Assert.Equal(HealthState.Healthy, same.Model.Health);
+
+        var failing = NodeMonitor.OnReport(same.Model, Report(3, T0.AddSeconds(20), checkOk: false), T0.AddSeconds(20), Policy);
+        Assert.Equal(HealthState.Degraded, failing.Change!.To);
+        Assert.Equal("failed (503)", failing.Change.Evidence["check.http"]);
+        Assert.Equal($"1 (Unhealthy at {Policy.Health.UnhealthyAfterFailedReports})", failing.Change.Evidence["failedStreak"]);
+        Assert.Contains(failing.Model.Conditions, c => c.Type == ConditionTypes.CheckFailed && c.Reason == "check 'http' failed (503), 1 report(s) in a row");
+    }
+
+    /// <summary>
+    /// Reports arrive as fresh copies (deserialized per message): what did not change is kept once — the node's own
+    /// earlier checks and source, and passing checks as another node reports them — while what the report says is kept exactly.
+    /// </summary>
+    [Fact]
+    public void KeptReport_SharesUnchangedParts_WithTheNodesEarlierReportAndOtherNodes()
+    {
+        static TelemetryReport Fresh(long seq, DateTimeOffset at, bool ok = true) =>
+            new(seq, at, TimeSpan.FromSeconds(30), 10, 2 * Gi, 16 * Gi, 20,
+                [new CheckResult(new string("disk-io".AsSpan()), ok, ok ? null : new string("timeout".AsSpan()))], new string("agent-7".AsSpan()));
+
+        var a = Feed(NodeHealthModel.Initial(T0), Fresh(1, T0));
+        var b = Feed(NodeHealthModel.Initial(T0), Fresh(1, T0));
+        Assert.True(a.LastReport!.Checks == b.LastReport!.Checks, "two nodes' equal passing checks are one list");
+        Assert.Same(a.LastReport.Source, b.LastReport.Source);
+
+        var a2 = Feed(a, Fresh(2, T0.AddSeconds(10)));
+        Assert.True(a2.LastReport!.Checks == a.LastReport.Checks);
+        Assert.Equal(2, a2.LastReport.Sequence);
+        Assert.Equal(T0.AddSeconds(10), a2.LastReport.Timestamp);
+
+        // A failing check (with its detail) is kept as it came, never pooled; its content is the report's.
+        var failing = Fresh(3, T0.AddSeconds(20), ok: false);
+        var a3 = Feed(a2, failing);
+        Assert.Equal(failing.Checks.ToArray(), a3.LastReport!.Checks.ToArray());
+        Assert.False(a3.LastReport.Checks == a2.LastReport.Checks);
+        var b3 = Feed(b, Fresh(2, T0.AddSeconds(20), ok: false));
+        Assert.False(a3.LastReport.Checks == b3.LastReport!.Checks);
+        Assert.Equal(a3.LastReport.Checks.ToArray(), b3.LastReport.Checks.ToArray());
+    }
 }
