@@ -66,6 +66,9 @@ public sealed partial class NodeGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _watchingSince = time.GetUtcNow();
+        // The stored registration's domain, capacity and labels, as one copy with other nodes' (a memory matter only: not a change to write).
+        if (S.Registration is { } stored && SharedParts.Registration(stored) is var shared && !ReferenceEquals(shared, stored))
+            state.State = S with { Registration = shared };
         _written = state.RecordExists ? WrittenMark.Of(S, _watchingSince) : null;
         _policy = await policies.GetAsync();
         metrics.NodeEntered(S.Effective);
@@ -98,6 +101,7 @@ public sealed partial class NodeGrain(
     {
         var now = time.GetUtcNow();
         if (trace.On) trace.Add(new TraceEntry { Kind = TraceKinds.Register, At = now, Node = Id, Registration = registration });
+        registration = SharedParts.Registration(registration);
         _policy = policies.Current;
         var previous = S.Registration;
         if (previous is not null && previous.Domain != registration.Domain)

@@ -97,7 +97,7 @@ public static class NodeMonitor
 
     /// <summary>
     /// The report a node keeps as its last, sharing whatever did not change: its checks, source and boot id as the
-    /// node's previous report had them, and passing checks and sources as other nodes report them (<see cref="SharedReportParts"/>).
+    /// node's previous report had them, and passing checks and sources as other nodes report them (<see cref="SharedParts"/>).
     /// Each report arrives with fresh copies of the same few strings and arrays; kept as they came, they would outlive the
     /// call in every node (a million copies of "the same" checks) and be collected only as old objects.
     /// </summary>
@@ -105,9 +105,9 @@ public static class NodeMonitor
     {
         var checks = report.Checks.IsDefaultOrEmpty ? ImmutableArray<CheckResult>.Empty
             : before is not null && !before.Checks.IsDefault && before.Checks.AsSpan().SequenceEqual(report.Checks.AsSpan()) ? before.Checks
-            : SharedReportParts.Checks(report.Checks);
+            : SharedParts.Checks(report.Checks);
         var peers = report.Peers.IsDefaultOrEmpty ? ImmutableArray<PeerProbe>.Empty : report.Peers;
-        var source = before is not null && report.Source == before.Source ? before.Source : SharedReportParts.Text(report.Source);
+        var source = before is not null && report.Source == before.Source ? before.Source : SharedParts.Text(report.Source);
         var bootId = before is not null && report.BootId == before.BootId ? before.BootId : report.BootId;
         return checks == report.Checks && peers == report.Peers && ReferenceEquals(source, report.Source) && ReferenceEquals(bootId, report.BootId)
             ? report
