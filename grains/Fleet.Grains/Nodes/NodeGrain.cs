@@ -29,10 +29,9 @@ namespace Fleet.Grains.Nodes;
 [GrainType(Subjects.NodeKind)]
 public sealed partial class NodeGrain(
     [PersistentState("node", StorageNames.Fleet)] IPersistentState<NodeState> state,
-    [PersistentState("placements", StorageNames.Fleet)] IPersistentState<NodePlacements> placements,
     NodeGrainServices services) : Grain, INodeGrain
 {
-    private readonly List<DecisionRecord> _pending = [];
+    private List<DecisionRecord>? _pending; // made on the node's first record, let go when flushed: most nodes record nothing for long stretches
     private DateTimeOffset _watchingSince;
     private FleetPolicy _policy = FleetPolicy.Default;
     private bool _dirty;
@@ -102,6 +101,7 @@ public sealed partial class NodeGrain(
         var now = time.GetUtcNow();
         if (trace.On) trace.Add(new TraceEntry { Kind = TraceKinds.Register, At = now, Node = Id, Registration = registration });
         registration = SharedParts.Registration(registration);
+        await LoadPlacementsAsync();
         _policy = policies.Current;
         var previous = S.Registration;
         if (previous is not null && previous.Domain != registration.Domain)
@@ -161,7 +161,12 @@ public sealed partial class NodeGrain(
         return new ReportResult(ReportOutcome.Accepted, S.Effective, S.Health.LastSequence);
     }
 
-    public Task<NodeStatus?> GetStatusAsync() => Task.FromResult(S.Registration is null ? null : Status());
+    public async Task<NodeStatus?> GetStatusAsync()
+    {
+        if (S.Registration is null) return null;
+        await LoadPlacementsAsync();
+        return Status();
+    }
 
     public Task<NodeStatus> CordonAsync(string by, string? reason)
     {
@@ -185,6 +190,7 @@ public sealed partial class NodeGrain(
     {
         Traced(TraceKinds.Drain, by, reason, force);
         if (S.Registration is not { } reg) throw new NodeNotRegisteredException(Id);
+        await LoadPlacementsAsync();
         if (S.Admin == AdminState.Draining) return Status();
         var now = time.GetUtcNow();
         _policy = policies.Current;
@@ -202,7 +208,7 @@ public sealed partial class NodeGrain(
         Record(DecisionKinds.Permitted, $"Permitted drain on node {Id} for {by}{(force ? " (forced)" : "")}: {decision.Reason} (lease until {decision.ExpiresAt:HH:mm:ss} UTC).",
             ActionNames.Drain, rule: force ? "operator --force" : null);
         await SetAdminAsync(AdminState.Draining, by, reason, "Drained");
-        if (!HostsInstances(now)) await ReleaseDrainLeaseAsync(now);
+        if (!await HostsInstancesAsync(now)) await ReleaseDrainLeaseAsync(now);
         await CommitAsync(now);
         return Status();
     }
@@ -255,7 +261,7 @@ public sealed partial class NodeGrain(
         await ConfirmSilenceAsync(now);
         await PublishHealthAsync(now);
         await ReconcileAsync(now);
-        if (S.DrainLease is { } lease && (now >= lease.ExpiresAt || !HostsInstances(now))) await ReleaseDrainLeaseAsync(now);
+        if (S.DrainLease is { } lease && (now >= lease.ExpiresAt || !await HostsInstancesAsync(now))) await ReleaseDrainLeaseAsync(now);
         await CommitAsync(now);
         metrics.Decision(time.GetElapsedTime(started));
     }
@@ -332,6 +338,7 @@ public sealed partial class NodeGrain(
     private async Task<CaseStepResult?> StepAsync(CaseEvent e, DateTimeOffset now)
     {
         if (S.Registration is not { } reg) return null;
+        await LoadPlacementsAsync(); // a case's lease covers the services with an instance here
         // A case about to open or climb a rung reads what the ladder has learned (one read per silo every few seconds).
         if (_policy.Learning.Enabled && (S.Case is null ? S.Health.Health == HealthState.Unhealthy : S.Case.Phase is RemediationPhase.Verifying or RemediationPhase.Acting))
             await learned.RefreshAsync();
@@ -415,6 +422,7 @@ public sealed partial class NodeGrain(
     private async Task<NodeStatus> SetAdminAsync(AdminState admin, string by, string? reason, string verb)
     {
         if (S.Registration is null) throw new NodeNotRegisteredException(Id);
+        await LoadPlacementsAsync();
         var now = time.GetUtcNow();
         _policy = policies.Current;
         if (admin != AdminState.Draining) await ReleaseDrainLeaseAsync(now, "the drain was lifted");
@@ -455,9 +463,9 @@ public sealed partial class NodeGrain(
 
     private Task FlushAuditAsync()
     {
-        var flushed = audit.FlushAsync(_pending);
-        if (_pending.Capacity > 0) _pending.Capacity = 0; // most nodes record nothing for long stretches: keep no buffer between records
-        return flushed;
+        if (_pending is not { } pending) return Task.CompletedTask;
+        _pending = null;
+        return audit.FlushAsync(pending);
     }
 
     /// <summary>
@@ -504,12 +512,14 @@ public sealed partial class NodeGrain(
         {
             metrics.NodeMoved(S.Effective, effective);
             var judgedTo = S.Health.Health;
-            if (!(effective == judgedTo && _pending.Any(r => r.Kind == DecisionKinds.HealthChanged)))
+            if (!(effective == judgedTo && _pending?.Any(r => r.Kind == DecisionKinds.HealthChanged) == true))
                 Record(DecisionKinds.HealthChanged, $"Node {Id} is now {effective} (was {S.Effective}){PhaseNote(effective)}.", rule: RuleFor(effective));
             state.State = S with { Effective = effective, EffectiveSince = now };
             _dirty = true;
         }
-        if ((moved || force) && S.Registration is { } reg)
+        if (!moved && !force) return;
+        await LoadPlacementsAsync(); // the domain's row carries the node's free room; the services hosted here are told
+        if (S.Registration is { } reg)
             await Domain(reg.Domain).ReportMemberAsync(Summary(reg));
         if (moved) NotifyServices();
     }
@@ -553,7 +563,7 @@ public sealed partial class NodeGrain(
             : S.Case?.CaseId == caseId ? S.Case.TraceParent
             : _closingCase?.CaseId == caseId ? _closingCase.TraceParent : null;
         using var step = CaseTracing.Step(CaseTracing.StepOf(d.Kind), trace, Actor, d.Action, d.Reason);
-        _pending.Add(Decisions.Create(time.GetUtcNow(), Actor, Actor, d.Kind, d.Reason, _policy.Version, d.Action, d.Evidence, d.Rule, d.Guardrail,
+        (_pending ??= []).Add(Decisions.Create(time.GetUtcNow(), Actor, Actor, d.Kind, d.Reason, _policy.Version, d.Action, d.Evidence, d.Rule, d.Guardrail,
             d.Outcome, incidentId: d.IncidentId, caseId: d.CaseId));
     }
 

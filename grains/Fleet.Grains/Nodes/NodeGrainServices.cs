@@ -2,7 +2,9 @@ using Fleet.Grains.Actuators;
 using Fleet.Grains.Audit;
 using Fleet.Grains.Policy;
 using Fleet.Grains.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Orleans.Storage;
 
 namespace Fleet.Grains.Nodes;
 
@@ -12,8 +14,10 @@ namespace Fleet.Grains.Nodes;
 /// </summary>
 public sealed class NodeGrainServices(
     PolicyCache policies, IAuditStore audit, Supervision.IMemberStore members, ActionExecutor executor, DirectProber prober, NodeWakeups wakeups,
-    FleetMetrics metrics, TimeProvider time, Learning.LearningCache learned, Tracing.TraceRecorder trace, ILogger<NodeGrain> log)
+    FleetMetrics metrics, TimeProvider time, Learning.LearningCache learned, Tracing.TraceRecorder trace, ILogger<NodeGrain> log,
+    IServiceProvider provider)
 {
+    private IGrainStorage? _storage;
     public PolicyCache Policies { get; } = policies;
     public IAuditStore Audit { get; } = audit;
     public Supervision.IMemberStore Members { get; } = members;
@@ -25,6 +29,9 @@ public sealed class NodeGrainServices(
     public Learning.LearningCache Learned { get; } = learned;
     public Tracing.TraceRecorder Trace { get; } = trace;
     public ILogger<NodeGrain> Log { get; } = log;
+
+    /// <summary>The fleet's grain storage, for the state a node reads on first use (its placements) rather than on activation.</summary>
+    public IGrainStorage Storage => _storage ??= provider.GetRequiredKeyedService<IGrainStorage>(StorageNames.Fleet);
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, System.Collections.Immutable.ImmutableArray<string>> _domainScopes = new(StringComparer.Ordinal);
 

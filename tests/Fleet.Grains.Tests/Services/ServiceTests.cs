@@ -117,6 +117,33 @@ public class ServiceTests(ServiceCluster f) : IClassFixture<ServiceCluster>
     }
 
     [Fact]
+    public async Task PlacementsReadOnFirstUse_SurviveReactivation_AndStillCount()
+    {
+        await NodesAsync(("lz-1", "d-lz", false));
+        var grain = f.Node("lz-1");
+        var ask = new PlacementAsk("svc-lz", "i0", 3, 4 * FleetTestCluster.Gi, ImmutableDictionary<string, string>.Empty, TimeSpan.FromMinutes(2));
+        Assert.True((await grain.ReserveAsync(ask)).Accepted);
+        Assert.True(await grain.ConfirmAsync("svc-lz", "i0"));
+
+        // A new activation reads the node's state, not its placements; a plain report does not need them either.
+        await grain.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        await f.ReportAsync("lz-1");
+        var offer = await grain.OfferAsync(ask with { Instance = "i1", CpuCores = 6 });
+        Assert.False(offer.Accepts, "the confirmed instance's 3 cores still count after reactivation: 6 more do not fit in 8");
+        Assert.Contains("full", offer.Refusal);
+        var held = Assert.Single((await grain.GetStatusAsync())!.Placements);
+        Assert.Equal(("svc-lz", "i0", 3.0, true), (held.Service, held.Instance, held.CpuCores, held.Confirmed));
+
+        // Read first by a status query after another reactivation, then released and written back.
+        await grain.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        Assert.Single((await grain.GetStatusAsync())!.Placements);
+        await grain.ReleasePlacementAsync("svc-lz", "i0");
+        await grain.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        Assert.True((await grain.OfferAsync(ask with { Instance = "i1", CpuCores = 6 })).Accepts, "released: the room is free after reactivation");
+        Assert.Empty((await grain.GetStatusAsync())!.Placements);
+    }
+
+    [Fact]
     public async Task TwoServicesRacingForTheLastRoom_OnlyOneGetsIt()
     {
         // Their own label: the loser stays Pending for good, and must not take a node another test adds later.
