@@ -4,7 +4,18 @@ using Fleet.Abstractions.Links;
 
 namespace Fleet.Grains.Tests.Links;
 
-public class LinkCapacityCluster : LinkCluster;
+/// <summary>
+/// The link cluster with the network's storm brake out of reach: this property is about capacity, and the grids of earlier
+/// runs, no longer probed, go stale together — counted as links losing their probes, they engaged the brake in a later run
+/// now and then, which held that run's reroutes and left the property hardly exercised. The brake has tests of its own.
+/// </summary>
+public class LinkCapacityCluster : LinkCluster
+{
+    protected override string PolicyYaml => base.PolicyYaml + """
+
+          storm: {minLinks: 1000000}
+        """;
+}
 
 /// <summary>Concurrent reroutes of hundreds of flows never put more on a link than it carries, whatever fails.</summary>
 public class LinkCapacityTests(LinkCapacityCluster f) : IClassFixture<LinkCapacityCluster>
