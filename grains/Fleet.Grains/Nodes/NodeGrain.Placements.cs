@@ -35,6 +35,12 @@ public sealed partial class NodeGrain
     /// </summary>
     private GrainState<NodePlacements>? _placements;
 
+    /// <summary>
+    /// What every node whose placements row was never written holds once it has looked (most nodes: they host nothing),
+    /// one copy for all, never written through: a node's first write makes its own row (<see cref="WritePlacementsAsync"/>).
+    /// </summary>
+    private static readonly GrainState<NodePlacements> NoRow = new(new NodePlacements());
+
     /// <summary>The node's placements; every path that reaches here has read them first (<see cref="LoadPlacementsAsync"/>).</summary>
     private NodePlacements P => _placements?.State
         ?? throw new InvalidOperationException($"Node {Id}'s placements were used before they were read.");
@@ -47,7 +53,7 @@ public sealed partial class NodeGrain
         var read = new GrainState<NodePlacements>();
         await services.Storage.ReadStateAsync(PlacementsState, this.GetGrainId(), read);
         read.State ??= new NodePlacements();
-        _placements ??= read; // two interleaved first uses: the first read kept (the other's copy is the same row)
+        _placements ??= read.ETag is null && read.State.ByKey.IsEmpty ? NoRow : read; // two interleaved first uses: the first read kept (the other's copy is the same row)
     }
 
     public async Task<CapacityOffer> OfferAsync(PlacementAsk ask)
@@ -126,7 +132,7 @@ public sealed partial class NodeGrain
     /// <summary>Writes the placements (put back as they were if storage refuses) and tells the domain the node's new free room.</summary>
     private async Task WritePlacementsAsync(ImmutableDictionary<string, NodePlacement> next)
     {
-        var row = _placements!;
+        var row = ReferenceEquals(_placements, NoRow) ? _placements = new GrainState<NodePlacements>(NoRow.State) : _placements!;
         var before = row.State;
         row.State = new NodePlacements(next);
         try

@@ -17,7 +17,7 @@ public sealed record NodeHealthModel(
     [property: Id(7)] int FailedStreak,
     [property: Id(8)] int PassingStreak,
     [property: Id(9)] int CleanStreak,
-    [property: Id(10)] ImmutableArray<MemorySample> MemorySamples,
+    [property: Id(10)] MemoryWindow MemorySamples,
     [property: Id(11)] MemoryForecast? Forecast,
     [property: Id(12)] TelemetryReport? LastReport,
     [property: Id(13)] ImmutableDictionary<string, PeerView>? Peers = null)
@@ -26,7 +26,7 @@ public sealed record NodeHealthModel(
     [Id(14)] public string? BootId { get; init; }
 
     public static NodeHealthModel Initial(DateTimeOffset now) =>
-        new(HealthState.Unknown, now, [], -1, null, null, 0, 0, 0, 0, [], null, null);
+        new(HealthState.Unknown, now, [], -1, null, null, 0, 0, 0, 0, MemoryWindow.Empty, null, null);
 
     /// <summary>Peers' latest views of this node, by observing node.</summary>
     public ImmutableDictionary<string, PeerView> PeerViews => Peers ?? ImmutableDictionary<string, PeerView>.Empty;

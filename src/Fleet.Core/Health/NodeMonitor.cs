@@ -48,9 +48,9 @@ public static class NodeMonitor
         breach |= Threshold(ref conditions, ConditionTypes.MemoryPressure, "memory", memoryPercent, hp.MemoryDegradedPercent, receivedAt);
         breach |= Threshold(ref conditions, ConditionTypes.DiskPressure, "disk", report.DiskUsedPercent, hp.DiskDegradedPercent, receivedAt);
 
-        var samples = MemoryWindow.Append(model.MemorySamples, new MemorySample(report.Timestamp, report.MemoryUsedBytes), policy.Forecast.MaxSamples);
+        var samples = model.MemorySamples.Append(new MemorySample(report.Timestamp, report.MemoryUsedBytes), policy.Forecast.MaxSamples);
         var forecast = MemoryForecaster.Forecast(samples, report.MemoryTotalBytes);
-        var forecastBreach = policy.Forecast.Enabled && samples.Length >= policy.Forecast.MinSamples
+        var forecastBreach = policy.Forecast.Enabled && samples.Count >= policy.Forecast.MinSamples
             && forecast.TimeToExhaustion is { } tte && tte < policy.Forecast.Horizon;
         if (forecastBreach)
         {
@@ -91,7 +91,7 @@ public static class NodeMonitor
         var judgement = next == previous
             ? new Judgement(updated, ReportOutcome.Accepted, null)
             : Transition(updated, next, receivedAt, ReportReason(next, previous, updated, hp),
-                ReportEvidence(report, checks, failedStreak, memoryPercent, forecastBreach ? forecast : null, samples.Length, policy), ReportOutcome.Accepted);
+                ReportEvidence(report, checks, failedStreak, memoryPercent, forecastBreach ? forecast : null, samples.Count, policy), ReportOutcome.Accepted);
         return newBoot ? judgement with { NewBootFrom = model.BootId ?? "(none)" } : judgement;
     }
 

@@ -10,7 +10,7 @@ public class MemoryForecasterTests
     [Fact]
     public void Forecast_LinearRise_TimeToExhaustionFromSlope()
     {
-        var samples = Enumerable.Range(0, 10).Select(i => new MemorySample(T0.AddSeconds(i * 10), 1000 + i * 100L)).ToImmutableArray();
+        var samples = Enumerable.Range(0, 10).Select(i => new MemorySample(T0.AddSeconds(i * 10), 1000 + i * 100L)).ToArray();
         var f = MemoryForecaster.Forecast(samples, 10_000);
         Assert.Equal(10, f.BytesPerSecond, 6);
         // last sample 1900 used, 8100 left at 10 B/s.
@@ -20,7 +20,7 @@ public class MemoryForecasterTests
     [Fact]
     public void Forecast_Falling_NoExhaustion()
     {
-        var samples = Enumerable.Range(0, 5).Select(i => new MemorySample(T0.AddSeconds(i), 5000 - i * 10L)).ToImmutableArray();
+        var samples = Enumerable.Range(0, 5).Select(i => new MemorySample(T0.AddSeconds(i), 5000 - i * 10L)).ToArray();
         Assert.Null(MemoryForecaster.Forecast(samples, 10_000).TimeToExhaustion);
     }
 
@@ -28,7 +28,7 @@ public class MemoryForecasterTests
     public void Forecast_NoisyRise_UsesRegressionNotLastTwoPoints()
     {
         long[] used = [1000, 1300, 1100, 1400, 1200, 1500];
-        var samples = used.Select((u, i) => new MemorySample(T0.AddSeconds(i), u)).ToImmutableArray();
+        var samples = used.Select((u, i) => new MemorySample(T0.AddSeconds(i), u)).ToArray();
         var f = MemoryForecaster.Forecast(samples, 100_000);
         Assert.InRange(f.BytesPerSecond, 71, 72); // least squares: 1250 / 17.5
     }

@@ -119,11 +119,14 @@ public class ServiceTests(ServiceCluster f) : IClassFixture<ServiceCluster>
     [Fact]
     public async Task PlacementsReadOnFirstUse_SurviveReactivation_AndStillCount()
     {
-        await NodesAsync(("lz-1", "d-lz", false));
+        await NodesAsync(("lz-1", "d-lz", false), ("lz-2", "d-lz", false));
         var grain = f.Node("lz-1");
         var ask = new PlacementAsk("svc-lz", "i0", 3, 4 * FleetTestCluster.Gi, ImmutableDictionary<string, string>.Empty, TimeSpan.FromMinutes(2));
         Assert.True((await grain.ReserveAsync(ask)).Accepted);
         Assert.True(await grain.ConfirmAsync("svc-lz", "i0"));
+        // Nodes that never held a placement share one empty row in memory: the first node's write is its own alone.
+        Assert.Empty((await f.Node("lz-2").GetStatusAsync())!.Placements);
+        Assert.True((await f.Node("lz-2").OfferAsync(ask with { Instance = "i1", CpuCores = 6 })).Accepts, "lz-2 holds nothing");
 
         // A new activation reads the node's state, not its placements; a plain report does not need them either.
         await grain.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
