@@ -69,6 +69,8 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
     private string Actor => $"node/{Id}";
     private NodeState S => state.State!;
 
+    private Task WriteStateAsync() => services.Storage.WriteStateAsync(NodeStateName, this.GetGrainId(), state);
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         await services.Storage.ReadStateAsync(NodeStateName, this.GetGrainId(), state);
@@ -452,15 +454,7 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
         if (_dirty || MustCheckpoint(now))
         {
             state.State = S with { PolicyVersion = _policy.Version };
-            try
-            {
-                await WriteStateAsync();
-            }
-            catch
-            {
-                DeactivateOnIdle(); // the next activation reads back what was written
-                throw;
-            }
+            await StateWrites.WriteOrResetAsync(WriteStateAsync, DeactivateOnIdle);
             _dirty = false;
             _written = WrittenMark.Of(S, now);
         }
@@ -472,8 +466,6 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
     /// <see cref="CheckpointInterval"/>. Anything a decision rests on (health, conditions, the case, the history,
     /// operator state, registration) is written before the call returns.
     /// </summary>
-    private Task WriteStateAsync() => services.Storage.WriteStateAsync(NodeStateName, this.GetGrainId(), state);
-
     private bool MustCheckpoint(DateTimeOffset now)
     {
         if (_written is not { } w) return true;

@@ -50,15 +50,9 @@ public readonly struct MemoryWindow : IReadOnlyList<MemorySample>, IEquatable<Me
         get
         {
             if ((uint)index >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(index));
-            var d = _data!;
-            if (d[0] < 0) return Sample(index == 0 ? ~d[0] : d[2 * index], d[2 * index + 1]);
-            long ticks = d[0], bytes = d[1];
-            for (var i = 1; i <= index; i++)
-            {
-                ticks += d[i + 1] >> 32;
-                bytes += (int)d[i + 1];
-            }
-            return Sample(ticks, bytes);
+            Span<MemorySample> one = stackalloc MemorySample[1];
+            CopyTo(one, index);
+            return one[0];
         }
     }
 
