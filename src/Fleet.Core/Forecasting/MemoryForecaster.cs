@@ -166,7 +166,10 @@ public sealed class MemoryWindowConverter : IConverter<MemoryWindow, MemoryWindo
     public MemoryWindowSurrogate ConvertToSurrogate(in MemoryWindow value) => new() { Values = value.ToArray() };
 }
 
-/// <summary>Least-squares trend over recent memory samples, and the time until memory runs out at that trend.</summary>
+/// <summary>
+/// Least-squares trend over recent memory samples (MathNet.Numerics' line fit), and the time until memory runs out at
+/// that trend.
+/// </summary>
 public static class MemoryForecaster
 {
     public static MemoryForecast Forecast(MemoryWindow window, long totalBytes)
@@ -181,19 +184,15 @@ public static class MemoryForecaster
     {
         if (samples.Length < 2 || totalBytes <= 0) return new MemoryForecast(0, null, samples.Length);
 
+        // Seconds since the first sample, against bytes used: MathNet's least-squares line. A window whose samples
+        // share one instant has no trend.
         var t0 = samples[0].At;
-        double n = samples.Length, sumX = 0, sumY = 0, sumXx = 0, sumXy = 0;
-        foreach (var s in samples)
-        {
-            double x = (s.At - t0).TotalSeconds, y = s.UsedBytes;
-            sumX += x; sumY += y; sumXx += x * x; sumXy += x * y;
-        }
+        double[] x = new double[samples.Length], y = new double[samples.Length];
+        for (var i = 0; i < samples.Length; i++) { x[i] = (samples[i].At - t0).TotalSeconds; y[i] = samples[i].UsedBytes; }
+        if (x.AsSpan().IndexOfAnyExcept(x[0]) < 0) return new MemoryForecast(0, null, samples.Length);
 
-        var denominator = n * sumXx - sumX * sumX;
-        if (denominator <= 0) return new MemoryForecast(0, null, samples.Length);
-
-        var slope = (n * sumXy - sumX * sumY) / denominator;
-        var intercept = (sumY - slope * sumX) / n;
+        var (intercept, slope) = MathNet.Numerics.Fit.Line(x, y);
+        if (!double.IsFinite(slope)) return new MemoryForecast(0, null, samples.Length);
         if (slope <= 0) return new MemoryForecast(slope, null, samples.Length);
 
         var lastX = (samples[^1].At - t0).TotalSeconds;

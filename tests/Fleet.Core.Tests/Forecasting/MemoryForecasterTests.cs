@@ -38,4 +38,12 @@ public class MemoryForecasterTests
     {
         Assert.Null(MemoryForecaster.Forecast([new MemorySample(T0, 5)], 10).TimeToExhaustion);
     }
+
+    [Fact]
+    public void Forecast_SamplesAtOneInstant_NoTrend()
+    {
+        var f = MemoryForecaster.Forecast([new MemorySample(T0, 1000), new MemorySample(T0, 5000), new MemorySample(T0, 9000)], 10_000);
+        Assert.Equal(0, f.BytesPerSecond);
+        Assert.Null(f.TimeToExhaustion);
+    }
 }
