@@ -14,7 +14,8 @@ using Microsoft.Extensions.Time.Testing;
 namespace Fleet.Simulator;
 
 /// <summary>Progress of a run, reported about once a second.</summary>
-public sealed record SimProgress(TimeSpan Simulated, TimeSpan Total, int Injected, int Healed, int Open, long Reports);
+/// <summary>A run's progress; <paramref name="SlowestStep"/> is the longest step's work since the progress before.</summary>
+public sealed record SimProgress(TimeSpan Simulated, TimeSpan Total, int Injected, int Healed, int Open, long Reports, TimeSpan SlowestStep = default);
 
 /// <summary>
 /// Drives a <see cref="VirtualFleet"/> through a <see cref="Scenario"/> against real Fleet grains: each step it injects
@@ -111,6 +112,7 @@ public sealed class Simulation
             var schedule = Schedule();
             var steps = new List<double>();
             int violations = 0, maxDomain = 0, maxFleet = 0;
+            var slowest = TimeSpan.Zero;
             var lastProgress = Stopwatch.StartNew();
             var step = _scenario.ReportInterval;
             for (var t = TimeSpan.Zero; t < _scenario.Duration && !ct.IsCancellationRequested; t += step)
@@ -134,10 +136,12 @@ public sealed class Simulation
                 var (v, d, f) = await CheckGuardrailsAsync();
                 violations += v; maxDomain = Math.Max(maxDomain, d); maxFleet = Math.Max(maxFleet, f);
                 steps.Add(stepWatch.Elapsed.TotalSeconds);
+                if (stepWatch.Elapsed > slowest) slowest = stepWatch.Elapsed;
                 if (lastProgress.ElapsedMilliseconds >= 1000 || t + step >= _scenario.Duration)
                 {
                     lastProgress.Restart();
-                    progress?.Report(Progress(t + step));
+                    progress?.Report(Progress(t + step) with { SlowestStep = slowest });
+                    slowest = TimeSpan.Zero;
                 }
             }
             return await ScoreAsync(wall.Elapsed, violations, maxDomain, maxFleet, steps);

@@ -34,11 +34,17 @@ internal static class SimBenchmarks
             var sim = new Simulation(scenario, host.Grains, host.Services.GetRequiredService<SimulatedActuator>(),
                 host.Services.GetRequiredService<ActionExecutor>(), host.Services.GetRequiredService<TimeProvider>(), host.Fake);
             var shown = Stopwatch.StartNew();
+            var slowest = TimeSpan.Zero; // the longest step's work since the line before
             var card = await sim.RunAsync(new Progress<SimProgress>(p =>
             {
-                if (shown.Elapsed < TimeSpan.FromSeconds(30)) return;
-                shown.Restart();
-                Console.WriteLine($"#   {n:N0} nodes: {p.Simulated.TotalMinutes:0.0} of {p.Total.TotalMinutes:0.0} simulated min, {p.Reports:N0} reports, heap {GC.GetTotalMemory(false) / 1048576.0:N0} MiB");
+                lock (shown)
+                {
+                    if (p.SlowestStep > slowest) slowest = p.SlowestStep;
+                    if (shown.Elapsed < TimeSpan.FromSeconds(30)) return;
+                    shown.Restart();
+                    Console.WriteLine($"#   {n:N0} nodes: {p.Simulated.TotalMinutes:0.0} of {p.Total.TotalMinutes:0.0} simulated min, {p.Reports:N0} reports, slowest step {slowest.TotalSeconds:0.0} s, heap {GC.GetTotalMemory(false) / 1048576.0:N0} MiB");
+                    slowest = TimeSpan.Zero;
+                }
             }));
             var after = GC.GetTotalMemory(true);
             var ceiling = await CeilingAsync(host.Grains, n);

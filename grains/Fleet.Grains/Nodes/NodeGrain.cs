@@ -462,14 +462,15 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
     }
 
     /// <summary>
-    /// A plain healthy report changes only counters and samples: those are written at most every
-    /// <see cref="CheckpointInterval"/>. Anything a decision rests on (health, conditions, the case, the history,
-    /// operator state, registration) is written before the call returns.
+    /// A plain healthy report changes only counters and samples: those are written once in each of the node's
+    /// <see cref="CheckpointInterval"/> slots (<see cref="CheckpointClock"/>: spread over the interval, node by node).
+    /// Anything a decision rests on (health, conditions, the case, the history, operator state, registration) is
+    /// written before the call returns.
     /// </summary>
     private bool MustCheckpoint(DateTimeOffset now)
     {
         if (_written is not { } w) return true;
-        return w.Decisive(S) || now - w.At >= CheckpointInterval;
+        return w.Decisive(S) || CheckpointClock.Due(w.At, now, CheckpointInterval, CheckpointClock.Phase(Id, CheckpointInterval));
     }
 
     private Task FlushAuditAsync()
