@@ -13,6 +13,11 @@ public sealed class AgentConfig
     public ClusterSection Cluster { get; set; } = new();
     /// <summary>How often the agent reports. Default 1s.</summary>
     public string ReportInterval { get; set; } = "1s";
+    /// <summary>
+    /// How long after the agent starts a check that has not passed yet is reported as starting (Degraded, not counted as
+    /// failed) rather than failed. Default 30s; 0s turns it off.
+    /// </summary>
+    public string StartGrace { get; set; } = "30s";
     /// <summary>Reports kept while the cluster is unreachable (the oldest are dropped first). Default 600.</summary>
     public int BufferSize { get; set; } = 600;
     /// <summary>Where the disk-use figure is read. Default /.</summary>
@@ -32,6 +37,7 @@ public sealed class AgentConfig
     public InstancesSection? Instances { get; set; }
 
     public TimeSpan Interval => Durations.TryParse(ReportInterval, out var d) ? d : TimeSpan.FromSeconds(1);
+    public TimeSpan StartGraceSpan => Durations.TryParse(StartGrace, out var d) ? d : TimeSpan.FromSeconds(30);
 
     public sealed class NodeSection
     {
@@ -154,6 +160,7 @@ public sealed class AgentConfig
         if (!InputRules.IsValidId(Node.Id)) p.Add($"node.id: '{Node.Id}' must be {InputRules.IdRule}");
         if (!InputRules.IsValidId(Node.Domain)) p.Add($"node.domain: '{Node.Domain}' must be {InputRules.IdRule}");
         if (!Durations.TryParse(ReportInterval, out var interval) || interval < TimeSpan.FromMilliseconds(100)) p.Add($"reportInterval: '{ReportInterval}' must be a duration of at least 100ms");
+        if (!Durations.TryParse(StartGrace, out var grace) || grace < TimeSpan.Zero || grace > TimeSpan.FromHours(1)) p.Add($"startGrace: '{StartGrace}' must be a duration from 0s to 1h");
         if (BufferSize is < 1 or > 100_000) p.Add($"bufferSize: {BufferSize} must be from 1 to 100000");
         if (Cluster.Redis is null)
             try { FleetClientGatewayCheck(Cluster.Gateways); }

@@ -8,10 +8,11 @@ namespace Fleet.Agent;
 /// <summary>
 /// Every interval: read the host, run the checks, probe the peers, and report. While the cluster is unreachable the
 /// reports wait in a bounded buffer (the oldest dropped first) and go out in order once it answers again.
-/// The agent registers its node and attaches itself (to receive actions) whenever it (re)connects.
+/// The agent registers its node and attaches itself (to receive actions) whenever it (re)connects. Checks that have not
+/// passed yet since the agent started go out as starting while its start grace lasts (<see cref="StartGrace"/>).
 /// </summary>
 public sealed partial class AgentLoop(
-    AgentConfig config, HostMetrics metrics, CheckRunner checks, PeerProber peers, ProcessSupervisor supervisor,
+    AgentConfig config, HostMetrics metrics, CheckRunner checks, StartGrace grace, PeerProber peers, ProcessSupervisor supervisor,
     AgentActions actions, IServiceProvider services, ILogger<AgentLoop> log) : BackgroundService
 {
     private readonly Queue<TelemetryReport> _buffer = new();
@@ -51,7 +52,7 @@ public sealed partial class AgentLoop(
     {
         var m = metrics.Read();
         var report = new TelemetryReport(++_sequence, DateTimeOffset.UtcNow, config.Interval * 3, m.CpuPercent, m.MemoryUsedBytes, m.MemoryTotalBytes,
-            m.DiskUsedPercent, await checks.RunAsync(ct), "fleet-agent") { Peers = await peers.ProbeAsync(ct) };
+            m.DiskUsedPercent, grace.Apply(await checks.RunAsync(ct)), "fleet-agent") { Peers = await peers.ProbeAsync(ct) };
         _buffer.Enqueue(report);
         while (_buffer.Count > config.BufferSize) _buffer.Dequeue();
 

@@ -38,7 +38,9 @@ builder.Logging.AddFilter("Orleans", LogLevel.Warning).AddFilter("Microsoft", Lo
 builder.Services.AddSingleton(config!);
 builder.Services.AddSingleton<HostMetrics>();
 builder.Services.AddSingleton<ProcessSupervisor>();
+builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<CheckRunner>();
+builder.Services.AddSingleton<StartGrace>();
 builder.Services.AddSingleton<PeerProber>();
 builder.Services.AddSingleton<AgentActions>();
 // The agent's own work starts before the cluster client, which may wait for the cluster as long as it takes.

@@ -24,15 +24,15 @@ public sealed class AgentCluster : IAsyncDisposable
           probation: 5s
         """;
 
-    public static async Task<AgentCluster> StartAsync(string policy = FastPolicy, string extraAgentConfig = "")
+    public static async Task<AgentCluster> StartAsync(string policy = FastPolicy, string extraAgentConfig = "", TimeSpan? webStartDelay = null)
     {
         var c = new AgentCluster();
         c.Silo = await SiloProcess.StartAsync(extraArgs: ["--Fleet:Actuator:Kind=Agent", "--Fleet:Actuator:RetryDelay=00:00:01",
             "--Fleet:Actuator:MaxRetries=6", "--Fleet:Actuator:AttemptTimeout=00:00:05"]);
         (await c.Silo.Http.PutAsync("/api/v1/policy?by=test", new StringContent(policy, Encoding.UTF8, "text/yaml"))).EnsureSuccessStatusCode();
         // Each agent holds a key of its own, bound to its node, as in production.
-        c.A.WriteConfig(c.Silo.Gateway, "rack-1", [c.B], extraAgentConfig, await c.AgentKeyAsync("host-a"));
-        c.B.WriteConfig(c.Silo.Gateway, "rack-1", [c.A], extraAgentConfig, await c.AgentKeyAsync("host-b"));
+        c.A.WriteConfig(c.Silo.Gateway, "rack-1", [c.B], extraAgentConfig, await c.AgentKeyAsync("host-a"), webStartDelay);
+        c.B.WriteConfig(c.Silo.Gateway, "rack-1", [c.A], extraAgentConfig, await c.AgentKeyAsync("host-b"), webStartDelay);
         c.A.Start();
         c.B.Start();
         await c.WaitAsync(async () => await c.HealthAsync("host-a") == "Healthy" && await c.HealthAsync("host-b") == "Healthy", TimeSpan.FromSeconds(60), "both agents report healthy");
@@ -48,12 +48,20 @@ public sealed class AgentCluster : IAsyncDisposable
         return r.IsSuccessStatusCode ? (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("health").GetString() : null;
     }
 
-    public async Task<List<(string Kind, string Reason)>> TrailAsync(string node)
+    /// <summary>
+    /// The node's trail, oldest first, from record <paramref name="since"/> on (a count taken with <see cref="TrailMarkAsync"/>).
+    /// A test that makes a fault reads the trail after its mark: a slow start (the supervised server not yet listening at
+    /// the agent's first reports) can already have run a case of its own, verified, before the test's fault.
+    /// </summary>
+    public async Task<List<(string Kind, string Reason)>> TrailAsync(string node, int since = 0)
     {
         var page = await Silo.Http.GetFromJsonAsync<JsonElement>($"/api/v1/audit?subject=node/{node}&limit=1000");
-        return page.GetProperty("records").EnumerateArray().Reverse()
+        return page.GetProperty("records").EnumerateArray().Reverse().Skip(since)
             .Select(r => (r.GetProperty("kind").GetString()!, r.GetProperty("reason").GetString()!)).ToList();
     }
+
+    /// <summary>How many records the node's trail holds now: the mark a test takes before it makes a fault.</summary>
+    public async Task<int> TrailMarkAsync(string node) => (await TrailAsync(node)).Count;
 
     public async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {

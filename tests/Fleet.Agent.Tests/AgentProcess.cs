@@ -29,9 +29,15 @@ public sealed class AgentProcess : IAsyncDisposable
         Dir = Repo.TempDir($"agent-{nodeId}");
     }
 
-    /// <summary>Writes the agent's config; <paramref name="key"/> (its agent key) goes to an owner-only file the config names.</summary>
-    public void WriteConfig(string gateway, string domain, IEnumerable<AgentProcess> peers, string extra = "", string? key = null)
+    /// <summary>
+    /// Writes the agent's config; <paramref name="key"/> (its agent key) goes to an owner-only file the config names.
+    /// <paramref name="webStartDelay"/>: the web server waits that long before it listens (a service slow to start).
+    /// </summary>
+    public void WriteConfig(string gateway, string domain, IEnumerable<AgentProcess> peers, string extra = "", string? key = null, TimeSpan? webStartDelay = null)
     {
+        var web = webStartDelay is { } delay
+            ? $"    command: /bin/sh\n    args: [\"-c\", \"sleep {delay.TotalSeconds:0.#}; exec {Python} -m http.server {WebPort} --bind 127.0.0.1\"]"
+            : $"    command: {Python}\n    args: [-m, http.server, \"{WebPort}\", --bind, 127.0.0.1]";
         var keyFile = Path.Combine(Dir, "agent.key");
         if (key is not null) File.WriteAllText(keyFile, key + "\n");
         var peerLines = string.Join("\n", peers.Select(p => $"  - {{ node: {p.NodeId}, address: \"127.0.0.1:{p.ProbePort}\" }}"));
@@ -45,8 +51,7 @@ public sealed class AgentProcess : IAsyncDisposable
             {{(peerLines.Length == 0 ? "  []" : peerLines)}}
             processes:
               - name: web
-                command: {{Python}}
-                args: [-m, http.server, "{{WebPort}}", --bind, 127.0.0.1]
+            {{web}}
                 workingDir: {{Dir}}
             checks:
               - name: web-alive

@@ -10,17 +10,18 @@ public class ProcessCrashTests
     public async Task SupervisedProcessKilled_DetectedRestartedByAgentVerified_TrailTellsIt()
     {
         await using var c = await AgentCluster.StartAsync();
+        var mark = await c.TrailMarkAsync("host-a");
         var oldPid = c.A.WebPid()!.Value;
         Repo.Signal(oldPid, Repo.SigKill);
 
-        await c.WaitAsync(async () => (await c.TrailAsync("host-a")).Any(t => t.Kind == "verified"), TimeSpan.FromSeconds(60), "the restart was verified");
+        await c.WaitAsync(async () => (await c.TrailAsync("host-a", mark)).Any(t => t.Kind == "verified"), TimeSpan.FromSeconds(60), "the restart was verified");
         var newPid = c.A.WebPid();
         Assert.NotNull(newPid);
         Assert.NotEqual(oldPid, newPid);
         using var http = new HttpClient();
         Assert.True((await http.GetAsync($"http://127.0.0.1:{c.A.WebPort}/")).IsSuccessStatusCode, "the restarted server answers");
 
-        var trail = await c.TrailAsync("host-a");
+        var trail = await c.TrailAsync("host-a", mark);
         var kinds = trail.Select(t => t.Kind).ToList();
         Assert.True(kinds.IndexOf("proposed") < kinds.IndexOf("permitted") && kinds.IndexOf("permitted") < kinds.IndexOf("executed") && kinds.IndexOf("executed") < kinds.IndexOf("verified"));
         Assert.Contains(trail, t => t.Kind == "health-changed" && t.Reason.Contains("check 'web-alive' failed") && t.Reason.Contains("Unhealthy"));
@@ -34,12 +35,13 @@ public class ProcessHangTests
     public async Task SupervisedProcessStopped_HttpCheckTimesOut_Restarted()
     {
         await using var c = await AgentCluster.StartAsync();
+        var mark = await c.TrailMarkAsync("host-a");
         var oldPid = c.A.WebPid()!.Value;
         Repo.Signal(oldPid, Repo.SigStop);
         try
         {
-            await c.WaitAsync(async () => (await c.TrailAsync("host-a")).Any(t => t.Kind == "verified"), TimeSpan.FromSeconds(60), "the hung server was restarted and verified");
-            var trail = await c.TrailAsync("host-a");
+            await c.WaitAsync(async () => (await c.TrailAsync("host-a", mark)).Any(t => t.Kind == "verified"), TimeSpan.FromSeconds(60), "the hung server was restarted and verified");
+            var trail = await c.TrailAsync("host-a", mark);
             Assert.Contains(trail, t => t.Kind == "health-changed" && t.Reason.Contains("check 'web-http' failed (no answer within 1s)"));
             Assert.NotEqual(oldPid, c.A.WebPid());
             Assert.False(Directory.Exists($"/proc/{oldPid}") && File.ReadAllText($"/proc/{oldPid}/stat").Contains(" T "), "the stopped process is gone");
@@ -57,19 +59,20 @@ public class AgentDeathTests
     public async Task AgentKilled_PeersConfirm_Unhealthy_LadderRuns_AgentBack_ProbationThenHealthy()
     {
         await using var c = await AgentCluster.StartAsync();
+        var mark = await c.TrailMarkAsync("host-a");
         await c.A.KillAsync();
 
         await c.WaitAsync(async () => await c.HealthAsync("host-a") is "Unhealthy" or "Remediating", TimeSpan.FromSeconds(30), "host-a is declared Unhealthy");
-        var trail = await c.TrailAsync("host-a");
+        var trail = await c.TrailAsync("host-a", mark);
         Assert.Contains(trail, t => t.Kind == "health-changed" && t.Reason.Contains("Suspect"));
         Assert.Contains(trail, t => t.Kind == "health-changed" && t.Reason.Contains("peers host-b confirm it unreachable"));
 
-        await c.WaitAsync(async () => (await c.TrailAsync("host-a")).Any(t => t.Kind == "permitted"), TimeSpan.FromSeconds(30), "the ladder's first action is permitted");
+        await c.WaitAsync(async () => (await c.TrailAsync("host-a", mark)).Any(t => t.Kind == "permitted"), TimeSpan.FromSeconds(30), "the ladder's first action is permitted");
         c.A.Start();
 
         await c.WaitAsync(async () => await c.HealthAsync("host-a") == "Probation", TimeSpan.FromSeconds(60), "host-a is on probation");
         await c.WaitAsync(async () => await c.HealthAsync("host-a") == "Healthy", TimeSpan.FromSeconds(30), "host-a is healthy again");
-        trail = await c.TrailAsync("host-a");
+        trail = await c.TrailAsync("host-a", mark);
         Assert.Contains(trail, t => t.Kind == "executed" && t.Reason.StartsWith("Restarted services on node host-a"));
         Assert.Contains(trail, t => t.Kind == "verified");
     }
@@ -88,11 +91,12 @@ public class RefusedActionTests
                 - action: human
             """;
         await using var c = await AgentCluster.StartAsync(policy);
+        var mark = await c.TrailMarkAsync("host-a");
         var pid = c.A.WebPid()!.Value;
         Repo.Signal(pid, Repo.SigKill);
 
-        await c.WaitAsync(async () => (await c.TrailAsync("host-a")).Any(t => t.Kind == "handed-to-human"), TimeSpan.FromSeconds(60), "the case went to a human");
-        var trail = await c.TrailAsync("host-a");
+        await c.WaitAsync(async () => (await c.TrailAsync("host-a", mark)).Any(t => t.Kind == "handed-to-human"), TimeSpan.FromSeconds(60), "the case went to a human");
+        var trail = await c.TrailAsync("host-a", mark);
         Assert.Contains(trail, t => t.Kind == "failed" && t.Reason.Contains("refused by the agent: no process named 'ghost' in this agent's config"));
         Assert.Null(c.A.WebPid());
         Assert.Contains("Refused action restart-ghost", c.A.Log);
@@ -109,6 +113,7 @@ public class AgentConfigTests
         await File.WriteAllTextAsync(file, """
             node: { id: "bad id", domain: rack-1 }
             reportInterval: often
+            startGrace: forever
             peers:
               - { node: host-b, address: nowhere }
             processes:
@@ -123,7 +128,7 @@ public class AgentConfigTests
             """);
         var (code, stdout, stderr) = await Repo.RunAsync("dotnet", [AgentProcess.AgentDll, "--config", file, "--check-config"], TimeSpan.FromSeconds(30));
         Assert.Equal(2, code);
-        foreach (var expected in new[] { "node.id", "reportInterval", "peers[0].address", "processes[0].command", "checks[0].process", "checks[1]: give exactly one", "actions.reboot[0]" })
+        foreach (var expected in new[] { "node.id", "reportInterval", "startGrace", "peers[0].address", "processes[0].command", "checks[0].process", "checks[1]: give exactly one", "actions.reboot[0]" })
             Assert.Contains(expected, stderr);
         Assert.DoesNotContain("   at ", stderr);
     }
@@ -220,5 +225,22 @@ public class AgentServiceInstanceTests
 
         (await c.Silo.Http.DeleteAsync("/api/v1/services/ag-api?by=test")).EnsureSuccessStatusCode();
         await c.WaitAsync(() => Task.FromResult(Directory.GetFiles(marks, "*.stopped").Length == 2), TimeSpan.FromSeconds(60), "both instances were stopped by the agents' scripts");
+    }
+}
+
+public class SlowStartTests
+{
+    [Fact]
+    public async Task SupervisedServerSlowToStart_DegradedWhileItStarts_NoCaseOpened_ThenHealthy()
+    {
+        // The web server listens only 6 s after the agent starts it: inside the agent's start grace (30s by default) its
+        // failing check goes out as starting, so the node shows Degraded and is never restarted for a slow start.
+        await using var c = await AgentCluster.StartAsync(webStartDelay: TimeSpan.FromSeconds(6));
+        var trail = await c.TrailAsync("host-a");
+        Assert.Contains(trail, t => t.Kind == "health-changed" && t.Reason.Contains("Degraded")
+            && t.Reason.Contains("check 'web-http' not passing yet while it starts") && t.Reason.Contains("not counted as failed"));
+        Assert.DoesNotContain(trail, t => t.Kind is "proposed" or "permitted" or "executed");
+        Assert.DoesNotContain(trail, t => t.Kind == "health-changed" && t.Reason.Contains("Unhealthy"));
+        Assert.Equal("Healthy", await c.HealthAsync("host-a"));
     }
 }

@@ -109,6 +109,28 @@ public class ApiTests(SiloFixture f) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task Reports_CheckStarting_DegradedNotUnhealthy_UnmarkedFailuresCount()
+    {
+        Assert.Equal(HttpStatusCode.Created, (await f.RegisterAsync("start-1", "rack-start")).StatusCode);
+        object Report(long seq, bool starting) => new
+        {
+            sequence = seq, ttlSeconds = 30, cpuPercent = 5, memoryUsedBytes = 1L << 30, memoryTotalBytes = 8L << 30,
+            checks = new[] { new { name = "http", passed = false, detail = "connection refused", starting } },
+        };
+        for (var seq = 1; seq <= 6; seq++)
+            Assert.Equal(HttpStatusCode.OK, (await f.Http.PostAsJsonAsync("/api/v1/nodes/start-1/telemetry", Report(seq, starting: true))).StatusCode);
+        var node = await f.GetJsonAsync("/api/v1/nodes/start-1");
+        Assert.Equal("Degraded", node.GetProperty("health").GetString());
+        var condition = Assert.Single(node.GetProperty("conditions").EnumerateArray());
+        Assert.Equal("CheckStarting", condition.GetProperty("type").GetString());
+        Assert.Contains("not passing yet while it starts (connection refused)", condition.GetProperty("reason").GetString());
+
+        for (var seq = 7; seq <= 9; seq++)
+            Assert.Equal(HttpStatusCode.OK, (await f.Http.PostAsJsonAsync("/api/v1/nodes/start-1/telemetry", Report(seq, starting: false))).StatusCode);
+        Assert.Contains((await f.GetJsonAsync("/api/v1/nodes/start-1")).GetProperty("health").GetString(), new[] { "Unhealthy", "Remediating" });
+    }
+
+    [Fact]
     public async Task Policy_GetPutVersioned()
     {
         var before = await f.GetJsonAsync("/api/v1/policy");

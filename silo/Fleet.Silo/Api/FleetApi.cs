@@ -173,7 +173,7 @@ public static class FleetApi
             if (b.Checks![i]?.Passed is null) missing[$"{prefix}checks[{i}].passed"] = ["is required (true or false)"];
         if (missing.Count > 0) return (null, missing);
         var ttl = b.TtlSeconds is { } s ? (double.IsFinite(s) && s > 0 && s <= 86_400 ? TimeSpan.FromSeconds(s) : TimeSpan.MinValue) : maxTtl;
-        var checks = (b.Checks ?? []).Select(c => new CheckResult(c?.Name ?? "", c?.Passed ?? false, c?.Detail)).ToImmutableArray();
+        var checks = (b.Checks ?? []).Select(c => new CheckResult(c?.Name ?? "", c?.Passed ?? false, c?.Detail, c?.Passed == false && c.Starting == true)).ToImmutableArray();
         return (new TelemetryReport(b.Sequence!.Value, b.Timestamp ?? time.GetUtcNow(), ttl, b.CpuPercent!.Value,
             b.MemoryUsedBytes!.Value, b.MemoryTotalBytes!.Value, b.DiskUsedPercent ?? 0, checks) { BootId = b.BootId }, missing);
     }

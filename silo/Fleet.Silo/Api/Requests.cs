@@ -14,7 +14,8 @@ public sealed record TelemetryRequest(
     long? Sequence, DateTimeOffset? Timestamp, double? TtlSeconds, double? CpuPercent, long? MemoryUsedBytes,
     long? MemoryTotalBytes, double? DiskUsedPercent, List<CheckRequest>? Checks, string? NodeId = null, string? BootId = null);
 
-public sealed record CheckRequest(string? Name, bool? Passed, string? Detail);
+/// <summary>One check's result; <c>starting</c> (with <c>passed: false</c>): not passing yet while the reporter starts, inside its start grace (Degraded, not counted as failed).</summary>
+public sealed record CheckRequest(string? Name, bool? Passed, string? Detail, bool? Starting = null);
 
 /// <summary>Body of cordon, uncordon, drain, freeze and unfreeze: who asks and why; <c>force</c> (drain only, needs a reason) skips the budgets.</summary>
 public sealed record OperatorRequest(string? By, string? Reason, bool? Force = null);

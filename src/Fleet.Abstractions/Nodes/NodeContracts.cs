@@ -41,12 +41,17 @@ public sealed record NodeProbe(
     public override string ToString() => $"{Kind.ToString().ToLowerInvariant()} {Address}";
 }
 
-/// <summary>The result of one named health check run on the node.</summary>
+/// <summary>
+/// The result of one named health check run on the node. <see cref="Starting"/>: the check has not passed yet since its
+/// reporter started and is inside the reporter's start grace — not passing (the node is Degraded), but not yet a
+/// failure that counts toward Unhealthy, so a service still starting is not restarted for it.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("fleet.CheckResult")]
 public sealed record CheckResult(
     [property: Id(0)] string Name,
     [property: Id(1)] bool Passed,
-    [property: Id(2)] string? Detail = null);
+    [property: Id(2)] string? Detail = null,
+    [property: Id(3)] bool Starting = false);
 
 /// <summary>One telemetry report. Reports are ordered by <see cref="Sequence"/> and valid for <see cref="Ttl"/>.</summary>
 [GenerateSerializer, Immutable, Alias("fleet.TelemetryReport")]

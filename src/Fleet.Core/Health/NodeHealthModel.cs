@@ -56,6 +56,8 @@ public sealed record Judgement(
 public static class ConditionTypes
 {
     public const string CheckFailed = "CheckFailed";
+    /// <summary>A check not passing yet while its reporter starts (inside its start grace): Degraded, never Unhealthy.</summary>
+    public const string CheckStarting = "CheckStarting";
     public const string CpuPressure = "CpuPressure";
     public const string MemoryPressure = "MemoryPressure";
     public const string DiskPressure = "DiskPressure";

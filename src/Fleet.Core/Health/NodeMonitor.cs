@@ -32,15 +32,18 @@ public static class NodeMonitor
         // evidence and the reason are written only when the health changes, which is when they are recorded).
         ImmutableArray<NodeCondition>.Builder? conditions = null;
         var checks = report.Checks.IsDefault ? [] : report.Checks;
-        var failedCount = 0;
-        foreach (var check in checks) if (!check.Passed) failedCount++;
+        // A check not passing while its reporter starts (Starting) keeps the node from Healthy but counts no failure.
+        int failedCount = 0, startingCount = 0;
+        foreach (var check in checks)
+            if (!check.Passed) { if (check.Starting) startingCount++; else failedCount++; }
         var failedStreak = failedCount > 0 ? model.FailedStreak + 1 : 0;
-        var passingStreak = failedCount > 0 ? 0 : model.PassingStreak + 1;
-        if (failedCount > 0)
+        var passingStreak = failedCount + startingCount > 0 ? 0 : model.PassingStreak + 1;
+        if (failedCount + startingCount > 0)
             foreach (var check in checks)
                 if (!check.Passed)
-                    Add(ref conditions, new NodeCondition(ConditionTypes.CheckFailed,
-                        $"check '{check.Name}' failed{Detail(check)}, {failedStreak} report(s) in a row", receivedAt));
+                    Add(ref conditions, check.Starting
+                        ? new NodeCondition(ConditionTypes.CheckStarting, $"check '{check.Name}' not passing yet while it starts{Detail(check)}; inside its start grace, not counted as failed", receivedAt)
+                        : new NodeCondition(ConditionTypes.CheckFailed, $"check '{check.Name}' failed{Detail(check)}, {failedStreak} report(s) in a row", receivedAt));
 
         var memoryPercent = report.MemoryTotalBytes > 0 ? 100.0 * report.MemoryUsedBytes / report.MemoryTotalBytes : 0;
         var breach = false;
@@ -62,13 +65,13 @@ public static class NodeMonitor
         }
 
         var breachStreak = breach || forecastBreach ? model.BreachStreak + 1 : 0;
-        var cleanStreak = failedCount == 0 && !breach && !forecastBreach ? model.CleanStreak + 1 : 0;
+        var cleanStreak = failedCount + startingCount == 0 && !breach && !forecastBreach ? model.CleanStreak + 1 : 0;
 
         var previous = model.Health;
         HealthState next;
         if (failedStreak >= hp.UnhealthyAfterFailedReports) next = HealthState.Unhealthy;
         else if (previous == HealthState.Unhealthy && passingStreak < hp.RecoverAfterReports) next = HealthState.Unhealthy;
-        else if (failedCount > 0 || forecastBreach) next = HealthState.Degraded;
+        else if (failedCount + startingCount > 0 || forecastBreach) next = HealthState.Degraded;
         else if (breach) next = previous == HealthState.Degraded || breachStreak >= hp.DegradeAfterReports ? HealthState.Degraded : HealthState.Healthy;
         else if (previous is HealthState.Degraded or HealthState.Unhealthy) next = cleanStreak >= hp.RecoverAfterReports ? HealthState.Healthy : HealthState.Degraded;
         else next = HealthState.Healthy;
@@ -127,7 +130,7 @@ public static class NodeMonitor
         var evidence = ImmutableDictionary.CreateBuilder<string, string>();
         evidence["sequence"] = report.Sequence.ToString();
         foreach (var check in checks)
-            if (!check.Passed) evidence[$"check.{check.Name}"] = "failed" + Detail(check);
+            if (!check.Passed) evidence[$"check.{check.Name}"] = (check.Starting ? "starting" : "failed") + Detail(check);
         if (failedStreak > 0) evidence["failedStreak"] = $"{failedStreak} (Unhealthy at {hp.UnhealthyAfterFailedReports})";
         evidence["CPU"] = Figure(report.CpuPercent, hp.CpuDegradedPercent);
         evidence["memory"] = Figure(memoryPercent, hp.MemoryDegradedPercent);
@@ -257,6 +260,7 @@ public static class NodeMonitor
         HealthState.Unhealthy => $"it is still recovering ({m.PassingStreak} of {hp.RecoverAfterReports} passing reports needed)",
         HealthState.Degraded when m.HasCondition(ConditionTypes.MemoryExhaustionForecast) => Describe(m, ConditionTypes.MemoryExhaustionForecast),
         HealthState.Degraded when m.HasCondition(ConditionTypes.CheckFailed) => Describe(m, ConditionTypes.CheckFailed),
+        HealthState.Degraded when m.HasCondition(ConditionTypes.CheckStarting) => Describe(m, ConditionTypes.CheckStarting),
         HealthState.Degraded when m.Conditions.Length > 0 => string.Join("; ", m.Conditions.Select(c => c.Reason)) + $" ({m.BreachStreak} report(s) in a row)",
         HealthState.Degraded => $"it is still recovering ({m.CleanStreak} of {hp.RecoverAfterReports} clean reports needed)",
         HealthState.Healthy when previous is HealthState.Degraded or HealthState.Unhealthy =>

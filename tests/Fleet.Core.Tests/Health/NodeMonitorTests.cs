@@ -194,4 +194,59 @@ public class NodeMonitorTests
         Assert.False(a3.LastReport.Checks == b3.LastReport!.Checks);
         Assert.Equal(a3.LastReport.Checks.ToArray(), b3.LastReport.Checks.ToArray());
     }
+
+    private static TelemetryReport Starting(long seq, DateTimeOffset at) =>
+        new(seq, at, TimeSpan.FromSeconds(30), 10, 2 * Gi, 16 * Gi, 20, [new CheckResult("http", false, "connection refused", Starting: true)]);
+
+    [Fact]
+    public void OnReport_CheckStartingForManyReports_DegradedNeverUnhealthy_ThenHealthyOnceItPasses()
+    {
+        var m = NodeHealthModel.Initial(T0);
+        var first = NodeMonitor.OnReport(m, Starting(1, T0), T0, Policy);
+        Assert.Equal(HealthState.Degraded, first.Model.Health);
+        Assert.Equal("check 'http' not passing yet while it starts (connection refused); inside its start grace, not counted as failed", first.Change!.Reason);
+        Assert.Equal("starting (connection refused)", first.Change.Evidence["check.http"]);
+        Assert.False(first.Change.Evidence.ContainsKey("failedStreak"));
+        m = first.Model;
+        for (var i = 2; i <= 3 * Policy.Health.UnhealthyAfterFailedReports; i++)
+            m = Feed(m, Starting(i, T0.AddSeconds(10 * i)));
+        Assert.Equal(HealthState.Degraded, m.Health);
+        Assert.Equal(0, m.FailedStreak);
+        Assert.Contains(m.Conditions, c => c.Type == ConditionTypes.CheckStarting);
+        Assert.DoesNotContain(m.Conditions, c => c.Type == ConditionTypes.CheckFailed);
+
+        m = Feed(m, Report(100, T0.AddSeconds(1000)));
+        Assert.Equal(HealthState.Degraded, m.Health); // a passing report is one of the clean reports recovery needs
+        m = Feed(m, Report(101, T0.AddSeconds(1010)));
+        Assert.Equal(HealthState.Healthy, m.Health);
+    }
+
+    [Fact]
+    public void OnReport_StartingThenFailing_FailuresCountFromTheFirstUnmarkedReport()
+    {
+        var m = Feed(NodeHealthModel.Initial(T0), Starting(1, T0), Starting(2, T0.AddSeconds(10)));
+        for (var i = 1; i < Policy.Health.UnhealthyAfterFailedReports; i++)
+            m = Feed(m, Report(2 + i, T0.AddSeconds(10 + 10 * i), checkOk: false));
+        Assert.Equal(HealthState.Degraded, m.Health);
+        m = Feed(m, Report(10, T0.AddSeconds(100), checkOk: false));
+        Assert.Equal(HealthState.Unhealthy, m.Health);
+    }
+
+    [Fact]
+    public void OnReport_UnhealthyNode_StartingCheckIsNotARecovery()
+    {
+        var m = NodeHealthModel.Initial(T0);
+        for (var i = 1; i <= Policy.Health.UnhealthyAfterFailedReports; i++) m = Feed(m, Report(i, T0.AddSeconds(10 * i), checkOk: false));
+        Assert.Equal(HealthState.Unhealthy, m.Health);
+        for (var i = 10; i < 20; i++) m = Feed(m, Starting(i, T0.AddSeconds(10 * i)));
+        Assert.Equal(HealthState.Unhealthy, m.Health);
+        Assert.Equal(0, m.PassingStreak);
+    }
+
+    [Fact]
+    public void OnReport_PassedCheckMarkedStarting_IsAPass()
+    {
+        var report = new TelemetryReport(1, T0, TimeSpan.FromSeconds(30), 10, 2 * Gi, 16 * Gi, 20, [new CheckResult("http", true, null, Starting: true)]);
+        Assert.Equal(HealthState.Healthy, NodeMonitor.OnReport(NodeHealthModel.Initial(T0), report, T0, Policy).Model.Health);
+    }
 }
