@@ -13,8 +13,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Fleet.Simulator;
 
-/// <summary>Progress of a run, reported about once a second.</summary>
-/// <summary>A run's progress; <paramref name="SlowestStep"/> is the longest step's work since the progress before.</summary>
+/// <summary>A run's progress, reported about once a second; <paramref name="SlowestStep"/> is the longest step's work since the progress before.</summary>
 public sealed record SimProgress(TimeSpan Simulated, TimeSpan Total, int Injected, int Healed, int Open, long Reports, TimeSpan SlowestStep = default);
 
 /// <summary>

@@ -71,8 +71,15 @@ public sealed class AgentCluster : IAsyncDisposable
             try { if (await condition()) return; } catch (HttpRequestException) { }
             await Task.Delay(200);
         }
-        var trail = string.Join("\n", (await TrailAsync("host-a")).Select(t => $"{t.Kind}: {t.Reason}"));
-        Assert.Fail($"Timed out waiting until {what}.\nTrail of host-a:\n{trail}\nAgent A:\n{A.Log}");
+        var report = new System.Text.StringBuilder($"Timed out waiting until {what}.");
+        foreach (var agent in new[] { A, B })
+        {
+            string trail;
+            try { trail = string.Join("\n", (await TrailAsync(agent.NodeId)).Select(t => $"{t.Kind}: {t.Reason}")); }
+            catch (HttpRequestException e) { trail = $"(cannot read: {e.Message})"; }
+            report.Append($"\nTrail of {agent.NodeId} (now {await HealthAsync(agent.NodeId) ?? "not registered"}):\n{trail}\nAgent {agent.NodeId}:\n{agent.Log}");
+        }
+        Assert.Fail(report.ToString());
     }
 
     public async ValueTask DisposeAsync()

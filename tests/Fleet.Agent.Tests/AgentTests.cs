@@ -233,9 +233,10 @@ public class SlowStartTests
     [Fact]
     public async Task SupervisedServerSlowToStart_DegradedWhileItStarts_NoCaseOpened_ThenHealthy()
     {
-        // The web server listens only 6 s after the agent starts it: inside the agent's start grace (30s by default) its
+        // The web server listens only 15 s after the agent starts it (reports waiting while the agent connects expire
+        // after 3 s, so a shorter delay could leave none to show): inside the agent's start grace (30s by default) its
         // failing check goes out as starting, so the node shows Degraded and is never restarted for a slow start.
-        await using var c = await AgentCluster.StartAsync(webStartDelay: TimeSpan.FromSeconds(6));
+        await using var c = await AgentCluster.StartAsync(webStartDelay: TimeSpan.FromSeconds(15));
         var trail = await c.TrailAsync("host-a");
         Assert.Contains(trail, t => t.Kind == "health-changed" && t.Reason.Contains("Degraded")
             && t.Reason.Contains("check 'web-http' not passing yet while it starts") && t.Reason.Contains("not counted as failed"));

@@ -32,14 +32,20 @@ public class StartGraceTests
     }
 
     [Fact]
-    public void ACheckThatPassedOnce_FailsForRealAfterwards_EvenInsideTheGrace()
+    public void ACheckThatPassedOnce_FailsForRealAfterwards_WhileAnotherIsStillStarting()
     {
         var (grace, time, _) = Make();
-        grace.Apply(Results(alive: true, http: true));
+        var first = grace.Apply(Results(alive: false, http: true));
+        Assert.True(first[0].Starting);
+        Assert.False(first[1].Starting);
         time.Advance(TimeSpan.FromSeconds(2));
-        var out2 = grace.Apply(Results(alive: true, http: false));
-        Assert.False(out2[1].Starting);
-        Assert.False(grace.Active); // every check has passed once: the grace is over
+        var second = grace.Apply(Results(alive: false, http: false));
+        Assert.True(second[0].Starting);   // never passed: still starting
+        Assert.False(second[1].Starting);  // passed once: its failure is real
+        Assert.True(grace.Active);
+        grace.Apply(Results(alive: true, http: false));
+        Assert.False(grace.Active);        // every check has passed once: the grace is over
+        Assert.All(grace.Apply(Results(alive: false, http: false)), r => Assert.False(r.Starting));
     }
 
     [Fact]

@@ -123,7 +123,7 @@ public class ApiTests(SiloFixture f) : IClassFixture<SiloFixture>
         Assert.Equal("Degraded", node.GetProperty("health").GetString());
         var condition = Assert.Single(node.GetProperty("conditions").EnumerateArray());
         Assert.Equal("CheckStarting", condition.GetProperty("type").GetString());
-        Assert.Contains("not passing yet while it starts (connection refused)", condition.GetProperty("reason").GetString());
+        Assert.Contains("not passing yet while it starts, inside its start grace (connection refused)", condition.GetProperty("reason").GetString());
 
         for (var seq = 7; seq <= 9; seq++)
             Assert.Equal(HttpStatusCode.OK, (await f.Http.PostAsJsonAsync("/api/v1/nodes/start-1/telemetry", Report(seq, starting: false))).StatusCode);

@@ -10,13 +10,23 @@ namespace Fleet.Grains.Nodes;
 /// </summary>
 public static class CheckpointClock
 {
-    /// <summary>The node's phase: where in <paramref name="interval"/> its slots begin, spread evenly by its name.</summary>
-    public static TimeSpan Phase(string node, TimeSpan interval) =>
-        TimeSpan.FromTicks((long)((ulong)(uint)StringComparer.Ordinal.GetHashCode(node) * (ulong)interval.Ticks >> 32));
+    /// <summary>
+    /// The node's phase: where in <paramref name="interval"/> its slots begin, spread evenly by a stable hash of its
+    /// name (XxHash32 of its UTF-16 text: the same on every silo and in every run).
+    /// </summary>
+    public static TimeSpan Phase(string node, TimeSpan interval)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
+        var hash = System.IO.Hashing.XxHash32.HashToUInt32(System.Runtime.InteropServices.MemoryMarshal.AsBytes(node.AsSpan()));
+        return TimeSpan.FromTicks((long)((UInt128)hash * (ulong)interval.Ticks >> 32));
+    }
 
     /// <summary>True when <paramref name="now"/> is in a later slot than <paramref name="written"/>.</summary>
-    public static bool Due(DateTimeOffset written, DateTimeOffset now, TimeSpan interval, TimeSpan phase) =>
-        Slot(now, interval, phase) > Slot(written, interval, phase);
+    public static bool Due(DateTimeOffset written, DateTimeOffset now, TimeSpan interval, TimeSpan phase)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
+        return Slot(now, interval, phase) > Slot(written, interval, phase);
+    }
 
     private static long Slot(DateTimeOffset at, TimeSpan interval, TimeSpan phase) => (at.UtcTicks - phase.Ticks) / interval.Ticks;
 }

@@ -89,7 +89,15 @@ public sealed record HealthPolicy(
     [property: Id(2)] double DiskDegradedPercent,
     [property: Id(3)] int DegradeAfterReports,
     [property: Id(4)] int UnhealthyAfterFailedReports,
-    [property: Id(5)] int RecoverAfterReports);
+    [property: Id(5)] int RecoverAfterReports)
+{
+    /// <summary>
+    /// How long a check a reporter marks as starting is taken so (Degraded, not counted as failed); past it, or once the
+    /// check has failed unmarked, it counts as failed — a reporter that keeps restarting, or keeps saying "starting", cannot
+    /// hide a broken check. Default 5 min; 0: starting marks are not honoured.
+    /// </summary>
+    [Id(6)] public TimeSpan MaxStartGrace { get; init; } = TimeSpan.FromMinutes(5);
+}
 
 /// <param name="Enabled">Whether memory forecasts raise preventive actions. Default true.</param>
 /// <param name="Horizon">Act when memory is forecast to run out sooner than this. Default 30 min.</param>

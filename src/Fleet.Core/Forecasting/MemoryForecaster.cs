@@ -180,6 +180,20 @@ public static class MemoryForecaster
         return Forecast(samples, totalBytes);
     }
 
+    [ThreadStatic] private static double[][]? t_xs, t_ys;
+
+    /// <summary>
+    /// Two arrays of exactly <paramref name="n"/> doubles for the fit (MathNet reads whole arrays), kept per thread and
+    /// per length up to 64: a report allocates none. The fit keeps neither past the call.
+    /// </summary>
+    private static (double[] X, double[] Y) Buffers(int n)
+    {
+        if (n > 64) return (new double[n], new double[n]);
+        t_xs ??= new double[65][];
+        t_ys ??= new double[65][];
+        return (t_xs[n] ??= new double[n], t_ys[n] ??= new double[n]);
+    }
+
     public static MemoryForecast Forecast(ReadOnlySpan<MemorySample> samples, long totalBytes)
     {
         if (samples.Length < 2 || totalBytes <= 0) return new MemoryForecast(0, null, samples.Length);
@@ -187,7 +201,7 @@ public static class MemoryForecaster
         // Seconds since the first sample, against bytes used: MathNet's least-squares line. A window whose samples
         // share one instant has no trend.
         var t0 = samples[0].At;
-        double[] x = new double[samples.Length], y = new double[samples.Length];
+        var (x, y) = Buffers(samples.Length);
         for (var i = 0; i < samples.Length; i++) { x[i] = (samples[i].At - t0).TotalSeconds; y[i] = samples[i].UsedBytes; }
         if (x.AsSpan().IndexOfAnyExcept(x[0]) < 0) return new MemoryForecast(0, null, samples.Length);
 

@@ -32,18 +32,19 @@ public static class NodeMonitor
         // evidence and the reason are written only when the health changes, which is when they are recorded).
         ImmutableArray<NodeCondition>.Builder? conditions = null;
         var checks = report.Checks.IsDefault ? [] : report.Checks;
-        // A check not passing while its reporter starts (Starting) keeps the node from Healthy but counts no failure.
+        // A check not passing while its reporter starts (Starting) keeps the node from Healthy but counts no failure —
+        // within the policy's maxStartGrace, and only while the check has not failed unmarked (StartingSince).
         int failedCount = 0, startingCount = 0;
         foreach (var check in checks)
-            if (!check.Passed) { if (check.Starting) startingCount++; else failedCount++; }
+            if (!check.Passed) { if (StartingSince(model, check, receivedAt, hp) is not null) startingCount++; else failedCount++; }
         var failedStreak = failedCount > 0 ? model.FailedStreak + 1 : 0;
         var passingStreak = failedCount + startingCount > 0 ? 0 : model.PassingStreak + 1;
         if (failedCount + startingCount > 0)
             foreach (var check in checks)
                 if (!check.Passed)
-                    Add(ref conditions, check.Starting
-                        ? new NodeCondition(ConditionTypes.CheckStarting, $"check '{check.Name}' not passing yet while it starts{Detail(check)}; inside its start grace, not counted as failed", receivedAt)
-                        : new NodeCondition(ConditionTypes.CheckFailed, $"check '{check.Name}' failed{Detail(check)}, {failedStreak} report(s) in a row", receivedAt));
+                    Add(ref conditions, StartingSince(model, check, receivedAt, hp) is not null
+                        ? new NodeCondition(ConditionTypes.CheckStarting, $"check '{check.Name}' not passing yet while it starts, inside its start grace{Detail(check)}; not counted as failed", receivedAt)
+                        : new NodeCondition(ConditionTypes.CheckFailed, $"check '{check.Name}' failed{Detail(check)}, {failedStreak} report(s) in a row{PastGrace(model, check, receivedAt, hp)}", receivedAt));
 
         var memoryPercent = report.MemoryTotalBytes > 0 ? 100.0 * report.MemoryUsedBytes / report.MemoryTotalBytes : 0;
         var breach = false;
@@ -118,6 +119,36 @@ public static class NodeMonitor
     }
 
     private static string Detail(CheckResult check) => string.IsNullOrWhiteSpace(check.Detail) ? "" : $" ({check.Detail})";
+
+    /// <summary>
+    /// Since when a failing check marked starting has been taken as starting, or null when it counts as failed: it is not
+    /// marked, it already failed unmarked (a CheckFailed condition of its own), or it has been starting for the policy's
+    /// maxStartGrace. The time comes from its CheckStarting condition, carried from report to report (and over silence).
+    /// </summary>
+    private static DateTimeOffset? StartingSince(NodeHealthModel model, CheckResult check, DateTimeOffset receivedAt, HealthPolicy hp)
+    {
+        if (!check.Starting || hp.MaxStartGrace <= TimeSpan.Zero) return null;
+        var since = receivedAt;
+        foreach (var c in model.Conditions)
+        {
+            if (!IsAbout(c, check.Name)) continue;
+            if (c.Type == ConditionTypes.CheckFailed) return null;
+            if (c.Type == ConditionTypes.CheckStarting) since = c.Since;
+        }
+        return receivedAt - since < hp.MaxStartGrace ? since : null;
+    }
+
+    /// <summary>Why a check marked starting counts as failed: it has been starting for longer than the policy allows.</summary>
+    private static string PastGrace(NodeHealthModel model, CheckResult check, DateTimeOffset receivedAt, HealthPolicy hp)
+    {
+        if (!check.Starting || hp.MaxStartGrace <= TimeSpan.Zero) return "";
+        var starting = model.Conditions.FirstOrDefault(c => c.Type == ConditionTypes.CheckStarting && IsAbout(c, check.Name));
+        return starting is null ? "" : $"; it was starting for {Format.Duration(receivedAt - starting.Since)}, past health.maxStartGrace ({Format.Duration(hp.MaxStartGrace)})";
+    }
+
+    private static bool IsAbout(NodeCondition condition, string check) =>
+        condition.Reason.Length > check.Length + 8 && condition.Reason.StartsWith("check '", StringComparison.Ordinal)
+        && condition.Reason.AsSpan(7).StartsWith(check, StringComparison.Ordinal) && condition.Reason[7 + check.Length] == '\'';
 
     private static void Add(ref ImmutableArray<NodeCondition>.Builder? conditions, NodeCondition condition) =>
         (conditions ??= ImmutableArray.CreateBuilder<NodeCondition>()).Add(condition);

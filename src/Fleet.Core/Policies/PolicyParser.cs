@@ -51,8 +51,11 @@ public static partial class PolicyParser
             r.Double(h, "health.diskDegradedPercent", d.Health.DiskDegradedPercent, 1, 100),
             r.Int(h, "health.degradeAfterReports", d.Health.DegradeAfterReports, 1, 100),
             r.Int(h, "health.unhealthyAfterFailedReports", d.Health.UnhealthyAfterFailedReports, 1, 100),
-            r.Int(h, "health.recoverAfterReports", d.Health.RecoverAfterReports, 1, 100));
-        r.Known(h, "health", "cpuDegradedPercent", "memoryDegradedPercent", "diskDegradedPercent", "degradeAfterReports", "unhealthyAfterFailedReports", "recoverAfterReports");
+            r.Int(h, "health.recoverAfterReports", d.Health.RecoverAfterReports, 1, 100))
+        {
+            MaxStartGrace = r.Duration(h, "health.maxStartGrace", d.Health.MaxStartGrace, TimeSpan.Zero, TimeSpan.FromHours(1)),
+        };
+        r.Known(h, "health", "cpuDegradedPercent", "memoryDegradedPercent", "diskDegradedPercent", "degradeAfterReports", "unhealthyAfterFailedReports", "recoverAfterReports", "maxStartGrace");
 
         var f = r.Section(root, "forecast");
         var forecast = new ForecastPolicy(

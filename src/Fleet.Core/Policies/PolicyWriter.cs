@@ -25,6 +25,7 @@ public static class PolicyWriter
         sb.AppendLine($"  degradeAfterReports: {p.Health.DegradeAfterReports}");
         sb.AppendLine($"  unhealthyAfterFailedReports: {p.Health.UnhealthyAfterFailedReports}");
         sb.AppendLine($"  recoverAfterReports: {p.Health.RecoverAfterReports}");
+        sb.AppendLine($"  maxStartGrace: {D(p.Health.MaxStartGrace)}");
         sb.AppendLine("forecast:");
         sb.AppendLine($"  enabled: {(p.Forecast.Enabled ? "true" : "false")}");
         sb.AppendLine($"  horizon: {D(p.Forecast.Horizon)}");

@@ -204,7 +204,7 @@ public class NodeMonitorTests
         var m = NodeHealthModel.Initial(T0);
         var first = NodeMonitor.OnReport(m, Starting(1, T0), T0, Policy);
         Assert.Equal(HealthState.Degraded, first.Model.Health);
-        Assert.Equal("check 'http' not passing yet while it starts (connection refused); inside its start grace, not counted as failed", first.Change!.Reason);
+        Assert.Equal("check 'http' not passing yet while it starts, inside its start grace (connection refused); not counted as failed", first.Change!.Reason);
         Assert.Equal("starting (connection refused)", first.Change.Evidence["check.http"]);
         Assert.False(first.Change.Evidence.ContainsKey("failedStreak"));
         m = first.Model;
@@ -241,6 +241,45 @@ public class NodeMonitorTests
         for (var i = 10; i < 20; i++) m = Feed(m, Starting(i, T0.AddSeconds(10 * i)));
         Assert.Equal(HealthState.Unhealthy, m.Health);
         Assert.Equal(0, m.PassingStreak);
+    }
+
+    [Fact]
+    public void OnReport_StartingLongerThanMaxStartGrace_CountsAsFailed_ThenMarksNoLongerHonoured()
+    {
+        // A reporter that keeps saying "starting" (one that restarts over and over, each run in a new grace) cannot hide a
+        // broken check: after the policy's maxStartGrace (5 min) the check counts as failed, and once it has failed
+        // unmarked, a starting mark on it is not taken until it passes.
+        var m = NodeHealthModel.Initial(T0);
+        var seq = 0;
+        for (var at = 0; at < 300; at += 10) m = Feed(m, Starting(++seq, T0.AddSeconds(at)));
+        Assert.Equal(HealthState.Degraded, m.Health);
+        Assert.Equal(T0, m.Conditions.Single(c => c.Type == ConditionTypes.CheckStarting).Since); // carried from the first
+        m = Feed(m, Starting(++seq, T0.AddSeconds(300)));
+        var failed = m.Conditions.Single(c => c.Type == ConditionTypes.CheckFailed);
+        Assert.Contains("check 'http' failed (connection refused), 1 report(s) in a row; it was starting for 5 min, past health.maxStartGrace (5 min)", failed.Reason);
+        Assert.DoesNotContain(m.Conditions, c => c.Type == ConditionTypes.CheckStarting);
+        for (var i = 1; i < Policy.Health.UnhealthyAfterFailedReports; i++) m = Feed(m, Starting(++seq, T0.AddSeconds(300 + 10 * i)));
+        Assert.Equal(HealthState.Unhealthy, m.Health);
+    }
+
+    [Fact]
+    public void OnReport_CheckThatFailedUnmarked_StartingMarkNotHonoured_UntilItPasses()
+    {
+        var m = Feed(NodeHealthModel.Initial(T0), Report(1, T0), Report(2, T0.AddSeconds(10), checkOk: false));
+        m = Feed(m, Starting(3, T0.AddSeconds(20))); // the reporter restarted after a real failure: no grace for this check
+        Assert.Equal(2, m.FailedStreak);
+        m = Feed(m, Report(4, T0.AddSeconds(30)), Starting(5, T0.AddSeconds(40))); // it passed since: a new start is a start
+        Assert.Equal(0, m.FailedStreak);
+        Assert.Contains(m.Conditions, c => c.Type == ConditionTypes.CheckStarting);
+    }
+
+    [Fact]
+    public void OnReport_MaxStartGraceZero_StartingMarksNotHonoured()
+    {
+        var policy = Policy with { Health = Policy.Health with { MaxStartGrace = TimeSpan.Zero } };
+        var m = NodeHealthModel.Initial(T0);
+        for (var i = 1; i <= policy.Health.UnhealthyAfterFailedReports; i++) m = NodeMonitor.OnReport(m, Starting(i, T0.AddSeconds(10 * i)), T0.AddSeconds(10 * i), policy).Model;
+        Assert.Equal(HealthState.Unhealthy, m.Health);
     }
 
     [Fact]

@@ -55,6 +55,7 @@ public class LearningTests
         Assert.Null(OutcomeTable.SkipReason(policy, bad, "restart-services", lastAutomaticRung: true)); // the last automatic rung is always tried
         Assert.Null(OutcomeTable.SkipReason(LearningPolicy.Default, bad, "restart-services", false)); // off by default
         Assert.Equal("CheckFailed+MemoryPressure", OutcomeTable.Signature(["MemoryPressure", "CheckFailed", "Stale"]));
+        Assert.Equal("CheckFailed", OutcomeTable.Signature(["CheckStarting", "CheckFailed"])); // a check still starting is no part of the symptom
     }
 
     [Fact]
