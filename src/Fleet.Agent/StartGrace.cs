@@ -9,11 +9,12 @@ namespace Fleet.Agent;
 /// <see cref="CheckResult.Starting"/>: the node shows Degraded ("not passing yet while it starts"), and no failure counts
 /// toward Unhealthy, so the cluster does not restart a service that is still starting. A check that has passed once is
 /// judged as it is from then on; once the grace is over, every check is, and the checks that never passed are logged.
+/// A process check is never marked: a process that is not running has not started slowly, it has exited.
 /// </summary>
 public sealed partial class StartGrace(AgentConfig config, TimeProvider time, ILogger<StartGrace> log)
 {
     private readonly long _startedAt = time.GetTimestamp();
-    private readonly HashSet<string> _passed = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _passed = new(config.Checks.Where(c => c.Process is not null).Select(c => c.Name), StringComparer.Ordinal);
     private bool _over = config.StartGraceSpan <= TimeSpan.Zero;
 
     /// <summary>Whether the grace still holds for some check.</summary>
@@ -28,7 +29,7 @@ public sealed partial class StartGrace(AgentConfig config, TimeProvider time, IL
         if (time.GetElapsedTime(_startedAt) >= config.StartGraceSpan)
         {
             _over = true;
-            var never = results.Where(r => !_passed.Contains(r.Name)).Select(r => r.Name).ToList();
+            var never = results.Where(r => !_passed.Contains(r.Name)).Select(r => r.Name).ToList(); // process checks count as passed here
             if (never.Count > 0) LogGraceOver(log, config.StartGrace, string.Join(", ", never));
             return results;
         }

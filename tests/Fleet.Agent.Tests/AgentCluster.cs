@@ -35,7 +35,7 @@ public sealed class AgentCluster : IAsyncDisposable
         c.B.WriteConfig(c.Silo.Gateway, "rack-1", [c.A], extraAgentConfig, await c.AgentKeyAsync("host-b"), webStartDelay);
         c.A.Start();
         c.B.Start();
-        await c.WaitAsync(async () => await c.HealthAsync("host-a") == "Healthy" && await c.HealthAsync("host-b") == "Healthy", TimeSpan.FromSeconds(60), "both agents report healthy");
+        await c.WaitAsync(async () => await c.HealthAsync("host-a") == "Healthy" && await c.HealthAsync("host-b") == "Healthy", TimeSpan.FromSeconds(90), "both agents report healthy");
         return c;
     }
 

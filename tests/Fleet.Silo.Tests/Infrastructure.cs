@@ -27,12 +27,22 @@ public static partial class Repo
         throw new InvalidOperationException("Fleet.sln not found above " + AppContext.BaseDirectory);
     }
 
-    /// <summary>A loopback port nobody listens on right now.</summary>
+    private static readonly HashSet<int> GivenPorts = [];
+
+    /// <summary>
+    /// A loopback port nobody listens on right now, and never one this process was given before: the system can hand the
+    /// same free port to two asks in a row (seen here: a silo given one port for both its silo and gateway endpoints).
+    /// </summary>
     public static int FreePort()
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        while (true)
+        {
+            using var l = new TcpListener(IPAddress.Loopback, 0);
+            l.Start();
+            var port = ((IPEndPoint)l.LocalEndpoint).Port;
+            lock (GivenPorts)
+                if (GivenPorts.Add(port)) return port;
+        }
     }
 
     public static string TempDir(string name)
