@@ -29,14 +29,22 @@ public sealed class AgentCluster : IAsyncDisposable
         var c = new AgentCluster();
         c.Silo = await SiloProcess.StartAsync(extraArgs: ["--Fleet:Actuator:Kind=Agent", "--Fleet:Actuator:RetryDelay=00:00:01",
             "--Fleet:Actuator:MaxRetries=6", "--Fleet:Actuator:AttemptTimeout=00:00:05"]);
-        (await c.Silo.Http.PutAsync("/api/v1/policy?by=test", new StringContent(policy, Encoding.UTF8, "text/yaml"))).EnsureSuccessStatusCode();
-        // Each agent holds a key of its own, bound to its node, as in production.
-        c.A.WriteConfig(c.Silo.Gateway, "rack-1", [c.B], extraAgentConfig, await c.AgentKeyAsync("host-a"), webStartDelay);
-        c.B.WriteConfig(c.Silo.Gateway, "rack-1", [c.A], extraAgentConfig, await c.AgentKeyAsync("host-b"), webStartDelay);
-        c.A.Start();
-        c.B.Start();
-        await c.WaitAsync(async () => await c.HealthAsync("host-a") == "Healthy" && await c.HealthAsync("host-b") == "Healthy", TimeSpan.FromSeconds(90), "both agents report healthy");
-        return c;
+        try
+        {
+            (await c.Silo.Http.PutAsync("/api/v1/policy?by=test", new StringContent(policy, Encoding.UTF8, "text/yaml"))).EnsureSuccessStatusCode();
+            // Each agent holds a key of its own, bound to its node, as in production.
+            c.A.WriteConfig(c.Silo.Gateway, "rack-1", [c.B], extraAgentConfig, await c.AgentKeyAsync("host-a"), webStartDelay);
+            c.B.WriteConfig(c.Silo.Gateway, "rack-1", [c.A], extraAgentConfig, await c.AgentKeyAsync("host-b"), webStartDelay);
+            c.A.Start();
+            c.B.Start();
+            await c.WaitAsync(async () => await c.HealthAsync("host-a") == "Healthy" && await c.HealthAsync("host-b") == "Healthy", TimeSpan.FromSeconds(90), "both agents report healthy");
+            return c;
+        }
+        catch
+        {
+            await c.DisposeAsync(); // a start that fails leaves no silo, agent or web server running behind it
+            throw;
+        }
     }
 
     /// <summary>Makes an agent key bound to <paramref name="node"/> through the API (as an admin would with fleet keys create).</summary>
