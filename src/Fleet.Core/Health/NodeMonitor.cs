@@ -33,18 +33,18 @@ public static class NodeMonitor
         ImmutableArray<NodeCondition>.Builder? conditions = null;
         var checks = report.Checks.IsDefault ? [] : report.Checks;
         // A check not passing while its reporter starts (Starting) keeps the node from Healthy but counts no failure —
-        // within the policy's maxStartGrace, and only while the check has not failed unmarked (StartingSince).
+        // within the policy's maxStartGrace, and only while the check has not failed unmarked (FailureNote).
         int failedCount = 0, startingCount = 0;
         foreach (var check in checks)
-            if (!check.Passed) { if (StartingSince(model, check, receivedAt, hp) is not null) startingCount++; else failedCount++; }
+            if (!check.Passed) { if (FailureNote(model, check, receivedAt, hp) is null) startingCount++; else failedCount++; }
         var failedStreak = failedCount > 0 ? model.FailedStreak + 1 : 0;
         var passingStreak = failedCount + startingCount > 0 ? 0 : model.PassingStreak + 1;
         if (failedCount + startingCount > 0)
             foreach (var check in checks)
                 if (!check.Passed)
-                    Add(ref conditions, StartingSince(model, check, receivedAt, hp) is not null
-                        ? new NodeCondition(ConditionTypes.CheckStarting, $"check '{check.Name}' not passing yet while it starts, inside its start grace{Detail(check)}; not counted as failed", receivedAt)
-                        : new NodeCondition(ConditionTypes.CheckFailed, $"check '{check.Name}' failed{Detail(check)}, {failedStreak} report(s) in a row{PastGrace(model, check, receivedAt, hp)}", receivedAt));
+                    Add(ref conditions, FailureNote(model, check, receivedAt, hp) is { } note
+                        ? new NodeCondition(ConditionTypes.CheckFailed, $"check '{check.Name}' failed{Detail(check)}, {failedStreak} report(s) in a row{note}", receivedAt)
+                        : new NodeCondition(ConditionTypes.CheckStarting, $"check '{check.Name}' not passing yet while it starts, inside its start grace{Detail(check)}; not counted as failed", receivedAt));
 
         var memoryPercent = report.MemoryTotalBytes > 0 ? 100.0 * report.MemoryUsedBytes / report.MemoryTotalBytes : 0;
         var breach = false;
@@ -121,29 +121,23 @@ public static class NodeMonitor
     private static string Detail(CheckResult check) => string.IsNullOrWhiteSpace(check.Detail) ? "" : $" ({check.Detail})";
 
     /// <summary>
-    /// Since when a failing check marked starting has been taken as starting, or null when it counts as failed: it is not
-    /// marked, it already failed unmarked (a CheckFailed condition of its own), or it has been starting for the policy's
-    /// maxStartGrace. The time comes from its CheckStarting condition, carried from report to report (and over silence).
+    /// Null when a failing check is taken as starting: its reporter marked it, it has not failed unmarked since it last
+    /// passed (no CheckFailed condition of its own), and it has been starting for less than the policy's maxStartGrace
+    /// (since its CheckStarting condition, carried from report to report and over silence). Otherwise it counts as
+    /// failed, and this is what its reason adds: nothing, or how long it was starting, past maxStartGrace.
     /// </summary>
-    private static DateTimeOffset? StartingSince(NodeHealthModel model, CheckResult check, DateTimeOffset receivedAt, HealthPolicy hp)
+    private static string? FailureNote(NodeHealthModel model, CheckResult check, DateTimeOffset receivedAt, HealthPolicy hp)
     {
-        if (!check.Starting || hp.MaxStartGrace <= TimeSpan.Zero) return null;
-        var since = receivedAt;
+        if (!check.Starting || hp.MaxStartGrace <= TimeSpan.Zero) return "";
+        NodeCondition? starting = null;
         foreach (var c in model.Conditions)
         {
             if (!IsAbout(c, check.Name)) continue;
-            if (c.Type == ConditionTypes.CheckFailed) return null;
-            if (c.Type == ConditionTypes.CheckStarting) since = c.Since;
+            if (c.Type == ConditionTypes.CheckFailed) return "";
+            if (c.Type == ConditionTypes.CheckStarting) starting = c;
         }
-        return receivedAt - since < hp.MaxStartGrace ? since : null;
-    }
-
-    /// <summary>Why a check marked starting counts as failed: it has been starting for longer than the policy allows.</summary>
-    private static string PastGrace(NodeHealthModel model, CheckResult check, DateTimeOffset receivedAt, HealthPolicy hp)
-    {
-        if (!check.Starting || hp.MaxStartGrace <= TimeSpan.Zero) return "";
-        var starting = model.Conditions.FirstOrDefault(c => c.Type == ConditionTypes.CheckStarting && IsAbout(c, check.Name));
-        return starting is null ? "" : $"; it was starting for {Format.Duration(receivedAt - starting.Since)}, past health.maxStartGrace ({Format.Duration(hp.MaxStartGrace)})";
+        if (starting is null || receivedAt - starting.Since < hp.MaxStartGrace) return null;
+        return $"; it was starting for {Format.Duration(receivedAt - starting.Since)}, past health.maxStartGrace ({Format.Duration(hp.MaxStartGrace)})";
     }
 
     private static bool IsAbout(NodeCondition condition, string check) =>

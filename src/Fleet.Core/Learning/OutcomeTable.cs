@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Fleet.Abstractions.Policy;
+using Fleet.Core.Health;
 
 namespace Fleet.Core.Learning;
 
@@ -34,7 +35,7 @@ public static class OutcomeTable
 {
     /// <summary>A symptom's signature: the kinds of condition a node shows, in order ("CheckFailed", "CheckFailed+MemoryPressure", "Silent").</summary>
     public static string Signature(IEnumerable<string> conditionTypes) =>
-        string.Join('+', conditionTypes.Where(t => t is not ("PeerReachable" or "Stale" or "CheckStarting")).Distinct().Order(StringComparer.Ordinal)) is { Length: > 0 } s ? s : "none";
+        string.Join('+', conditionTypes.Where(t => t is not (ConditionTypes.PeerReachable or ConditionTypes.Stale or ConditionTypes.CheckStarting)).Distinct().Order(StringComparer.Ordinal)) is { Length: > 0 } s ? s : "none";
 
     /// <summary>Why the rung of <paramref name="action"/> is skipped for this symptom, or null when it is tried.</summary>
     public static string? SkipReason(LearningPolicy policy, OutcomeRate? rate, string action, bool lastAutomaticRung)
