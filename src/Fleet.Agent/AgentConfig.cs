@@ -50,7 +50,14 @@ public sealed class AgentConfig
     {
         /// <summary>Gateways host:port[,host:port]. Default 127.0.0.1:30000.</summary>
         public string Gateways { get; set; } = "127.0.0.1:30000";
-        /// <summary>Redis connection string; when set, gateways are found through Redis.</summary>
+        /// <summary>
+        /// Silos' HTTP addresses (<c>http://10.0.0.5:5080[,…]</c>): the live gateways are read from them with the agent's own
+        /// key and followed as silos come and go — no Redis password on the host. Default none.
+        /// </summary>
+        public string? Silos { get; set; }
+        /// <summary>TLS to the gateway: <c>{ca, certificate, key}</c> (PEM files; docs/security.md). Default none (plain TCP).</summary>
+        public TlsSection? Tls { get; set; }
+        /// <summary>Redis connection string; when set, gateways are found through Redis (the host then holds Redis' password: prefer <see cref="Silos"/>).</summary>
         public string? Redis { get; set; }
         public string ClusterId { get; set; } = "fleet";
         public string ServiceId { get; set; } = "fleet";
@@ -62,6 +69,39 @@ public sealed class AgentConfig
         /// environment is passed on to the processes it supervises, and a key must not be.
         /// </summary>
         public string? Key() => KeyFile is { } file ? Fleet.Client.FleetKeyFile.TryRead(file) : null;
+
+        /// <summary>
+        /// A file holding the cluster's action key (the public key, PEM; <c>GET /api/v1/agents/action-key</c> or
+        /// <c>action-key.pem</c> beside the silo's cluster secret). The agent runs only actions it signed; without it the agent
+        /// reports and supervises but runs no action. Default none.
+        /// </summary>
+        public string? ActionKeyFile { get; set; }
+
+        /// <summary>The cluster's action key from <see cref="ActionKeyFile"/>, or null without one (or when it cannot be read).</summary>
+        public System.Security.Cryptography.ECDsa? ActionKey()
+        {
+            if (ActionKeyFile is not { } file) return null;
+            try
+            {
+                var key = System.Security.Cryptography.ECDsa.Create();
+                key.ImportFromPem(File.ReadAllText(file));
+                return key;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or System.Security.Cryptography.CryptographicException)
+            {
+                return null;
+            }
+        }
+    }
+
+    public sealed class TlsSection
+    {
+        /// <summary>The CA(s) the gateway's certificate must chain to.</summary>
+        public string Ca { get; set; } = "";
+        /// <summary>This agent's certificate (the gateway requires one).</summary>
+        public string? Certificate { get; set; }
+        /// <summary>Its private key.</summary>
+        public string? Key { get; set; }
     }
 
     public sealed class InstancesSection
@@ -126,6 +166,8 @@ public sealed class AgentConfig
         public List<string> Args { get; set; } = [];
         public Dictionary<string, string> Env { get; set; } = [];
         public string? WorkingDir { get; set; }
+        /// <summary>The user the process runs as (the agent needs CAP_SETUID and CAP_SETGID for another user). Default: the agent's own.</summary>
+        public string? User { get; set; }
     }
 
     public sealed class ScriptSection
@@ -134,6 +176,8 @@ public sealed class AgentConfig
         public string Command { get; set; } = "";
         public List<string> Args { get; set; } = [];
         public string Timeout { get; set; } = "30s";
+        /// <summary>The user the script runs as. Default: the agent's own.</summary>
+        public string? User { get; set; }
     }
 
     /// <summary>Reads and checks a config file; every problem found is listed, with its path in the file.</summary>
@@ -142,6 +186,7 @@ public sealed class AgentConfig
         string text;
         try { text = File.ReadAllText(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return (null, [$"{path}: cannot read: {e.Message}"]); }
+        if (Fleet.Core.Documents.DocumentLimits.Check(text) is { } limit) return (null, [$"{path}: past a limit ({limit.Limit}): {limit}"]);
         AgentConfig config;
         try
         {
@@ -162,10 +207,21 @@ public sealed class AgentConfig
         if (!Durations.TryParse(ReportInterval, out var interval) || interval < TimeSpan.FromMilliseconds(100)) p.Add($"reportInterval: '{ReportInterval}' must be a duration of at least 100ms");
         if (!Durations.TryParse(StartGrace, out var grace) || grace < TimeSpan.Zero || grace > TimeSpan.FromHours(1)) p.Add($"startGrace: '{StartGrace}' must be a duration from 0s to 1h");
         if (BufferSize is < 1 or > 100_000) p.Add($"bufferSize: {BufferSize} must be from 1 to 100000");
-        if (Cluster.Redis is null)
+        if (Cluster.Silos is { } silos)
+            try { Fleet.Client.FleetClientHostingExtensions.CheckGatewayDiscovery(silos); }
+            catch (Fleet.Client.FleetValidationException e) { p.Add($"cluster.silos: {e.Problems.Values.First()[0]}"); }
+        else if (Cluster.Redis is null)
             try { FleetClientGatewayCheck(Cluster.Gateways); }
             catch (Exception e) { p.Add($"cluster.gateways: {e.Message}"); }
         if (Cluster.KeyFile is { } keyFile && Fleet.Client.FleetKeyFile.TryRead(keyFile) is null) p.Add($"cluster.keyFile: '{keyFile}' cannot be read or is empty");
+        if (Cluster.ActionKeyFile is { } actionKeyFile && Cluster.ActionKey() is null)
+            p.Add($"cluster.actionKeyFile: '{actionKeyFile}' cannot be read or holds no public key (PEM, -----BEGIN PUBLIC KEY-----)");
+        if (Cluster.Tls is { } tls)
+        {
+            if (!File.Exists(tls.Ca)) p.Add($"cluster.tls.ca: '{tls.Ca}' does not exist");
+            if (tls.Certificate is { } c && !File.Exists(c)) p.Add($"cluster.tls.certificate: '{c}' does not exist");
+            if (tls.Certificate is not null && (tls.Key is null || !File.Exists(tls.Key))) p.Add($"cluster.tls.key: '{tls.Key}' does not exist (the certificate's private key is required)");
+        }
         if (Probe.Listen is { } listen && !IsHostPort(listen)) p.Add($"probe.listen: '{listen}' is not host:port");
         for (var i = 0; i < Peers.Count; i++)
         {
@@ -180,12 +236,14 @@ public sealed class AgentConfig
             if (!InputRules.IsValidId(Processes[i].Name)) p.Add($"processes[{i}].name: '{Processes[i].Name}' must be {InputRules.IdRule}");
             if (string.IsNullOrWhiteSpace(Processes[i].Command)) p.Add($"processes[{i}].command: is required");
             if (Processes[i].WorkingDir is { } wd && !Directory.Exists(wd)) p.Add($"processes[{i}].workingDir: '{wd}' does not exist");
+            if (Processes[i].User is { } pu && !AgentEnvironment.UserExists(pu)) p.Add($"processes[{i}].user: no user '{pu}' on this host");
         }
         for (var i = 0; i < Scripts.Count; i++)
         {
             if (!InputRules.IsValidId(Scripts[i].Name)) p.Add($"scripts[{i}].name: '{Scripts[i].Name}' must be {InputRules.IdRule}");
             if (string.IsNullOrWhiteSpace(Scripts[i].Command)) p.Add($"scripts[{i}].command: is required");
             if (!Durations.TryParse(Scripts[i].Timeout, out _)) p.Add($"scripts[{i}].timeout: '{Scripts[i].Timeout}' is not a duration");
+            if (Scripts[i].User is { } su && !AgentEnvironment.UserExists(su)) p.Add($"scripts[{i}].user: no user '{su}' on this host");
         }
         for (var i = 0; i < Checks.Count; i++)
         {

@@ -68,7 +68,11 @@ public sealed partial class AgentLoop(
                     config.Node.Labels.ToImmutableDictionary()), ct);
                 _registered = true;
             }
-            _observerRef ??= cluster.CreateObjectReference<IAgentObserver>(actions);
+            if (_observerRef is null)
+            {
+                _observerRef = cluster.CreateObjectReference<IAgentObserver>(actions);
+                LogAttached(log, config.Node.Id, _observerRef.GetGrainId().ToString());
+            }
             await cluster.GetGrain<IAgentGrain>(config.Node.Id).AttachAsync(_observerRef, _agentId);
             var sent = 0;
             while (_buffer.TryPeek(out var next))
@@ -93,6 +97,9 @@ public sealed partial class AgentLoop(
 
     [LoggerMessage(LogLevel.Information, "The cluster answers again; sent {Sent} buffered report(s) in order")]
     private static partial void LogCaughtUp(ILogger logger, int sent);
+
+    [LoggerMessage(LogLevel.Information, "Attached to the cluster for node {Node}; actions reach this agent as {Observer}")]
+    private static partial void LogAttached(ILogger logger, string node, string observer);
 
     [LoggerMessage(LogLevel.Error, "The report loop failed: {Error}")]
     private static partial void LogLoopFailed(ILogger logger, string error);

@@ -44,6 +44,8 @@ public sealed partial class ProcessSupervisor(AgentConfig config, ILogger<Proces
         foreach (var a in spec.Args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in spec.Env) psi.Environment[k] = v;
         if (spec.WorkingDir is { } wd) psi.WorkingDirectory = wd;
+        if (spec.User is { } user) psi.UserName = user;
+        AgentEnvironment.Scrub(psi);
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"{spec.Command} did not start");
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };

@@ -26,6 +26,10 @@ if (problems.Count > 0)
     foreach (var p in problems) Console.Error.WriteLine($"  {p}");
     return 2;
 }
+if (!AgentEnvironment.DropAmbientCapabilities())
+    Console.Error.WriteLine("fleet-agent: could not empty the ambient capability set; processes it starts may inherit its capabilities");
+if (config!.Cluster.ActionKeyFile is null)
+    Console.Error.WriteLine("fleet-agent: cluster.actionKeyFile is not set: this agent will report and supervise, but run no action (docs/agent.md)");
 if (checkOnly)
 {
     Console.WriteLine($"{configPath}: valid — node {config!.Node.Id} in {config.Node.Domain}, {config.Processes.Count} process(es), {config.Checks.Count} check(s), {config.Peers.Count} peer(s)");
@@ -42,6 +46,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<CheckRunner>();
 builder.Services.AddSingleton<StartGrace>();
 builder.Services.AddSingleton<PeerProber>();
+builder.Services.AddSingleton(sp => new ActionJournal(config!.StateDir, sp.GetRequiredService<TimeProvider>()));
 builder.Services.AddSingleton<AgentActions>();
 // The agent's own work starts before the cluster client, which may wait for the cluster as long as it takes.
 builder.Services.AddHostedService<ProbeListener>();
@@ -51,6 +56,10 @@ builder.AddFleetClient(o =>
 {
     o.Gateways = config!.Cluster.Gateways;
     o.Redis = config.Cluster.Redis;
+    o.GatewayDiscovery = config.Cluster.Silos;
+    o.TlsCa = config.Cluster.Tls?.Ca;
+    o.TlsCertificate = config.Cluster.Tls?.Certificate;
+    o.TlsKey = config.Cluster.Tls?.Key;
     o.ClusterId = config.Cluster.ClusterId;
     o.ServiceId = config.Cluster.ServiceId;
     o.Key = config.Cluster.Key();

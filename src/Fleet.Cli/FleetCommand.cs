@@ -57,6 +57,17 @@ internal static class FleetCommand
         Recursive = true,
     };
 
+    private static Option<string?> TlsFile(string name, string variable, string what) => new(name)
+    {
+        Description = $"{what} (PEM); default ${variable}",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable(variable) is { Length: > 0 } v ? v : null,
+    };
+
+    private static readonly Option<string?> TlsCa = TlsFile("--tls-ca", "FLEET_TLS_CA", "Speak TLS to the gateway, which must show a certificate from this CA");
+    private static readonly Option<string?> TlsCert = TlsFile("--tls-cert", "FLEET_TLS_CERT", "This client's certificate, for a gateway that requires one");
+    private static readonly Option<string?> TlsKey = TlsFile("--tls-key", "FLEET_TLS_KEY", "The private key of --tls-cert");
+
     internal static readonly Option<string> Output = new("--output", "-o")
     {
         Description = "table or json",
@@ -76,7 +87,7 @@ internal static class FleetCommand
     public static RootCommand Build()
     {
         Output.AcceptOnlyFromAmong("table", "json");
-        var root = new RootCommand("fleet: query and steer a Fleet cluster") { Gateway, Redis, ClusterId, ServiceId, Key, Output, By, Reason };
+        var root = new RootCommand("fleet: query and steer a Fleet cluster") { Gateway, Redis, ClusterId, ServiceId, Key, TlsCa, TlsCert, TlsKey, Output, By, Reason };
         root.Add(NodesCommand.Build());
         root.Add(ServicesCommand.Build());
         root.Add(OversightCommand.Approvals());
@@ -142,6 +153,9 @@ internal static class FleetCommand
                 o.ClusterId = p.GetValue(ClusterId)!;
                 o.ServiceId = p.GetValue(ServiceId)!;
                 o.Key = p.GetValue(Key) ?? FleetKeyFile.FromEnvironment();
+                o.TlsCa = p.GetValue(TlsCa);
+                o.TlsCertificate = p.GetValue(TlsCert);
+                o.TlsKey = p.GetValue(TlsKey);
                 o.ConnectAttempts = 2;
             });
             host = builder.Build();
@@ -191,6 +205,11 @@ internal static class FleetCommand
         {
             Terminal.Error(e.Message);
             return Denied;
+        }
+        catch (FleetRateLimitedException e)
+        {
+            Terminal.Error(e.Message);
+            return Unreachable;
         }
         finally
         {

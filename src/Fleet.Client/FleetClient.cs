@@ -33,9 +33,15 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
             ShouldHandle = new PredicateBuilder().Handle<SiloUnavailableException>().Handle<OrleansMessageRejectionException>()
-                .Handle<ConnectionFailedException>().Handle<TimeoutException>(),
+                .Handle<ConnectionFailedException>().Handle<TimeoutException>().Handle<RateLimitedException>(),
+            // A rate limit says how long to wait: wait that long (at most MaxRateLimitWait), not the backoff.
+            DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(args.Outcome.Exception is RateLimitedException limited
+                ? TimeSpan.FromTicks(Math.Min(limited.RetryAfter.Ticks, MaxRateLimitWait.Ticks)) : null),
         })
         .Build();
+
+    /// <summary>The longest the SDK waits on one rate-limit refusal before it tries again.</summary>
+    public static readonly TimeSpan MaxRateLimitWait = TimeSpan.FromSeconds(5);
 
     private async Task<T> CallAsync<T>(Func<Task<T>> call, CancellationToken ct)
     {
@@ -70,6 +76,14 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         catch (AccessDeniedException e)
         {
             throw new FleetAccessDeniedException(e.Message, e.Unauthenticated);
+        }
+        catch (RateLimitedException e)
+        {
+            throw new FleetRateLimitedException(e.Message, e.RetryAfter);
+        }
+        catch (InvalidInputException e)
+        {
+            throw new FleetValidationException(e.Message, e.Problems.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray()));
         }
         catch (ApiKeyRefusedException e) when (e.NotFound)
         {
@@ -203,7 +217,7 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
 
     public Task<PolicyApplyResult> ApplyPolicyAsync(string yaml, string by, CancellationToken cancellationToken = default)
     {
-        var problems = InputRules.CheckText("document", yaml, true, InputRules.MaxDocument);
+        var problems = InputRules.CheckDocument("document", yaml);
         foreach (var kv in InputRules.CheckText("by", by, true, 128)) problems[kv.Key] = kv.Value;
         Require(problems, "policy");
         return CallAsync(() => Policy.ApplyAsync(yaml, by), cancellationToken);
@@ -336,7 +350,7 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         var problems = InputRules.CheckText("reason", reason, true);
         foreach (var kv in InputRules.CheckText("by", by, true, 128)) problems[kv.Key] = kv.Value;
         if (domain is not null) foreach (var kv in InputRules.CheckId("domain", domain, "domain")) problems[kv.Key] = kv.Value;
-        if (action is not null && !System.Text.RegularExpressions.Regex.IsMatch(action, "^[a-z][a-z0-9-]{0,63}$")) problems["action"] = [$"'{action}' is not an action name (lower-case letters, digits and '-')"];
+        if (action is not null && !InputRules.IsValidActionName(action)) problems["action"] = [$"'{action}' is not an action name (lower-case letters, digits and '-')"];
         if (domain is not null && action is not null) problems["action"] = ["give a domain or an action, not both (or neither, for the whole fleet)"];
         Require(problems, "shadow request");
         return CallAsync(() => Oversight.SetShadowAsync(on, domain, action, by, reason), cancellationToken);
@@ -373,7 +387,7 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
     {
         if (name is not null) RequireServiceName(name);
         RequireBy(by);
-        Require(InputRules.CheckText("document", document, true, InputRules.MaxDocument), "service spec");
+        Require(InputRules.CheckDocument("document", document), "service spec");
         var parsed = ServiceSpecParser.Parse(document, name);
         if (!parsed.IsValid) return new ServiceApplyResult(false, parsed.Problems, null);
         return new ServiceApplyResult(true, [], await CallAsync(() => Service(parsed.Spec!.Name).ApplyAsync(parsed.Spec!, by), cancellationToken));
@@ -504,7 +518,7 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         var now = time.GetUtcNow();
         var problems = new Dictionary<string, string[]>();
         for (var i = 0; i < reports.Count; i++)
-            foreach (var kv in InputRules.Check(reports[i], now, TimeSpan.FromDays(90), $"[{i}].")) problems[kv.Key] = kv.Value;
+            foreach (var kv in InputRules.Check(reports[i], now, InputRules.MaxPrincipalHistory, $"[{i}].")) problems[kv.Key] = kv.Value;
         if (problems.Count > 0) throw new FleetValidationException("The batch is not valid; no report in it was taken.", problems);
         // One principal's reports in order; different principals at once.
         var outcomes = new Fleet.Abstractions.Principals.PrincipalReportOutcome[reports.Count];
@@ -540,7 +554,7 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
 
     public Task<PolicyDiffResult> DiffPolicyAsync(string yaml, CancellationToken cancellationToken = default)
     {
-        Require(InputRules.CheckText("document", yaml, true, InputRules.MaxDocument), "policy");
+        Require(InputRules.CheckDocument("document", yaml), "policy");
         return CallAsync(async () =>
         {
             var current = await Policy.GetCurrentAsync();

@@ -29,3 +29,12 @@ public sealed class FleetAccessDeniedException(string message, bool unauthentica
 {
     public bool Unauthenticated { get; } = unauthenticated;
 }
+
+/// <summary>
+/// The cluster refused the call because the credential sent more calls than its rate allows, and the SDK's retries waited
+/// as long as they may; <see cref="RetryAfter"/> says when a call will be taken again.
+/// </summary>
+public sealed class FleetRateLimitedException(string message, TimeSpan retryAfter) : Exception(message)
+{
+    public TimeSpan RetryAfter { get; } = retryAfter;
+}

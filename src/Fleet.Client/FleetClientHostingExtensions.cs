@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
+using Orleans.Hosting;
 
 namespace Fleet.Client;
 
@@ -12,7 +13,9 @@ public static class FleetClientHostingExtensions
     {
         var options = new FleetClientOptions();
         configure?.Invoke(options);
-        var gateways = options.Redis is null ? ParseGateways(options.Gateways) : [];
+        var discovery = options.Redis is null && !string.IsNullOrWhiteSpace(options.GatewayDiscovery) ? HttpGatewayListProvider.ParseUrls(options.GatewayDiscovery) : null;
+        var gateways = options.Redis is null && discovery is null ? ParseGateways(options.Gateways) : [];
+        var tls = Tls(options);
         var redis = options.Redis is null ? null : ParseRedis(options.Redis);
         builder.Services.AddOptions<FleetClientOptions>().Configure(o => configure?.Invoke(o));
         builder.UseOrleansClient(client =>
@@ -22,9 +25,20 @@ public static class FleetClientHostingExtensions
                 client.UseRedisClustering(o => o.ConfigurationOptions = redis);
                 client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
             }
+            else if (discovery is not null)
+            {
+                client.Services.AddSingleton<Orleans.Messaging.IGatewayListProvider>(new HttpGatewayListProvider(discovery, options.Key));
+                client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(10));
+            }
             else client.UseStaticClustering(gateways);
             client.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = options.ServiceId; });
-            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
+            if (tls is { } t) client.UseTls(o => FleetTls.Configure(o, t.Certificate, t.Ca));
+            client.Configure<ClientMessagingOptions>(o =>
+            {
+                o.ResponseTimeout = options.ResponseTimeout;
+                o.MaxMessageBodySize = Fleet.Abstractions.Security.MessageLimits.MaxBodyBytes;
+                o.MaxMessageHeaderSize = Fleet.Abstractions.Security.MessageLimits.MaxHeaderBytes;
+            });
             // Every call carries the key; the silo checks it, then drops it (it never travels on to other grains).
             if (options.Key is { Length: > 0 } key) client.AddOutgoingGrainCallFilter(async call =>
             {
@@ -65,6 +79,25 @@ public static class FleetClientHostingExtensions
     /// </summary>
     public static IFleetClient Create(IGrainFactory grains, FleetClientOptions? options = null, TimeProvider? time = null) =>
         new FleetClient(grains, Microsoft.Extensions.Options.Options.Create(options ?? new FleetClientOptions()), time ?? TimeProvider.System);
+
+    /// <summary>The client's TLS settings loaded (null without a CA); throws <see cref="FleetValidationException"/> naming what cannot be read.</summary>
+    private static (System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate, System.Security.Cryptography.X509Certificates.X509Certificate2Collection Ca)? Tls(FleetClientOptions o)
+    {
+        if (string.IsNullOrWhiteSpace(o.TlsCa)) return null;
+        try
+        {
+            var ca = FleetTls.LoadBundle(o.TlsCa);
+            var certificate = string.IsNullOrWhiteSpace(o.TlsCertificate) ? null : FleetTls.LoadCertificate(o.TlsCertificate, o.TlsKey ?? "");
+            return (certificate, ca);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or InvalidOperationException or ArgumentException)
+        {
+            throw new FleetValidationException("The TLS settings are not valid.", new Dictionary<string, string[]> { ["tls"] = [e.Message] });
+        }
+    }
+
+    /// <summary>Checks a list of silos' HTTP addresses for gateway discovery; throws <see cref="FleetValidationException"/> naming the bad entry.</summary>
+    public static void CheckGatewayDiscovery(string text) => HttpGatewayListProvider.ParseUrls(text);
 
     /// <summary>Reads <c>host:port[,host:port…]</c>; throws <see cref="FleetValidationException"/> naming the bad entry.</summary>
     public static IPEndPoint[] ParseGateways(string text)

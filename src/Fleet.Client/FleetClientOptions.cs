@@ -13,10 +13,29 @@ public sealed class FleetClientOptions
     public string? Redis { get; set; }
 
     /// <summary>
+    /// Silos' HTTP addresses (<c>https://fleet.internal:5080</c>, comma-separated): when set (and <see cref="Redis"/> is
+    /// not), the live gateways are read from <c>GET /api/v1/gateways</c> with <see cref="Key"/> and read again every
+    /// 10 s, so a client follows silos as they come and go without holding Redis' password. Default none.
+    /// </summary>
+    public string? GatewayDiscovery { get; set; }
+
+    /// <summary>
     /// The API key every call carries (<c>fk_…</c>), checked by the silo's gateway. Required unless the cluster runs with
     /// authentication turned off. Default none.
     /// </summary>
     public string? Key { get; set; }
+
+    /// <summary>
+    /// A PEM file with the CA(s) the gateway's certificate must chain to: setting it makes the client speak TLS to the
+    /// gateway (docs/security.md). Default none (plain TCP).
+    /// </summary>
+    public string? TlsCa { get; set; }
+
+    /// <summary>The client's own certificate (PEM) for a gateway that requires one, with <see cref="TlsKey"/>. Default none.</summary>
+    public string? TlsCertificate { get; set; }
+
+    /// <summary>The private key (PEM) of <see cref="TlsCertificate"/>. Default none.</summary>
+    public string? TlsKey { get; set; }
 
     /// <summary>Orleans cluster id. Default <c>fleet</c>.</summary>
     public string ClusterId { get; set; } = "fleet";

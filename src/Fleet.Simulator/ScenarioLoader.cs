@@ -29,6 +29,7 @@ public static class ScenarioLoader
 
     public static Scenario Parse(string yaml)
     {
+        if (Fleet.Core.Documents.DocumentLimits.Check(yaml) is { } limit) throw new ScenarioException([$"the scenario is past a limit ({limit.Limit}): {limit}"]);
         var problems = new List<string>();
         YamlMappingNode root;
         try

@@ -33,8 +33,10 @@ public sealed class AgentCluster : IAsyncDisposable
         {
             (await c.Silo.Http.PutAsync("/api/v1/policy?by=test", new StringContent(policy, Encoding.UTF8, "text/yaml"))).EnsureSuccessStatusCode();
             // Each agent holds a key of its own, bound to its node, as in production.
-            c.A.WriteConfig(c.Silo.Gateway, "rack-1", [c.B], extraAgentConfig, await c.AgentKeyAsync("host-a"), webStartDelay);
-            c.B.WriteConfig(c.Silo.Gateway, "rack-1", [c.A], extraAgentConfig, await c.AgentKeyAsync("host-b"), webStartDelay);
+            // And the cluster's action key, so they run the actions the cluster signs (and nothing else).
+            var actionKey = await c.ActionKeyAsync();
+            c.A.WriteConfig(c.Silo.Gateway, "rack-1", [c.B], extraAgentConfig, await c.AgentKeyAsync("host-a"), webStartDelay, actionKey);
+            c.B.WriteConfig(c.Silo.Gateway, "rack-1", [c.A], extraAgentConfig, await c.AgentKeyAsync("host-b"), webStartDelay, actionKey);
             c.A.Start();
             c.B.Start();
             await c.WaitAsync(async () => await c.HealthAsync("host-a") == "Healthy" && await c.HealthAsync("host-b") == "Healthy", TimeSpan.FromSeconds(90), "both agents report healthy");
@@ -46,6 +48,10 @@ public sealed class AgentCluster : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>The cluster's action key (PEM) as an admin reads it for agents' config.</summary>
+    public async Task<string> ActionKeyAsync() =>
+        (await Silo.Http.GetFromJsonAsync<JsonElement>("/api/v1/agents/action-key")).GetProperty("publicKeyPem").GetString()!;
 
     /// <summary>Makes an agent key bound to <paramref name="node"/> through the API (as an admin would with fleet keys create).</summary>
     public Task<string> AgentKeyAsync(string node) => Silo.MakeKeyAsync($"agent-{node}", "agent", node);

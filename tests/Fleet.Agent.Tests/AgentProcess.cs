@@ -33,17 +33,20 @@ public sealed class AgentProcess : IAsyncDisposable
     /// Writes the agent's config; <paramref name="key"/> (its agent key) goes to an owner-only file the config names.
     /// <paramref name="webStartDelay"/>: the web server waits that long before it listens (a service slow to start).
     /// </summary>
-    public void WriteConfig(string gateway, string domain, IEnumerable<AgentProcess> peers, string extra = "", string? key = null, TimeSpan? webStartDelay = null)
+    public void WriteConfig(string gateway, string domain, IEnumerable<AgentProcess> peers, string extra = "", string? key = null, TimeSpan? webStartDelay = null,
+        string? actionKeyPem = null, string? webUser = null, string? silos = null)
     {
         var web = webStartDelay is { } delay
             ? $"    command: /bin/sh\n    args: [\"-c\", \"sleep {delay.TotalSeconds:0.#}; exec {Python} -m http.server {WebPort} --bind 127.0.0.1\"]"
             : $"    command: {Python}\n    args: [-m, http.server, \"{WebPort}\", --bind, 127.0.0.1]";
         var keyFile = Path.Combine(Dir, "agent.key");
         if (key is not null) File.WriteAllText(keyFile, key + "\n");
+        var actionKeyFile = Path.Combine(Dir, "action-key.pem");
+        if (actionKeyPem is not null) File.WriteAllText(actionKeyFile, actionKeyPem);
         var peerLines = string.Join("\n", peers.Select(p => $"  - {{ node: {p.NodeId}, address: \"127.0.0.1:{p.ProbePort}\" }}"));
         File.WriteAllText(ConfigPath, $$"""
             node: { id: {{NodeId}}, domain: {{domain}} }
-            cluster: { gateways: "{{gateway}}"{{(key is null ? "" : $", keyFile: {keyFile}")}} }
+            cluster: { gateways: "{{gateway}}"{{(silos is null ? "" : $", silos: \"{silos}\"")}}{{(key is null ? "" : $", keyFile: {keyFile}")}}{{(actionKeyPem is null ? "" : $", actionKeyFile: {actionKeyFile}")}} }
             reportInterval: 1s
             stateDir: {{Path.Combine(Dir, "state")}}
             probe: { listen: "127.0.0.1:{{ProbePort}}" }
@@ -52,7 +55,7 @@ public sealed class AgentProcess : IAsyncDisposable
             processes:
               - name: web
             {{web}}
-                workingDir: {{Dir}}
+                workingDir: {{Dir}}{{(webUser is null ? "" : $"\n    user: {webUser}")}}
             checks:
               - name: web-alive
                 process: web
@@ -72,6 +75,11 @@ public sealed class AgentProcess : IAsyncDisposable
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
     }
+
+    /// <summary>The grain id the agent's observer has (from its log line), once it attached.</summary>
+    public string? ObserverId() =>
+        Log.Split('\n').Select(l => l.IndexOf("actions reach this agent as ", StringComparison.Ordinal) is var i and >= 0 ? l[(i + 28)..].Trim() : null)
+            .LastOrDefault(x => x is not null);
 
     /// <summary>The pid of the supervised web server, from the agent's pid file.</summary>
     public int? WebPid()

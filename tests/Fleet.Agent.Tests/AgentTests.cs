@@ -198,7 +198,7 @@ public class AgentServiceInstanceTests
         var extra = $$"""
             instances: { url: "http://127.0.0.1:{{figuresPort}}/", every: 500ms }
             scripts:
-              - { name: start-instance, command: /bin/sh, args: ["-c", "echo \"$FLEET_SERVICE $FLEET_INSTANCE $FLEET_VERSION $FLEET_KEY\" > {{marks}}/$FLEET_INSTANCE.started"], timeout: 10s }
+              - { name: start-instance, command: /bin/sh, args: ["-c", "echo \"$FLEET_SERVICE $FLEET_INSTANCE $FLEET_VERSION $FLEET_ACTION_KEY\" > {{marks}}/$FLEET_INSTANCE.started"], timeout: 10s }
               - { name: stop-instance, command: /bin/sh, args: ["-c", "touch {{marks}}/$FLEET_INSTANCE.stopped"], timeout: 10s }
             actions:
               start-instance: [script:start-instance]

@@ -87,12 +87,12 @@ internal static class IntakeBenchmark
         foreach (var r in rows) Console.WriteLine(r);
     }
 
-    private static string Id(int i) => $"bench-{i:D6}";
+    internal static string Id(int i) => $"bench-{i:D6}";
 
-    private const int BatchSize = 1_000, BatchesInFlight = 4;
+    internal const int BatchSize = 1_000, BatchesInFlight = 4;
 
     /// <summary>The batch starting at node <paramref name="i"/> × 1,000 (wrapping), every report with its own fresh sequence.</summary>
-    private static (string NodeId, TelemetryReport Report)[] Batch(int i, long seq, int nodes) =>
+    internal static (string NodeId, TelemetryReport Report)[] Batch(int i, long seq, int nodes) =>
         [.. Enumerable.Range(0, BatchSize).Select(k => (Id((int)(((long)i * BatchSize + k) % nodes)), Report(seq * BatchSize + k)))];
 
     private static object[] RestBatch(int i, long seq, int nodes) =>
@@ -104,7 +104,7 @@ internal static class IntakeBenchmark
 
     private static long _sequence;
 
-    private static TelemetryReport Report(long seq) => new(seq, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(30), 20, 2L << 30, 16L << 30, 30,
+    internal static TelemetryReport Report(long seq) => new(seq, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(30), 20, 2L << 30, 16L << 30, 30,
         [new CheckResult("http", true)]);
 
     internal static async Task<IHost> ClientAsync(string? redis, string? gateways, string serviceId, string? key)
@@ -133,7 +133,7 @@ internal static class IntakeBenchmark
         Console.Error.WriteLine($"  registered {nodes} nodes in {sw.Elapsed.TotalSeconds:0.0} s");
     }
 
-    private sealed record Result(double PerSecond, double P50, double P99)
+    internal sealed record Result(double PerSecond, double P50, double P99)
     {
         /// <summary>The mean rate of several passes of equal length; their latency percentiles averaged (each pass has as many calls as its rate).</summary>
         public static Result Mean(IReadOnlyList<Result> passes) =>
@@ -141,7 +141,7 @@ internal static class IntakeBenchmark
     }
 
     /// <summary>Calls per second × <paramref name="perCall"/> (reports per call), with the calls' latency percentiles.</summary>
-    private static async Task<Result> MeasureAsync(BenchOptions o, Func<int, long, Task> call, int perCall = 1)
+    internal static async Task<Result> MeasureAsync(BenchOptions o, Func<int, long, Task> call, int perCall = 1)
     {
         // Warm-up, then the measured window.
         await RunForAsync(o, TimeSpan.FromSeconds(2), call, null);

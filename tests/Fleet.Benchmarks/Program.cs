@@ -34,6 +34,9 @@ switch (what)
     case "links":
         await LinkBenchmark.RunAsync(options);
         break;
+    case "doors":
+        await DoorsBenchmark.RunAsync(options);
+        break;
     case "all":
         await IntakeBenchmark.RunAsync(options);
         await FailoverBenchmark.RunAsync(options);
@@ -53,6 +56,7 @@ switch (what)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll services  [--nodes SERVICES (1000)] [--kills 10]  (2×kills node hangs)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll rollouts  (20 bad canaries: time to rollback, bad-version instance-time; Flagger's documented settings beside)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll links     [--nodes FLOWS (10000)]  (a core link of 1,001 cut: time until every flow is on a verified path; path computations/s)
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll doors     [--nodes 10000] [--seconds 10] [--json FILE]  (the intake with every call checked vs not; action signatures)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll all
             Each starts its own redis-server (Debian package) and silo processes on free loopback ports.
             """);
@@ -70,6 +74,17 @@ internal sealed record BenchOptions(int Nodes, int Seconds, int Kills, int Concu
 
     /// <summary>sim-scale on simulated time (<c>--simulated</c>): the clock waits for each interval's work, so the wall time of a long scenario is measured.</summary>
     public bool Simulated { get; init; }
+
+    /// <summary>Where the command writes its figures by name (<c>--json FILE</c>), for scripts; none when not given.</summary>
+    public string? Json { get; init; }
+
+    /// <summary>Writes the figures to <see cref="Json"/> when one was given.</summary>
+    public void WriteJson(IReadOnlyDictionary<string, double> figures)
+    {
+        if (Json is null) return;
+        File.WriteAllText(Json, System.Text.Json.JsonSerializer.Serialize(figures, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        Console.Error.WriteLine($"  figures written to {Json}");
+    }
 
     /// <summary>Fleet sizes to run one after another (sim-scale <c>--sizes 10000,100000</c>); empty when not given.</summary>
     public int[] Sizes { get; init; } = [];
@@ -89,6 +104,7 @@ internal sealed record BenchOptions(int Nodes, int Seconds, int Kills, int Concu
             Crashes = Get("--crashes", 0),
             Sizes = sizes,
             Simulated = args.Contains("--simulated"),
+            Json = Array.IndexOf(args, "--json") is var ji and >= 0 && ji + 1 < args.Length ? args[ji + 1] : null,
         };
     }
 }

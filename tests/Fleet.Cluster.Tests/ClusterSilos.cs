@@ -22,11 +22,14 @@ public sealed class ClusterSilos : IAsyncDisposable
     private IEnumerable<string> Args(int i) =>
     [
         "--Fleet:Clustering=Redis", "--Fleet:Storage=Redis", "--Fleet:Audit=Redis", "--Fleet:Reminders=Redis",
-        $"--Fleet:Redis={Redis}", $"--Fleet:ServiceId={ServiceId}", $"--Fleet:ClusterId={ServiceId}", SiloProcess.AdminKeyArg + AdminKey, .. _extra,
+        $"--Fleet:Redis={Redis}", $"--Fleet:ServiceId={ServiceId}", $"--Fleet:ClusterId={ServiceId}", SiloProcess.AdminKeyArg + AdminKey, $"--Fleet:Auth:ClusterSecret={ClusterSecret}", .. _extra,
     ];
 
     /// <summary>The admin key every silo of the cluster is given (as a Kubernetes Secret would give it).</summary>
     public string AdminKey { get; } = TestKeys.New();
+
+    /// <summary>The secret every silo of the cluster shares (as a Kubernetes Secret would give it).</summary>
+    public string ClusterSecret { get; } = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     public async Task StartAsync(int count)
     {
@@ -58,6 +61,19 @@ public sealed class ClusterSilos : IAsyncDisposable
 
     public int IndexOfHost(string hostedOn) =>
         _ports.FindIndex(p => hostedOn.Contains($":{p.Silo}:", StringComparison.Ordinal) || hostedOn.EndsWith($":{p.Silo}", StringComparison.Ordinal));
+
+    /// <summary>
+    /// No call between the silos was taken for a client's (the cluster's own calls carry its stamp): no silo logged a refused
+    /// gateway call, and the trail holds no gateway refusal.
+    /// </summary>
+    public async Task AssertNoCallOfTheClusterWasRefusedAsync()
+    {
+        foreach (var silo in Silos.Where(s => s is not null))
+            if (silo!.Log.Split('\n').FirstOrDefault(l => l.Contains("Refused a client's call")) is { } line)
+                throw new InvalidOperationException($"a silo refused a call: {line}");
+        var refused = await GetAsync(Any(), "/api/v1/audit?subject=gateway&limit=10");
+        if (refused.GetProperty("records").GetArrayLength() > 0) throw new InvalidOperationException($"the trail holds gateway refusals: {refused}");
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -108,6 +108,7 @@ public class FailoverTests(SharedRedis redis, ITestOutputHelper output) : IClass
             Assert.Contains(ofIncident, r => r.GetProperty("kind").GetString() == "executed");
             Assert.All(ofIncident, r => Assert.Equal(incident, r.GetProperty("incidentId").GetString()));
             Assert.Equal(all.Count(r => r.TryGetProperty("incidentId", out var i) && i.GetString() == incident), ofIncident.Count);
+            await cluster.AssertNoCallOfTheClusterWasRefusedAsync();
         }
         finally
         {
@@ -151,6 +152,7 @@ public class FailoverTests(SharedRedis redis, ITestOutputHelper output) : IClass
         Assert.True(acked.Min() > 3, $"every node had several reports taken (min {acked.Min()})");
         var registered = await AllAsync(api, "/api/v1/audit?kind=registered&limit=1000");
         Assert.Equal(Nodes, registered.Count);
+        await cluster.AssertNoCallOfTheClusterWasRefusedAsync();
     }
 
     internal static async Task RegisterAllAsync(SiloProcess api)

@@ -49,4 +49,22 @@ public class WebFeedTests(SharedRedis redis) : IClassFixture<SharedRedis>
         }
         Assert.True(seen, $"silo A's feed carried the registration of {onB}, made on silo B");
     }
+
+    [Fact]
+    public async Task TheCookieKeysInRedis_AreCiphertextUnderTheClusterSecret_AndServeEverySilo()
+    {
+        await using var cluster = new ClusterSilos(redis.Connection);
+        await cluster.StartAsync(2);
+        // The sign-in page carries an antiforgery token: the key ring is made (once, in Redis) by whichever silo serves it first.
+        using var anonymous = cluster.Silos[0]!.HttpWith(null);
+        Assert.Contains("__RequestVerificationToken", await anonymous.GetStringAsync("/ui/signin"));
+        using var other = cluster.Silos[1]!.HttpWith(null);
+        Assert.Contains("__RequestVerificationToken", await other.GetStringAsync("/ui/signin"));
+
+        var (host, port) = (redis.Connection.Split(':')[0], redis.Connection.Split(':')[1]);
+        var (code, stored, error) = await Repo.RunAsync("redis-cli", ["-h", host, "-p", port, "--raw", "LRANGE", $"fleet:{cluster.ServiceId}:data-protection-keys", "0", "-1"], TimeSpan.FromSeconds(10));
+        Assert.True(code == 0, error);
+        Assert.Contains("<encryptedKey", stored);
+        Assert.DoesNotContain("<masterKey", stored);
+    }
 }

@@ -73,7 +73,7 @@ public partial class DeployFileTests
     }
 
     private static IEnumerable<(string Where, string Name)> KubernetesVariables() =>
-        Directory.GetFiles(Deploy("kubernetes"), "*.yaml").SelectMany(f => Documents(f).SelectMany(d =>
+        Directory.GetFiles(Deploy("kubernetes"), "*.yaml", SearchOption.AllDirectories).SelectMany(f => Documents(f).SelectMany(d =>
             Items(Get(d, "spec", "template", "spec", "containers")).SelectMany(c =>
                 Items(Get(c, "env")).Select(e => ($"{Path.GetFileName(f)} {Text(Get(c, "name"))}", Text(Get(e, "name"))!)))));
 

@@ -110,13 +110,14 @@ public sealed class SiloProcess : IAsyncDisposable
         var extra = extraArgs.ToList();
         // Every test silo checks credentials, as a real one does: an admin key given by configuration (a fresh one unless the
         // test gives its own, or asks for the first start's generated key with NoAdminKey), the key file in its data folder
-        // (never the user's), and rate limits out of the way unless the test sets them.
+        // (never the user's), and rate limits (HTTP's and the gateway's) out of the way unless the test sets them.
         AdminKey = extra.FirstOrDefault(a => a.StartsWith(AdminKeyArg, StringComparison.Ordinal))?[AdminKeyArg.Length..];
         if (extra.Remove(NoAdminKey)) AdminKey = null;
         else if (AdminKey is null && !extra.Contains("--Fleet:Auth:Enabled=false")) extra.Add(AdminKeyArg + (AdminKey = TestKeys.New()));
         KeyFile = Path.Combine(dataDir, "admin.key");
         if (!extra.Any(a => a.StartsWith("--Fleet:Auth:KeyFile=", StringComparison.Ordinal))) extra.Add($"--Fleet:Auth:KeyFile={KeyFile}");
         if (!extra.Any(a => a.StartsWith("--Fleet:Auth:RequestsPerSecond=", StringComparison.Ordinal))) extra.AddRange(["--Fleet:Auth:RequestsPerSecond=1000000", "--Fleet:Auth:Burst=1000000"]);
+        if (!extra.Any(a => a.StartsWith("--Fleet:Auth:GatewayRequestsPerSecond=", StringComparison.Ordinal))) extra.AddRange(["--Fleet:Auth:GatewayRequestsPerSecond=1000000", "--Fleet:Auth:GatewayBurst=1000000"]);
         foreach (var a in new[] { Repo.SiloDll, "--urls", $"http://127.0.0.1:{httpPort}", $"--Fleet:DataDir={dataDir}",
                      $"--Fleet:SiloPort={siloPort}", $"--Fleet:GatewayPort={gatewayPort}", "--Logging:LogLevel:Default=Warning" }.Concat(extra))
             psi.ArgumentList.Add(a);

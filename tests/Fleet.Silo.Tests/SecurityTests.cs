@@ -93,6 +93,8 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
         new("GET", "/api/v1/keys", "admin"),
         new("POST", "/api/v1/keys", "admin", _ => Json(new { name = $"m-{Interlocked.Increment(ref _seq)}", role = "viewer" })),
         new("DELETE", "/api/v1/keys/{idOrName}", "admin"),
+        new("GET", "/api/v1/agents/action-key", "viewer"),
+        new("GET", "/api/v1/gateways", "any"),
         new("POST", "/api/v1/principals/telemetry", "operator", _ => Json(Array.Empty<object>())),
         new("GET", "/api/v1/principals", "viewer"),
         new("GET", "/api/v1/principals/{id}", "viewer"),
@@ -106,6 +108,7 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
     private static bool Allowed(string? role, string needs) => needs switch
     {
         "open" => true,
+        "any" => role is not null,
         "agent" => role is "agent" or "operator" or "admin",
         "viewer" => role is "viewer" or "operator" or "admin",
         "operator" => role is "operator" or "admin",
@@ -163,7 +166,7 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
         using var agent = await ClientAsync("agent");
         var own = await agent.PostAsync("/api/v1/nodes", Request(Ops[1], AgentNode).Content);
         Assert.True(own.IsSuccessStatusCode, await own.Content.ReadAsStringAsync());
-        // Instance reports and link probes are not about one node: any reporter may send them.
+        // Instance reports are not about one node: any reporter may send them. (Link probes: the next test.)
         foreach (var op in Ops.Where(o => o.Needs == "agent" && o.Body is not null && o.Path is not ("/api/v1/services/telemetry" or "/api/v1/links/probes")))
         {
             using var other = await agent.SendAsync(Request(op, "sec-someone-else"));
@@ -175,6 +178,42 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
         Assert.Equal(HttpStatusCode.Forbidden, mixed.StatusCode);
         using var viewer = await ClientAsync("viewer");
         Assert.Equal(HttpStatusCode.NotFound, (await viewer.GetAsync("/api/v1/nodes/sec-someone-else")).StatusCode);
+    }
+
+    [Fact]
+    public async Task AgentKey_ProbesOnlyLinksThatTouchItsNode_OverHttpAndTheGateway()
+    {
+        foreach (var link in new[] { $"{AgentNode}~zz", "site-q~zz", "other-site~zz" })
+            (await f.Http.PutAsJsonAsync($"/api/v1/links/{link}", new { capacityMbps = 100, latencyMs = 2, failureDomain = "metro" })).EnsureSuccessStatusCode();
+        using var agent = await ClientAsync("agent");
+        (await agent.PostAsync("/api/v1/nodes", Request(Ops[1], AgentNode).Content)).EnsureSuccessStatusCode();
+        object Probe(string link) => new[] { new { link, up = true, latencyMs = 2, lossPercent = 0, sequence = Interlocked.Increment(ref _seq), ttlSeconds = 10 } };
+
+        // The node is an end of the link: its probes are taken. Another site's link: refused, nothing taken.
+        using (var own = await agent.PostAsJsonAsync("/api/v1/links/probes", Probe($"{AgentNode}~zz")))
+            Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        using (var other = await agent.PostAsJsonAsync("/api/v1/links/probes", Probe("other-site~zz")))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
+            Assert.Contains("link other-site~zz does not touch it", await other.Content.ReadAsStringAsync());
+        }
+        Assert.False((await f.GetJsonAsync("/api/v1/links/other-site~zz")).TryGetProperty("lastProbe", out var taken) && taken.ValueKind != JsonValueKind.Null);
+
+        // A node registered with the label site=site-q probes site-q's links.
+        var siteKey = await f.KeyAsync("sec-site-agent-key", "agent", "sec-site-node");
+        using var siteAgent = f.Silo.HttpWith(siteKey);
+        (await siteAgent.PostAsJsonAsync("/api/v1/nodes", new { id = "sec-site-node", domain = "sec", capacity = new { cpuCores = 4, memoryBytes = 8L << 30, diskBytes = 0 }, labels = new { site = "site-q" } })).EnsureSuccessStatusCode();
+        Assert.Equal(HttpStatusCode.OK, (await siteAgent.PostAsJsonAsync("/api/v1/links/probes", Probe("site-q~zz"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await siteAgent.PostAsJsonAsync("/api/v1/links/probes", Probe("other-site~zz"))).StatusCode);
+
+        // Through the gateway, the same.
+        using var host = await SdkAsync(await f.KeyAsync("sec-agent-key", "agent", AgentNode));
+        var sdk = host.Services.GetRequiredService<IFleetClient>();
+        var probe = new Fleet.Abstractions.Links.LinkProbe($"{AgentNode}~zz", true, 2, 0, Interlocked.Increment(ref _seq), TimeSpan.FromSeconds(10));
+        Assert.Equal(Fleet.Abstractions.Links.ProbeOutcome.Accepted, Assert.Single(await sdk.ReportProbesAsync([probe])));
+        var refused = await Assert.ThrowsAsync<FleetAccessDeniedException>(() => sdk.ReportProbesAsync([probe with { Link = "other-site~zz", Sequence = probe.Sequence + 1 }]));
+        Assert.Contains("does not touch it", refused.Message);
+        Assert.False((await f.GetJsonAsync("/api/v1/links/other-site~zz")).TryGetProperty("lastProbe", out var stillNone) && stillNone.ValueKind != JsonValueKind.Null);
     }
 
     private async Task<IHost> SdkAsync(string? key)
@@ -296,7 +335,10 @@ public class SecurityStartTests(Xunit.Abstractions.ITestOutputHelper output)
             if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(silo.KeyFile));
             key = File.ReadAllText(silo.KeyFile).Trim();
             Assert.StartsWith("fk_", key);
-            Assert.Equal(1, silo.Log.Split(key).Length - 1); // printed once
+            // Its console is not a terminal (what journald or `docker logs` would keep): the file is named, the key never printed.
+            Assert.DoesNotContain(key, silo.Log);
+            Assert.Contains($"wrote it to {silo.KeyFile}", silo.Log);
+            Assert.Contains("this console is not a terminal", silo.Log);
 
             var env = new Dictionary<string, string> { ["FLEET_KEY_FILE"] = silo.KeyFile, ["FLEET_KEY"] = "" };
             var (code, stdout, stderr) = await Repo.RunAsync("dotnet", [Repo.CliDll, "--gateway", silo.Gateway, "keys", "list"], TimeSpan.FromSeconds(60), env);
@@ -313,6 +355,68 @@ public class SecurityStartTests(Xunit.Abstractions.ITestOutputHelper output)
             Assert.Equal(key, File.ReadAllText(again.KeyFile).Trim());
             using var http = again.HttpWith(key);
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/v1/keys")).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task NoSecret_InTheSilosLog_TheTrail_OrTheDashboard_NotTheAdminKey_NorAWebhooksToken()
+    {
+        // A webhook whose URL carries a token, at a port nobody listens on: the action fails, and its failure is recorded.
+        const string Token = "s3cr3t-hook-token";
+        var hook = $"http://127.0.0.1:{Repo.FreePort()}/hooks/team/{Token}?token={Token}";
+        await using var silo = await SiloProcess.StartAsync(Repo.TempDir("secrets"), [SiloProcess.NoAdminKey, "--Fleet:Actuator:Kind=Webhook", $"--Fleet:Actuator:WebhookUrl={hook}",
+            "--Fleet:Actuator:MaxRetries=1", "--Fleet:Actuator:RetryDelay=00:00:00.2", "--Logging:LogLevel:Default=Information"]);
+        var key = File.ReadAllText(silo.KeyFile).Trim();
+        using var http = silo.HttpWith(key);
+        (await http.PutAsync("/api/v1/policy?by=t", new StringContent("health:\n  unhealthyAfterFailedReports: 2\nremediation:\n  cooldown: 0s\n", Encoding.UTF8, "text/yaml"))).EnsureSuccessStatusCode();
+        (await http.PostAsJsonAsync("/api/v1/nodes", new { id = "sec-hook", domain = "sec-hook-rack", capacity = new { cpuCores = 4, memoryBytes = 8L << 30, diskBytes = 0 } })).EnsureSuccessStatusCode();
+        string trail = "";
+        for (var seq = 1; seq < 60 && !trail.Contains("unreachable"); seq++)
+        {
+            (await http.PostAsJsonAsync("/api/v1/nodes/sec-hook/telemetry", new { sequence = seq, cpuPercent = 5, memoryUsedBytes = 1L << 30, memoryTotalBytes = 8L << 30,
+                checks = new[] { new { name = "http", passed = false } } })).EnsureSuccessStatusCode();
+            await Task.Delay(500);
+            trail = await http.GetStringAsync("/api/v1/audit?limit=1000");
+        }
+        Assert.Contains("webhook http://127.0.0.1:", trail);
+        Assert.Contains("/hooks/***?***", trail); // which endpoint, without its secret parts
+        var dashboard = await http.GetStringAsync("/dashboard/");
+        using var logStream = await http.GetAsync("/dashboard/Trace", HttpCompletionOption.ResponseHeadersRead);
+        Assert.NotEqual(HttpStatusCode.OK, logStream.StatusCode); // the dashboard's log stream is off
+        foreach (var (where, text) in new[] { ("the silo's log", silo.Log), ("the trail", trail), ("the dashboard", dashboard) })
+        {
+            Assert.False(text.Contains(key), $"the admin key is in {where}");
+            Assert.False(text.Contains(Token), $"the webhook's token is in {where}");
+        }
+    }
+
+    [Fact]
+    public async Task FirstStart_OnATerminal_ShowsTheKeyOnce()
+    {
+        // util-linux's script gives the silo a pseudo-terminal for its console, as a person starting it by hand has.
+        var dir = Repo.TempDir("bootstrap-tty");
+        var keyFile = Path.Combine(dir, "admin.key");
+        var command = string.Join(' ', new[] { "dotnet", Repo.SiloDll, "--urls", $"http://127.0.0.1:{Repo.FreePort()}", $"--Fleet:DataDir={dir}",
+            $"--Fleet:SiloPort={Repo.FreePort()}", $"--Fleet:GatewayPort={Repo.FreePort()}", $"--Fleet:Auth:KeyFile={keyFile}", "--Logging:LogLevel:Default=Warning" });
+        var psi = new ProcessStartInfo("script", ["-qfec", command, "/dev/null"]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        using var process = Process.Start(psi)!;
+        var seen = new StringBuilder();
+        process.OutputDataReceived += (_, e) => { lock (seen) seen.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        try
+        {
+            var until = DateTime.UtcNow.AddSeconds(60);
+            string Text() { lock (seen) return seen.ToString(); }
+            while (DateTime.UtcNow < until && !(File.Exists(keyFile) && Text().Contains("fk_"))) await Task.Delay(200);
+            var key = File.ReadAllText(keyFile).Trim();
+            Assert.Equal(1, Text().Split(key).Length - 1);
+            Assert.Contains("shown this once", Text());
+        }
+        finally
+        {
+            foreach (var child in Process.GetProcesses().Where(p => { try { return p.ProcessName == "dotnet" && File.ReadAllText($"/proc/{p.Id}/cmdline").Contains(dir); } catch { return false; } }))
+                child.Kill();
+            process.Kill(true);
         }
     }
 

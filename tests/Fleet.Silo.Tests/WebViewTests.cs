@@ -12,26 +12,17 @@ namespace Fleet.Silo.Tests;
 /// </summary>
 public sealed class WebViewTests(SiloFixture f) : IClassFixture<SiloFixture>, IAsyncLifetime
 {
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
+    private Chromium _chromium = null!;
+    private IBrowser _browser => _chromium.Browser;
     private static readonly string Shots = Path.Combine(Repo.Root, "TestResults", "screenshots");
 
     public async Task InitializeAsync()
     {
-        Assertions.SetDefaultExpectTimeout(15_000);
         Directory.CreateDirectory(Shots);
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = "/usr/bin/chromium", Headless = true, Args = ["--no-sandbox", "--disable-dev-shm-usage"],
-        });
+        _chromium = await Chromium.LaunchAsync();
     }
 
-    public async Task DisposeAsync()
-    {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
-    }
+    public async Task DisposeAsync() => await _chromium.DisposeAsync();
 
     private string BaseUrl => $"http://127.0.0.1:{f.Silo.HttpPort}";
 
@@ -187,5 +178,34 @@ public sealed class WebViewTests(SiloFixture f) : IClassFixture<SiloFixture>, IA
         var ui = new HttpRequestMessage(HttpMethod.Get, "/ui/audit");
         ui.Headers.Add("Cookie", $".fleet.session={session.Value}");
         Assert.Equal(System.Net.HttpStatusCode.OK, (await withCookie.SendAsync(ui)).StatusCode);
+    }
+
+    [Fact]
+    public async Task ARevokedKeysSession_IsRefusedAtOnce_AndTheCookieKeysAreEncryptedAtRest()
+    {
+        var page = await SignedInAsync("wv-revoked", "viewer");
+        var session = Assert.Single(await page.Context.CookiesAsync(), c => c.Name == ".fleet.session");
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = new Uri(BaseUrl) };
+        HttpRequestMessage Audit()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, "/ui/audit");
+            request.Headers.Add("Cookie", $".fleet.session={session.Value}");
+            return request;
+        }
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.SendAsync(Audit())).StatusCode);
+        (await f.Http.DeleteAsync("/api/v1/keys/wv-revoked")).EnsureSuccessStatusCode();
+        var after = await http.SendAsync(Audit());
+        Assert.Equal(System.Net.HttpStatusCode.Redirect, after.StatusCode);
+        Assert.StartsWith("/ui/signin", after.Headers.Location!.OriginalString);
+
+        // The keys that sign and encrypt the cookies are on disk only as ciphertext under the cluster secret.
+        var files = Directory.GetFiles(Path.Combine(f.Silo.DataDir, "web-keys"), "*.xml");
+        Assert.NotEmpty(files);
+        foreach (var file in files)
+        {
+            var xml = await File.ReadAllTextAsync(file);
+            Assert.Contains("<encryptedKey", xml);
+            Assert.DoesNotContain("<masterKey", xml);
+        }
     }
 }

@@ -44,7 +44,8 @@ public sealed class WebhookActuator(HttpClient http, Uri url) : IActuator
         }
         catch (HttpRequestException e)
         {
-            throw new ActuatorException($"webhook {url} unreachable: {e.Message}", e);
+            // The URL may carry a token (in its query, its path or its user part): the trail gets it redacted.
+            throw new ActuatorException($"webhook {Fleet.Core.Text.Redact.Url(url)} unreachable: {e.Message.Replace(url.OriginalString, Fleet.Core.Text.Redact.Url(url))}", e);
         }
         using (response)
         {

@@ -1,6 +1,8 @@
-using Fleet.Abstractions.Actions;
 using Fleet.Abstractions.Agents;
+using Fleet.Abstractions.Audit;
 using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Supervision;
+using Fleet.Grains.Audit;
 using Orleans.Utilities;
 using Microsoft.Extensions.Logging;
 
@@ -11,7 +13,7 @@ namespace Fleet.Grains.Agents;
 /// <see cref="Expiry"/>. Reentrant: a slow action never holds up the agent's next attach.
 /// </summary>
 [Reentrant]
-public sealed class AgentGrain(ILogger<AgentGrain> log, TimeProvider time) : Grain, IAgentGrain
+public sealed class AgentGrain(ILogger<AgentGrain> log, TimeProvider time, IAuditStore audit) : Grain, IAgentGrain
 {
     public static readonly TimeSpan Expiry = TimeSpan.FromSeconds(30);
     private readonly ObserverManager<IAgentObserver> _agents = new(Expiry, log);
@@ -26,7 +28,21 @@ public sealed class AgentGrain(ILogger<AgentGrain> log, TimeProvider time) : Gra
         return Task.CompletedTask;
     }
 
-    public Task<AgentActionResult> ExecuteAsync(ActionRequest request) => CallAsync(agent => agent.ExecuteAsync(request));
+    public Task<AgentActionResult> ExecuteAsync(SignedAction action) => CallAsync(agent => agent.ExecuteAsync(action));
+
+    public Task<AgentActionResult?> OutcomeAsync(string idempotencyKey) => CallAsync(agent => agent.OutcomeAsync(idempotencyKey));
+
+    public Task RefusedAsync(AgentRefusal refusal)
+    {
+        var node = this.GetPrimaryKeyString();
+        var replay = refusal.Kind == AgentRefusalKinds.Replayed;
+        var reason = replay
+            ? $"The agent on {node} did not run {refusal.Action} again (key {refusal.IdempotencyKey}): {refusal.Why}."
+            : $"The agent on {node} refused an action request, {refusal.Action} for {refusal.Subject} (key {refusal.IdempotencyKey}): {refusal.Why}; nothing ran.";
+        return audit.AppendAsync([Decisions.Create(time.GetUtcNow(), $"agent/{node}", Subjects.Node(node), DecisionKinds.Denied, reason, 0,
+            action: refusal.Action, evidence: new Dictionary<string, string> { ["refusal"] = refusal.Kind, ["key"] = refusal.IdempotencyKey, ["for"] = refusal.Subject },
+            rule: "agent", guardrail: replay ? "idempotency" : "action-signature", outcome: replay ? "not-run-again" : "refused")]);
+    }
 
     public Task<PeerProbe?> ProbePeerAsync(string peerNodeId) => CallAsync(agent => agent.ProbePeerAsync(peerNodeId));
 

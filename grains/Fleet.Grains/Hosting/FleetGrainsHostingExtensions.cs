@@ -27,13 +27,13 @@ public static class FleetGrainsHostingExtensions
             if (string.Equals(o.Kind, "Webhook", StringComparison.OrdinalIgnoreCase))
                 return new WebhookActuator(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, new Uri(o.WebhookUrl!));
             if (string.Equals(o.Kind, "Agent", StringComparison.OrdinalIgnoreCase))
-                return new AgentActuator(sp.GetRequiredService<IGrainFactory>());
+                return ActivatorUtilities.CreateInstance<AgentActuator>(sp);
             return sp.GetRequiredService<SimulatedActuator>();
         });
         services.TryAddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<ActuatorOptions>>().Value;
-            var others = new List<IActuator> { new AgentActuator(sp.GetRequiredService<IGrainFactory>()), sp.GetRequiredService<SimulatedActuator>() };
+            var others = new List<IActuator> { ActivatorUtilities.CreateInstance<AgentActuator>(sp), sp.GetRequiredService<SimulatedActuator>() };
             if (!string.IsNullOrEmpty(o.WebhookUrl)) others.Add(new WebhookActuator(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, new Uri(o.WebhookUrl)));
             others.Add(new NamedActuator("security", string.IsNullOrEmpty(o.SecurityWebhookUrl)
                 ? sp.GetRequiredService<IActuator>()
@@ -41,10 +41,18 @@ public static class FleetGrainsHostingExtensions
             return new ActuatorSet(sp.GetRequiredService<IActuator>(), others);
         });
         services.TryAddSingleton<ActionExecutor>();
+        // The silo's own endpoints a probe must not reach (the host gives them; none known otherwise).
+        services.TryAddSingleton(Fleet.Core.Health.ProbeRules.Own.None);
         services.TryAddSingleton<Nodes.DirectProber>();
         services.TryAddSingleton<Nodes.NodeWakeups>();
         services.TryAddSingleton<Nodes.NodeGrainServices>();
         services.TryAddSingleton<Security.KeyRing>();
+        // A cluster of one with a secret of its own, unless the host gave the cluster's (the silo does, from configuration).
+        services.TryAddSingleton(_ => Fleet.Core.Security.ClusterKeys.Random());
+        services.TryAddSingleton<Security.CallStamps>();
+        services.TryAddSingleton<Security.GatewayRefusals>();
+        services.TryAddSingleton<Security.GatewayRateLimits>();
+        services.TryAddSingleton<Security.NodeSites>();
         services.TryAddSingleton(new Security.AccessSettings());
         services.TryAddSingleton<Links.TopologyCache>();
         services.TryAddSingleton<Links.NetworkActivity>();

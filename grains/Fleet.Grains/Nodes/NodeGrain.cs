@@ -109,6 +109,10 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
 
     public async Task<NodeStatus> RegisterAsync(NodeRegistration registration)
     {
+        // A probe (or an address the policy's default probes would use) the silo will not reach is refused here, not found later.
+        if (prober.Refusal(registration) is { } refused)
+            throw new Fleet.Abstractions.Security.InvalidInputException("The node registration is not valid.",
+                System.Collections.Immutable.ImmutableDictionary<string, System.Collections.Immutable.ImmutableArray<string>>.Empty.Add(refused.Field, [refused.Why]));
         var now = time.GetUtcNow();
         if (trace.On) trace.Add(new TraceEntry { Kind = TraceKinds.Register, At = now, Node = Id, Registration = registration });
         registration = SharedParts.Registration(registration);

@@ -3,6 +3,7 @@ using System.Collections.Immutable;
 using System.Reflection;
 using Fleet.Abstractions.Nodes;
 using Fleet.Abstractions.Security;
+using Fleet.Core.Validation;
 
 namespace Fleet.Grains.Security;
 
@@ -11,17 +12,28 @@ public sealed class AccessSettings
 {
     /// <summary>Check a credential on every API call and every call through the gateway. Turning it off logs a warning at every start.</summary>
     public bool Enabled { get; init; } = true;
+
+    /// <summary>Calls a second one credential may make through the gateway (per silo; more are refused with a retry-after). Default 500.</summary>
+    public int GatewayRequestsPerSecond { get; init; } = 500;
+
+    /// <summary>Calls one credential may make at once above its rate through the gateway. Default 1,000.</summary>
+    public int GatewayBurst { get; init; } = 1_000;
 }
 
 /// <summary>
-/// The gateway's door: a call from a client outside the cluster (the SDK, the CLI, an agent) must carry a live key in the
-/// request context (<see cref="CallerContext.Key"/>), and the key's role must be at least what the grain method's
-/// <see cref="RequiresRoleAttribute"/> asks; a method without one is for grains only. An agent key reaches only its own
-/// node's grains. The key is removed once checked (it never travels to other grains or to an agent), and who called is
-/// set from the key's name, replacing any <c>by</c> argument and any name the client put in the context. Calls between
-/// grains, and the silo's own API (already authenticated over HTTP), pass unchecked.
+/// The gateway's door. A call is the cluster's own only when it carries a valid call stamp (<see cref="CallStamps"/>),
+/// which the silos add to every call they send and a client cannot make; what a message says about its sender (a client
+/// id, a grain id) is never read. Every other call is a client's (the SDK, the CLI, an agent, any Orleans client): it must
+/// carry a live key in the request context (<see cref="CallerContext.Key"/>), and the key's role must be at least what the
+/// grain method's <see cref="RequiresRoleAttribute"/> asks; a method without one is for grains only. An agent key reaches
+/// only its own node's grains. Orleans' system targets answer a client only for what a client connection needs (the
+/// cluster's manifest). The key is removed once checked (it never travels to other grains or to an agent), and who called
+/// is set from the key's name, replacing any <c>by</c> argument and any name the client put in the context. Every refusal
+/// is counted, logged and recorded (<see cref="GatewayRefusals"/>).
 /// </summary>
-public sealed class GatewayAccessFilter(KeyRing keys, AccessSettings settings) : IIncomingGrainCallFilter
+public sealed class GatewayAccessFilter(
+    KeyRing keys, AccessSettings settings, CallStamps stamps, GatewayRefusals refusals, GatewayRateLimits limits, NodeSites sites, TimeProvider time)
+    : IIncomingGrainCallFilter
 {
     private static readonly ConcurrentDictionary<MethodInfo, Rule?> Rules = new();
 
@@ -29,10 +41,20 @@ public sealed class GatewayAccessFilter(KeyRing keys, AccessSettings settings) :
 
     private static readonly string[] TraceHeaders = ["traceparent", "tracestate", "baggage", "Request-Id", "Correlation-Context"];
 
+    /// <summary>The system targets a client's connection calls: the cluster's manifest (which grain types exist where).</summary>
+    private static readonly HashSet<string> ClientSystemTargets = ["Orleans.Runtime.IClusterManifestSystemTarget"];
+
+    /// <summary>Orleans' grain extensions a client with any valid key may call: cancelling its own call.</summary>
+    private static readonly HashSet<string> ClientExtensions = ["Orleans.Runtime.IGrainCallCancellationExtension"];
+
+    /// <summary>A grain timer's tick: handed to the grain inside its silo, never sent (its invoker cannot be serialized).</summary>
+    private const string TimerTick = "Orleans.Runtime.IGrainTimerInvoker";
+
     public async Task Invoke(IIncomingGrainCallContext context)
     {
-        // Orleans' own system targets answer a client's connection (the cluster's manifest, the gateway list): they pass.
-        if (!settings.Enabled || !FromOutside(context.SourceId) || context.TargetId.IsSystemTarget())
+        var stamp = RequestContext.Get(CallStamps.ContextKey) as string;
+        if (stamp is not null) RequestContext.Remove(CallStamps.ContextKey);
+        if (!settings.Enabled || stamps.Verify(stamp, context.TargetId, context.InterfaceMethod) || context.InterfaceMethod.DeclaringType?.FullName == TimerTick)
         {
             await context.Invoke();
             return;
@@ -43,35 +65,82 @@ public sealed class GatewayAccessFilter(KeyRing keys, AccessSettings settings) :
         RequestContext.Remove(CallerContext.Node);
         // A client does not choose the trace a call joins (it could force its calls to be exported, or stamp a case's trace on them).
         foreach (var header in TraceHeaders) RequestContext.Remove(header);
-        var rule = Rules.GetOrAdd(context.InterfaceMethod, Read);
-        var caller = await keys.AuthenticateAsync(key)
-            ?? throw new AccessDeniedException(key is null
+        var method = Describe(context);
+        var sender = context.SourceId?.ToString() ?? "(none)";
+        if (stamp is not null)
+            refusals.Refused("bad-stamp", method, sender, "it carried a call stamp that is not this cluster's (forged, replayed or from a silo whose clock is more than 5 min off); it is taken as a client's call");
+        if (context.TargetId.IsSystemTarget())
+        {
+            if (context.InterfaceMethod.DeclaringType?.FullName is { } name && ClientSystemTargets.Contains(name))
+            {
+                await context.Invoke();
+                return;
+            }
+            refusals.Refused("system-target", method, sender, "Orleans' system targets answer clients only for the cluster's manifest");
+            throw new AccessDeniedException($"{method} is not open to clients: only the cluster's silos call it.", unauthenticated: false);
+        }
+        var caller = await keys.AuthenticateAsync(key);
+        if (caller is null)
+        {
+            refusals.Refused(key is null ? "no-key" : "bad-key", method, sender, key is null ? "it carried no key" : "its key is unknown, malformed or revoked");
+            throw new AccessDeniedException(key is null
                 ? "This cluster checks credentials: give the client a key (FLEET_KEY, --key, or the key file the silo wrote at its first start)."
                 : "The key is not valid: it is unknown, malformed or revoked.", unauthenticated: true);
+        }
+        if (context.InterfaceMethod.DeclaringType?.FullName is { } extension && ClientExtensions.Contains(extension))
+        {
+            await context.Invoke();
+            return;
+        }
+        var rule = Rules.GetOrAdd(context.InterfaceMethod, Read);
         if (rule is null)
-            throw new AccessDeniedException($"{Describe(context)} is not open to clients: only the cluster's own grains call it.", unauthenticated: false);
+        {
+            refusals.Refused("grains-only", method, sender, $"it is a method for the cluster's own grains ('{caller.Name}' sent it)", caller.Name);
+            throw new AccessDeniedException($"{method} is not open to clients: only the cluster's own grains call it.", unauthenticated: false);
+        }
         if (!caller.Role.Satisfies(rule.Needs.Role))
+        {
+            refusals.Refused("role", method, sender, $"it needs {Article(rule.Needs.Role)} key; '{caller.Name}' is {Article(caller.Role)} key", caller.Name);
             throw new AccessDeniedException($"{rule.Name} needs {Article(rule.Needs.Role)} key; '{caller.Name}' is {Article(caller.Role)} key.", unauthenticated: false);
+        }
         if (caller.Role == FleetRole.Agent)
         {
             if (rule.Needs.OwnNode && context.TargetId.Key.ToString() != caller.Node)
-                throw new AccessDeniedException($"The agent key '{caller.Name}' is bound to node {caller.Node}; it cannot act for node {context.TargetId.Key}.", unauthenticated: false);
+                throw AgentRefused($"The agent key '{caller.Name}' is bound to node {caller.Node}; it cannot act for node {context.TargetId.Key}.");
             if (context.Request.GetArgumentCount() > 0 && context.Request.GetArgument(0) is ImmutableArray<NodeReport> batch && batch.FirstOrDefault(r => r.NodeId != caller.Node) is { } other)
-                throw new AccessDeniedException($"The agent key '{caller.Name}' is bound to node {caller.Node}; the batch holds a report for node {other.NodeId}.", unauthenticated: false);
+                throw AgentRefused($"The agent key '{caller.Name}' is bound to node {caller.Node}; the batch holds a report for node {other.NodeId}.");
+            if (context.InterfaceMethod.DeclaringType == typeof(Fleet.Abstractions.Links.ILinkGrain) && !await sites.TouchesAsync(caller.Node ?? "", context.TargetId.Key.ToString()!))
+                throw AgentRefused($"The agent key '{caller.Name}' is bound to node {caller.Node}; link {context.TargetId.Key} does not touch it (neither end is the node or its site).");
             RequestContext.Set(CallerContext.Node, caller.Node!);
+        }
+        if (!limits.TryTake(caller, out var retryAfter))
+        {
+            refusals.Refused("rate-limited", method, sender, $"'{caller.Name}' sent more than {settings.GatewayRequestsPerSecond} calls a second (bursts of {settings.GatewayBurst})", caller.Name);
+            throw new RateLimitedException($"'{caller.Name}' sent more than {settings.GatewayRequestsPerSecond} calls a second through the gateway " +
+                $"(bursts of {settings.GatewayBurst}); retry after {Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))} s.", retryAfter);
+        }
+        var request = context.Request;
+        // Fleet's own methods by Fleet's input rules; Orleans' management grain takes an admin's key and its own types.
+        var problems = context.InterfaceMethod.DeclaringType?.Assembly != typeof(RequiresRoleAttribute).Assembly ? []
+            : ClientCallRules.Check(context.InterfaceMethod, context.TargetId.Key.ToString() ?? "", request.GetArgument, time.GetUtcNow());
+        if (problems.Count > 0)
+        {
+            var first = problems.First();
+            refusals.Refused("invalid-input", method, sender, $"{first.Key}: {first.Value.FirstOrDefault()}", caller.Name);
+            throw new InvalidInputException($"The input of {rule.Name} is not valid.",
+                problems.ToImmutableDictionary(kv => kv.Key, kv => kv.Value.ToImmutableArray()));
         }
         RequestContext.Set(CallerContext.Who, caller.Name);
         if (rule.ByIndex >= 0) context.Request.SetArgument(rule.ByIndex, caller.Name);
         await context.Invoke();
         if (context.InterfaceMethod.DeclaringType == typeof(IKeyStoreGrain)) keys.Invalidate();
-    }
 
-    /// <summary>
-    /// A client outside the cluster: a client id that is not a silo's own hosted client. (The check trusts Orleans' message
-    /// header for the sender, so the gateway port belongs on a network only Fleet's clients reach; see docs/security.md.)
-    /// </summary>
-    private static bool FromOutside(GrainId? source) =>
-        source is not { } s || s.IsClient() && !s.Key.ToString().StartsWith("hosted-", StringComparison.Ordinal);
+        AccessDeniedException AgentRefused(string message)
+        {
+            refusals.Refused("other-node", method, sender, message, caller.Name);
+            return new AccessDeniedException(message, unauthenticated: false);
+        }
+    }
 
     private static Rule? Read(MethodInfo method)
     {
@@ -91,18 +160,22 @@ public sealed class GatewayAccessFilter(KeyRing keys, AccessSettings settings) :
 }
 
 /// <summary>
-/// Calls from the cluster to a client (an agent's observer) carry no caller identity: who made the call that led to
-/// them, and the node an agent key is bound to, stay inside the cluster.
+/// The silo's side of every call it sends: a call to a grain or system target carries the cluster's stamp
+/// (<see cref="CallStamps"/>); a call to a client (an agent's observer) carries no stamp and no caller identity — who made
+/// the call that led to it, and the node an agent key is bound to, stay inside the cluster.
 /// </summary>
-public sealed class ClientBoundContextFilter : IOutgoingGrainCallFilter
+public sealed class SiloCallStamper(CallStamps stamps, AccessSettings settings) : IOutgoingGrainCallFilter
 {
     public async Task Invoke(IOutgoingGrainCallContext context)
     {
         if (context.TargetId.IsClient())
         {
+            RequestContext.Remove(CallStamps.ContextKey);
             RequestContext.Remove(CallerContext.Who);
             RequestContext.Remove(CallerContext.Node);
         }
+        // With credentials not checked (Fleet:Auth:Enabled=false) nothing reads a stamp.
+        else if (settings.Enabled) RequestContext.Set(CallStamps.ContextKey, stamps.Make(context.TargetId, context.InterfaceMethod));
         await context.Invoke();
     }
 }

@@ -4,8 +4,11 @@ using Fleet.Abstractions.Supervision;
 
 namespace Fleet.Grains.Security;
 
-/// <summary>Who presented a valid credential: the key's (or token's) name, its role, and the node an agent key is bound to.</summary>
-public sealed record FleetCaller(string Name, FleetRole Role, string? Node, string? KeyId);
+/// <summary>
+/// Who presented a valid credential: the key's (or token's) name, its role, the node an agent key is bound to, and for a
+/// key its id and a fingerprint of its stored hash (a web session carries both, and dies when either no longer matches).
+/// </summary>
+public sealed record FleetCaller(string Name, FleetRole Role, string? Node, string? KeyId, string? Fingerprint = null);
 
 /// <summary>
 /// One silo's view of the key store, for checking every request without a grain call each: a snapshot of the keys with
@@ -29,17 +32,26 @@ public sealed class KeyRing(IGrainFactory grains, TimeProvider time)
         if (!ApiKeys.TryParse(key, out var id, out var secret)) return null;
         await FreshAsync();
         if (!_snapshot.Keys.TryGetValue(id, out var stored) || stored.Info.RevokedAt is not null || !ApiKeys.Matches(secret, stored.SecretHash)) return null;
-        return new FleetCaller(stored.Info.Name, stored.Info.Role, stored.Info.Node, stored.Info.Id);
+        return Caller(stored);
     }
 
-    /// <summary>The caller a live key id names (a signed-in page's session), or null when it is unknown or revoked.</summary>
-    public async ValueTask<FleetCaller?> ByIdAsync(string? keyId)
+    /// <summary>
+    /// The caller a live key names by its id and fingerprint (a signed-in page's session), or null when it is unknown,
+    /// revoked, or no longer the key the session was made with.
+    /// </summary>
+    public async ValueTask<FleetCaller?> ByIdAsync(string? keyId, string? fingerprint)
     {
-        if (string.IsNullOrEmpty(keyId)) return null;
+        if (string.IsNullOrEmpty(keyId) || string.IsNullOrEmpty(fingerprint)) return null;
         await FreshAsync();
         if (!_snapshot.Keys.TryGetValue(keyId, out var stored) || stored.Info.RevokedAt is not null) return null;
-        return new FleetCaller(stored.Info.Name, stored.Info.Role, stored.Info.Node, stored.Info.Id);
+        var caller = Caller(stored);
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.ASCII.GetBytes(caller.Fingerprint!), System.Text.Encoding.ASCII.GetBytes(fingerprint)) ? caller : null;
     }
+
+    private static FleetCaller Caller(StoredApiKey stored) =>
+        new(stored.Info.Name, stored.Info.Role, stored.Info.Node, stored.Info.Id,
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(stored.SecretHash)))[..32]);
 
     /// <summary>A key changed through this silo: the next check reads the store again.</summary>
     public void Invalidate() => Volatile.Write(ref _stale, 1);

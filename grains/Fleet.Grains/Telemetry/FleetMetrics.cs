@@ -13,6 +13,7 @@ public sealed class FleetMetrics : IDisposable
     private readonly Counter<long> _actions;
     private readonly Counter<long> _denials;
     private readonly Counter<long> _clientErrors;
+    private readonly Counter<long> _gatewayRefusals;
     private readonly Histogram<double> _decisionLatency;
 
     public FleetMetrics()
@@ -22,6 +23,7 @@ public sealed class FleetMetrics : IDisposable
         _actions = _meter.CreateCounter<long>("fleet.actions", "{action}", "Actions executed, by action and outcome");
         _denials = _meter.CreateCounter<long>("fleet.lease.denials", "{denial}", "Lease requests denied, by guardrail");
         _clientErrors = _meter.CreateCounter<long>("fleet.http.client_errors", "{error}", "HTTP requests answered 4xx (the caller's mistakes), by route and reason");
+        _gatewayRefusals = _meter.CreateCounter<long>("fleet.gateway.refusals", "{call}", "Calls through the gateway refused, by reason");
         _decisionLatency = _meter.CreateHistogram<double>("fleet.decision.latency", "s", "Time to judge a report or tick and decide what to do");
     }
 
@@ -46,6 +48,8 @@ public sealed class FleetMetrics : IDisposable
 
     public void ClientError(string route, string reason) =>
         _clientErrors.Add(1, new KeyValuePair<string, object?>("route", route), new KeyValuePair<string, object?>("reason", reason));
+
+    public void GatewayRefusal(string reason) => _gatewayRefusals.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void Report(ReportOutcome outcome) => _reports.Add(1, new KeyValuePair<string, object?>("outcome", outcome.ToString()));
 

@@ -27,14 +27,20 @@ public static class Access
     /// <summary>Registering and reporting: an agent (for its own node) or an operator or admin (for any).</summary>
     public const string Reporter = "reporter";
 
+    /// <summary>Any valid credential, an agent's included (what a client needs to find the cluster).</summary>
+    public const string AnyRole = "any";
+
     public const string Scheme = "Fleet", KeyScheme = "FleetKey", OpenScheme = "FleetOpen";
-    public const string NodeClaim = "fleet_node", KeyIdClaim = "fleet_key";
+    public const string NodeClaim = "fleet_node", KeyIdClaim = "fleet_key", KeyFingerprintClaim = "fleet_key_fp";
     public const string PerCredential = "per-credential";
 
     public static WebApplicationBuilder AddFleetAccess(this WebApplicationBuilder builder, AuthOptions options)
     {
         var services = builder.Services;
-        services.AddSingleton(new AccessSettings { Enabled = options.Enabled });
+        services.AddSingleton(new AccessSettings
+        {
+            Enabled = options.Enabled, GatewayRequestsPerSecond = options.GatewayRequestsPerSecond, GatewayBurst = options.GatewayBurst,
+        });
         var auth = services.AddAuthentication(Scheme);
         if (!options.Enabled)
         {
@@ -58,6 +64,7 @@ public static class Access
             a.AddPolicy(Operator, p => p.RequireRole(Operator, Admin));
             a.AddPolicy(Admin, p => p.RequireRole(Admin));
             a.AddPolicy(Reporter, p => p.RequireRole("agent", Operator, Admin));
+            a.AddPolicy(AnyRole, p => p.RequireRole("agent", Viewer, Operator, Admin));
             a.FallbackPolicy = a.GetPolicy(Viewer);
         });
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, AccessDeniedWriter>();
@@ -103,11 +110,12 @@ public static class Access
             ? context.User.Identity?.Name ?? "unknown"
             : string.IsNullOrWhiteSpace(claimed) ? "operator" : claimed;
 
-    /// <summary>A key's caller as a principal: its name, role, key id and bound node (never its secret).</summary>
+    /// <summary>A key's caller as a principal: its name, role, key id, its hash's fingerprint and bound node (never its secret).</summary>
     public static ClaimsPrincipal Principal(FleetCaller caller, string scheme)
     {
         List<Claim> claims = [new(ClaimTypes.Name, caller.Name), new(ClaimTypes.Role, caller.Role.Name())];
         if (caller.KeyId is { } id) claims.Add(new Claim(KeyIdClaim, id));
+        if (caller.Fingerprint is { } fingerprint) claims.Add(new Claim(KeyFingerprintClaim, fingerprint));
         if (caller.Node is { } node) claims.Add(new Claim(NodeClaim, node));
         return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme));
     }
@@ -237,7 +245,8 @@ internal sealed class AccessDeniedWriter : IAuthorizationMiddlewareResultHandler
         }
         var needed = context.GetEndpoint()?.Metadata.GetOrderedMetadata<IAuthorizeData>().Select(a => a.Policy).LastOrDefault(p => p is not null) ?? Access.Viewer;
         var what = $"{context.Request.Method} {context.Request.Path}";
-        var wants = needed == Access.Reporter ? "an agent key for the node (or an operator or admin key)" : $"{Article(needed)} {needed} key (or a higher role)";
+        var wants = needed == Access.Reporter ? "an agent key for the node (or an operator or admin key)"
+            : needed == Access.AnyRole ? "any valid key" : $"{Article(needed)} {needed} key (or a higher role)";
         if (result.Challenged)
         {
             await context.ChallengeAsync();
@@ -281,17 +290,30 @@ public sealed partial class KeyBootstrap(IGrainFactory grains, IOptions<FleetOpt
         var created = await store.BootstrapAsync("admin");
         if (created is null) return;
         var file = string.IsNullOrWhiteSpace(o.Auth.KeyFile) ? AuthOptions.DefaultKeyFile : o.Auth.KeyFile;
+        var written = true;
         try
         {
             KeyFiles.Write(file, created.Secret);
-            Console.Out.WriteLine($"Fleet: made the first admin key '{created.Key.Name}' and wrote it to {file} (readable by you only); the CLI on this machine uses it. It is shown this once:");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             LogKeyFileFailed(log, file, e.Message);
-            Console.Out.WriteLine($"Fleet: made the first admin key '{created.Key.Name}'; it could not be written to {file}. Keep it now, it is shown this once:");
+            written = false;
         }
-        Console.Out.WriteLine($"  {created.Secret}");
+        // The key itself goes only to a person at a terminal: journald, `docker logs` and CI logs keep what a redirected
+        // console prints, so there the console names the file, never the key.
+        if (!Console.IsOutputRedirected)
+        {
+            Console.Out.WriteLine(written
+                ? $"Fleet: made the first admin key '{created.Key.Name}' and wrote it to {file} (readable by you only); the CLI on this machine uses it. It is shown this once:"
+                : $"Fleet: made the first admin key '{created.Key.Name}'; it could not be written to {file}. Keep it now, it is shown this once:");
+            Console.Out.WriteLine($"  {created.Secret}");
+        }
+        else if (written)
+            Console.Out.WriteLine($"Fleet: made the first admin key '{created.Key.Name}' and wrote it to {file} (readable by its owner only); the CLI on this machine uses it. It is not printed here: this console is not a terminal.");
+        else
+            Console.Out.WriteLine($"Fleet: made the first admin key '{created.Key.Name}', but could not write it to {file} and will not print it to a console that is not a terminal: " +
+                "revoke it and give the silos an admin key by configuration (Fleet:Auth:AdminKey; docs/security.md).");
         Console.Out.Flush();
     }
 

@@ -94,6 +94,8 @@ public sealed partial class BadRequests(RequestDelegate next, ILogger<BadRequest
         if (Conversion().Match(e.Message) is { Success: true } c)
             return new(400, "A field has a value of the wrong type.", One(field, $"expected {(TypeAt(body, field) is { } t ? Friendly(t) : Friendly(c.Groups["type"].Value))}"), "wrong-type");
         var where = e.LineNumber is { } line ? $" at line {line + 1}, position {(e.BytePositionInLine ?? 0) + 1}" : "";
+        if (e.Message.Contains("maximum configured depth", StringComparison.Ordinal) || e.InnerException?.Message.Contains("maximum configured depth", StringComparison.Ordinal) == true)
+            return new(400, "The body nests too deep.", One("(body)", $"nests deeper than {Fleet.Core.Documents.DocumentLimits.MaxDepth} levels{where}: a limit (depth)"), "too-deep");
         return new(400, "The body is not valid JSON.", One("(body)", $"is not valid JSON{where}" + (field == "(body)" ? "" : $" (in {field})")), "malformed-json");
     }
 

@@ -21,6 +21,7 @@ public static class FleetApi
 {
     public static WebApplication MapFleetEndpoints(this WebApplication app)
     {
+        app.UseSecurityHeaders();
         app.UseExceptionHandler(e => e.Run(WriteErrorAsync));
         app.UseMiddleware<BadRequests>();
         app.UseFleetAccess();

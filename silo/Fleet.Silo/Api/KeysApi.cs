@@ -1,3 +1,4 @@
+using Fleet.Core.Security;
 using System.Collections.Immutable;
 using Fleet.Abstractions.Security;
 using Fleet.Client;
@@ -15,6 +16,15 @@ public static class KeysApi
         keys.MapGet("/", (IFleetClient fleet) => fleet.ListKeysAsync());
         keys.MapPost("/", CreateAsync);
         keys.MapDelete("/{idOrName}", RevokeAsync);
+        // The public half of the key that signs agents' actions: what an agent's cluster.actionKeyFile holds.
+        api.MapGet("/agents/action-key", (ClusterKeys cluster) => TypedResults.Ok(new ActionKeyView(cluster.ActionKeyId, cluster.ActionPublicKeyPem)))
+            .WithTags("Keys").RequireAuthorization(Access.Viewer);
+        // The live gateways, for clients that find the cluster over HTTP with their own key (no Redis password).
+        api.MapGet("/gateways", async (IGrainFactory grains) =>
+        {
+            var hosts = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: true);
+            return TypedResults.Ok(new GatewayListView([.. hosts.Where(h => h.ProxyPort > 0).Select(h => $"{h.SiloAddress.Endpoint.Address}:{h.ProxyPort}")]));
+        }).WithTags("Keys").RequireAuthorization(Access.AnyRole);
         return keys;
     }
 
@@ -34,6 +44,12 @@ public static class KeysApi
         return TypedResults.Ok(revoked);
     }
 }
+
+/// <summary>The live gateways (<c>ip:port</c>), as clients connect to them.</summary>
+public sealed record GatewayListView(ImmutableArray<string> Gateways);
+
+/// <summary>The cluster's action key: its short id and its public key (PEM), for agents' config.</summary>
+public sealed record ActionKeyView(string KeyId, string PublicKeyPem);
 
 /// <summary>Body of <c>POST /api/v1/keys</c>: a name (unique among live keys), a role, and for an agent key its node.</summary>
 public sealed record CreateKeyRequest(string? Name, string? Role, string? Node);

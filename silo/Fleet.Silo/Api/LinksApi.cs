@@ -1,3 +1,4 @@
+using Fleet.Abstractions.Security;
 using System.Collections.Immutable;
 using Fleet.Abstractions.Links;
 using Fleet.Client;
@@ -36,7 +37,8 @@ public static class LinksApi
     private static async Task<Ok<FlowStatus>> ApplyFlowAsync(string id, FlowRequest? body, IFleetClient fleet, HttpContext http) =>
         TypedResults.Ok(await fleet.ApplyFlowAsync(new FlowSpec(id, body?.Source ?? "", body?.Destination ?? "", body?.DemandMbps ?? 0, body?.Priority ?? 0), Access.Who(http, body?.By)));
 
-    private static async Task<Results<Ok<ImmutableArray<ProbeOutcome>>, ValidationProblem>> ReportProbesAsync(LinkProbeRequest[]? body, IFleetClient fleet)
+    private static async Task<Results<Ok<ImmutableArray<ProbeOutcome>>, ValidationProblem>> ReportProbesAsync(LinkProbeRequest[]? body, IFleetClient fleet,
+        Fleet.Grains.Security.NodeSites sites, HttpContext http)
     {
         if (body is null) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["(body)"] = ["is required: a list of probes [{link, up, latencyMs, lossPercent, sequence, ttlSeconds}]"] });
         var problems = new Dictionary<string, string[]>();
@@ -48,6 +50,11 @@ public static class LinksApi
         }
         if (problems.Count > 0) return TypedResults.ValidationProblem(problems);
         var probes = body.Select(p => new LinkProbe(p.Link ?? "", p.Up!.Value, p.LatencyMs ?? 0, p.LossPercent ?? 0, p.Sequence!.Value, TimeSpan.FromSeconds(p.TtlSeconds ?? 10))).ToList();
+        // An agent credential reports only for links that touch its node (an end is the node, or the site it registered with).
+        if (Access.BoundNode(http) is { } node)
+            foreach (var link in probes.Select(p => p.Link).Distinct())
+                if (!await sites.TouchesAsync(node, link))
+                    throw new AccessDeniedException($"the agent credential '{http.User.Identity?.Name}' is bound to node {node}; link {link} does not touch it (neither end is the node or its site)", unauthenticated: false);
         return TypedResults.Ok(await fleet.ReportProbesAsync(probes));
     }
 }

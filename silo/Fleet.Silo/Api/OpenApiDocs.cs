@@ -70,6 +70,8 @@ public static class OpenApiDocs
         ["GET api/v1/keys"] = ("listKeys", "List API keys, live and revoked (never a secret)"),
         ["POST api/v1/keys"] = ("createKey", "Make an API key; its secret is in the answer, this once"),
         ["DELETE api/v1/keys/{idOrName}"] = ("revokeKey", "Revoke an API key"),
+        ["GET api/v1/agents/action-key"] = ("getActionKey", "The public key agents check the cluster's signed actions with"),
+        ["GET api/v1/gateways"] = ("listGateways", "The live gateways clients connect to (for discovery without Redis)"),
         ["POST api/v1/principals/telemetry"] = ("reportPrincipals", "Send a batch of principals' access and egress reports"),
         ["GET api/v1/principals"] = ("listPrincipals", "List principals and their standing"),
         ["GET api/v1/principals/{id}"] = ("getPrincipal", "A principal's standing, evidence and baseline"),
@@ -83,7 +85,7 @@ public static class OpenApiDocs
         ["Policy"] = "The fleet's policy: guardrails, the escalation ladder, services and security settings, versioned.",
         ["Fleet"] = "The fleet as a whole: its freeze, leases in flight and each failure domain's guardrails.",
         ["Services"] = "Services: specs, instances placed by negotiation, disruption budgets, instance reports, rollouts.",
-        ["Keys"] = "API keys and their roles (admin).",
+        ["Keys"] = "API keys and their roles (admin); the public key of the cluster's signed actions (viewer).",
         ["Links"] = "Network links and flows: probes, flap damping, make-before-break reroute with pre-reserved backups.",
         ["Principals"] = "Accounts judged against their own history, contained and released.",
         ["Oversight"] = "What people keep for themselves: shadow (dry-run) mode, approvals of high-risk actions, what the ladder learned, the input trace for replay.",
@@ -126,7 +128,7 @@ public static class OpenApiDocs
                 }
                 var role = d.ActionDescriptor.EndpointMetadata.OfType<IAuthorizeData>().Select(a => a.Policy).LastOrDefault(p => p is not null) ?? Access.Viewer;
                 operation.Description = (operation.Description is { Length: > 0 } text ? text + " " : "") +
-                    $"Needs {(role == Access.Reporter ? "an agent key for the node, or an operator or admin key" : $"the {role} role (or higher)")}.";
+                    $"Needs {(role == Access.Reporter ? "an agent key for the node, or an operator or admin key" : role == Access.AnyRole ? "any valid key (an agent's too)" : $"the {role} role (or higher)")}.";
                 operation.Responses ??= new OpenApiResponses();
                 var problem = new OpenApiSchemaReference(nameof(ClientProblem), context.Document);
                 void Add(string status, string what)

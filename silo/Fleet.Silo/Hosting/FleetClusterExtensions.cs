@@ -14,17 +14,20 @@ namespace Fleet.Silo.Hosting;
 /// <summary>Where the silo keeps its state and how it finds its peers: embedded and localhost, or Redis.</summary>
 public static class FleetClusterExtensions
 {
-    public static WebApplicationBuilder AddFleetStores(this WebApplicationBuilder builder, FleetOptions options)
+    public static WebApplicationBuilder AddFleetStores(this WebApplicationBuilder builder, FleetOptions options, Fleet.Core.Security.ClusterKeys keys)
     {
         var services = builder.Services;
+        // The web view's cookie and antiforgery keys: encrypted at rest under the cluster secret (never plain in Redis or on disk).
+        var protection = services.AddDataProtection().SetApplicationName($"fleet:{options.ServiceId}");
+        services.Configure<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>(o => o.XmlEncryptor = new ClusterKeyXmlEncryptor(keys));
         if (options.UsesRedis)
         {
             var redis = new Lazy<IConnectionMultiplexer>(() => ConnectionMultiplexer.Connect(RedisOptions(options)));
             services.AddSingleton(_ => redis.Value);
             // Every silo signs and reads the web view's cookies and antiforgery tokens with the same keys.
-            services.AddDataProtection().SetApplicationName($"fleet:{options.ServiceId}")
-                .PersistKeysToStackExchangeRedis(() => redis.Value.GetDatabase(), $"fleet:{options.ServiceId}:data-protection-keys");
+            protection.PersistKeysToStackExchangeRedis(() => redis.Value.GetDatabase(), $"fleet:{options.ServiceId}:data-protection-keys");
         }
+        else protection.PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.DataDir, "web-keys")));
 
         if (options.Storage == StoreMode.Embedded || options.Audit == StoreMode.Embedded)
             services.AddFleetEmbeddedStore(options.DataDir, grainState: options.Storage == StoreMode.Embedded, audit: options.Audit == StoreMode.Embedded);

@@ -74,6 +74,9 @@ public sealed class FleetOptions
     /// <summary>Who may call the API, the dashboard, /metrics and the gateway: keys, tokens, rate limits (docs/security.md).</summary>
     public AuthOptions Auth { get; set; } = new();
 
+    /// <summary>Mutual TLS on the silo port and the gateway port, each with its own trust (docs/security.md). Off unless a certificate is set.</summary>
+    public TlsSettings Tls { get; set; } = new();
+
     public bool UsesRedis => Clustering == ClusteringMode.Redis || Storage == StoreMode.Redis || Audit == StoreMode.Redis || Reminders == RemindersMode.Redis;
 }
 
@@ -107,6 +110,25 @@ public sealed class AuthOptions
     /// </summary>
     public string? AdminKey { get; set; }
 
+    /// <summary>
+    /// The secret the silos of one cluster share (at least 32 characters, e.g. <c>openssl rand -base64 32</c>): it stamps the
+    /// silos' own grain calls (a client cannot make a stamp, so it is held to its key whatever it claims to be), encrypts the
+    /// web view's cookie keys in the store, and signs every action sent to an agent. Give it here (e.g.
+    /// <c>Fleet__Auth__ClusterSecret</c> from a Kubernetes Secret) or in <see cref="ClusterSecretFile"/>. Default none.
+    /// </summary>
+    public string? ClusterSecret { get; set; }
+
+    /// <summary>
+    /// A file holding the cluster secret (one line; owner-only). Default <c>cluster.secret</c> beside <see cref="KeyFile"/>
+    /// (<c>~/.config/fleet/cluster.secret</c>). With localhost clustering a missing file is made at the first start; with
+    /// Redis clustering every silo must be given the same secret, here or in <see cref="ClusterSecret"/>.
+    /// </summary>
+    public string? ClusterSecretFile { get; set; }
+
+    /// <summary>The cluster secret's file: <see cref="ClusterSecretFile"/>, else <c>cluster.secret</c> beside the key file.</summary>
+    public string SecretFile => !string.IsNullOrWhiteSpace(ClusterSecretFile) ? ClusterSecretFile
+        : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(string.IsNullOrWhiteSpace(KeyFile) ? DefaultKeyFile : KeyFile))!, "cluster.secret");
+
     /// <summary>Serve /metrics without a credential, for a scraper on a private network. Default false (a viewer key is needed).</summary>
     public bool OpenMetrics { get; set; }
 
@@ -117,6 +139,17 @@ public sealed class AuthOptions
     /// <summary>Requests a credential may make at once above its rate (the bucket's size). Default 40.</summary>
     [Range(1, 1_000_000)]
     public int Burst { get; set; } = 40;
+
+    /// <summary>
+    /// Calls a second one credential may make through the gateway, on each silo (a token bucket; more are refused with a
+    /// retry-after, which the SDK waits out). A batch is one call. Default 500.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int GatewayRequestsPerSecond { get; set; } = 500;
+
+    /// <summary>Calls one credential may make at once above its gateway rate (the bucket's size). Default 1,000.</summary>
+    [Range(1, 10_000_000)]
+    public int GatewayBurst { get; set; } = 1_000;
 
     /// <summary>JWT bearer tokens from an identity provider, besides Fleet's own keys. Off unless an issuer key or authority is set.</summary>
     public JwtOptions Jwt { get; set; } = new();
@@ -143,6 +176,28 @@ public sealed class JwtOptions
     public string Audience { get; set; } = "fleet";
 
     public bool Enabled => !string.IsNullOrWhiteSpace(Authority) || !string.IsNullOrWhiteSpace(SigningKey);
+}
+
+/// <summary>
+/// Mutual TLS on Orleans' two ports, each with its own trust: the silo port (11111) takes only certificates that chain to
+/// <see cref="SiloCa"/> — other silos —, the gateway (30000) only those that chain to <see cref="ClientCa"/> — the SDK, the
+/// CLI, agents —, so a client's certificate never opens the silo port. All PEM files; a CA file may hold several CAs.
+/// </summary>
+public sealed class TlsSettings
+{
+    /// <summary>This silo's certificate (PEM), shown on both ports and when it dials another silo. Setting it turns TLS on. Default none.</summary>
+    public string? Certificate { get; set; }
+
+    /// <summary>The private key (PEM) of <see cref="Certificate"/>.</summary>
+    public string? Key { get; set; }
+
+    /// <summary>The CA(s) the silo port trusts (the silos' certificates chain to it); clients check the gateway against it too.</summary>
+    public string? SiloCa { get; set; }
+
+    /// <summary>The CA(s) the gateway trusts for client certificates.</summary>
+    public string? ClientCa { get; set; }
+
+    public bool Enabled => !string.IsNullOrWhiteSpace(Certificate);
 }
 
 public sealed class OtlpOptions

@@ -19,6 +19,9 @@ public static class FleetSiloExtensions
     public static WebApplicationBuilder AddFleetSilo(this WebApplicationBuilder builder)
     {
         var options = BindAndValidate(builder.Configuration);
+        var clusterKeys = ClusterKeysOf(options);
+        builder.Services.AddSingleton(clusterKeys);
+        builder.Services.AddSingleton(OwnEndpoints(options, builder.Configuration));
 
         builder.Services.AddOptions<FleetOptions>().BindConfiguration(FleetOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<ActuatorOptions>().BindConfiguration($"{FleetOptions.Section}:Actuator")
@@ -38,13 +41,22 @@ public static class FleetSiloExtensions
         builder.Services.Configure<Fleet.Grains.Tracing.TraceOptions>(o => o.Directory = Path.Combine(options.DataDir, "traces"));
         // The API's fleet-wide views (node lists, domain statuses) use the SDK's own aggregation over the silo's grains.
         builder.Services.AddSingleton(sp => Fleet.Client.FleetClientHostingExtensions.Create(sp.GetRequiredService<IGrainFactory>(), time: sp.GetService<TimeProvider>()));
-        builder.AddFleetStores(options);
+        builder.AddFleetStores(options, clusterKeys);
         builder.UseOrleans(silo =>
         {
             silo.AddFleetClustering(options);
-            silo.AddDashboard();
+            if (options.Tls.Enabled) UseFleetTls(silo, options.Tls);
+            // The dashboard's log stream (/dashboard/Trace) would show any viewer everything the silo logs: off.
+            silo.AddDashboard(d => d.HideTrace = true);
             silo.AddIncomingGrainCallFilter<Fleet.Grains.Security.GatewayAccessFilter>();
-            silo.AddOutgoingGrainCallFilter<Fleet.Grains.Security.ClientBoundContextFilter>();
+            silo.AddOutgoingGrainCallFilter<Fleet.Grains.Security.SiloCallStamper>();
+            // Orleans takes messages of up to 100 MiB (and headers of 10 MiB) from anyone who connects; Fleet's largest legal
+            // message is far smaller (docs/security.md).
+            silo.Configure<Orleans.Configuration.SiloMessagingOptions>(o =>
+            {
+                o.MaxMessageBodySize = Fleet.Abstractions.Security.MessageLimits.MaxBodyBytes;
+                o.MaxMessageHeaderSize = Fleet.Abstractions.Security.MessageLimits.MaxHeaderBytes;
+            });
             // A case's steps carry its trace into the grains they call (the supervisors, the executor's ledger).
             if (!string.IsNullOrWhiteSpace(options.Otlp.Endpoint)) silo.AddActivityPropagation();
         });
@@ -60,6 +72,8 @@ public static class FleetSiloExtensions
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
             // A misspelt field is refused (400 naming it), never silently dropped for a default.
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+            // No body Fleet takes nests deeper than a few levels: a deeper one is refused (400 naming the limit) before it is read.
+            o.SerializerOptions.MaxDepth = Fleet.Core.Documents.DocumentLimits.MaxDepth;
         });
         builder.Services.AddProblemDetails();
         builder.Services.AddFleetOpenApi();
@@ -73,6 +87,99 @@ public static class FleetSiloExtensions
         if (options.Otlp.Endpoint is { Length: > 0 } otlp) builder.AddFleetTracing(otlp);
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         return builder;
+    }
+
+    /// <summary>The silo's own addresses (its advertised one, every local interface's) and ports (silo, gateway, HTTP): no probe goes there.</summary>
+    private static Fleet.Core.Health.ProbeRules.Own OwnEndpoints(FleetOptions options, IConfiguration configuration)
+    {
+        var addresses = new HashSet<System.Net.IPAddress> { System.Net.IPAddress.Loopback, System.Net.IPAddress.IPv6Loopback };
+        if (System.Net.IPAddress.TryParse(options.AdvertisedIp, out var advertised)) addresses.Add(advertised);
+        try
+        {
+            foreach (var nic in System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces())
+                foreach (var unicast in nic.GetIPProperties().UnicastAddresses) addresses.Add(unicast.Address);
+        }
+        catch (System.Net.NetworkInformation.NetworkInformationException) { }
+        var ports = new HashSet<int> { options.SiloPort, options.GatewayPort };
+        foreach (var url in (configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? "http://localhost:5000").Split(';', StringSplitOptions.RemoveEmptyEntries))
+            if (Uri.TryCreate(url.Replace("*", "localhost").Replace("+", "localhost"), UriKind.Absolute, out var u)) ports.Add(u.Port);
+        return new Fleet.Core.Health.ProbeRules.Own(addresses, ports);
+    }
+
+    /// <summary>
+    /// The cluster's keys, from <see cref="AuthOptions.ClusterSecret"/> or its file (made at the first start of a silo on
+    /// localhost clustering). A file too short to be a secret stops the start.
+    /// </summary>
+    private static Fleet.Core.Security.ClusterKeys ClusterKeysOf(FleetOptions options)
+    {
+        var auth = options.Auth;
+        if (!string.IsNullOrWhiteSpace(auth.ClusterSecret)) return new Fleet.Core.Security.ClusterKeys(auth.ClusterSecret);
+        string secret;
+        try
+        {
+            secret = Fleet.Core.Security.ClusterKeys.ReadOrCreate(auth.SecretFile, create: options.Clustering == ClusteringMode.Localhost);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OptionsValidationException(FleetOptions.Section, typeof(FleetOptions), [$"Fleet:Auth:ClusterSecretFile: {auth.SecretFile} could not be read or made: {e.Message}"]);
+        }
+        if (secret.Length < Fleet.Core.Security.ClusterKeys.MinSecretLength)
+            throw new OptionsValidationException(FleetOptions.Section, typeof(FleetOptions),
+                [$"Fleet:Auth:ClusterSecretFile: {auth.SecretFile} holds {secret.Length} characters; a cluster secret has at least {Fleet.Core.Security.ClusterKeys.MinSecretLength}"]);
+        var keys = new Fleet.Core.Security.ClusterKeys(secret);
+        // Beside the secret, its public action key (for agents' cluster.actionKeyFile); not needed to start, so a failure is no error.
+        try
+        {
+            var pem = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(auth.SecretFile))!, "action-key.pem");
+            if (!File.Exists(pem) || File.ReadAllText(pem) != keys.ActionPublicKeyPem) File.WriteAllText(pem, keys.ActionPublicKeyPem);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return keys;
+    }
+
+    /// <summary>Every TLS file is there and is what it should be (a certificate with its key; CA bundles).</summary>
+    private static IEnumerable<string> TlsProblems(TlsSettings tls)
+    {
+        var problems = new List<string>();
+        foreach (var (name, value) in new[] { ("Key", tls.Key), ("SiloCa", tls.SiloCa), ("ClientCa", tls.ClientCa) })
+            if (string.IsNullOrWhiteSpace(value)) problems.Add($"Fleet:Tls:{name}: is required with Fleet:Tls:Certificate");
+        if (problems.Count > 0) return problems;
+        void Try(string name, Action load)
+        {
+            try { load(); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or InvalidOperationException or ArgumentException)
+            {
+                problems.Add($"Fleet:Tls:{name}: {e.Message}");
+            }
+        }
+        Try("Certificate", () => Fleet.Client.FleetTls.LoadCertificate(tls.Certificate!, tls.Key!).Dispose());
+        Try("SiloCa", () => Fleet.Client.FleetTls.LoadBundle(tls.SiloCa!));
+        Try("ClientCa", () => Fleet.Client.FleetTls.LoadBundle(tls.ClientCa!));
+        return problems;
+    }
+
+    /// <summary>Mutual TLS with a trust of its own on each port: the silo port and outgoing silo connections trust the silos' CA, the gateway the clients'.</summary>
+    private static void UseFleetTls(ISiloBuilder silo, TlsSettings tls)
+    {
+        var certificate = Fleet.Client.FleetTls.LoadCertificate(tls.Certificate!, tls.Key!);
+        var silos = Fleet.Client.FleetTls.LoadBundle(tls.SiloCa!);
+        var clients = Fleet.Client.FleetTls.LoadBundle(tls.ClientCa!);
+        Orleans.Connections.Security.TlsOptions Options(System.Security.Cryptography.X509Certificates.X509Certificate2Collection trust) => new()
+        {
+            LocalCertificate = certificate,
+            RemoteCertificateMode = Orleans.Connections.Security.RemoteCertificateMode.RequireCertificate,
+            ClientCertificateMode = Orleans.Connections.Security.RemoteCertificateMode.RequireCertificate,
+            RemoteCertificateValidation = Fleet.Client.FleetTls.TrustOnly(trust),
+            OnAuthenticateAsClient = (_, a) => a.TargetHost = "fleet",
+        };
+        var siloSide = Options(silos);
+        var gatewaySide = Options(clients);
+        silo.Configure<Orleans.Configuration.SiloConnectionOptions>(c =>
+        {
+            c.ConfigureSiloInboundConnection(b => Orleans.TlsConnectionBuilderExtensions.UseServerTls(b, siloSide));
+            c.ConfigureSiloOutboundConnection(b => Orleans.TlsConnectionBuilderExtensions.UseClientTls(b, siloSide));
+            c.ConfigureGatewayInboundConnection(b => Orleans.TlsConnectionBuilderExtensions.UseServerTls(b, gatewaySide));
+        });
     }
 
     private static string AcceptedValues(string message) =>
@@ -119,6 +226,11 @@ public static class FleetSiloExtensions
         if (options.Auth.Burst < 1) problems.Add("Fleet:Auth:Burst: must be at least 1");
         if (options.Auth.AdminKey is { } adminKey && !(Fleet.Grains.Security.ApiKeys.TryParse(adminKey, out _, out var secret) && secret.Length >= 32))
             problems.Add("Fleet:Auth:AdminKey: is not a Fleet key (fk_ + 12 hex digits + _ + at least 32 base64url characters); see docs/security.md");
+        if (options.Auth.ClusterSecret is { } clusterSecret && clusterSecret.Trim().Length < Fleet.Core.Security.ClusterKeys.MinSecretLength)
+            problems.Add($"Fleet:Auth:ClusterSecret: must be at least {Fleet.Core.Security.ClusterKeys.MinSecretLength} characters (make one with: openssl rand -base64 32)");
+        else if (string.IsNullOrWhiteSpace(options.Auth.ClusterSecret) && options.Clustering == ClusteringMode.Redis && !File.Exists(options.Auth.SecretFile))
+            problems.Add($"Fleet:Auth:ClusterSecret: a cluster on Redis needs one secret shared by every silo (Fleet:Auth:ClusterSecret, or a file named by " +
+                $"Fleet:Auth:ClusterSecretFile; {options.Auth.SecretFile} does not exist); make one with: openssl rand -base64 32 (docs/security.md)");
         if (options.Auth.Jwt.SigningKey is { Length: > 0 and < 32 }) problems.Add("Fleet:Auth:Jwt:SigningKey: must be at least 32 characters");
         if (!string.IsNullOrWhiteSpace(options.Auth.Jwt.SigningKey) && string.IsNullOrWhiteSpace(options.Auth.Jwt.Issuer))
             problems.Add("Fleet:Auth:Jwt:Issuer: is required with Fleet:Auth:Jwt:SigningKey (the iss tokens must carry)");
@@ -127,6 +239,7 @@ public static class FleetSiloExtensions
         if (options.Kubernetes && options.Clustering != ClusteringMode.Redis)
             problems.Add("Fleet:Kubernetes: needs Fleet:Clustering=Redis (the silos find each other through Redis; Kubernetes gives each its address)");
         if (!System.Net.IPAddress.TryParse(options.AdvertisedIp, out _)) problems.Add($"Fleet:AdvertisedIp: '{options.AdvertisedIp}' is not an IP address");
+        if (options.Tls.Enabled) problems.AddRange(TlsProblems(options.Tls));
         if (problems.Count > 0) throw new OptionsValidationException(FleetOptions.Section, typeof(FleetOptions), problems);
         return options;
     }

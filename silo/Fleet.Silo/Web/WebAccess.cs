@@ -12,7 +12,7 @@ namespace Fleet.Silo.Web;
 
 /// <summary>
 /// The web view (docs/web.md): Razor Pages at <c>/</c> and under <c>/ui</c>, signed in with a Fleet key: the session is an
-/// encrypted, HTTP-only, same-site cookie naming the key's id (never its secret) that only those pages accept (the API
+/// encrypted, HTTP-only, same-site cookie naming the key's id and a fingerprint of its stored hash (never its secret) that only those pages accept (the API
 /// never takes the cookie, so a page from another site cannot use it), checked against the key ring on every request; roles as in the API; Razor Pages' antiforgery
 /// token on every form that changes something; a live feed of the trail by server-sent events; assets served from the
 /// assembly (no CDN).
@@ -38,7 +38,7 @@ public static class WebAccess
             c.Events.OnValidatePrincipal = async context =>
             {
                 var keys = context.HttpContext.RequestServices.GetRequiredService<KeyRing>();
-                if (await keys.ByIdAsync(context.Principal?.FindFirst(Access.KeyIdClaim)?.Value) is not { } caller)
+                if (await keys.ByIdAsync(context.Principal?.FindFirst(Access.KeyIdClaim)?.Value, context.Principal?.FindFirst(Access.KeyFingerprintClaim)?.Value) is not { } caller)
                 {
                     context.RejectPrincipal();
                     await context.HttpContext.SignOutAsync(CookieScheme);
@@ -86,6 +86,7 @@ public static class WebAccess
         await http.Response.WriteAsync(": connected\n\n", ct);
         await http.Response.Body.FlushAsync(ct);
         var keyId = http.User.FindFirst(Access.KeyIdClaim)?.Value;
+        var fingerprint = http.User.FindFirst(Access.KeyFingerprintClaim)?.Value;
         var (records, subscription) = feed.Listen();
         using var listening = subscription;
         using var tick = new PeriodicTimer(TimeSpan.FromSeconds(5));
@@ -99,7 +100,7 @@ public static class WebAccess
                 if (await Task.WhenAny(next, pending) == pending)
                 {
                     // A stream outlives no revocation: its key is checked again every few seconds (a JWT or open access has no key to check).
-                    if (!await pending || keyId is not null && await keys.ByIdAsync(keyId) is null) return;
+                    if (!await pending || keyId is not null && await keys.ByIdAsync(keyId, fingerprint) is null) return;
                     await http.Response.WriteAsync(": ping\n\n", ct); // keeps proxies from closing a quiet stream
                     await http.Response.Body.FlushAsync(ct);
                     pending = tick.WaitForNextTickAsync(ct).AsTask();

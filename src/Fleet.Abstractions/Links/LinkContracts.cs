@@ -48,6 +48,8 @@ public enum ProbeOutcome
     DuplicateOrOutOfOrder = 1,
     /// <summary>The link is not defined.</summary>
     UnknownLink = 2,
+    /// <summary>The sequence is more than <c>LinkMonitor.MaxSequenceJump</c> ahead of the last one taken, while that one is fresh.</summary>
+    SequenceTooFarAhead = 3,
 }
 
 /// <summary>A link's standing: its health, damping, the capacity reserved on it and the flows it carries.</summary>

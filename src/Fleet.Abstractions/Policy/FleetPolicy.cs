@@ -183,6 +183,12 @@ public sealed record ProbePolicy(
     [property: Id(3)] ImmutableArray<ProbeDefault> Defaults)
 {
     public static ProbePolicy Default { get; } = new(true, true, TimeSpan.FromSeconds(1), []);
+
+    /// <summary>
+    /// Networks (CIDR, e.g. <c>10.0.0.0/8</c>) the silo may probe besides each node's registered address; an address in one
+    /// of them is probed even if it is loopback or link-local or one of the silo's own ports. Default none.
+    /// </summary>
+    [Id(4)] public ImmutableArray<string> AllowedNetworks { get; init; } = [];
 }
 
 /// <summary>A default probe for nodes with these labels (all of them; none matches every node).</summary>

@@ -19,6 +19,11 @@ internal sealed class YamlReader(ImmutableArray<PolicyProblem>.Builder problems)
     public static YamlMappingNode? Load(string text, string what, ImmutableArray<PolicyProblem>.Builder problems, out bool empty)
     {
         empty = false;
+        if (DocumentLimits.Check(text) is { } limit)
+        {
+            problems.Add(new PolicyProblem("(document)", $"past a limit ({limit.Limit}): {limit.Message}", limit.Line));
+            return null;
+        }
         try
         {
             var stream = new YamlStream();

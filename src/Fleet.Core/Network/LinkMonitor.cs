@@ -48,10 +48,19 @@ public static class LinkMonitor
         return now + TimeSpan.FromSeconds(Math.Min(seconds, p.MaxSuppress.TotalSeconds));
     }
 
+    /// <summary>
+    /// How far ahead of the last accepted sequence a probe may be while the last is fresh (10,000,000: a prober numbering
+    /// its probes by the millisecond may pause for hours).
+    /// </summary>
+    public const long MaxSequenceJump = 10_000_000;
+
     public static (LinkHealth Health, LinkChange? Change, ProbeOutcome Outcome) OnProbe(LinkHealth h, LinkProbe probe, double specLatencyMs, DateTimeOffset now, NetworkPolicy p)
     {
         // An old or repeated sequence is refused — unless the last probe's TTL has passed: a prober that restarted counts again.
-        if (probe.Sequence <= h.LastSequence && !(h.ExpiresAt is { } expired && now >= expired)) return (h, null, ProbeOutcome.DuplicateOrOutOfOrder);
+        var fresh = !(h.ExpiresAt is { } expired && now >= expired);
+        if (probe.Sequence <= h.LastSequence && fresh) return (h, null, ProbeOutcome.DuplicateOrOutOfOrder);
+        // So is one far ahead of the last while it is fresh: taken, it would make every real probe after it "out of order".
+        if (fresh && h.ExpiresAt is not null && probe.Sequence - h.LastSequence > MaxSequenceJump) return (h, null, ProbeOutcome.SequenceTooFarAhead);
         var down = !probe.Up || probe.LossPercent >= 100;
         var degraded = !down && (probe.LossPercent >= p.DegradedLossPercent || (specLatencyMs > 0 && probe.LatencyMs >= specLatencyMs * p.DegradedLatencyFactor));
         h = h with

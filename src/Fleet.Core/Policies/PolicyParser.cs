@@ -112,10 +112,17 @@ public static partial class PolicyParser
         r.Known(sv, "services", "rescheduleAfter", "reservationTtl", "reconcileInterval");
 
         var pr = r.Section(root, "probes");
-        r.Known(pr, "probes", "confirmSilence", "actOnUnconfirmedSilence", "timeout", "defaults");
+        r.Known(pr, "probes", "confirmSilence", "actOnUnconfirmedSilence", "timeout", "defaults", "allowedNetworks");
+        var networks = r.Strings(pr, "probes.allowedNetworks");
+        for (var i = 0; i < networks.Length; i++)
+            if (!System.Net.IPNetwork.TryParse(networks[i], out _))
+                r.Problem(YamlReader.Get(pr, "allowedNetworks"), $"probes.allowedNetworks[{i}]", $"'{networks[i]}' is not a network in CIDR form (e.g. 10.0.0.0/8, 127.0.0.0/8, fd00::/8)");
         var probes = new ProbePolicy(r.Bool(pr, "probes.confirmSilence", d.Probes.ConfirmSilence),
             r.Bool(pr, "probes.actOnUnconfirmedSilence", d.Probes.ActOnUnconfirmedSilence),
-            r.Duration(pr, "probes.timeout", d.Probes.Timeout, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(30)), r.ProbeDefaults(pr));
+            r.Duration(pr, "probes.timeout", d.Probes.Timeout, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(30)), r.ProbeDefaults(pr))
+        {
+            AllowedNetworks = networks,
+        };
 
         var se = r.Section(root, "security");
         r.Known(se, "security", "threshold", "minSamples", "window", "action", "maxConcurrent", "stormShare", "stormMinPrincipals", "stormWindow", "approvalRequired", "confirmReports");

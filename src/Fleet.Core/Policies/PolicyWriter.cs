@@ -58,6 +58,7 @@ public static class PolicyWriter
         sb.AppendLine($"  confirmSilence: {(p.Probes.ConfirmSilence ? "true" : "false")}");
         sb.AppendLine($"  actOnUnconfirmedSilence: {(p.Probes.ActOnUnconfirmedSilence ? "true" : "false")}");
         sb.AppendLine($"  timeout: {D(p.Probes.Timeout)}");
+        if (!p.Probes.AllowedNetworks.IsDefaultOrEmpty) sb.AppendLine($"  allowedNetworks: [{string.Join(", ", p.Probes.AllowedNetworks)}]");
         if (!p.Probes.Defaults.IsDefaultOrEmpty)
         {
             sb.AppendLine("  defaults:");

@@ -63,6 +63,7 @@ public static partial class InputRules
             if (!(x.LatencyMs >= 0) || x.LatencyMs > 100_000) p.Add($"[{i}].latencyMs", $"{x.LatencyMs} is not a latency: 0 to 100,000 ms");
             if (!(x.LossPercent >= 0) || x.LossPercent > 100) p.Add($"[{i}].lossPercent", $"{x.LossPercent} is not a loss: 0 to 100 %");
             if (x.Ttl < TimeSpan.FromMilliseconds(100) || x.Ttl > TimeSpan.FromHours(1)) p.Add($"[{i}].ttlSeconds", $"{x.Ttl.TotalSeconds} is not a TTL: 0.1 to 3600 s");
+            if (x.Sequence < 0) p.Add($"[{i}].sequence", $"{x.Sequence} is not a sequence: 0 or more");
         }
         return p.ToDictionary();
     }

@@ -24,7 +24,14 @@ public static partial class InputRules
     }
 
     /// <summary>The largest policy or spec document taken (256 KiB).</summary>
-    public const int MaxDocument = 256 * 1024;
+    public const int MaxDocument = Documents.DocumentLimits.MaxChars;
+
+    /// <summary>A YAML document a person wrote (a policy, a spec): present, and within every limit of <see cref="Documents.DocumentLimits"/>.</summary>
+    public static Dictionary<string, string[]> CheckDocument(string field, string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return new() { [field] = ["is required"] };
+        return Documents.DocumentLimits.Check(text) is { } limit ? new() { [field] = [$"past a limit ({limit.Limit}): {limit}"] } : [];
+    }
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     private static partial Regex IdPattern();
@@ -168,8 +175,22 @@ public static partial class InputRules
                 if (c?.Detail is { Length: > 1024 }) p.Add($"{prefix}checks[{i}].detail", "at most 1024 characters");
             }
         }
+        if (t.Source is null || !IsValidId(t.Source)) p.Add(prefix + "source", $"'{t.Source}' is not a source name: {IdRule}");
+        if (!t.Peers.IsDefault)
+        {
+            if (t.Peers.Length > MaxPeers) p.Add(prefix + "peers", $"at most {MaxPeers} peer probes per report");
+            for (var i = 0; i < Math.Min(t.Peers.Length, MaxPeers); i++)
+            {
+                var peer = t.Peers[i];
+                if (peer is null || !IsValidId(peer.NodeId)) p.Add($"{prefix}peers[{i}].nodeId", $"a peer must be a node id: {IdRule}");
+                if (peer?.Detail is { Length: > 1024 }) p.Add($"{prefix}peers[{i}].detail", "at most 1024 characters");
+            }
+        }
         return p.ToDictionary();
     }
+
+    /// <summary>The most peer probes one report carries.</summary>
+    public const int MaxPeers = 64;
 
     public static Dictionary<string, string[]> Check(Fleet.Abstractions.Audit.AuditQuery q)
     {
@@ -262,6 +283,31 @@ public static partial class InputRules
         if (r.Timestamp < now - keep) p.Add(prefix + "timestamp", $"is older than the {Text.Format.Duration(keep)} the baseline keeps (security.window)");
         return p.ToDictionary();
     }
+
+    /// <summary>An agent's report of an action request it refused: each field bounded, the kind one of the known kinds.</summary>
+    public static Dictionary<string, string[]> Check(Abstractions.Agents.AgentRefusal r)
+    {
+        var p = new Problems();
+        if (r.IdempotencyKey is not { Length: > 0 and <= 256 }) p.Add("idempotencyKey", "must be 1 to 256 characters");
+        if (r.Action is not { Length: > 0 and <= 64 }) p.Add("action", "must be 1 to 64 characters");
+        if (r.Subject is not { Length: > 0 and <= 300 }) p.Add("subject", "must be 1 to 300 characters");
+        if (r.Kind is not (Abstractions.Agents.AgentRefusalKinds.Unsigned or Abstractions.Agents.AgentRefusalKinds.BadSignature or Abstractions.Agents.AgentRefusalKinds.Expired
+            or Abstractions.Agents.AgentRefusalKinds.OtherNode or Abstractions.Agents.AgentRefusalKinds.Replayed or Abstractions.Agents.AgentRefusalKinds.NoActionKey))
+            p.Add("kind", $"'{r.Kind}' is not a refusal kind");
+        if (r.Why is not { Length: > 0 and <= 512 }) p.Add("why", "must be 1 to 512 characters");
+        foreach (var (field, text) in new[] { ("idempotencyKey", r.IdempotencyKey), ("action", r.Action), ("subject", r.Subject), ("why", r.Why) })
+            if (text is not null && text.Any(char.IsControl)) p.Add(field, "must not hold control characters");
+        return p.ToDictionary();
+    }
+
+    /// <summary>How old a principal's report may be when a caller does not know the policy's window (the SDK, the gateway).</summary>
+    public static readonly TimeSpan MaxPrincipalHistory = TimeSpan.FromDays(90);
+
+    [GeneratedRegex("^[a-z][a-z0-9-]{0,63}$")]
+    private static partial Regex ActionNamePattern();
+
+    /// <summary>An action's name: lower-case letters, digits and '-', starting with a letter, at most 64 characters.</summary>
+    public static bool IsValidActionName(string? action) => action is not null && ActionNamePattern().IsMatch(action);
 
     /// <summary>A version name: 1 to 64 characters with no spaces (as a spec's <c>version</c>).</summary>
     public static Dictionary<string, string[]> CheckVersion(string field, string? version) =>

@@ -117,4 +117,18 @@ public class LinkMonitorTests
         Assert.Equal(T0.AddMinutes(60), LinkMonitor.ReuseAt(1_000_000, T0, p));
         Assert.Equal(T0, LinkMonitor.ReuseAt(700, T0, p));
     }
+
+    [Fact]
+    public void ASequenceFarAheadOfAFreshOne_IsRefused_TheRealProbesGoOn_AndAfterTheTtlAnySequenceCounts()
+    {
+        var (h, _) = Run(LinkHealth.Initial(T0), T0, Probe(), Probe());
+        var last = h.LastSequence;
+        var (same, change, outcome) = LinkMonitor.OnProbe(h, Probe() with { Sequence = long.MaxValue }, 5, T0.AddSeconds(2), P);
+        Assert.Equal(ProbeOutcome.SequenceTooFarAhead, outcome);
+        Assert.Null(change);
+        Assert.Equal(last, same.LastSequence);
+        Assert.Equal(ProbeOutcome.Accepted, LinkMonitor.OnProbe(h, Probe() with { Sequence = last + LinkMonitor.MaxSequenceJump }, 5, T0.AddSeconds(2), P).Outcome);
+        // Once the last probe's TTL (3 s) has passed, a prober may start anywhere, far ahead included.
+        Assert.Equal(ProbeOutcome.Accepted, LinkMonitor.OnProbe(h, Probe() with { Sequence = last + 10 * LinkMonitor.MaxSequenceJump }, 5, T0.AddSeconds(10), P).Outcome);
+    }
 }

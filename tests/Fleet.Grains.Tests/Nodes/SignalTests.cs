@@ -23,6 +23,8 @@ public sealed class SignalCluster : FleetTestCluster
           fleetMaxConcurrent: 1000
           stormMinMembers: 3
           stormThreshold: 0.5
+        probes:
+          allowedNetworks: [127.0.0.0/8]
         """;
 }
 
@@ -92,8 +94,11 @@ public sealed class SignalTests(SignalCluster f) : IClassFixture<SignalCluster>,
     {
         public ConcurrentBag<string> Asked { get; } = [];
 
-        public Task<Fleet.Abstractions.Agents.AgentActionResult> ExecuteAsync(Fleet.Abstractions.Actions.ActionRequest request) =>
-            Task.FromResult(new Fleet.Abstractions.Agents.AgentActionResult(request.IdempotencyKey, true, "ok"));
+        public Task<Fleet.Abstractions.Agents.AgentActionResult> ExecuteAsync(Fleet.Abstractions.Agents.SignedAction action) =>
+            Task.FromResult(new Fleet.Abstractions.Agents.AgentActionResult(action.Request.IdempotencyKey, true, "ok"));
+
+        public Task<Fleet.Abstractions.Agents.AgentActionResult?> OutcomeAsync(string idempotencyKey) =>
+            Task.FromResult<Fleet.Abstractions.Agents.AgentActionResult?>(null);
 
         public Task<PeerProbe?> ProbePeerAsync(string peerNodeId)
         {
