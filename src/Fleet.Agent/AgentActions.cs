@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Threading.RateLimiting;
@@ -31,7 +30,9 @@ public sealed partial class AgentActions(
         return await peers.ProbeAsync(peerNodeId, cts.Token);
     }
 
-    private readonly ConcurrentDictionary<string, Task<AgentActionResult>> _running = new();
+    /// <summary>Runs under way by key; each a Lazy made under <see cref="_gate"/>, so two copies of one request never both start.</summary>
+    private readonly Dictionary<string, Lazy<Task<AgentActionResult>>> _running = [];
+    private readonly Lock _gate = new();
     private readonly ECDsa? _actionKey = config.Cluster.ActionKey();
 
     /// <summary>Refusals reported to the cluster: at most 10 a minute, so a flood of forged requests does not flood the trail.</summary>
@@ -86,15 +87,24 @@ public sealed partial class AgentActions(
             return Task.FromResult(new AgentActionResult(request?.IdempotencyKey ?? "", false, $"not run: {refusal.Why}", Refused: true));
         }
         // The same key while it runs: the same run. A key that ran before (this process or an earlier one): its outcome, nothing runs.
-        if (_running.TryGetValue(request.IdempotencyKey, out var running)) return running;
-        if (journal.Find(request.IdempotencyKey) is { } earlier)
+        Lazy<Task<AgentActionResult>> run;
+        lock (_gate)
         {
-            LogReplayed(log, request.Action, request.IdempotencyKey, earlier.At);
-            var replay = ActionJournal.Replay(earlier);
-            Report(new AgentRefusal(request.IdempotencyKey, request.Action, request.Subject, AgentRefusalKinds.Replayed, Bounded(replay.Detail, 512)));
-            return Task.FromResult(replay);
+            if (!_running.TryGetValue(request.IdempotencyKey, out run!))
+            {
+                if (journal.Find(request.IdempotencyKey) is { } earlier)
+                {
+                    LogReplayed(log, request.Action, request.IdempotencyKey, earlier.At);
+                    var replay = ActionJournal.Replay(earlier);
+                    Report(new AgentRefusal(request.IdempotencyKey, request.Action, request.Subject, AgentRefusalKinds.Replayed, Bounded(replay.Detail, 512)));
+                    return Task.FromResult(replay);
+                }
+                // Journalled as started before the lock is let go: a copy arriving now finds the run (or its journal line).
+                journal.Started(request.IdempotencyKey, request.Action);
+                _running[request.IdempotencyKey] = run = new Lazy<Task<AgentActionResult>>(() => RunJournaledAsync(request));
+            }
         }
-        return _running.GetOrAdd(request.IdempotencyKey, _ => RunJournaledAsync(request));
+        return run.Value;
     }
 
     public Task<AgentActionResult?> OutcomeAsync(string idempotencyKey) =>
@@ -104,14 +114,13 @@ public sealed partial class AgentActions(
     {
         try
         {
-            journal.Started(request.IdempotencyKey, request.Action);
             var result = await RunAsync(request);
             journal.Done(request.IdempotencyKey, request.Action, result.Succeeded, result.Detail);
             return result;
         }
         finally
         {
-            _running.TryRemove(request.IdempotencyKey, out _);
+            lock (_gate) _running.Remove(request.IdempotencyKey);
         }
     }
 

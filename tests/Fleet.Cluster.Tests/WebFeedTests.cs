@@ -65,6 +65,7 @@ public class WebFeedTests(SharedRedis redis) : IClassFixture<SharedRedis>
         var (code, stored, error) = await Repo.RunAsync("redis-cli", ["-h", host, "-p", port, "--raw", "LRANGE", $"fleet:{cluster.ServiceId}:data-protection-keys", "0", "-1"], TimeSpan.FromSeconds(10));
         Assert.True(code == 0, error);
         Assert.Contains("<encryptedKey", stored);
+        Assert.Contains("fleetSeal=", stored);
         Assert.DoesNotContain("<masterKey", stored);
     }
 }

@@ -86,16 +86,16 @@ public class ApiTests(SiloFixture f) : IClassFixture<SiloFixture>
     [Fact]
     public async Task Reports_NewBootIdStartsTheSequenceAgain_SkewedRefusedAndCounted_ProbeCheckedAtRegistration()
     {
-        var node = new { id = "sig-1", domain = "rack-sig", capacity = new { cpuCores = 4, memoryBytes = 8L << 30, diskBytes = 10L << 30 }, address = "10.0.0.9",
-            probe = new { kind = "tcp", address = "10.0.0.9:9", timeoutMs = 500 } };
+        var node = new { id = "sig-1", domain = "rack-sig", capacity = new { cpuCores = 4, memoryBytes = 8L << 30, diskBytes = 10L << 30 }, address = "192.0.2.9",
+            probe = new { kind = "tcp", address = "192.0.2.9:9", timeoutMs = 500 } };
         // The silo probes only where it should: the node's registered address (or the policy's probes.allowedNetworks),
         // never loopback, a link-local (cloud metadata) address or another host — refused at registration, naming why.
         foreach (var (address, probe, field, says) in new[]
         {
-            ("10.0.0.9", new { kind = "tcp", address = "127.0.0.1:9", timeoutMs = 500 }, "probe.address", "a loopback address"),
-            ("10.0.0.9", new { kind = "http", address = "http://169.254.169.254/latest/meta-data/", timeoutMs = 500 }, "probe.address", "a link-local address"),
-            ("10.0.0.9", new { kind = "tcp", address = "10.0.0.10:22", timeoutMs = 500 }, "probe.address", "neither the node's registered address"),
-            ("10.0.0.9", new { kind = "http", address = "http://metadata.internal/", timeoutMs = 500 }, "probe.address", "not the node's registered address"),
+            ("192.0.2.9", new { kind = "tcp", address = "127.0.0.1:9", timeoutMs = 500 }, "probe.address", "a loopback address"),
+            ("192.0.2.9", new { kind = "http", address = "http://169.254.169.254/latest/meta-data/", timeoutMs = 500 }, "probe.address", "a link-local address"),
+            ("192.0.2.9", new { kind = "tcp", address = "192.0.2.10:22", timeoutMs = 500 }, "probe.address", "neither the node's registered address"),
+            ("192.0.2.9", new { kind = "http", address = "http://metadata.internal/", timeoutMs = 500 }, "probe.address", "not the node's registered address"),
             ("169.254.169.254", new { kind = "tcp", address = "169.254.169.254:80", timeoutMs = 500 }, "address", "a link-local address"),
         })
         {
@@ -109,7 +109,7 @@ public class ApiTests(SiloFixture f) : IClassFixture<SiloFixture>
         var badProbe = await f.Http.PostAsJsonAsync("/api/v1/nodes", node with { probe = new { kind = "tcp", address = "no-port-here", timeoutMs = 500 } });
         Assert.Equal(HttpStatusCode.BadRequest, badProbe.StatusCode);
         Assert.True((await badProbe.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("probe.address", out _));
-        Assert.Equal(HttpStatusCode.BadRequest, (await f.Http.PostAsJsonAsync("/api/v1/nodes", node with { probe = new { kind = "smoke", address = "10.0.0.9:9", timeoutMs = 500 } })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await f.Http.PostAsJsonAsync("/api/v1/nodes", node with { probe = new { kind = "smoke", address = "192.0.2.9:9", timeoutMs = 500 } })).StatusCode);
 
         object Report(long seq, string boot, DateTimeOffset? at = null) => new { sequence = seq, bootId = boot, timestamp = at ?? DateTimeOffset.UtcNow, cpuPercent = 5, memoryUsedBytes = 1L << 30, memoryTotalBytes = 8L << 30 };
         Assert.Equal(HttpStatusCode.OK, (await f.Http.PostAsJsonAsync("/api/v1/nodes/sig-1/telemetry", Report(900, "run-1"))).StatusCode);

@@ -17,6 +17,7 @@ public class HostileDocumentTests(SiloFixture f) : IClassFixture<SiloFixture>
     [
         ("deep", "guardrails: " + new string('[', 200_000), "depth"),
         ("alias bomb", AliasBomb(), "nodes"),
+        ("self alias", "guardrails:\n  ? &a [ *a ]\n  : x\n", "recursion"),
         ("huge value", "guardrails:\n  note: \"" + new string('x', 200_000) + "\"\n", "value"),
         ("huge key count", "{" + string.Join(",", Enumerable.Range(0, 28_000).Select(i => $"k{i:x}: 1")) + "}", "nodes"),
         ("huge document", "guardrails:\n" + string.Concat(Enumerable.Range(0, 40_000).Select(i => $"  # {i:D6}\n")), "size"),

@@ -181,6 +181,17 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task DashboardGrainState_WhichCallsGrainsFromInsideTheSilo_IsAnAdminsOnly()
+    {
+        using var viewer = await f.HttpAsAsync("sec-dash-viewer", "viewer");
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync("/dashboard/ClusterStats")).StatusCode);
+        using var state = await viewer.GetAsync("/dashboard/GrainState?grainId=default&grainType=Fleet.Grains.Security.KeyStoreGrain");
+        Assert.Equal(HttpStatusCode.Forbidden, state.StatusCode);
+        Assert.Contains("needs an admin key", await state.Content.ReadAsStringAsync());
+        Assert.NotEqual(HttpStatusCode.Forbidden, (await f.Http.GetAsync("/dashboard/GrainState?grainId=default&grainType=Fleet.Grains.Security.KeyStoreGrain")).StatusCode);
+    }
+
+    [Fact]
     public async Task AgentKey_ProbesOnlyLinksThatTouchItsNode_OverHttpAndTheGateway()
     {
         foreach (var link in new[] { $"{AgentNode}~zz", "site-q~zz", "other-site~zz" })

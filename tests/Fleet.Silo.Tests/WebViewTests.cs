@@ -205,6 +205,7 @@ public sealed class WebViewTests(SiloFixture f) : IClassFixture<SiloFixture>, IA
         {
             var xml = await File.ReadAllTextAsync(file);
             Assert.Contains("<encryptedKey", xml);
+            Assert.Contains("fleetSeal=", xml);
             Assert.DoesNotContain("<masterKey", xml);
         }
     }

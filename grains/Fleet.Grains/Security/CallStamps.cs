@@ -36,7 +36,8 @@ public sealed class CallStamps(ClusterKeys keys, TimeProvider time)
         if (colon <= 0 || !long.TryParse(stamp.AsSpan(0, colon), System.Globalization.NumberStyles.None, null, out var minute)) return false;
         if (Math.Abs(minute - Minute()) > SkewMinutes) return false;
         var expected = Stamp(minute, target.Type, method);
-        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(stamp), Encoding.ASCII.GetBytes(expected));
+        return CryptographicOperations.FixedTimeEquals(System.Runtime.InteropServices.MemoryMarshal.AsBytes(stamp.AsSpan()),
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(expected.AsSpan()));
     }
 
     private long Minute() => time.GetUtcNow().ToUnixTimeSeconds() / 60;

@@ -37,9 +37,10 @@ public sealed class GatewayAccessFilter(
 {
     private static readonly ConcurrentDictionary<MethodInfo, Rule?> Rules = new();
 
-    private sealed record Rule(RequiresRoleAttribute Needs, int ByIndex, string Name);
+    /// <summary>What a method needs: a role (or, <paramref name="AnyRole"/>, any valid key), where its <c>by</c> is, its name.</summary>
+    private sealed record Rule(RequiresRoleAttribute Needs, int ByIndex, string Name, bool AnyRole = false);
 
-    private static readonly string[] TraceHeaders = ["traceparent", "tracestate", "baggage", "Request-Id", "Correlation-Context"];
+    internal static readonly string[] TraceHeaders = ["traceparent", "tracestate", "baggage", "Request-Id", "Correlation-Context"];
 
     /// <summary>The system targets a client's connection calls: the cluster's manifest (which grain types exist where).</summary>
     private static readonly HashSet<string> ClientSystemTargets = ["Orleans.Runtime.IClusterManifestSystemTarget"];
@@ -47,28 +48,36 @@ public sealed class GatewayAccessFilter(
     /// <summary>Orleans' grain extensions a client with any valid key may call: cancelling its own call.</summary>
     private static readonly HashSet<string> ClientExtensions = ["Orleans.Runtime.IGrainCallCancellationExtension"];
 
-    /// <summary>A grain timer's tick: handed to the grain inside its silo, never sent (its invoker cannot be serialized).</summary>
-    private const string TimerTick = "Orleans.Runtime.IGrainTimerInvoker";
+    /// <summary>Orleans' own grains a client may call, with an admin's key: the management grain. Every other one is the cluster's.</summary>
+    private static readonly HashSet<string> AdminGrains = ["Orleans.Runtime.IManagementGrain"];
 
+    /// <summary>
+    /// A grain timer's tick: handed to the grain inside its silo as Orleans' private invoker, which cannot be serialized —
+    /// told by the request's own type, not by the interface it names (a client can send a request naming that interface).
+    /// </summary>
+    private static bool IsTimerTick(IIncomingGrainCallContext context) =>
+        context.Request.GetType() is { Name: "TimerTickInvoker", DeclaringType.FullName: "Orleans.Runtime.GrainTimer" } t && t.Assembly.GetName().Name == "Orleans.Runtime";
+
+    /// <remarks>The method and sender are named only when something is refused: a call that passes formats nothing.</remarks>
     public async Task Invoke(IIncomingGrainCallContext context)
     {
+        // A valid stamp may stay in the grain's context: every call the grain makes gets a fresh one (or, to a client, none),
+        // and the answer to this call goes back to the silo that sent it.
         var stamp = RequestContext.Get(CallStamps.ContextKey) as string;
-        if (stamp is not null) RequestContext.Remove(CallStamps.ContextKey);
-        if (!settings.Enabled || stamps.Verify(stamp, context.TargetId, context.InterfaceMethod) || context.InterfaceMethod.DeclaringType?.FullName == TimerTick)
+        if (!settings.Enabled || stamps.Verify(stamp, context.TargetId, context.InterfaceMethod) || IsTimerTick(context))
         {
             await context.Invoke();
             return;
         }
+        if (stamp is not null) RequestContext.Remove(CallStamps.ContextKey);
         var key = RequestContext.Get(CallerContext.Key) as string;
         RequestContext.Remove(CallerContext.Key);
         RequestContext.Remove(CallerContext.Who);
         RequestContext.Remove(CallerContext.Node);
         // A client does not choose the trace a call joins (it could force its calls to be exported, or stamp a case's trace on them).
         foreach (var header in TraceHeaders) RequestContext.Remove(header);
-        var method = Describe(context);
-        var sender = context.SourceId?.ToString() ?? "(none)";
         if (stamp is not null)
-            refusals.Refused("bad-stamp", method, sender, "it carried a call stamp that is not this cluster's (forged, replayed or from a silo whose clock is more than 5 min off); it is taken as a client's call");
+            refusals.Refused("bad-stamp", Method(), Sender(), "it carried a call stamp that is not this cluster's (forged, replayed or from a silo whose clock is more than 5 min off); it is taken as a client's call");
         if (context.TargetId.IsSystemTarget())
         {
             if (context.InterfaceMethod.DeclaringType?.FullName is { } name && ClientSystemTargets.Contains(name))
@@ -76,31 +85,26 @@ public sealed class GatewayAccessFilter(
                 await context.Invoke();
                 return;
             }
-            refusals.Refused("system-target", method, sender, "Orleans' system targets answer clients only for the cluster's manifest");
-            throw new AccessDeniedException($"{method} is not open to clients: only the cluster's silos call it.", unauthenticated: false);
+            refusals.Refused("system-target", Method(), Sender(), "Orleans' system targets answer clients only for the cluster's manifest");
+            throw new AccessDeniedException($"{Method()} is not open to clients: only the cluster's silos call it.", unauthenticated: false);
         }
         var caller = await keys.AuthenticateAsync(key);
         if (caller is null)
         {
-            refusals.Refused(key is null ? "no-key" : "bad-key", method, sender, key is null ? "it carried no key" : "its key is unknown, malformed or revoked");
+            refusals.Refused(key is null ? "no-key" : "bad-key", Method(), Sender(), key is null ? "it carried no key" : "its key is unknown, malformed or revoked");
             throw new AccessDeniedException(key is null
                 ? "This cluster checks credentials: give the client a key (FLEET_KEY, --key, or the key file the silo wrote at its first start)."
                 : "The key is not valid: it is unknown, malformed or revoked.", unauthenticated: true);
         }
-        if (context.InterfaceMethod.DeclaringType?.FullName is { } extension && ClientExtensions.Contains(extension))
-        {
-            await context.Invoke();
-            return;
-        }
         var rule = Rules.GetOrAdd(context.InterfaceMethod, Read);
         if (rule is null)
         {
-            refusals.Refused("grains-only", method, sender, $"it is a method for the cluster's own grains ('{caller.Name}' sent it)", caller.Name);
-            throw new AccessDeniedException($"{method} is not open to clients: only the cluster's own grains call it.", unauthenticated: false);
+            refusals.Refused("grains-only", Method(), Sender(), $"it is a method for the cluster's own grains ('{caller.Name}' sent it)", caller.Name);
+            throw new AccessDeniedException($"{Method()} is not open to clients: only the cluster's own grains call it.", unauthenticated: false);
         }
-        if (!caller.Role.Satisfies(rule.Needs.Role))
+        if (!rule.AnyRole && !caller.Role.Satisfies(rule.Needs.Role))
         {
-            refusals.Refused("role", method, sender, $"it needs {Article(rule.Needs.Role)} key; '{caller.Name}' is {Article(caller.Role)} key", caller.Name);
+            refusals.Refused("role", Method(), Sender(), $"it needs {Article(rule.Needs.Role)} key; '{caller.Name}' is {Article(caller.Role)} key", caller.Name);
             throw new AccessDeniedException($"{rule.Name} needs {Article(rule.Needs.Role)} key; '{caller.Name}' is {Article(caller.Role)} key.", unauthenticated: false);
         }
         if (caller.Role == FleetRole.Agent)
@@ -115,7 +119,7 @@ public sealed class GatewayAccessFilter(
         }
         if (!limits.TryTake(caller, out var retryAfter))
         {
-            refusals.Refused("rate-limited", method, sender, $"'{caller.Name}' sent more than {settings.GatewayRequestsPerSecond} calls a second (bursts of {settings.GatewayBurst})", caller.Name);
+            refusals.Refused("rate-limited", Method(), Sender(), $"'{caller.Name}' sent more than {settings.GatewayRequestsPerSecond} calls a second (bursts of {settings.GatewayBurst})", caller.Name);
             throw new RateLimitedException($"'{caller.Name}' sent more than {settings.GatewayRequestsPerSecond} calls a second through the gateway " +
                 $"(bursts of {settings.GatewayBurst}); retry after {Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))} s.", retryAfter);
         }
@@ -126,7 +130,7 @@ public sealed class GatewayAccessFilter(
         if (problems.Count > 0)
         {
             var first = problems.First();
-            refusals.Refused("invalid-input", method, sender, $"{first.Key}: {first.Value.FirstOrDefault()}", caller.Name);
+            refusals.Refused("invalid-input", Method(), Sender(), $"{first.Key}: {first.Value.FirstOrDefault()}", caller.Name);
             throw new InvalidInputException($"The input of {rule.Name} is not valid.",
                 problems.ToImmutableDictionary(kv => kv.Key, kv => kv.Value.ToImmutableArray()));
         }
@@ -135,18 +139,23 @@ public sealed class GatewayAccessFilter(
         await context.Invoke();
         if (context.InterfaceMethod.DeclaringType == typeof(IKeyStoreGrain)) keys.Invalidate();
 
+        string Method() => Describe(context);
+        string Sender() => context.SourceId?.ToString() ?? "(none)";
+
         AccessDeniedException AgentRefused(string message)
         {
-            refusals.Refused("other-node", method, sender, message, caller.Name);
+            refusals.Refused("other-node", Method(), Sender(), message, caller.Name);
             return new AccessDeniedException(message, unauthenticated: false);
         }
     }
 
     private static Rule? Read(MethodInfo method)
     {
-        // Grains that are not Fleet's (Orleans' management grain, the dashboard's): an admin's.
+        // Orleans' own interfaces: cancelling one's call (any key), the management grain (an admin's); nothing else.
         if (method.DeclaringType?.Assembly != typeof(RequiresRoleAttribute).Assembly)
-            return new Rule(new RequiresRoleAttribute(FleetRole.Admin), -1, $"{method.DeclaringType?.Name}.{method.Name}");
+            return method.DeclaringType?.FullName is { } name && ClientExtensions.Contains(name) ? new Rule(new RequiresRoleAttribute(FleetRole.Viewer), -1, $"{method.DeclaringType.Name}.{method.Name}", AnyRole: true)
+                : method.DeclaringType?.FullName is { } admin && AdminGrains.Contains(admin) ? new Rule(new RequiresRoleAttribute(FleetRole.Admin), -1, $"{method.DeclaringType!.Name}.{method.Name}")
+                : null;
         if (method.GetCustomAttribute<RequiresRoleAttribute>() is not { } needs) return null;
         var by = Array.FindIndex(method.GetParameters(), p => p.Name is "by" or "appliedBy");
         return new Rule(needs, by, $"{Short(method.DeclaringType!)}.{method.Name.Replace("Async", "")}");
@@ -161,18 +170,23 @@ public sealed class GatewayAccessFilter(
 
 /// <summary>
 /// The silo's side of every call it sends: a call to a grain or system target carries the cluster's stamp
-/// (<see cref="CallStamps"/>); a call to a client (an agent's observer) carries no stamp and no caller identity — who made
-/// the call that led to it, and the node an agent key is bound to, stay inside the cluster.
+/// (<see cref="CallStamps"/>) and never a key; a call to a client (an agent's observer) carries no stamp, no key, no caller
+/// identity and no trace context — who made the call that led to it, and the node an agent key is bound to, stay inside
+/// the cluster.
 /// </summary>
 public sealed class SiloCallStamper(CallStamps stamps, AccessSettings settings) : IOutgoingGrainCallFilter
 {
     public async Task Invoke(IOutgoingGrainCallContext context)
     {
+        // A key never travels between grains, nor to a client: a call made while a grain activates runs in the request
+        // context of the message that activated it, which the gateway's check has not seen yet.
+        RequestContext.Remove(CallerContext.Key);
         if (context.TargetId.IsClient())
         {
             RequestContext.Remove(CallStamps.ContextKey);
             RequestContext.Remove(CallerContext.Who);
             RequestContext.Remove(CallerContext.Node);
+            foreach (var header in GatewayAccessFilter.TraceHeaders) RequestContext.Remove(header);
         }
         // With credentials not checked (Fleet:Auth:Enabled=false) nothing reads a stamp.
         else if (settings.Enabled) RequestContext.Set(CallStamps.ContextKey, stamps.Make(context.TargetId, context.InterfaceMethod));

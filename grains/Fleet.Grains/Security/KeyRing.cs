@@ -26,13 +26,22 @@ public sealed class KeyRing(IGrainFactory grains, TimeProvider time)
 
     private IKeyStoreGrain Store => grains.GetGrain<IKeyStoreGrain>(FleetNames.Default);
 
+    /// <summary>Keys already checked against the snapshot of a version: a key sent with every call is hashed once per version.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (FleetCaller Caller, long Version)> _checked = new(StringComparer.Ordinal);
+    private const int MaxChecked = 10_000;
+
     /// <summary>The caller a key names, or null when it is malformed, unknown or revoked.</summary>
     public async ValueTask<FleetCaller?> AuthenticateAsync(string? key)
     {
         if (!ApiKeys.TryParse(key, out var id, out var secret)) return null;
         await FreshAsync();
-        if (!_snapshot.Keys.TryGetValue(id, out var stored) || stored.Info.RevokedAt is not null || !ApiKeys.Matches(secret, stored.SecretHash)) return null;
-        return Caller(stored);
+        var snapshot = _snapshot;
+        if (_checked.TryGetValue(key!, out var known) && known.Version == snapshot.Version) return known.Caller;
+        if (!snapshot.Keys.TryGetValue(id, out var stored) || stored.Info.RevokedAt is not null || !ApiKeys.Matches(secret, stored.SecretHash)) return null;
+        var caller = Caller(stored);
+        if (_checked.Count >= MaxChecked) _checked.Clear();
+        _checked[key!] = (caller, snapshot.Version);
+        return caller;
     }
 
     /// <summary>

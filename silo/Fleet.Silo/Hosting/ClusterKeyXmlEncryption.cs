@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Xml.Linq;
 using Fleet.Core.Security;
+using Microsoft.AspNetCore.DataProtection.Repositories;
 using Microsoft.AspNetCore.DataProtection.XmlEncryption;
 
 namespace Fleet.Silo.Hosting;
@@ -41,4 +42,35 @@ public sealed class ClusterKeyXmlDecryptor(IServiceProvider services) : IXmlDecr
             aes.Decrypt(sealedBytes.AsSpan(0, 12), sealedBytes.AsSpan(28), sealedBytes.AsSpan(12, 16), plain);
         return XElement.Parse(Encoding.UTF8.GetString(plain));
     }
+}
+
+/// <summary>
+/// The key ring's store, sealed: every key element is written with an HMAC-SHA256 (under <see cref="ClusterKeys.StoreMacKey"/>)
+/// over all of it — its id, its dates and its encrypted secret — and only elements whose seal holds are read back. A key
+/// someone wrote into Redis or the data folder directly (a plain, unencrypted one, or one with its dates moved) is never used.
+/// </summary>
+public sealed class SealedXmlRepository(IXmlRepository inner, ClusterKeys keys) : IXmlRepository
+{
+    private const string Seal = "fleetSeal";
+
+    public IReadOnlyCollection<XElement> GetAllElements() =>
+        [.. inner.GetAllElements().Where(e => e.Attribute(Seal)?.Value is { } seal && CryptographicOperations.FixedTimeEquals(
+            Encoding.ASCII.GetBytes(seal), Encoding.ASCII.GetBytes(Mac(e)))).Select(Unsealed)];
+
+    public void StoreElement(XElement element, string friendlyName)
+    {
+        var sealedElement = Unsealed(element);
+        sealedElement.SetAttributeValue(Seal, Mac(sealedElement));
+        inner.StoreElement(sealedElement, friendlyName);
+    }
+
+    private static XElement Unsealed(XElement e)
+    {
+        var copy = new XElement(e);
+        copy.Attribute(Seal)?.Remove();
+        return copy;
+    }
+
+    private string Mac(XElement e) =>
+        Convert.ToBase64String(HMACSHA256.HashData(keys.StoreMacKey, Encoding.UTF8.GetBytes(Unsealed(e).ToString(SaveOptions.DisableFormatting))));
 }

@@ -28,6 +28,9 @@ public static class FleetClusterExtensions
             protection.PersistKeysToStackExchangeRedis(() => redis.Value.GetDatabase(), $"fleet:{options.ServiceId}:data-protection-keys");
         }
         else protection.PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.DataDir, "web-keys")));
+        // And sealed: a key written into the store by anyone but a silo is ignored.
+        services.PostConfigure<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>(o =>
+            o.XmlRepository = new SealedXmlRepository(o.XmlRepository!, keys));
 
         if (options.Storage == StoreMode.Embedded || options.Audit == StoreMode.Embedded)
             services.AddFleetEmbeddedStore(options.DataDir, grainState: options.Storage == StoreMode.Embedded, audit: options.Audit == StoreMode.Embedded);

@@ -13,7 +13,8 @@ public sealed record DocumentLimitProblem(string Limit, string Message, int? Lin
 /// The bounds every YAML document Fleet reads is held to — a policy, a service spec, links and flows, a scenario, an
 /// agent's config, a request body — checked on YamlDotNet's event stream (a loop, no recursion) before anything builds a
 /// tree from it, so no document can exhaust the stack, the heap or the CPU: its size, how deep it nests, how many values it
-/// holds (an alias counted as everything it repeats, so an alias bomb is its expanded size), and how long one value is.
+/// holds (an alias counted as everything it repeats, so an alias bomb is its expanded size), how long one value is, and no
+/// alias to a node that contains it (a loop).
 /// JSON bodies are held to <see cref="MaxDepth"/> by the API's serializer.
 /// </summary>
 public static class DocumentLimits
@@ -41,6 +42,7 @@ public static class DocumentLimits
         long nodes = 0;
         var anchors = new Dictionary<string, long>();
         var open = new Stack<(string? Anchor, long Start)>();
+        var opened = new HashSet<string>();
         try
         {
             while (parser.MoveNext())
@@ -52,11 +54,17 @@ public static class DocumentLimits
                     case MappingStart or SequenceStart:
                         nodes++;
                         if (++depth > MaxDepth) return new("depth", $"the document nests deeper than {MaxDepth} levels", line);
-                        open.Push((((NodeEvent)e).Anchor.IsEmpty ? null : ((NodeEvent)e).Anchor.Value, nodes - 1));
+                        var anchor = ((NodeEvent)e).Anchor.IsEmpty ? null : ((NodeEvent)e).Anchor.Value;
+                        if (anchor is not null) opened.Add(anchor);
+                        open.Push((anchor, nodes - 1));
                         break;
                     case MappingEnd or SequenceEnd:
                         depth--;
-                        if (open.TryPop(out var closed) && closed.Anchor is { } name) anchors[name] = nodes - closed.Start;
+                        if (open.TryPop(out var closed) && closed.Anchor is { } name)
+                        {
+                            anchors[name] = nodes - closed.Start;
+                            opened.Remove(name);
+                        }
                         break;
                     case Scalar s:
                         nodes++;
@@ -65,6 +73,9 @@ public static class DocumentLimits
                         if (!s.Anchor.IsEmpty) anchors[s.Anchor.Value] = 1;
                         break;
                     case AnchorAlias alias:
+                        // An alias to a node still open would make the node contain itself: a loop any reader recurses into for ever.
+                        if (opened.Contains(alias.Value.Value))
+                            return new("recursion", $"the alias *{alias.Value.Value} refers to a node that contains it", line);
                         nodes += anchors.GetValueOrDefault(alias.Value.Value, 1);
                         break;
                 }

@@ -7,8 +7,9 @@ namespace Fleet.Core.Health;
 
 /// <summary>
 /// Where the silo's own probe of a silent node may go: to the node's registered address, or into one of the policy's
-/// <c>probes.allowedNetworks</c> — never, unless such a network names it, to a loopback, link-local (a cloud's metadata
-/// address), unspecified or multicast address, nor to one of the silo's own ports. Checked when a node registers (a probe
+/// <c>probes.allowedNetworks</c> — never, unless such a network names it, to a loopback, link-local or other cloud metadata
+/// address (169.254.0.0/16, fe80::/10, fd00:ec2::254, 100.100.100.200, and any of them through NAT64), an unspecified
+/// (0.0.0.0/8, ::) or multicast address, nor to one of the silo's own addresses. Checked when a node registers (a probe
 /// or address it may not use is refused there) and again when a probe is about to connect, on the addresses its name
 /// resolves to.
 /// </summary>
@@ -44,13 +45,21 @@ public static class ProbeRules
     {
         if (ip.IsIPv4MappedToIPv6) ip = ip.MapToIPv4();
         if (InAny(ip, networks)) return null;
+        // An IPv4 address written in IPv6 through NAT64 (64:ff9b::/96) is judged as the address it carries.
+        if (Nat64.Contains(ip) && ip.GetAddressBytes() is var b) return Forbidden(new IPAddress(b[12..]), port, networks, own);
         if (IPAddress.IsLoopback(ip)) return "a loopback address";
         if (ip.IsIPv6LinkLocal || ip.AddressFamily == AddressFamily.InterNetwork && ip.GetAddressBytes() is [169, 254, ..]) return "a link-local address (a cloud's metadata service answers there)";
-        if (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)) return "the unspecified address";
+        if (Metadata.Any(m => m.Contains(ip))) return "a cloud's metadata address";
+        if (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any) || ip.AddressFamily == AddressFamily.InterNetwork && ip.GetAddressBytes()[0] == 0) return "the unspecified address";
         if (ip.IsIPv6Multicast || ip.AddressFamily == AddressFamily.InterNetwork && ip.GetAddressBytes()[0] is >= 224 and <= 239) return "a multicast address";
-        if (port is { } p && own.Ports.Contains(p) && own.Addresses.Any(a => Same(a, ip))) return $"one of the silo's own ports ({p})";
+        if (own.Addresses.Any(a => Same(a, ip))) return port is { } p && own.Ports.Contains(p) ? $"one of the silo's own ports ({p})" : "one of the silo's own addresses";
         return null;
     }
+
+    private static readonly IPNetwork Nat64 = IPNetwork.Parse("64:ff9b::/96");
+
+    /// <summary>Metadata services outside link-local: AWS's IPv6 one, Alibaba Cloud's.</summary>
+    private static readonly IPNetwork[] Metadata = [IPNetwork.Parse("fd00:ec2::254/128"), IPNetwork.Parse("100.100.100.200/32")];
 
     private static IReadOnlyList<IPNetwork> Networks(ImmutableArray<string> allowed) =>
         allowed.IsDefaultOrEmpty ? [] : [.. allowed.Select(n => IPNetwork.TryParse(n, out var net) ? (IPNetwork?)net : null).OfType<IPNetwork>()];

@@ -5,8 +5,8 @@ namespace Fleet.Core.Security;
 
 /// <summary>
 /// The keys the silos of one cluster share, each derived (HKDF-SHA256, its own label) from one cluster secret given by
-/// configuration: the key that stamps the silos' own grain calls (<see cref="CallStamps"/>), the key that encrypts the web
-/// view's cookie keys at rest, and the ECDSA P-256 key that signs every action sent to an agent. Whoever holds the secret
+/// configuration: the key that stamps the silos' own grain calls, the keys that encrypt and authenticate the web view's
+/// cookie keys at rest, and the ECDSA P-256 key that signs every action sent to an agent. Whoever holds the secret
 /// can act as a silo; it never goes into the store, Redis, a log or the trail.
 /// </summary>
 public sealed class ClusterKeys : IDisposable
@@ -21,6 +21,7 @@ public sealed class ClusterKeys : IDisposable
         var material = Encoding.UTF8.GetBytes(secret.Trim());
         StampKey = Derive(material, "fleet/call-stamp/v1");
         StoreKey = Derive(material, "fleet/store-encryption/v1");
+        StoreMacKey = Derive(material, "fleet/store-mac/v1");
         ActionSigning = ECDsa.Create(new ECParameters { Curve = ECCurve.NamedCurves.nistP256, D = SigningScalar(material) });
         ActionPublicKeyPem = ActionSigning.ExportSubjectPublicKeyInfoPem();
         ActionKeyId = Convert.ToHexStringLower(SHA256.HashData(ActionSigning.ExportSubjectPublicKeyInfo()))[..16];
@@ -34,6 +35,9 @@ public sealed class ClusterKeys : IDisposable
 
     /// <summary>The AES-256 key that encrypts secrets Fleet keeps in its store (the web view's cookie keys).</summary>
     public byte[] StoreKey { get; }
+
+    /// <summary>The HMAC-SHA256 key that authenticates what Fleet keeps in its store under its own seal (the web view's key ring).</summary>
+    public byte[] StoreMacKey { get; }
 
     /// <summary>The private key that signs actions; agents hold <see cref="ActionPublicKeyPem"/>.</summary>
     public ECDsa ActionSigning { get; }

@@ -64,37 +64,45 @@ public static class ClientCallRules
     public static bool Covers(ParameterInfo parameter) =>
         parameter.Name is { } name && ReplacedByTheGateway.Contains(name) || Find(parameter) is not null;
 
+    /// <summary>One parameter as checked: its name, its rule (null: replaced by the gateway), whether null is refused.</summary>
+    private sealed record Checked(int Index, string Name, Rule? Rule, bool Required);
+
+    /// <summary>Each method's parameters with their rules, found once.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<MethodInfo, Checked[]> Methods = new();
+
     /// <summary>The problems with a client's call, by field; none when it may go on.</summary>
     public static Dictionary<string, string[]> Check(MethodInfo method, string grainKey, Func<int, object?> argument, DateTimeOffset now)
     {
         var problems = new Dictionary<string, string[]>();
         CheckKey(method.DeclaringType, grainKey, problems);
-        var parameters = method.GetParameters();
-        for (var i = 0; i < parameters.Length; i++)
+        foreach (var p in Methods.GetOrAdd(method, Compile))
         {
-            if (parameters[i].Name is { } name && ReplacedByTheGateway.Contains(name)) continue;
-            if (Find(parameters[i]) is not { } rule)
+            if (p.Rule is null)
             {
-                problems[parameters[i].Name ?? $"[{i}]"] = ["has no input rule, so a client may not send it"];
+                problems[p.Name] = ["has no input rule, so a client may not send it"];
                 continue;
             }
-            var value = argument(i);
-            if (value is null && parameters[i].ParameterType.IsClass && parameters[i].ParameterType != typeof(string))
+            var value = argument(p.Index);
+            if (value is null && p.Required)
             {
-                problems[parameters[i].Name ?? $"[{i}]"] = ["is required"];
+                problems[p.Name] = ["is required"];
                 continue;
             }
             try
             {
-                rule(value, now, problems);
+                p.Rule(value, now, problems);
             }
             catch (Exception e) when (e is NullReferenceException or InvalidCastException or ArgumentException)
             {
-                problems[parameters[i].Name ?? $"[{i}]"] = ["is missing or malformed"];
+                problems[p.Name] = ["is missing or malformed"];
             }
         }
         return problems;
     }
+
+    private static Checked[] Compile(MethodInfo method) =>
+        [.. method.GetParameters().Select((p, i) => (p, i)).Where(x => !(x.p.Name is { } name && ReplacedByTheGateway.Contains(name)))
+            .Select(x => new Checked(x.i, x.p.Name ?? $"[{x.i}]", Find(x.p), x.p.ParameterType.IsClass && x.p.ParameterType != typeof(string)))];
 
     private static Rule? Find(ParameterInfo parameter) =>
         Rules.GetValueOrDefault((Nullable.GetUnderlyingType(parameter.ParameterType) ?? parameter.ParameterType, parameter.Name))

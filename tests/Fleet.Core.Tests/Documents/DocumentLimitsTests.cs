@@ -28,6 +28,18 @@ public class DocumentLimitsTests
         Assert.Equal("nodes", DocumentLimits.Check(bomb)?.Limit);
     }
 
+    [Theory]
+    [InlineData("? &a [ *a ]\n: x\n")]
+    [InlineData("a: &a {b: *a}\n")]
+    [InlineData("a: &a [1, [2, *a]]\n")]
+    public void Check_AnAliasInsideTheNodeItNames_IsRefused_BeforeAnyReaderLoopsOnIt(string yaml)
+    {
+        Assert.Equal("recursion", DocumentLimits.Check(yaml)?.Limit);
+        var parsed = Fleet.Core.Policies.PolicyParser.Parse(yaml);
+        Assert.False(parsed.IsValid);
+        Assert.Contains(parsed.Problems, p => p.Message.Contains("past a limit (recursion)"));
+    }
+
     [Fact]
     public void Check_AHugeValue_ManyKeys_AndAHugeDocument_AreEachRefused()
     {
@@ -36,3 +48,4 @@ public class DocumentLimitsTests
         Assert.Equal("size", DocumentLimits.Check(new string('#', DocumentLimits.MaxChars + 1))?.Limit);
     }
 }
+

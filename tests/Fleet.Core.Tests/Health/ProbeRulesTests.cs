@@ -22,7 +22,12 @@ public class ProbeRulesTests
     [InlineData("10.0.0.9", ProbeKind.Tcp, "0.0.0.0:22", "the unspecified address")]
     [InlineData("10.0.0.9", ProbeKind.Tcp, "10.0.0.10:22", "neither the node's registered address")]
     [InlineData("10.0.0.9", ProbeKind.Http, "http://evil.example.com/", "not the node's registered address")]
-    [InlineData("10.0.0.1", ProbeKind.Tcp, "10.0.0.1:30000", "one of the silo's own ports")]
+    [InlineData("192.0.2.9", ProbeKind.Tcp, "10.0.0.1:30000", "one of the silo's own ports")]
+    [InlineData("10.0.0.1", ProbeKind.Tcp, "10.0.0.1:6379", "one of the silo's own addresses")]
+    [InlineData("10.0.0.9", ProbeKind.Tcp, "[64:ff9b::a9fe:a9fe]:80", "a link-local address")]
+    [InlineData("10.0.0.9", ProbeKind.Tcp, "[fd00:ec2::254]:80", "a cloud's metadata address")]
+    [InlineData("10.0.0.9", ProbeKind.Tcp, "100.100.100.200:80", "a cloud's metadata address")]
+    [InlineData("10.0.0.9", ProbeKind.Tcp, "0.1.2.3:80", "the unspecified address")]
     [InlineData("169.254.169.254", ProbeKind.Tcp, "169.254.169.254:80", "a link-local address")]
     public void Refusal_OnlyTheRegisteredAddress_NeverLoopbackLinkLocalOrTheSilosOwnPorts(string address, ProbeKind kind, string probe, string? says)
     {
