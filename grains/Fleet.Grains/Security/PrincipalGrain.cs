@@ -8,6 +8,7 @@ using Fleet.Core.Security;
 using Fleet.Grains.Actuators;
 using Fleet.Grains.Audit;
 using Fleet.Grains.Policy;
+using Fleet.Grains.Supervision;
 
 namespace Fleet.Grains.Security;
 
@@ -127,27 +128,31 @@ public sealed class PrincipalGrain(
             await SaveAsync(true);
             return;
         }
-        if (policy.Security.NeedsApproval(Id))
-        {
-            if (S.Note != "approval")
-                Record(DecisionKinds.HandedToHuman, $"Principal {Id} is marked approval-required (security.approvalRequired): {policy.Security.Action} waits for a person; nothing was done automatically. {anomaly.Evidence}.",
-                    policy.Security.Action, rule: "security.approvalRequired", outcome: "approval-required");
-            state.State = S with { Note = "approval" };
-            await SaveAsync(true);
-            return;
-        }
         var action = policy.Security.Action;
         var leaseId = $"{Subject}/contain-{S.Episode}.{S.Attempt}"; // a new attempt after a failure is a new action, not a repeat
         if (S.Note is null or "watching" or "storm" or "failed")
             Record(DecisionKinds.Proposed, $"Proposed to contain principal {Id} ({action}): {anomaly.Evidence}.", action, evidence: evidence, rule: "security.action");
-        var decision = await Supervisor.RequestLeaseAsync(new LeaseRequest(leaseId, Subject, action, policy.Version, ["security/default"], ActionClass.Containment,
-            Basis: ActionBasis.Reported));
+        // The one permit path: shadow mode and approvals first (a principal in security.approvalRequired asks for a person
+        // itself), then the security supervisor's budget and the fleet's slot.
+        var decision = await GrainFactory.AcquireLeaseAsync(new LeaseRequest(leaseId, Subject, action, policy.Version, [Subjects.Security(FleetNames.Default)],
+            ActionClass.Containment, Basis: ActionBasis.Reported)
+        {
+            ApprovalRequired = policy.Security.NeedsApproval(Id),
+            Why = $"contain principal {Id} ({action}): {anomaly.Evidence}",
+        });
         if (!decision.Granted)
         {
-            if (S.Note != "denied:" + decision.Guardrail)
-                Record(DecisionKinds.Denied, $"Containment of principal {Id} ({action}) was not permitted: {decision.Reason}.", action, decision.Evidence,
-                    guardrail: decision.Guardrail, outcome: "denied");
-            state.State = S with { Note = "denied:" + decision.Guardrail };
+            var note = "denied:" + decision.Guardrail;
+            if (S.Note != note)
+            {
+                if (decision.Guardrail == Guardrails.Shadow)
+                    Record(DecisionKinds.Shadowed, $"Shadow mode ({decision.Shadow}): would contain principal {Id} ({action}) and did nothing; it {decision.Reason}.",
+                        action, decision.Evidence, guardrail: Guardrails.Shadow, rule: "security.action", outcome: "shadowed");
+                else
+                    Record(DecisionKinds.Denied, $"Containment of principal {Id} ({action}) was not permitted: {decision.Reason}.", action, decision.Evidence,
+                        guardrail: decision.Guardrail, outcome: "denied");
+            }
+            state.State = S with { Note = note };
             await SaveAsync(true);
             return;
         }

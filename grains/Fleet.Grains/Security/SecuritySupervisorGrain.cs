@@ -92,9 +92,11 @@ public sealed class SecuritySupervisorGrain(
         var expires = now + policy.Guardrails.LeaseDuration;
         var fleet = await GrainFactory.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).AcquireAsync(request, expires);
         if (!fleet.Granted) return fleet;
-        _leases[request.RequestId] = expires;
+        // Shadow mode's "would it have been permitted?": evaluated, nothing held.
+        var inFlight = _leases.Count;
+        if (!request.DryRun) _leases[request.RequestId] = expires;
         return new LeaseDecision(true, request.RequestId, expires, null,
-            $"{_leases.Count - 1} of {policy.Security.MaxConcurrent} containments were in flight and {verdict.Anomalous} of {verdict.Judged} judged principals anomalous; {fleet.Reason}")
+            $"{inFlight} of {policy.Security.MaxConcurrent} containments were in flight and {verdict.Anomalous} of {verdict.Judged} judged principals anomalous; {fleet.Reason}")
             { Evidence = evidence };
     }
 

@@ -4,10 +4,11 @@ using Fleet.Abstractions.Supervision;
 namespace Fleet.Grains.Supervision;
 
 /// <summary>
-/// Asks every scope of a lease request for its part of the lease, and gives back what was granted when one says no:
-/// first each service the action would take instances from (its disruption budget: the peers are asked before the
-/// supervisors), then each failure domain in name order (each also takes the fleet's slot), or the fleet alone when the
-/// request names no domain. One lease id (the request id) across every scope, so a retry after a crash finds what it
+/// The one permit path. First the oversight gate (shadow mode, approvals) for every automatic action, whatever its class;
+/// then every scope of the request for its part of the lease, giving back what was granted when one says no: each service
+/// the action would take instances from (its disruption budget: the peers are asked before the supervisors), then the
+/// security supervisor for containment (its own budget, and the fleet's slot), or each failure domain in name order
+/// (each also takes the fleet's slot), or the fleet alone when the request names neither. One lease id (the request id) across every scope, so a retry after a crash finds what it
 /// already holds.
 /// </summary>
 public static class LeaseBroker
@@ -49,6 +50,15 @@ public static class LeaseBroker
             consents.Add(consent);
         }
 
+        // Containment has a budget of its own: the security supervisor's, which takes the fleet's slot itself.
+        if (request.Securities.FirstOrDefault() is { } security)
+        {
+            var contained = await grains.GetGrain<Abstractions.Principals.ISecuritySupervisorGrain>(security).RequestLeaseAsync(request);
+            if (!contained.Granted && !request.DryRun)
+                foreach (var held in services) await grains.GetGrain<IServiceGrain>(held).ReleaseHoldAsync(request.RequestId);
+            return contained;
+        }
+
         var domains = request.Domains.Distinct().Order(StringComparer.Ordinal).ToList();
         var granted = new List<LeaseDecision>();
         if (domains.Count == 0) granted.Add(await grains.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).AcquireAsync(request, null));
@@ -75,7 +85,9 @@ public static class LeaseBroker
     {
         var list = scopes.ToList();
         var domains = list.Where(s => Subjects.IsKind(s, Subjects.DomainKind)).Select(Subjects.IdOf).Distinct().ToList();
-        if (domains.Count == 0) await grains.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).ReleaseAsync(leaseId);
+        var securities = list.Where(s => Subjects.IsKind(s, Subjects.SecurityKind)).Select(Subjects.IdOf).Distinct().ToList();
+        foreach (var security in securities) await grains.GetGrain<Abstractions.Principals.ISecuritySupervisorGrain>(security).ReleaseLeaseAsync(leaseId);
+        if (domains.Count == 0 && securities.Count == 0) await grains.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).ReleaseAsync(leaseId);
         foreach (var domain in domains) await grains.GetGrain<IDomainSupervisorGrain>(domain).ReleaseLeaseAsync(leaseId, outcome);
         foreach (var service in list.Where(s => Subjects.IsKind(s, Subjects.ServiceKind)).Select(Subjects.IdOf).Distinct())
             await grains.GetGrain<IServiceGrain>(service).ReleaseHoldAsync(leaseId);

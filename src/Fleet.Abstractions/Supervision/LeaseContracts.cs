@@ -58,6 +58,15 @@ public sealed record LeaseRequest(
     /// <summary>Why the action is wanted, in words (what an approval shows a person).</summary>
     [Id(12)] public string? Why { get; init; }
 
+    /// <summary>
+    /// The subject itself asks for a person's approval, whatever <c>oversight.approvals</c> says (a principal listed in
+    /// <c>security.approvalRequired</c>: the containment of an admin account). The oversight gate treats it as any approval.
+    /// </summary>
+    [Id(13)] public bool ApprovalRequired { get; init; }
+
+    /// <summary>The security supervisors among the scopes (containment's budget), by name.</summary>
+    public IEnumerable<string> Securities => Scopes.Where(s => Subjects.IsKind(s, Subjects.SecurityKind)).Select(Subjects.IdOf);
+
     /// <summary>The failure domains among the scopes, by name.</summary>
     public IEnumerable<string> Domains => Scopes.Where(s => Subjects.IsKind(s, Subjects.DomainKind)).Select(Subjects.IdOf);
 

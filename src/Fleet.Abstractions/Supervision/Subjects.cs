@@ -14,6 +14,8 @@ public static class Subjects
     public const string PrincipalKind = "principal";
     public const string LinkKind = "link";
     public const string FlowKind = "flow";
+    /// <summary>The scope of containment: the security supervisor's budget (<c>security/default</c>).</summary>
+    public const string SecurityKind = "security";
 
     public static string Node(string id) => $"{NodeKind}/{id}";
 
@@ -26,6 +28,8 @@ public static class Subjects
     public static string Link(string id) => $"{LinkKind}/{id}";
 
     public static string Flow(string id) => $"{FlowKind}/{id}";
+
+    public static string Security(string fleet) => $"{SecurityKind}/{fleet}";
 
     /// <summary>The kind and id of a subject or scope; a string with no kind is taken for a node id.</summary>
     public static (string Kind, string Id) Parse(string subject)

@@ -132,7 +132,7 @@ public class ContainmentTests(ContainmentCluster f) : IClassFixture<ContainmentC
     }
 
     [Fact]
-    public async Task ApprovalRequiredAdmin_IsHandedToAPerson_NotContained()
+    public async Task ApprovalRequiredAdmin_WaitsForAPersonsApproval_ThenIsContainedOnceApproved()
     {
         FreshWindowAt(16);
         await HistoryAsync("admin@corp", 3);
@@ -140,10 +140,44 @@ public class ContainmentTests(ContainmentCluster f) : IClassFixture<ContainmentC
         for (var i = 0; i < 3; i++)
             await Principal("admin@corp").ReportAsync(Report("admin@corp", now + TimeSpan.FromMinutes(5 * i), 200 * Mb, failedLogins: 400));
         Assert.DoesNotContain(f.Actuator.History, a => a.Subject == "principal/admin@corp");
-        var handed = Assert.Single(await f.TrailAsync("principal/admin@corp"), r => r.Kind == DecisionKinds.HandedToHuman);
-        Assert.Contains("approval-required", handed.Reason);
-        Assert.Contains("failed logins: 400 in 5 min", handed.Reason);
         Assert.True((await Principal("admin@corp").GetAsync())!.ApprovalRequired);
+        var trail = await f.TrailAsync("principal/admin@corp");
+        var waiting = Assert.Single(trail, r => r.Kind == DecisionKinds.AwaitingApproval);
+        Assert.Contains("the subject asks for a person", waiting.Reason);
+        Assert.Contains("failed logins: 400 in 5 min", waiting.Reason);
+        Assert.Single(trail, r => r.Kind == DecisionKinds.Denied && r.Guardrail == Guardrails.Approval);
+
+        // A person approves it (as `fleet approvals approve` does); the next anomalous report contains it.
+        var oversight = f.Client.GetGrain<IOversightGrain>(FleetNames.Default);
+        var approval = Assert.Single(await oversight.ListApprovalsAsync(false), a => a.Subject == "principal/admin@corp");
+        await oversight.ApproveAsync(approval.Id, "dave", "the account is compromised");
+        await Principal("admin@corp").ReportAsync(Report("admin@corp", now + TimeSpan.FromMinutes(15), 200 * Mb, failedLogins: 400));
+        await FleetTestCluster.EventuallyAsync(async () => (await Principal("admin@corp").GetAsync())!.Phase == PrincipalPhase.Contained, "admin@corp is contained once approved");
+        Assert.Single(f.Actuator.History, a => a.Subject == "principal/admin@corp");
+    }
+
+    [Fact]
+    public async Task FleetWideShadowMode_HoldsContainment_AndRecordsWhatItWouldHaveDone()
+    {
+        FreshWindowAt(18);
+        await HistoryAsync("shadowed@corp", 4);
+        var oversight = f.Client.GetGrain<IOversightGrain>(FleetNames.Default);
+        await oversight.SetShadowAsync(true, null, null, "test", "a trial of the new policy");
+        try
+        {
+            var now = f.Time.GetUtcNow();
+            for (var i = 0; i < 3; i++)
+                await Principal("shadowed@corp").ReportAsync(Report("shadowed@corp", now + TimeSpan.FromMinutes(5 * i), 9_000 * Mb));
+            Assert.DoesNotContain(f.Actuator.History, a => a.Subject == "principal/shadowed@corp");
+            Assert.Equal(PrincipalPhase.Normal, (await Principal("shadowed@corp").GetAsync())!.Phase);
+            var shadowed = Assert.Single(await f.TrailAsync("principal/shadowed@corp"), r => r.Kind == DecisionKinds.Shadowed);
+            Assert.Contains("would contain principal shadowed@corp (revoke-tokens) and did nothing", shadowed.Reason);
+            Assert.Contains("would have been permitted", shadowed.Reason);
+        }
+        finally
+        {
+            await oversight.SetShadowAsync(false, null, null, "test", "trial over");
+        }
     }
 
     [Fact]
