@@ -33,7 +33,7 @@ start_redis() {
   if alive "$DIR/redis.pid"; then return; fi
   mkdir -p "$DIR/redis"
   redis-server --port "$BASE_REDIS" --bind 127.0.0.1 --daemonize yes --pidfile "$DIR/redis.pid" \
-    --dir "$DIR/redis" --appendonly yes --save "" --logfile "$DIR/redis.log"
+    --dir "$DIR/redis" --appendonly yes --appendfsync everysec --save "" --logfile "$DIR/redis.log"
   for _ in $(seq 1 50); do redis-cli -p "$BASE_REDIS" ping 2>/dev/null | grep -q PONG && return; sleep 0.1; done
   echo "redis did not start; see $DIR/redis.log" >&2; exit 1
 }

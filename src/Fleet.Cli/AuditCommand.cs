@@ -36,6 +36,23 @@ internal static class AuditCommand
             });
             return 0;
         }));
+        var verifySince = new Option<string?>("--since") { Description = "Check from this time (ISO 8601 or a duration ago); default the whole trail" };
+        var verify = new Command("verify", "Walk the trail's hash chain: exit 0 when it holds, 1 naming the first record that does not") { verifySince };
+        verify.SetAction((p, ct) => RunAsync(p, async c =>
+        {
+            if (!TryTime(p.GetValue(verifySince), "--since", out var from)) return Refused;
+            var result = await c.VerifyAuditAsync(from, ct);
+            Print(p, result, () =>
+            {
+                var older = result.Unsealed > 0 ? $"; {result.Unsealed:N0} older record(s) outside the chain (written before records were sealed)" : "";
+                var signed = result.LastCheckpoint is { } last ? $"; {result.Checkpoints:N0} signed checkpoint(s) hold, the newest at {last:u}" : "; no signed checkpoint yet";
+                Console.WriteLine(result.Holds
+                    ? $"The trail holds: {result.Records:N0} record(s) in {result.Streams} stream(s) checked{(from is null ? "" : $" since {from:u}")}{signed}{older}."
+                    : $"The trail is broken at record {result.BrokenAt}: {result.Why}.");
+            });
+            return result.Holds ? 0 : Refused;
+        }));
+        audit.Add(verify);
         return audit;
     }
 }

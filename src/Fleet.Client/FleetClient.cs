@@ -178,6 +178,9 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         return CallAsync(() => cluster.GetGrain<IAuditGrain>(0).QueryAsync(query), cancellationToken);
     }
 
+    public Task<TrailVerification> VerifyAuditAsync(DateTimeOffset? since, CancellationToken cancellationToken = default) =>
+        CallAsync(() => cluster.GetGrain<IAuditGrain>(0).VerifyAsync(since), cancellationToken);
+
     /// <summary>The most records an incident list reads (the newest first) to find incidents in.</summary>
     public const int IncidentScan = 10_000;
 

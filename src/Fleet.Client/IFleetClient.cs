@@ -39,6 +39,9 @@ public interface IFleetClient
 
     Task<AuditPage> QueryAuditAsync(AuditQuery query, CancellationToken cancellationToken = default);
 
+    /// <summary>Walks the trail's chain (from <paramref name="since"/>, or all of it): whether it holds, or the first record that breaks it.</summary>
+    Task<TrailVerification> VerifyAuditAsync(DateTimeOffset? since, CancellationToken cancellationToken = default);
+
     /// <summary>Incidents among the records since a time (a case, a storm, a rollout), newest first.</summary>
     Task<ImmutableArray<Fleet.Core.Incidents.IncidentSummary>> ListIncidentsAsync(DateTimeOffset since, CancellationToken cancellationToken = default);
 

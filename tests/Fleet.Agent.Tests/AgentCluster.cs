@@ -27,8 +27,7 @@ public sealed class AgentCluster : IAsyncDisposable
     public static async Task<AgentCluster> StartAsync(string policy = FastPolicy, string extraAgentConfig = "", TimeSpan? webStartDelay = null)
     {
         var c = new AgentCluster();
-        c.Silo = await SiloProcess.StartAsync(extraArgs: ["--Fleet:Actuator:Kind=Agent", "--Fleet:Actuator:RetryDelay=00:00:01",
-            "--Fleet:Actuator:MaxRetries=6", "--Fleet:Actuator:AttemptTimeout=00:00:05"]);
+        c.Silo = await SiloProcess.StartAsync(extraArgs: SiloArgs);
         try
         {
             (await c.Silo.Http.PutAsync("/api/v1/policy?by=test", new StringContent(policy, Encoding.UTF8, "text/yaml"))).EnsureSuccessStatusCode();
@@ -48,6 +47,20 @@ public sealed class AgentCluster : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Starts the silo again after it died, on its own data folder and ports, with the same admin key (the agents find it
+    /// where they left it).
+    /// </summary>
+    public async Task RestartSiloAsync()
+    {
+        var old = Silo;
+        await old.DisposeAsync();
+        Silo = await SiloProcess.StartAsync(old.DataDir, [.. SiloArgs, SiloProcess.AdminKeyArg + old.AdminKey], old.HttpPort, old.SiloPort, old.GatewayPort);
+    }
+
+    private static readonly string[] SiloArgs = ["--Fleet:Actuator:Kind=Agent", "--Fleet:Actuator:RetryDelay=00:00:01",
+        "--Fleet:Actuator:MaxRetries=6", "--Fleet:Actuator:AttemptTimeout=00:00:05"];
 
     /// <summary>The cluster's action key (PEM) as an admin reads it for agents' config.</summary>
     public async Task<string> ActionKeyAsync() =>

@@ -49,6 +49,7 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
         new("POST", "/api/v1/nodes/{id}/drain", "operator", _ => Json(new { reason = "matrix" })),
         new("POST", "/api/v1/telemetry", "agent", n => Json(new[] { Report(n) })),
         new("GET", "/api/v1/audit", "viewer"),
+        new("GET", "/api/v1/audit/verify", "viewer"),
         new("GET", "/api/v1/policy", "viewer"),
         new("PUT", "/api/v1/policy", "admin", _ => Yaml("guardrails:\n  maxConcurrentPerDomain: 2\n")),
         new("GET", "/api/v1/policy/history", "viewer"),

@@ -107,6 +107,26 @@ public sealed partial class ActionExecutor
             return missing;
         }
         var pipeline = _pipelines.GetOrAdd(actuator.Name, _ => BuildPipeline(_options, _time));
+        // Begun before and never completed (a silo died between the actuator's answer and the ledger's write): ask the far end
+        // what became of the key before sending it again, where it can say (the agent's journal). Delivery is at least once;
+        // the key makes the repeat harmless where it cannot.
+        if (actuator is IOutcomeQuery query && (await ledger.GetAsync()).Attempts > 1)
+        {
+            try
+            {
+                if (await pipeline.ExecuteAsync(async ct => await query.OutcomeAsync(request, ct) ?? Unknown, CancellationToken.None) is { } known && !ReferenceEquals(known, Unknown))
+                {
+                    LogResolved(request.Action, request.Subject, request.IdempotencyKey, known.Detail);
+                    var resolved = new ActionOutcome(request.IdempotencyKey, known.Succeeded, known.Detail, _time.GetUtcNow());
+                    await ledger.CompleteAsync(resolved);
+                    return resolved;
+                }
+            }
+            catch (Exception e) when (e is ActuatorException or TimeoutRejectedException or BrokenCircuitException)
+            {
+                // The far end cannot say now: the action is sent again with its key, as before.
+            }
+        }
         try
         {
             var result = await pipeline.ExecuteAsync(ct => new ValueTask<ActuatorResult>(actuator.ExecuteAsync(request, ct)));
@@ -169,6 +189,12 @@ public sealed partial class ActionExecutor
             }
         }
     }
+
+    /// <summary>Stands for "the far end never saw the key" inside the pipeline (which cannot return null).</summary>
+    private static readonly ActuatorResult Unknown = new(false, "(unknown)");
+
+    [LoggerMessage(LogLevel.Information, "Resolved {Action} for {Subject} (key {Key}) from the actuator's own record instead of sending it again: {Detail}")]
+    private partial void LogResolved(string action, string subject, string key, string detail);
 
     [LoggerMessage(LogLevel.Information, "Ran {Action} for {Subject} (key {Key}): succeeded={Succeeded}, {Detail}")]
     private partial void LogRan(string action, string subject, string key, bool succeeded, string detail);

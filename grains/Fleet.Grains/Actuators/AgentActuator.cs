@@ -10,7 +10,7 @@ namespace Fleet.Grains.Actuators;
 /// anew); the agent runs nothing else. No agent attached is a transient failure (the pipeline retries it); a refusal by the
 /// agent is final; a key the agent already ran answers that run's outcome.
 /// </summary>
-public sealed class AgentActuator(IGrainFactory grains, ClusterKeys keys, TimeProvider time) : IActuator
+public sealed class AgentActuator(IGrainFactory grains, ClusterKeys keys, TimeProvider time) : IActuator, IOutcomeQuery
 {
     /// <summary>How long a signed action may wait before the agent refuses it as expired.</summary>
     public static readonly TimeSpan SignatureLifetime = TimeSpan.FromMinutes(2);
@@ -30,8 +30,24 @@ public sealed class AgentActuator(IGrainFactory grains, ClusterKeys keys, TimePr
         {
             throw new ActuatorException(e.Message, e);
         }
-        return new ActuatorResult(result.Succeeded,
-            result.Replayed ? $"agent (the key ran before; not run again): {result.Detail}"
-            : result.Refused ? $"refused by the agent: {result.Detail}" : $"agent: {result.Detail}");
+        return Describe(result);
     }
+
+    /// <summary>What the node's agent knows of the key (its journal survives restarts); null when it never saw it.</summary>
+    public async Task<ActuatorResult?> OutcomeAsync(ActionRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Target is not { } node) return null;
+        try
+        {
+            return await grains.GetGrain<IAgentGrain>(node).OutcomeAsync(request.IdempotencyKey).WaitAsync(cancellationToken) is { } known ? Describe(known) : null;
+        }
+        catch (AgentUnavailableException e)
+        {
+            throw new ActuatorException(e.Message, e);
+        }
+    }
+
+    private static ActuatorResult Describe(AgentActionResult result) => new(result.Succeeded,
+        result.Replayed ? $"agent (the key ran before; not run again): {result.Detail}"
+        : result.Refused ? $"refused by the agent: {result.Detail}" : $"agent: {result.Detail}");
 }

@@ -7,7 +7,7 @@ namespace Fleet.Grains.Actuators;
 /// An actuator with no real host behind it. It records what it ran (once per idempotency key) and tells
 /// <see cref="Executed"/> subscribers, so a simulator can make the action change the simulated node.
 /// </summary>
-public sealed class SimulatedActuator : IActuator
+public sealed class SimulatedActuator : IActuator, IOutcomeQuery
 {
     private readonly ConcurrentDictionary<string, ActionRequest> _done = new();
 
@@ -29,4 +29,9 @@ public sealed class SimulatedActuator : IActuator
         Executed?.Invoke(request);
         return Task.FromResult(new ActuatorResult(true, $"simulated {request.Action} on {request.Target ?? request.Subject}"));
     }
+
+    /// <summary>A key it carried out: done (as a real far end's own record would say); any other: never seen.</summary>
+    public Task<ActuatorResult?> OutcomeAsync(ActionRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(_done.ContainsKey(request.IdempotencyKey)
+            ? new ActuatorResult(true, $"{request.Action} already done (the simulated fleet's own record of the key)") : null);
 }

@@ -7,4 +7,6 @@ namespace Fleet.Grains.Audit;
 public sealed class AuditGrain(IAuditStore store) : Grain, IAuditGrain
 {
     public Task<AuditPage> QueryAsync(AuditQuery query) => store.QueryAsync(query);
+
+    public Task<TrailVerification> VerifyAsync(DateTimeOffset? since) => store.VerifyAsync(since);
 }

@@ -6,9 +6,18 @@ using Fleet.Grains.Persistence;
 
 namespace Fleet.Grains.Audit;
 
-/// <summary>The decision trail in an embedded SQLite file: append-only, idempotent by record id, newest first.</summary>
-public sealed class SqliteAuditStore(SqliteBatchWriter db) : IAuditStore
+/// <summary>
+/// The decision trail in an embedded SQLite file: append-only, idempotent by record id, newest first, and chained — one
+/// stream (<see cref="Stream"/>) in the order the writer commits, each record sealed inside the transaction that stores it
+/// (so a record is sealed exactly when it is stored, and a rolled-back write leaves no gap).
+/// </summary>
+public sealed class SqliteAuditStore(SqliteBatchWriter db, byte[] trailKey, TrailExport? export = null,
+    System.Security.Cryptography.ECDsa? checkpointKey = null) : IAuditStore
 {
+    public const string Stream = "embedded";
+
+    /// <summary>The chain's end as the writer last left it: the row it was read from, the stream position and MAC.</summary>
+    private (long Row, long Seq, string Mac)? _end;
     public const string Schema = """
         CREATE TABLE IF NOT EXISTS audit (
           seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, time INTEGER NOT NULL,
@@ -21,26 +30,98 @@ public sealed class SqliteAuditStore(SqliteBatchWriter db) : IAuditStore
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public Task AppendAsync(IReadOnlyList<DecisionRecord> records)
+    public async Task AppendAsync(IReadOnlyList<DecisionRecord> records)
     {
-        if (records.Count == 0) return Task.CompletedTask;
-        var rows = records.Select(r => (r, JsonSerializer.Serialize(r, Json))).ToArray();
-        return db.WriteAsync((c, tx) =>
+        if (records.Count == 0) return;
+        var stored = new List<DecisionRecord>(records.Count);
+        await db.WriteAsync((c, tx) =>
         {
+            stored.Clear();
+            var (row, seq, mac) = End(c, tx);
             using var cmd = c.CreateCommand();
             cmd.Transaction = tx;
-            cmd.CommandText = "INSERT OR IGNORE INTO audit(id, time, subject, kind, body) VALUES ($id, $t, $s, $k, $b)";
+            cmd.CommandText = "INSERT OR IGNORE INTO audit(id, time, subject, kind, body) VALUES ($id, $t, $s, $k, $b); SELECT changes(), last_insert_rowid();";
             var id = cmd.Parameters.Add("$id", Microsoft.Data.Sqlite.SqliteType.Text);
             var t = cmd.Parameters.Add("$t", Microsoft.Data.Sqlite.SqliteType.Integer);
             var s = cmd.Parameters.Add("$s", Microsoft.Data.Sqlite.SqliteType.Text);
             var k = cmd.Parameters.Add("$k", Microsoft.Data.Sqlite.SqliteType.Text);
             var b = cmd.Parameters.Add("$b", Microsoft.Data.Sqlite.SqliteType.Text);
-            foreach (var (r, body) in rows)
+            foreach (var record in records)
             {
-                id.Value = r.Id; t.Value = r.Time.ToUnixTimeMilliseconds(); s.Value = r.Subject; k.Value = r.Kind; b.Value = body;
-                cmd.ExecuteNonQuery();
+                var r = Fleet.Core.Audit.TrailChain.Seal(trailKey, record, Stream, seq + 1, mac);
+                id.Value = r.Id; t.Value = r.Time.ToUnixTimeMilliseconds(); s.Value = r.Subject; k.Value = r.Kind; b.Value = JsonSerializer.Serialize(r, Json);
+                using var result = cmd.ExecuteReader();
+                result.Read();
+                // A record already stored (a retried append) is not stored again, and takes no place in the chain.
+                if (result.GetInt64(0) == 0) continue;
+                (row, seq, mac) = (result.GetInt64(1), seq + 1, r.Seal!.Mac);
+                stored.Add(r);
             }
+            _end = (row, seq, mac);
         });
+        Export(stored);
+    }
+
+    private void Export(List<DecisionRecord> stored)
+    {
+        try { export?.Write(stored); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { System.Diagnostics.Trace.TraceWarning($"The trail's export could not be written: {e.Message}"); }
+    }
+
+    /// <summary>
+    /// The chain's end, inside the write's transaction: what the writer remembers, when the newest row is still the one it
+    /// remembers (a rolled-back write leaves it stale), else read from the newest sealed row. Only the writer's loop calls it.
+    /// </summary>
+    private (long Row, long Seq, string Mac) End(Microsoft.Data.Sqlite.SqliteConnection c, Microsoft.Data.Sqlite.SqliteTransaction tx)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT seq, body FROM audit ORDER BY seq DESC LIMIT 64";
+        using var r = cmd.ExecuteReader();
+        long newest = 0;
+        while (r.Read())
+        {
+            if (newest == 0)
+            {
+                newest = r.GetInt64(0);
+                if (_end is { } known && known.Row == newest) return known;
+            }
+            if (JsonSerializer.Deserialize<DecisionRecord>(r.GetString(1), Json)?.Seal is { Stream: Stream } seal) return (newest, seal.Seq, seal.Mac);
+        }
+        // No sealed record among the newest: the chain starts here (a new store, or one written before records were sealed).
+        return (newest, 0, Fleet.Core.Audit.TrailChain.Genesis);
+    }
+
+    public async Task<TrailVerification> VerifyAsync(DateTimeOffset? since)
+    {
+        await using var c = db.OpenRead();
+        await using var cmd = c.CreateCommand();
+        // Since a time: every record from the first one at or after it (records are stored in the order they were sealed).
+        cmd.CommandText = since is null ? "SELECT body FROM audit ORDER BY seq"
+            : "SELECT body FROM audit WHERE seq >= (SELECT MIN(seq) FROM audit WHERE time >= $since) ORDER BY seq";
+        if (since is { } from) cmd.Parameters.AddWithValue("$since", from.ToUnixTimeMilliseconds());
+        var sealedRecords = new List<DecisionRecord>();
+        long unsealed = 0;
+        await using var r = await cmd.ExecuteReaderAsync();
+        while (await r.ReadAsync())
+        {
+            var record = JsonSerializer.Deserialize<DecisionRecord>(r.GetString(0), Json)!;
+            if (record.Seal is null) { if (sealedRecords.Count == 0) unsealed++; else sealedRecords.Add(record); }
+            else sealedRecords.Add(record);
+        }
+        return Fleet.Core.Audit.TrailChain.VerifyAll(trailKey, sealedRecords, since is null, unsealed, checkpointKey);
+    }
+
+    public async Task<TrailEnds> EndsAsync()
+    {
+        await using var c = db.OpenRead();
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT body FROM audit ORDER BY seq DESC LIMIT 64";
+        await using var r = await cmd.ExecuteReaderAsync();
+        while (await r.ReadAsync())
+            if (JsonSerializer.Deserialize<DecisionRecord>(r.GetString(0), Json)?.Seal is { Stream: Stream } seal)
+                return new TrailEnds(Stream, [new(Stream, seal.Seq, seal.Mac)]);
+        return new TrailEnds(Stream, []);
     }
 
     public async Task<AuditPage> QueryAsync(AuditQuery query)

@@ -63,17 +63,22 @@ public static class FleetGrainsHostingExtensions
         return services;
     }
 
-    /// <summary>Grain state, domain members and the audit trail in one SQLite file under <paramref name="dataDir"/> (group-committed).</summary>
-    public static IServiceCollection AddFleetEmbeddedStore(this IServiceCollection services, string dataDir, bool grainState = true, bool audit = true)
+    /// <summary>
+    /// Grain state, domain members and the audit trail in one SQLite file under <paramref name="dataDir"/> (group-committed;
+    /// with <paramref name="fullSync"/>, the default, each commit is on disk before it is acknowledged).
+    /// </summary>
+    public static IServiceCollection AddFleetEmbeddedStore(this IServiceCollection services, string dataDir, bool grainState = true, bool audit = true, bool fullSync = true)
     {
         services.AddSingleton(_ => new SqliteBatchWriter(Path.Combine(dataDir, "fleet.db"),
-            SqliteGrainStorage.Schema + SqliteAuditStore.Schema + Supervision.SqliteMemberStore.Schema));
+            SqliteGrainStorage.Schema + SqliteAuditStore.Schema + Supervision.SqliteMemberStore.Schema, fullSync));
         if (grainState)
         {
             services.AddGrainStorage(StorageNames.Fleet, (sp, _) => ActivatorUtilities.CreateInstance<SqliteGrainStorage>(sp));
             services.AddSingleton<Supervision.IMemberStore>(sp => ActivatorUtilities.CreateInstance<Supervision.SqliteMemberStore>(sp));
         }
-        if (audit) services.TryAddSingleton<IAuditStore>(sp => new SqliteAuditStore(sp.GetRequiredService<SqliteBatchWriter>()));
+        if (audit) services.TryAddSingleton<IAuditStore>(sp => new SqliteAuditStore(sp.GetRequiredService<SqliteBatchWriter>(),
+            sp.GetRequiredService<Fleet.Core.Security.ClusterKeys>().TrailKey, sp.GetService<TrailExport>(),
+            sp.GetRequiredService<Fleet.Core.Security.ClusterKeys>().ActionSigning));
         return services;
     }
 }

@@ -5,8 +5,10 @@ namespace Fleet.Grains.Persistence;
 
 /// <summary>
 /// One SQLite file written by one loop: concurrent writes are grouped into a single transaction (group commit),
-/// so a thousand small writes cost a few fsyncs, not a thousand. Each write's task completes once it is committed.
-/// Reads open their own pooled connections (WAL lets them run beside the writer).
+/// so a thousand small writes cost a few fsyncs, not a thousand. Each write's task completes once it is committed —
+/// and, with <c>synchronous=FULL</c> (the default), once the commit is on disk, so an acknowledged write survives a power
+/// cut as well as a killed process (<c>NORMAL</c> survives a killed process only). Reads open their own pooled connections
+/// (WAL lets them run beside the writer).
 /// </summary>
 public sealed class SqliteBatchWriter : IAsyncDisposable
 {
@@ -18,13 +20,13 @@ public sealed class SqliteBatchWriter : IAsyncDisposable
 
     private sealed record Write(Action<SqliteConnection, SqliteTransaction> Apply, TaskCompletionSource Done);
 
-    public SqliteBatchWriter(string path, string schema)
+    public SqliteBatchWriter(string path, string schema, bool fullSync = true)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true }.ToString();
         _writer = new SqliteConnection(_connectionString);
         _writer.Open();
-        Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
+        Execute(_writer, $"PRAGMA journal_mode=WAL; PRAGMA synchronous={(fullSync ? "FULL" : "NORMAL")}; PRAGMA busy_timeout=5000;");
         Execute(_writer, schema);
         _loop = Task.Run(RunAsync);
     }

@@ -54,6 +54,7 @@ public static class FleetApi
             fleet.DrainAsync(id, Access.Who(http, body?.By), body?.Reason, body?.Force ?? false)).RequireAuthorization(Access.Operator);
         api.MapPost("/telemetry", ReportBatchAsync).WithTags("Nodes").RequireAuthorization(Access.Reporter);
         api.MapGet("/audit", AuditAsync).WithTags("Audit").RequireAuthorization(Access.Viewer);
+        api.MapGet("/audit/verify", VerifyAuditAsync).WithTags("Audit").RequireAuthorization(Access.Viewer);
         api.MapGet("/policy", GetPolicyAsync).WithTags("Policy").RequireAuthorization(Access.Viewer);
         api.MapPut("/policy", PutPolicyAsync).WithTags("Policy").RequireAuthorization(Access.Admin);
         api.MapGet("/policy/history", (IFleetClient fleet) => fleet.GetPolicyHistoryAsync()).WithTags("Policy").RequireAuthorization(Access.Viewer);
@@ -183,6 +184,14 @@ public static class FleetApi
         var checks = (b.Checks ?? []).Select(c => new CheckResult(c?.Name ?? "", c?.Passed ?? false, c?.Detail, c?.Passed == false && c.Starting == true)).ToImmutableArray();
         return (new TelemetryReport(b.Sequence!.Value, b.Timestamp ?? time.GetUtcNow(), ttl, b.CpuPercent!.Value,
             b.MemoryUsedBytes!.Value, b.MemoryTotalBytes!.Value, b.DiskUsedPercent ?? 0, checks) { BootId = b.BootId }, missing);
+    }
+
+    /// <summary>The chain's check, from <c>since</c> (ISO 8601 or a duration ago) or over the whole trail.</summary>
+    private static async Task<Results<Ok<Fleet.Abstractions.Audit.TrailVerification>, ValidationProblem>> VerifyAuditAsync(IFleetClient fleet, TimeProvider time, string? since)
+    {
+        if (!InputRules.TryParseTime(since, time.GetUtcNow(), out var from, out var problem))
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["since"] = [problem] });
+        return TypedResults.Ok(await fleet.VerifyAuditAsync(from));
     }
 
     /// <summary><c>since</c> and <c>until</c> take ISO 8601 or a duration ago (15m), as the CLI does.</summary>

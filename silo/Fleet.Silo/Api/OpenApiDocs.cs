@@ -26,6 +26,7 @@ public static class OpenApiDocs
         ["POST api/v1/nodes/{id}/drain"] = ("drainNode", "Drain a node through a lease"),
         ["POST api/v1/telemetry"] = ("reportTelemetryBatch", "Send a batch of telemetry reports (up to 10,000)"),
         ["GET api/v1/audit"] = ("queryAudit", "Read the decision trail, newest first"),
+        ["GET api/v1/audit/verify"] = ("verifyAudit", "Walk the trail's hash chain: whether it holds, or the first record that breaks it"),
         ["GET api/v1/policy"] = ("getPolicy", "The current policy document and its effective values"),
         ["PUT api/v1/policy"] = ("applyPolicy", "Validate and apply a policy document"),
         ["GET api/v1/policy/history"] = ("getPolicyHistory", "Applied policy versions, newest first"),

@@ -32,10 +32,22 @@ public static class FleetClusterExtensions
         services.PostConfigure<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>(o =>
             o.XmlRepository = new SealedXmlRepository(o.XmlRepository!, keys));
 
+        // A copy of the trail in files of this silo's own, one a day, when a folder is named.
+        var exportName = options.Audit == StoreMode.Redis ? $"{options.AdvertisedIp}-{options.SiloPort}" : "embedded";
+        if (!string.IsNullOrWhiteSpace(options.TrailExport))
+            services.AddSingleton(sp => new TrailExport(options.TrailExport, exportName, sp.GetRequiredService<TimeProvider>()));
         if (options.Storage == StoreMode.Embedded || options.Audit == StoreMode.Embedded)
-            services.AddFleetEmbeddedStore(options.DataDir, grainState: options.Storage == StoreMode.Embedded, audit: options.Audit == StoreMode.Embedded);
+            services.AddFleetEmbeddedStore(options.DataDir, grainState: options.Storage == StoreMode.Embedded, audit: options.Audit == StoreMode.Embedded,
+                fullSync: options.StoreSync == StoreSync.Full);
         if (options.Audit == StoreMode.Redis)
-            services.AddSingleton<IAuditStore>(sp => new RedisAuditStore(sp.GetRequiredService<IConnectionMultiplexer>(), $"fleet:{options.ServiceId}:audit"));
+            // Each run of each silo appends to a stream of its own in the trail's chain.
+            services.AddSingleton<IAuditStore>(sp => new RedisAuditStore(sp.GetRequiredService<IConnectionMultiplexer>(), $"fleet:{options.ServiceId}:audit",
+                keys.TrailKey, $"{options.AdvertisedIp}:{options.SiloPort}@{DateTimeOffset.UtcNow:yyyyMMddTHHmmssfff}.{Guid.NewGuid().ToString("N")[..6]}",
+                sp.GetService<TrailExport>(), keys.ActionSigning));
+        // Signed checkpoints of the chain, from each silo.
+        var actor = options.Audit == StoreMode.Redis ? $"silo/{options.AdvertisedIp}:{options.SiloPort}" : "silo";
+        services.AddHostedService(sp => new TrailCheckpointer(sp.GetRequiredService<IAuditStore>(), keys, sp.GetRequiredService<TimeProvider>(),
+            options.TrailCheckpointInterval, actor, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TrailCheckpointer>>()));
         if (options.Storage == StoreMode.Redis)
         {
             services.AddRedisGrainStorage(StorageNames.Fleet, o => o.Configure(r => r.ConfigurationOptions = RedisOptions(options)));

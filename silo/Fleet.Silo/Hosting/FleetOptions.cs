@@ -8,6 +8,8 @@ public enum StoreMode { Embedded, Redis }
 
 public enum RemindersMode { Memory, Redis }
 
+public enum StoreSync { Full, Normal }
+
 /// <summary>The silo's settings, bound from the <c>Fleet</c> section (command line <c>--Fleet:X</c>, environment <c>Fleet__X</c>, appsettings).</summary>
 public sealed class FleetOptions
 {
@@ -38,6 +40,24 @@ public sealed class FleetOptions
 
     /// <summary>Where grain state lives: <c>Embedded</c> (default, SQLite under <see cref="DataDir"/>) or <c>Redis</c>.</summary>
     public StoreMode Storage { get; set; } = StoreMode.Embedded;
+
+    /// <summary>
+    /// How the embedded store commits: <c>Full</c> (default: a write is acknowledged once it is on disk — it survives a power
+    /// cut) or <c>Normal</c> (faster; it survives a killed process, but the last commits may vanish on power loss).
+    /// </summary>
+    public StoreSync StoreSync { get; set; } = StoreSync.Full;
+
+    /// <summary>
+    /// A folder where this silo also writes every trail record, sealed, as JSON lines (<c>trail-YYYY-MM-DD-NAME.jsonl</c>, a
+    /// new file each UTC day), for an append-only sink a team keeps elsewhere (docs/decisions.md). Default none.
+    /// </summary>
+    public string? TrailExport { get; set; }
+
+    /// <summary>
+    /// How often each silo writes a signed checkpoint of the trail's chain (every stream's end, signed with the cluster's
+    /// action key; docs/decisions.md), when its own stream moved since the last. Default 10 minutes; 0 turns them off.
+    /// </summary>
+    public TimeSpan TrailCheckpointInterval { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Where the decision trail lives: <c>Embedded</c> (default) or <c>Redis</c>.</summary>
     public StoreMode Audit { get; set; } = StoreMode.Embedded;

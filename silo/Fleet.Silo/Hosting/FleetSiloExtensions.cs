@@ -183,6 +183,7 @@ public static class FleetSiloExtensions
     }
 
     private static string AcceptedValues(string message) =>
+        message.Contains("StoreSync") ? " (accepted: Full, Normal)" :
         message.Contains("Clustering") ? " (accepted: Localhost, Redis)" :
         message.Contains("Storage") || message.Contains("Audit") ? " (accepted: Embedded, Redis)" :
         message.Contains("Reminders") ? " (accepted: Memory, Redis)" : "";

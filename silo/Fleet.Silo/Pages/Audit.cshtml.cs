@@ -17,6 +17,12 @@ public sealed class AuditModel(IFleetClient fleet, TimeProvider time) : PageMode
     public ImmutableArray<DecisionRecord> Records { get; private set; } = [];
     public string? Error { get; private set; }
 
+    /// <summary>The chain's check over the last day (the page shows whether the trail it lists holds).</summary>
+    public TrailVerification? Verified { get; private set; }
+
+    /// <summary>How far back the page checks the chain.</summary>
+    public static readonly TimeSpan VerifiedWindow = TimeSpan.FromDays(1);
+
     public async Task OnGetAsync()
     {
         if (!InputRules.TryParseTime(Since?.Trim(), time.GetUtcNow(), out var since, out var problem))
@@ -29,6 +35,7 @@ public sealed class AuditModel(IFleetClient fleet, TimeProvider time) : PageMode
             var page = await fleet.QueryAuditAsync(new AuditQuery(string.IsNullOrWhiteSpace(Subject) ? null : Subject.Trim(), string.IsNullOrWhiteSpace(Kind) ? null : Kind,
                 since, null, 200) { Incident = string.IsNullOrWhiteSpace(Incident) ? null : Incident.Trim() });
             Records = page.Records;
+            Verified = await fleet.VerifyAuditAsync(time.GetUtcNow() - VerifiedWindow);
         }
         catch (FleetValidationException e)
         {

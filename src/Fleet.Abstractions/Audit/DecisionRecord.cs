@@ -23,7 +23,35 @@ public sealed record DecisionRecord(
 {
     /// <summary>The remediation case the record belongs to, when it belongs to one (a case is one incident, or part of a storm's).</summary>
     [Id(14)] public string? CaseId { get; init; }
+
+    /// <summary>Its place in the trail's chain (set by the store as it appends it; <c>fleet audit verify</c> checks it).</summary>
+    [Id(15)] public TrailSeal? Seal { get; init; }
 }
+
+/// <summary>
+/// A record's link in the trail's chain: the stream it was appended to (one per writer: the embedded store, or a silo's
+/// run on Redis), its position there, the MAC of the record before it, and its own MAC — HMAC-SHA256, keyed from the
+/// cluster secret, over every field of the record and <see cref="Previous"/>. Whoever can write the store but does not
+/// hold the secret cannot change, remove or reorder a record without breaking the chain where it did.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("fleet.TrailSeal")]
+public sealed record TrailSeal(
+    [property: Id(0)] string Stream,
+    [property: Id(1)] long Seq,
+    [property: Id(2)] string Previous,
+    [property: Id(3)] string Mac);
+
+/// <summary>What <c>fleet audit verify</c> found: whether the chain holds, over how much, and the first record that breaks it.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.TrailVerification")]
+public sealed record TrailVerification(
+    [property: Id(0)] bool Holds,
+    [property: Id(1)] long Records,
+    [property: Id(2)] int Streams,
+    [property: Id(3)] string? BrokenAt,
+    [property: Id(4)] string? Why,
+    [property: Id(5)] long Unsealed,
+    [property: Id(6)] int Checkpoints = 0,
+    [property: Id(7)] DateTimeOffset? LastCheckpoint = null);
 
 /// <summary>The kinds of decision record.</summary>
 public static class DecisionKinds
@@ -61,12 +89,14 @@ public static class DecisionKinds
     public const string AwaitingApproval = "awaiting-approval";
     public const string Approved = "approved";
     public const string Rejected = "rejected";
+    /// <summary>A signed checkpoint of the trail's chain (subject <c>trail</c>): every stream's end at that moment.</summary>
+    public const string Checkpoint = "checkpoint";
 
     public static readonly ImmutableArray<string> All =
     [
         Registered, Observed, HealthChanged, Predicted, Proposed, Permitted, Denied, Executed, Failed,
         Verified, Escalated, HandedToHuman, Released, Frozen, Thawed, PolicyApplied, Operator, Placed, Rescheduled, Scaled,
-        Judged, RolledBack, Shadowed, AwaitingApproval, Approved, Rejected,
+        Judged, RolledBack, Shadowed, AwaitingApproval, Approved, Rejected, Checkpoint,
     ];
 }
 
@@ -94,4 +124,8 @@ public interface IAuditGrain : IGrainWithIntegerKey
 {
     [ReadOnly, Alias("Query"), RequiresRole(FleetRole.Viewer)]
     Task<AuditPage> QueryAsync(AuditQuery query);
+
+    /// <summary>Walks the trail's chain (from <paramref name="since"/>, or all of it) and says whether it holds, or where it breaks.</summary>
+    [ReadOnly, Alias("Verify"), RequiresRole(FleetRole.Viewer)]
+    Task<TrailVerification> VerifyAsync(DateTimeOffset? since);
 }

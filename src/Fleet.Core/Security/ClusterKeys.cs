@@ -22,6 +22,7 @@ public sealed class ClusterKeys : IDisposable
         StampKey = Derive(material, "fleet/call-stamp/v1");
         StoreKey = Derive(material, "fleet/store-encryption/v1");
         StoreMacKey = Derive(material, "fleet/store-mac/v1");
+        TrailKey = Derive(material, "fleet/trail/v1");
         ActionSigning = ECDsa.Create(new ECParameters { Curve = ECCurve.NamedCurves.nistP256, D = SigningScalar(material) });
         ActionPublicKeyPem = ActionSigning.ExportSubjectPublicKeyInfoPem();
         ActionKeyId = Convert.ToHexStringLower(SHA256.HashData(ActionSigning.ExportSubjectPublicKeyInfo()))[..16];
@@ -38,6 +39,9 @@ public sealed class ClusterKeys : IDisposable
 
     /// <summary>The HMAC-SHA256 key that authenticates what Fleet keeps in its store under its own seal (the web view's key ring).</summary>
     public byte[] StoreMacKey { get; }
+
+    /// <summary>The HMAC-SHA256 key of the trail's chain (<c>TrailChain</c>).</summary>
+    public byte[] TrailKey { get; }
 
     /// <summary>The private key that signs actions; agents hold <see cref="ActionPublicKeyPem"/>.</summary>
     public ECDsa ActionSigning { get; }

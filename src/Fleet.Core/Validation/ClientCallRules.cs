@@ -57,6 +57,7 @@ public static class ClientCallRules
         [(typeof(int), "maxChars")] = (v, _, p) => { if ((int)v! is < 1 or > 4 << 20) p["maxChars"] = [$"{v} is out of range; accepted 1 to {4 << 20}"]; },
         [(typeof(long), "offset")] = (v, _, p) => { if ((long)v! < 0) p["offset"] = [$"{v} is not an offset (0 or more)"]; },
         [(typeof(long), "maxBytes")] = (v, _, p) => { if ((long)v! is < 1L << 20 or > 65536L << 20) p["maxBytes"] = [$"{v} is out of range; accepted 1 MiB to 64 GiB"]; },
+        [(typeof(DateTimeOffset), "since")] = (v, now, p) => { if (v is DateTimeOffset at && at > now.AddDays(1)) p["since"] = [$"{at:O} is in the future"]; },
         [(typeof(TimeSpan), "duration")] = (v, _, p) => { if ((TimeSpan)v! <= TimeSpan.Zero || (TimeSpan)v! > TimeSpan.FromDays(7)) p["duration"] = [$"{v} is out of range; accepted more than 0 and at most 7 days"]; },
     };
 

@@ -16,6 +16,7 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "fleet-sqlite-tests", Guid.NewGuid().ToString("N"));
     private SqliteBatchWriter _db = null!;
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly byte[] TrailKey = System.Text.Encoding.UTF8.GetBytes("test-trail-key-0123456789abcdef!");
 
     private string DbPath => Path.Combine(_dir, "fleet.db");
 
@@ -40,7 +41,7 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     [Fact]
     public async Task Audit_AppendSameIdTwice_StoredOnce()
     {
-        var store = new SqliteAuditStore(_db);
+        var store = new SqliteAuditStore(_db, TrailKey);
         await store.AppendAsync([Rec("x1", 0)]);
         await store.AppendAsync([Rec("x1", 0), Rec("x2", 1)]);
         var page = await store.QueryAsync(new AuditQuery());
@@ -50,7 +51,7 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     [Fact]
     public async Task Audit_Query_FiltersNewestFirstAndPages()
     {
-        var store = new SqliteAuditStore(_db);
+        var store = new SqliteAuditStore(_db, TrailKey);
         await store.AppendAsync(Enumerable.Range(0, 10).Select(i => Rec($"r{i}", i, i % 2 == 0 ? "node/a" : "node/b", i < 5 ? DecisionKinds.Proposed : DecisionKinds.Denied)).ToList());
 
         var a = await store.QueryAsync(new AuditQuery(Subject: "node/a"));
@@ -68,15 +69,50 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Checkpoints_ComeOnTheInterval_OnlyWhenTheStreamMoved_Signed_AndHeldByVerify()
+    {
+        using var keys = Fleet.Core.Security.ClusterKeys.Random();
+        var store = new SqliteAuditStore(_db, keys.TrailKey, null, keys.ActionSigning);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0);
+        var checkpointer = new TrailCheckpointer(store, keys, time, TimeSpan.FromMinutes(10), "silo",
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<TrailCheckpointer>.Instance);
+        Assert.Null(await checkpointer.CheckpointAsync()); // an empty trail: nothing to vouch for
+
+        await store.AppendAsync([Rec("c1", 0), Rec("c2", 1)]);
+        var first = await checkpointer.CheckpointAsync();
+        Assert.NotNull(first);
+        Assert.StartsWith("2 ", first.Evidence["stream:embedded"]);
+        Assert.Equal(keys.ActionKeyId, first.Evidence["key"]);
+        Assert.Null(await checkpointer.CheckpointAsync()); // nothing new since: no checkpoint of a checkpoint
+
+        // On its timer: nothing while idle, one after the stream moved.
+        await checkpointer.StartAsync(CancellationToken.None);
+        async Task<int> CountAsync() => (await store.QueryAsync(new AuditQuery(Kind: DecisionKinds.Checkpoint))).Records.Length;
+        time.Advance(TimeSpan.FromMinutes(10));
+        await Task.Delay(200);
+        Assert.Equal(1, await CountAsync());
+        await store.AppendAsync([Rec("c3", 2)]);
+        time.Advance(TimeSpan.FromMinutes(10));
+        for (var i = 0; i < 100 && await CountAsync() < 2; i++) await Task.Delay(50);
+        await checkpointer.StopAsync(CancellationToken.None);
+        Assert.Equal(2, await CountAsync());
+
+        var verified = await store.VerifyAsync(null);
+        Assert.True(verified.Holds, verified.Why);
+        Assert.Equal(2, verified.Checkpoints);
+        Assert.Equal(T0.AddMinutes(20), verified.LastCheckpoint);
+    }
+
+    [Fact]
     public async Task Audit_SurvivesReopen_WithEvidence()
     {
-        var store = new SqliteAuditStore(_db);
+        var store = new SqliteAuditStore(_db, TrailKey);
         var rec = Decisions.Create(T0, "node/a", "node/a", DecisionKinds.Denied, "Denied reboot", 3,
             evidence: new Dictionary<string, string> { ["share"] = "40%" }, guardrail: "storm-brake", id: "keep");
         await store.AppendAsync([rec]);
         await _db.DisposeAsync();
         _db = Open();
-        var back = Assert.Single((await new SqliteAuditStore(_db).QueryAsync(new AuditQuery())).Records);
+        var back = Assert.Single((await new SqliteAuditStore(_db, TrailKey).QueryAsync(new AuditQuery())).Records);
         Assert.Equal("storm-brake", back.Guardrail);
         Assert.Equal("40%", back.Evidence["share"]);
         Assert.Equal(3, back.PolicyVersion);
