@@ -60,7 +60,7 @@ switch (what)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll rollouts  (20 bad canaries: time to rollback, bad-version instance-time; Flagger's documented settings beside)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll links     [--nodes FLOWS (10000)]  (a core link of 1,001 cut: time until every flow is on a verified path; path computations/s)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll doors     [--nodes 10000] [--seconds 10] [--json FILE]  (the intake with every call checked vs not; action signatures)
-              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll trail     [--seconds 10] [--json FILE]  (the embedded trail: FULL vs NORMAL commits; the chain's cost)
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll trail     [--seconds 10] [--concurrency 128] [--json FILE]  (the embedded trail: FULL vs NORMAL, flat out and at the intake's record rate; the chain's cost)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll all
             Each starts its own redis-server (Debian package) and silo processes on free loopback ports.
             """);
