@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fleet's test command: installs what the tests need (redis-server, prometheus, python3, chromium, npm; Redocly's CLI and Kiota in
+# Fleet's test command: installs what the tests need (redis-server, prometheus, node_exporter, alertmanager, python3, chromium, npm; Redocly's CLI and Kiota in
 # .tools/) when missing, starts a private
 # Redis on a free loopback port (AOF on) for the cluster tests, builds once, runs every test project, and ends
 # with one line "N passed, N failed" counted from the TRX results. Exits non-zero when anything failed.
@@ -17,6 +17,8 @@ say() { printf '==> %s\n' "$*"; }
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v prometheus   >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-node-exporter >/dev/null 2>&1 || missing+=(prometheus-node-exporter)  # intake: remote-write of real host figures
+command -v prometheus-alertmanager  >/dev/null 2>&1 || missing+=(prometheus-alertmanager)   # intake: Alertmanager's webhook
 command -v python3      >/dev/null 2>&1 || missing+=(python3)
 command -v chromium     >/dev/null 2>&1 || missing+=(chromium)   # the web view's browser tests (Playwright drives it)
 if ((${#missing[@]})); then

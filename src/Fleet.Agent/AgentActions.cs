@@ -107,8 +107,18 @@ public sealed partial class AgentActions(
         return run.Value;
     }
 
-    public Task<AgentActionResult?> OutcomeAsync(string idempotencyKey) =>
-        Task.FromResult(journal.Find(idempotencyKey) is { } e ? ActionJournal.Replay(e) : null);
+    /// <summary>
+    /// What became of a key: its outcome from the journal; null when this agent never saw it, or when it is running now (no
+    /// outcome yet: the cluster sends it again, and that copy joins the run and answers with its outcome).
+    /// </summary>
+    public Task<AgentActionResult?> OutcomeAsync(string idempotencyKey)
+    {
+        lock (_gate)
+        {
+            if (_running.ContainsKey(idempotencyKey)) return Task.FromResult<AgentActionResult?>(null);
+            return Task.FromResult(journal.Find(idempotencyKey) is { } e ? ActionJournal.Replay(e) : null);
+        }
+    }
 
     private async Task<AgentActionResult> RunJournaledAsync(ActionRequest request)
     {

@@ -12,14 +12,14 @@ internal static class KeysCommand
         var keys = new Command("keys", "Make, list and revoke API keys (needs an admin key). e.g. fleet keys create --role viewer --name grafana");
 
         var name = new Option<string>("--name") { Description = "The key's name, recorded as who did what (unique among live keys)", Required = true };
-        var role = new Option<string>("--role") { Description = "viewer, operator, admin or agent", Required = true };
+        var role = new Option<string>("--role") { Description = "viewer, operator, admin, agent or ingest", Required = true };
         var node = new Option<string?>("--node") { Description = "agent keys only: the one node it reports for" };
         var create = new Command("create", "Make a key; it is printed this once (only its hash is kept). e.g. fleet keys create --role viewer --name grafana") { name, role, node };
         create.SetAction((p, ct) => RunAsync(p, async c =>
         {
             if (!FleetRoles.TryParse(p.GetValue(role), out var r))
             {
-                Terminal.Error($"--role: '{p.GetValue(role)}' is not a role; accepted: viewer, operator, admin, agent");
+                Terminal.Error($"--role: '{p.GetValue(role)}' is not a role; accepted: viewer, operator, admin, agent, ingest");
                 return Refused;
             }
             var made = await c.CreateKeyAsync(p.GetValue(name)!, r, p.GetValue(node), p.GetValue(By)!, ct);

@@ -489,7 +489,7 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
     public Task<CreatedApiKey> CreateKeyAsync(string name, FleetRole role, string? node, string by, CancellationToken cancellationToken = default)
     {
         var problems = InputRules.CheckId("name", name, "key name");
-        if (!Enum.IsDefined(role)) problems["role"] = [$"'{role}' is not a role; accepted: viewer, operator, admin, agent"];
+        if (!Enum.IsDefined(role)) problems["role"] = [$"'{role}' is not a role; accepted: viewer, operator, admin, agent, ingest"];
         if (role == FleetRole.Agent && node is null) problems["node"] = ["an agent key is bound to one node: name it (node, or --node)"];
         else if (role == FleetRole.Agent) foreach (var kv in InputRules.CheckId("node", node)) problems[kv.Key] = kv.Value;
         else if (node is not null) problems["node"] = [$"only an agent key is bound to a node; a {role.Name()} key is not"];

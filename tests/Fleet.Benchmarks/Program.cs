@@ -40,6 +40,9 @@ switch (what)
     case "trail":
         await TrailBenchmark.RunAsync(options);
         break;
+    case "remote-write":
+        await RemoteWriteBenchmark.RunAsync(options);
+        break;
     case "all":
         await IntakeBenchmark.RunAsync(options);
         await FailoverBenchmark.RunAsync(options);
@@ -61,6 +64,7 @@ switch (what)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll links     [--nodes FLOWS (10000)]  (a core link of 1,001 cut: time until every flow is on a verified path; path computations/s)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll doors     [--nodes 10000] [--seconds 10] [--json FILE]  (the intake with every call checked vs not; action signatures)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll trail     [--seconds 10] [--concurrency 128] [--json FILE]  (the embedded trail: FULL vs NORMAL, flat out and at the intake's record rate; the chain's cost)
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll remote-write [--nodes 10000] [--seconds 10] [--json FILE]  (Prometheus remote-write intake vs the REST batch intake)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll all
             Each starts its own redis-server (Debian package) and silo processes on free loopback ports.
             """);

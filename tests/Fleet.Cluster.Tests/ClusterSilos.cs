@@ -81,4 +81,23 @@ public sealed class ClusterSilos : IAsyncDisposable
     }
 
     public static async Task<JsonElement> GetAsync(SiloProcess silo, string path) => await silo.Http.GetFromJsonAsync<JsonElement>(path);
+
+    /// <summary>
+    /// GET once the silo answers: right after a silo is killed, the survivor may answer 503 ("try again shortly") until the
+    /// cluster has declared the dead silo dead and its grains live again elsewhere. Anything but 503 ends the wait.
+    /// </summary>
+    public static async Task<JsonElement> GetOnceAnsweringAsync(SiloProcess silo, string path, TimeSpan? within = null)
+    {
+        var until = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(90));
+        while (true)
+        {
+            using var response = await silo.Http.GetAsync(path);
+            if (response.StatusCode != System.Net.HttpStatusCode.ServiceUnavailable || DateTime.UtcNow > until)
+            {
+                response.EnsureSuccessStatusCode();
+                return await response.Content.ReadFromJsonAsync<JsonElement>();
+            }
+            await Task.Delay(1000);
+        }
+    }
 }

@@ -47,6 +47,14 @@ public class TrailRedisTests(SharedRedis redis) : IClassFixture<SharedRedis>
             "--service-id", cluster.ServiceId, "--cluster-id", cluster.ServiceId, "audit", "verify"], TimeSpan.FromSeconds(60));
         Assert.Equal(1, exit);
         Assert.Contains($"broken at record {victim}", stdout + stderr);
+
+        // Put back as it was, the chain holds again; a record stored beside the index (so no stream walks it) is named too.
+        await CliAsync("HSET", $"{prefix}:bodies", seq, body);
+        Assert.True((await ClusterSilos.GetAsync(cluster.Silos[1]!, "/api/v1/audit/verify")).GetProperty("holds").GetBoolean());
+        await CliAsync("HSET", $"{prefix}:bodies", "999999999", body.Replace(victim, "planted"));
+        var stray = await ClusterSilos.GetAsync(cluster.Silos[1]!, "/api/v1/audit/verify");
+        Assert.False(stray.GetProperty("holds").GetBoolean());
+        Assert.Contains("stored but", stray.GetProperty("why").GetString());
     }
 
     [Fact]
@@ -81,7 +89,7 @@ public class TrailRedisTests(SharedRedis redis) : IClassFixture<SharedRedis>
         Assert.True(writer >= 0, stream);
         var survivor = cluster.Silos[1 - writer]!;
         await cluster.Silos[writer]!.KillAsync();
-        var held = await ClusterSilos.GetAsync(survivor, "/api/v1/audit/verify");
+        var held = await ClusterSilos.GetOnceAnsweringAsync(survivor, "/api/v1/audit/verify");
         Assert.True(held.GetProperty("holds").GetBoolean(), held.ToString());
         Assert.True(held.GetProperty("checkpoints").GetInt32() >= 1, held.ToString());
 
@@ -96,7 +104,7 @@ public class TrailRedisTests(SharedRedis redis) : IClassFixture<SharedRedis>
             await CliAsync("ZREM", $"{prefix}:stream:{stream}", at);
         }
 
-        var broken = await ClusterSilos.GetAsync(survivor, "/api/v1/audit/verify");
+        var broken = await ClusterSilos.GetOnceAnsweringAsync(survivor, "/api/v1/audit/verify");
         Assert.False(broken.GetProperty("holds").GetBoolean(), broken.ToString());
         Assert.Equal(checkpointId, broken.GetProperty("brokenAt").GetString());
         var why = broken.GetProperty("why").GetString()!;

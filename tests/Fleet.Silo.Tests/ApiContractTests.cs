@@ -23,7 +23,9 @@ public class ApiContractTests(SiloFixture f) : IClassFixture<SiloFixture>
     {
         var doc = JsonDocument.Parse(await File.ReadAllTextAsync(await DocumentAsync())).RootElement;
         var paths = doc.GetProperty("paths").EnumerateObject().ToList();
-        Assert.All(paths, p => Assert.StartsWith("/api/v1", p.Name));
+        // Fleet's API only; the OTLP receiver keeps OTLP/HTTP's own path, so a collector's otlphttp exporter needs only the address.
+        Assert.All(paths, p => Assert.True(p.Name.StartsWith("/api/v1", StringComparison.Ordinal) || p.Name == "/v1/metrics", p.Name));
+        Assert.Contains(paths, p => p.Name == "/v1/metrics");
         Assert.Equal("bearer", doc.GetProperty("components").GetProperty("securitySchemes").GetProperty("fleetKey").GetProperty("scheme").GetString());
         var ids = new HashSet<string>();
         foreach (var path in paths)

@@ -144,6 +144,58 @@ public partial class DeployFileTests
     }
 
     [Fact]
+    public void KubernetesRedis_KeepsItsDataOnAVolumeClaim_WithAnExplicitFsyncPolicy_AndItsServicesSelectOnlyThatPod()
+    {
+        var docs = Documents(Deploy("kubernetes", "redis.yaml"));
+        var redis = docs.Single(d => Text(Get(d, "kind")) == "StatefulSet" && Text(Get(d, "metadata", "name")) == "redis");
+        var claim = Items(Get(redis, "spec", "volumeClaimTemplates")).Single();
+        var container = Items(Get(redis, "spec", "template", "spec", "containers")).Single();
+        Assert.Contains(Items(Get(container, "volumeMounts")), m => Text(Get(m, "name")) == Text(Get(claim, "metadata", "name")) && Text(Get(m, "mountPath")) == "/data");
+        var args = Items(Get(container, "args")).Select(Text).ToList();
+        Assert.Equal("yes", args[args.IndexOf("--appendonly") + 1]);
+        Assert.Contains(args[args.IndexOf("--appendfsync") + 1], new[] { "always", "everysec" });
+        Assert.Null(Get(redis, "spec", "template", "spec", "volumes")); // no emptyDir
+
+        // Every Service for it selects the StatefulSet's pods and only those (not an earlier Deployment's, labelled app: redis).
+        var labels = ((YamlMappingNode)Get(redis, "spec", "template", "metadata", "labels")!).Children.ToDictionary(kv => Text(kv.Key)!, kv => Text(kv.Value)!);
+        var services = docs.Where(d => Text(Get(d, "kind")) == "Service").ToList();
+        Assert.Contains(services, s => Text(Get(s, "metadata", "name")) == Text(Get(redis, "spec", "serviceName")) && Text(Get(s, "spec", "clusterIP")) == "None");
+        Assert.Contains(services, s => Text(Get(s, "metadata", "name")) == "redis" && Get(s, "spec", "clusterIP") is null); // what the silos connect to, as before
+        foreach (var service in services)
+        {
+            var selector = ((YamlMappingNode)Get(service, "spec", "selector")!).Children.ToDictionary(kv => Text(kv.Key)!, kv => Text(kv.Value)!);
+            Assert.All(selector, kv => Assert.Equal(kv.Value, labels.GetValueOrDefault(kv.Key)));
+            Assert.True(selector.Count > 1, "a selector of app: redis alone would also pick an earlier Deployment's pod");
+        }
+    }
+
+    [Fact]
+    public async Task IntakeExamples_PassTheirOwnToolsChecks_AndPointAtWhatTheSiloServes()
+    {
+        // The programs' own validators (Debian's prometheus and prometheus-alertmanager ship them): what a reader copies is taken.
+        foreach (var (tool, args) in new[] { ("promtool", new[] { "check", "config", Deploy("intake", "prometheus.yml") }), ("amtool", new[] { "check-config", Deploy("intake", "alertmanager.yml") }) })
+        {
+            var (code, stdout, stderr) = await Repo.RunAsync(tool, args, TimeSpan.FromSeconds(60));
+            Assert.True(code == 0, $"{tool}: {stdout}{stderr}");
+        }
+        var prometheus = Documents(Deploy("intake", "prometheus.yml")).Single();
+        var write = Items(Get(prometheus, "remote_write")).Single();
+        Assert.EndsWith(":5080/api/v1/write", Text(Get(write, "url")));
+        // The relabel keep-list lets through every series the default mapping reads.
+        var keep = new Regex("^(?:" + Text(Get(Items(Get(write, "write_relabel_configs")).Single(), "regex"))! + ")$");
+        var mapping = Fleet.Abstractions.Policy.IntakePolicy.Default;
+        Assert.All(new[] { "up", mapping.CpuSeconds, mapping.MemoryTotal, mapping.MemoryAvailable, mapping.FilesystemSize, mapping.FilesystemAvailable },
+            name => Assert.Matches(keep, name));
+        var alertmanager = Documents(Deploy("intake", "alertmanager.yml")).Single();
+        var hook = Items(Get(Items(Get(alertmanager, "receivers")).Single(), "webhook_configs")).Single();
+        Assert.EndsWith(":5080/api/v1/alerts/alertmanager", Text(Get(hook, "url")));
+        Assert.Equal("true", Text(Get(hook, "send_resolved")));
+        var collector = Documents(Deploy("intake", "otel-collector.yml")).Single();
+        Assert.EndsWith(":5080/v1/metrics", Text(Get(collector, "exporters", "otlphttp/fleet", "metrics_endpoint")));
+        Assert.Equal("proto", Text(Get(collector, "exporters", "otlphttp/fleet", "encoding")));
+    }
+
+    [Fact]
     public void Images_AreBuiltFromProjectsThatExist_AndStartTheirAssembly()
     {
         foreach (var (file, project, assembly) in new[] { ("Dockerfile.silo", "silo/Fleet.Silo/Fleet.Silo.csproj", "Fleet.Silo.dll"), ("Dockerfile.agent", "src/Fleet.Agent/Fleet.Agent.csproj", "fleet-agent.dll") })

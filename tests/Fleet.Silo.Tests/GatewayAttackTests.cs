@@ -118,6 +118,27 @@ public class GatewayAttackTests(SiloFixture f) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task AnIngestKey_OnTheGateway_ReadsNothing_AndCannotRaiseAnAlertItself()
+    {
+        // An ingest key pushes over HTTP and does nothing else: through a stock client it reads nothing, and the call
+        // intake makes to put an alert on a node is the silo's own, not a client's.
+        var ingest = await f.KeyAsync("attack-ingest", "ingest");
+        (await f.RegisterAsync("ingest-gw-node", "rack-gw")).EnsureSuccessStatusCode();
+        var before = await FleetSnapshotAsync();
+        using var attacker = await RawClientAsync(key: ingest);
+        var supervisor = Grains(attacker).GetGrain<IFleetSupervisorGrain>(FleetNames.Default);
+        var read = await Assert.ThrowsAsync<AccessDeniedException>(() => supervisor.GetStatusAsync());
+        Assert.Contains("'attack-ingest' is an ingest key", read.Message);
+        var node = Grains(attacker).GetGrain<Fleet.Abstractions.Nodes.INodeGrain>("ingest-gw-node");
+        var alert = new Fleet.Abstractions.Nodes.ExternalAlert("Forged", "f1", "raised by hand", DateTimeOffset.UtcNow, "gateway");
+        var raised = await Assert.ThrowsAsync<AccessDeniedException>(() => node.AlertAsync(alert, firing: true));
+        Assert.Contains("not open to clients", raised.Message);
+        var status = await f.GetJsonAsync("/api/v1/nodes/ingest-gw-node");
+        Assert.DoesNotContain(status.GetProperty("conditions").EnumerateArray(), c => c.GetProperty("type").GetString() == "Alert");
+        Assert.Equal(before, await FleetSnapshotAsync());
+    }
+
+    [Fact]
     public async Task SenderClaimingToBeAGrain_IsHeldToItsKey_AndNothingChanges()
     {
         var before = await FleetSnapshotAsync();

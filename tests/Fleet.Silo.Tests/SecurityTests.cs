@@ -102,6 +102,9 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
         new("POST", "/api/v1/principals/{id}/release", "operator", _ => Json(new { reason = "matrix" })),
         new("GET", "/metrics", "viewer"),
         new("GET", "/dashboard/", "viewer"),
+        new("POST", "/api/v1/write", "ingest", _ => new ByteArrayContent([])),
+        new("POST", "/api/v1/alerts/alertmanager", "ingest", _ => Json(new { alerts = Array.Empty<object>() })),
+        new("POST", "/v1/metrics", "ingest", _ => new ByteArrayContent([])),
         new("GET", "/health", "open"),
         new("GET", "/openapi/v1.json", "open"),
     ];
@@ -109,8 +112,9 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
     private static bool Allowed(string? role, string needs) => needs switch
     {
         "open" => true,
-        "any" => role is not null,
+        "any" => role is not null and not "ingest",
         "agent" => role is "agent" or "operator" or "admin",
+        "ingest" => role is "ingest" or "operator" or "admin",
         "viewer" => role is "viewer" or "operator" or "admin",
         "operator" => role is "operator" or "admin",
         _ => role == "admin",
@@ -139,7 +143,7 @@ public class SecurityTests(SiloFixture f) : IClassFixture<SiloFixture>
         Assert.Equal(described, Ops.Where(o => o.Path.StartsWith("/api/v1", StringComparison.Ordinal)).Select(o => o.Key).Order().ToArray());
 
         var wrong = new List<string>();
-        foreach (var role in new string?[] { null, "viewer", "operator", "admin", "agent" })
+        foreach (var role in new string?[] { null, "viewer", "operator", "admin", "agent", "ingest" })
         {
             using var http = await ClientAsync(role);
             foreach (var op in Ops)

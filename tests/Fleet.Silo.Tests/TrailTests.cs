@@ -71,6 +71,9 @@ public class TrailTests
         var (code, said) = await VerifyAsync(again);
         Assert.True(code == 0, said);
         Assert.Contains("The trail holds", said);
+        // The web view's trail page says so too.
+        var html = await again.Http.GetStringAsync("/ui/audit");
+        Assert.Contains("id=\"verified\" data-holds=\"true\"", html);
     }
 
     [Fact]
@@ -103,6 +106,10 @@ public class TrailTests
         var rest = await silo.Http.GetFromJsonAsync<JsonElement>("/api/v1/audit/verify");
         Assert.False(rest.GetProperty("holds").GetBoolean());
         Assert.Equal(victim, rest.GetProperty("brokenAt").GetString());
+        // The web view's trail page names it (its first check of the chain is made now: none was made before the edit).
+        var html = await silo.Http.GetStringAsync("/ui/audit");
+        Assert.Contains("id=\"verified\" data-holds=\"false\"", html);
+        Assert.Contains($"broken at record {victim}", html);
 
         // The copy in the export folder is untouched: its chain holds, and it still says what was written.
         var lines = Directory.GetFiles(export, "trail-*-embedded.jsonl").SelectMany(File.ReadAllLines).ToList();

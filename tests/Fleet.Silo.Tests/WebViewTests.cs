@@ -34,7 +34,8 @@ public sealed class WebViewTests(SiloFixture f) : IClassFixture<SiloFixture>, IA
         context.SetDefaultTimeout(60_000);
         context.SetDefaultNavigationTimeout(60_000);
         var page = await context.NewPageAsync();
-        await page.GotoAsync("/");
+        // The server redirects before anything is committed; waiting for the browser's load event here only adds a way to time out.
+        await page.GotoAsync("/", new PageGotoOptions { WaitUntil = WaitUntilState.Commit });
         Assert.Contains("/ui/signin", page.Url); // not signed in: to the sign-in page
         await page.FillAsync("input[name=key]", await f.KeyAsync(name, role));
         await page.ClickAsync("#signin button[type=submit]");

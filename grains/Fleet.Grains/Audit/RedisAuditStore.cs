@@ -51,9 +51,10 @@ public sealed class RedisAuditStore : IAuditStore, IAsyncDisposable
     private static readonly LuaScript Append = LuaScript.Prepare("""
         if redis.call('HEXISTS', @ids, @id) == 1 then return 0 end
         local last = redis.call('HGET', @ends, @stream)
-        if (last or 'genesis') ~= @previous then return -1 end
+        if last then
+          if last ~= @previous then return -1 end
+        elseif string.sub(@previous, 1, 7) ~= 'genesis' then return -1 end
         local seq = redis.call('INCR', @counter)
-        redis.call('HSET', @ids, @id, seq)
         redis.call('HSET', @bodies, seq, @body)
         redis.call('ZADD', @all, seq, seq)
         redis.call('ZADD', @bySubject, seq, seq)
@@ -62,6 +63,7 @@ public sealed class RedisAuditStore : IAuditStore, IAsyncDisposable
         redis.call('ZADD', @byStream, @streamSeq, seq)
         redis.call('HSET', @ends, @stream, @mac)
         redis.call('SADD', @streams, @stream)
+        redis.call('HSET', @ids, @id, seq)
         return seq
         """);
 
@@ -79,6 +81,15 @@ public sealed class RedisAuditStore : IAuditStore, IAsyncDisposable
     /// <summary>The one loop that seals and sends this silo's records, a batch at a time, in order.</summary>
     private async Task RunAsync()
     {
+        // The first stream ever sealed on a trail that already holds records (written before records were sealed) names how
+        // many in its first record, so one slipped in among them later shows.
+        try
+        {
+            var db = Db;
+            if (await db.HashLengthAsync(Key("stream-ends")) == 0 && await db.SortedSetLengthAsync(Key("all")) is var older and > 0)
+                _end = (0, Fleet.Core.Audit.TrailChain.GenesisAfter(older));
+        }
+        catch (RedisException) { /* Redis not answering yet: the stream starts from genesis */ }
         var batch = new List<(IReadOnlyList<DecisionRecord> Records, TaskCompletionSource Done)>();
         while (await _queue.Reader.WaitToReadAsync())
         {
@@ -120,7 +131,7 @@ public sealed class RedisAuditStore : IAuditStore, IAsyncDisposable
                 sealedRecords.Add(r);
                 end = (end.Seq + 1, r.Seal!.Mac);
             }
-            var results = await Task.WhenAll(sealedRecords.Select(r => db.ScriptEvaluateAsync(Append, new
+            var sends = sealedRecords.Select(r => db.ScriptEvaluateAsync(Append, new
             {
                 ids = Key("ids"), counter = Key("seq"), bodies = Key("bodies"), all = Key("all"),
                 bySubject = Key($"subject:{r.Subject}"), byKind = Key($"kind:{r.Kind}"),
@@ -128,15 +139,28 @@ public sealed class RedisAuditStore : IAuditStore, IAsyncDisposable
                 byStream = Key($"stream:{r.Seal!.Stream}"), ends = Key("stream-ends"), streams = Key("streams"),
                 stream = (RedisValue)r.Seal.Stream, streamSeq = r.Seal.Seq, previous = (RedisValue)r.Seal.Previous, mac = (RedisValue)r.Seal.Mac,
                 id = (RedisValue)r.Id, body = (RedisValue)JsonSerializer.Serialize(r, SqliteAuditStore.Json),
-            })));
+            })).ToArray();
+            try { await Task.WhenAll(sends); }
+            catch (Exception) when (sends.Any(t => t.IsCompletedSuccessfully))
+            {
+                // Some were stored before the failure: they are the stream's end now, and the export's, before the failure goes on.
+                var done = 0;
+                while (done < sends.Length && sends[done].IsCompletedSuccessfully && (long)sends[done].Result > 0)
+                {
+                    _end = (sealedRecords[done].Seal!.Seq, sealedRecords[done].Seal!.Mac);
+                    done++;
+                }
+                ExportStored(sealedRecords.Take(done).ToList());
+                throw;
+            }
+            var results = sends.Select(t => t.Result).ToArray();
             var stored = 0;
             while (stored < results.Length && (long)results[stored] > 0)
             {
                 _end = (sealedRecords[stored].Seal!.Seq, sealedRecords[stored].Seal!.Mac);
                 stored++;
             }
-            try { _export?.Write(sealedRecords.Take(stored).ToList()); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { System.Diagnostics.Trace.TraceWarning($"The trail's export could not be written: {e.Message}"); }
+            ExportStored(sealedRecords.Take(stored).ToList());
             from += stored;
             if (stored == results.Length) break;
             if ((long)results[stored] == 0)
@@ -152,27 +176,87 @@ public sealed class RedisAuditStore : IAuditStore, IAsyncDisposable
         }
     }
 
+    private void ExportStored(List<DecisionRecord> stored)
+    {
+        try { _export?.Write(stored); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { System.Diagnostics.Trace.TraceWarning($"The trail's export could not be written: {e.Message}"); }
+    }
+
+    /// <summary>The trail's extent at one instant: the last sequence number given, how many bodies are stored, how many indexed.</summary>
+    private static readonly LuaScript Extent = LuaScript.Prepare("""
+        return { tonumber(redis.call('GET', @counter) or '0'), redis.call('HLEN', @bodies), redis.call('ZCARD', @all) }
+        """);
+
+    private readonly SemaphoreSlim _verifying = new(1, 1);
+
+    /// <summary>
+    /// Streams the chain through a <see cref="Fleet.Core.Audit.TrailWalk"/>, up to the trail's extent when the walk starts:
+    /// the checkpoints first, from their kind index, then every record in the order Redis numbered them (each stream's
+    /// records come in their own order), a chunk at a time — never the whole trail in memory. Since a time: each stream from
+    /// its first record at or after it. One walk at a time per silo.
+    /// </summary>
     public async Task<TrailVerification> VerifyAsync(DateTimeOffset? since)
     {
-        var db = Db;
-        var records = new List<DecisionRecord>();
-        foreach (var stream in await db.SetMembersAsync(Key("streams")))
+        await _verifying.WaitAsync();
+        try
         {
-            var seqs = await db.SortedSetRangeByScoreAsync(Key($"stream:{stream}"), order: Order.Ascending);
-            for (var i = 0; i < seqs.Length; i += Chunk)
+            var db = Db;
+            var extent = (RedisResult[])(await db.ScriptEvaluateAsync(Extent, new { counter = Key("seq"), bodies = Key("bodies"), all = Key("all") }))!;
+            var (top, bodies, indexed) = ((long)extent[0], (long)extent[1], (long)extent[2]);
+            var walk = new Fleet.Core.Audit.TrailWalk(_trailKey, since is null, _checkpointKey, exactStart: false);
+            // Every stored body is in the index of all records (one script writes both): one outside it was put there directly.
+            if (bodies != indexed)
             {
-                var bodies = await db.HashGetAsync(Key("bodies"), seqs[i..Math.Min(seqs.Length, i + Chunk)]);
-                foreach (var body in bodies)
-                {
-                    if (body.IsNull) continue;
-                    records.Add(JsonSerializer.Deserialize<DecisionRecord>(body.ToString(), SqliteAuditStore.Json)!);
-                }
+                walk.Break("(outside the index)", $"{bodies:N0} record(s) are stored but {indexed:N0} indexed: records were added to the store, or taken out of its index, directly");
+                return walk.Result();
             }
+            await foreach (var (_, checkpoint) in ReadAsync(db, Key($"kind:{DecisionKinds.Checkpoint}"), top))
+                if (checkpoint is not null && Fleet.Core.Audit.TrailWalk.IsCheckpoint(checkpoint)) walk.Expect(checkpoint);
+            long unsealed = 0;
+            var sealedSeen = false;
+            var started = new HashSet<string>();
+            await foreach (var (seq, record) in ReadAsync(db, Key("all"), top))
+            {
+                if (record is null) walk.AddUnreadable($"#{seq} (global)");
+                else if (record.Seal is null && !sealedSeen) { unsealed++; continue; }
+                else
+                {
+                    sealedSeen = true;
+                    if (since is { } from && record.Seal is { } seal && !started.Contains(seal.Stream))
+                    {
+                        if (record.Time < from) continue;
+                        started.Add(seal.Stream);
+                    }
+                    walk.Add(record);
+                }
+                if (walk.Broken) break;
+            }
+            return walk.Result(unsealed);
         }
-        // A count of the stored bodies beside the indexed ones: a body added or removed outside the streams shows here.
-        var stored = await db.HashLengthAsync(Key("bodies"));
-        var kept = since is { } from ? SinceStart(records, from) : records;
-        return Fleet.Core.Audit.TrailChain.VerifyAll(_trailKey, kept, since is null, stored - records.Count, _checkpointKey);
+        finally
+        {
+            _verifying.Release();
+        }
+    }
+
+    /// <summary>The records an index holds up to <paramref name="top"/>, in its order, a chunk at a time (null: a body that cannot be read).</summary>
+    private async IAsyncEnumerable<(long Seq, DecisionRecord? Record)> ReadAsync(IDatabase db, RedisKey index, long top)
+    {
+        for (long skip = 0; ; skip += Chunk)
+        {
+            var seqs = await db.SortedSetRangeByScoreAsync(index, double.NegativeInfinity, top, Exclude.None, Order.Ascending, skip, Chunk);
+            if (seqs.Length == 0) yield break;
+            var found = await db.HashGetAsync(Key("bodies"), seqs);
+            for (var i = 0; i < seqs.Length; i++)
+            {
+                if (found[i].IsNull) continue;
+                DecisionRecord? record;
+                try { record = JsonSerializer.Deserialize<DecisionRecord>(found[i].ToString(), SqliteAuditStore.Json); }
+                catch (JsonException) { record = null; }
+                yield return ((long)seqs[i], record);
+            }
+            if (seqs.Length < Chunk) yield break;
+        }
     }
 
     /// <summary>Every stream's end (the MAC its last append left, and that record's position), read in one step.</summary>
@@ -196,15 +280,6 @@ public sealed class RedisAuditStore : IAuditStore, IAsyncDisposable
             all.Add(new((string)found[i]!, (long)double.Parse((string)found[i + 1]!, System.Globalization.CultureInfo.InvariantCulture), (string)found[i + 2]!));
         return new TrailEnds(_stream, all);
     }
-
-    /// <summary>Each stream from its first record at or after <paramref name="since"/> on.</summary>
-    private static List<DecisionRecord> SinceStart(List<DecisionRecord> records, DateTimeOffset since) =>
-        [.. records.GroupBy(r => r.Seal?.Stream).SelectMany(g =>
-        {
-            var ordered = g.OrderBy(r => r.Seal?.Seq ?? 0).ToList();
-            var first = ordered.FindIndex(r => r.Time >= since);
-            return first < 0 ? [] : ordered.Skip(first);
-        })];
 
     public async ValueTask DisposeAsync()
     {

@@ -70,46 +70,99 @@ public sealed class SqliteAuditStore(SqliteBatchWriter db, byte[] trailKey, Trai
 
     /// <summary>
     /// The chain's end, inside the write's transaction: what the writer remembers, when the newest row is still the one it
-    /// remembers (a rolled-back write leaves it stale), else read from the newest sealed row. Only the writer's loop calls it.
+    /// remembers (a rolled-back write leaves it stale), else read from the newest sealed row. With no sealed row at all the
+    /// chain starts here, its first record naming how many records came before it. Only the writer's loop calls it.
     /// </summary>
     private (long Row, long Seq, string Mac) End(Microsoft.Data.Sqlite.SqliteConnection c, Microsoft.Data.Sqlite.SqliteTransaction tx)
     {
         using var cmd = c.CreateCommand();
         cmd.Transaction = tx;
-        cmd.CommandText = "SELECT seq, body FROM audit ORDER BY seq DESC LIMIT 64";
-        using var r = cmd.ExecuteReader();
-        long newest = 0;
-        while (r.Read())
+        cmd.CommandText = "SELECT COALESCE(MAX(seq), 0) FROM audit";
+        var newest = (long)cmd.ExecuteScalar()!;
+        if (_end is { } known)
         {
-            if (newest == 0)
-            {
-                newest = r.GetInt64(0);
-                if (_end is { } known && known.Row == newest) return known;
-            }
-            if (JsonSerializer.Deserialize<DecisionRecord>(r.GetString(1), Json)?.Seal is { Stream: Stream } seal) return (newest, seal.Seq, seal.Mac);
+            if (known.Row == newest) return known;
+            if (newest < known.Row)
+                System.Diagnostics.Trace.TraceWarning($"The trail's newest rows (after row {newest}, up to {known.Row}) were removed outside Fleet; the chain goes on from what is left, and fleet audit verify names the cut where a checkpoint or the export vouched for them.");
         }
-        // No sealed record among the newest: the chain starts here (a new store, or one written before records were sealed).
-        return (newest, 0, Fleet.Core.Audit.TrailChain.Genesis);
+        cmd.CommandText = "SELECT body FROM audit WHERE json_valid(body) AND json_extract(body, '$.seal.stream') = $stream ORDER BY seq DESC LIMIT 1";
+        cmd.Parameters.AddWithValue("$stream", Stream);
+        if (cmd.ExecuteScalar() is string body && Read(body)?.Seal is { } seal) return (newest, seal.Seq, seal.Mac);
+        cmd.CommandText = "SELECT COUNT(*) FROM audit";
+        return (newest, 0, Fleet.Core.Audit.TrailChain.GenesisAfter((long)cmd.ExecuteScalar()!));
     }
 
+    private static DecisionRecord? Read(string body)
+    {
+        try { return JsonSerializer.Deserialize<DecisionRecord>(body, Json); }
+        catch (JsonException) { return null; }
+    }
+
+    /// <summary>
+    /// Streams the chain through a <see cref="Fleet.Core.Audit.TrailWalk"/> inside one read transaction (one snapshot): the
+    /// checkpoints first, from their index, then every record in the order it was sealed — never the whole trail in memory.
+    /// Since a time: from the first record at or after it.
+    /// </summary>
     public async Task<TrailVerification> VerifyAsync(DateTimeOffset? since)
     {
-        await using var c = db.OpenRead();
-        await using var cmd = c.CreateCommand();
-        // Since a time: every record from the first one at or after it (records are stored in the order they were sealed).
-        cmd.CommandText = since is null ? "SELECT body FROM audit ORDER BY seq"
-            : "SELECT body FROM audit WHERE seq >= (SELECT MIN(seq) FROM audit WHERE time >= $since) ORDER BY seq";
-        if (since is { } from) cmd.Parameters.AddWithValue("$since", from.ToUnixTimeMilliseconds());
-        var sealedRecords = new List<DecisionRecord>();
-        long unsealed = 0;
-        await using var r = await cmd.ExecuteReaderAsync();
-        while (await r.ReadAsync())
+        // One walk at a time: a second caller waits rather than doubling the work.
+        await _verifying.WaitAsync();
+        try
         {
-            var record = JsonSerializer.Deserialize<DecisionRecord>(r.GetString(0), Json)!;
-            if (record.Seal is null) { if (sealedRecords.Count == 0) unsealed++; else sealedRecords.Add(record); }
-            else sealedRecords.Add(record);
+            return await WalkAsync(since);
         }
-        return Fleet.Core.Audit.TrailChain.VerifyAll(trailKey, sealedRecords, since is null, unsealed, checkpointKey);
+        finally
+        {
+            _verifying.Release();
+        }
+    }
+
+    private readonly SemaphoreSlim _verifying = new(1, 1);
+
+    private async Task<TrailVerification> WalkAsync(DateTimeOffset? since)
+    {
+        await using var c = db.OpenRead();
+        await using var tx = c.BeginTransaction(deferred: true); // one snapshot: writers go on, the walk sees one moment
+        var walk = new Fleet.Core.Audit.TrailWalk(trailKey, since is null, checkpointKey);
+        var from = long.MinValue; // the whole table: a row slipped in with a number below the first is walked too
+        if (since is { } at)
+        {
+            await using var first = c.CreateCommand();
+            first.Transaction = tx;
+            first.CommandText = "SELECT MIN(seq) FROM audit WHERE time >= $since";
+            first.Parameters.AddWithValue("$since", at.ToUnixTimeMilliseconds());
+            if (await first.ExecuteScalarAsync() is not long start) return walk.Result();
+            from = start;
+        }
+        await foreach (var (_, checkpoint) in ReadAsync(c, tx, "SELECT id, body FROM audit WHERE kind = $k AND seq >= $from ORDER BY seq", from))
+            if (checkpoint is not null && Fleet.Core.Audit.TrailWalk.IsCheckpoint(checkpoint)) walk.Expect(checkpoint);
+        long unsealed = 0;
+        var sealedSeen = false;
+        await foreach (var (id, record) in ReadAsync(c, tx, "SELECT id, body FROM audit WHERE seq >= $from ORDER BY seq", from))
+        {
+            if (record is null) walk.AddUnreadable(id);
+            // Records written before records were sealed come first; they are counted apart (the chain's start says how many).
+            else if (record.Seal is null && !sealedSeen) { unsealed++; continue; }
+            else
+            {
+                sealedSeen = true;
+                walk.Add(record);
+            }
+            if (walk.Broken) break;
+        }
+        return walk.Result(unsealed);
+    }
+
+    private static async IAsyncEnumerable<(string Id, DecisionRecord? Record)> ReadAsync(Microsoft.Data.Sqlite.SqliteConnection c,
+        Microsoft.Data.Sqlite.SqliteTransaction tx, string sql, long from)
+    {
+        await using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        cmd.Parameters.AddWithValue("$from", from);
+        cmd.Parameters.AddWithValue("$k", DecisionKinds.Checkpoint);
+        await using var r = await cmd.ExecuteReaderAsync();
+        while (await r.ReadAsync()) yield return (r.GetString(0), Read(r.GetString(1)));
     }
 
     public async Task<TrailEnds> EndsAsync()
@@ -119,7 +172,7 @@ public sealed class SqliteAuditStore(SqliteBatchWriter db, byte[] trailKey, Trai
         cmd.CommandText = "SELECT body FROM audit ORDER BY seq DESC LIMIT 64";
         await using var r = await cmd.ExecuteReaderAsync();
         while (await r.ReadAsync())
-            if (JsonSerializer.Deserialize<DecisionRecord>(r.GetString(0), Json)?.Seal is { Stream: Stream } seal)
+            if (Read(r.GetString(0))?.Seal is { Stream: Stream } seal)
                 return new TrailEnds(Stream, [new(Stream, seal.Seq, seal.Mac)]);
         return new TrailEnds(Stream, []);
     }

@@ -151,6 +151,7 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
         _policy = policies.Current;
         if (report.Peers.IsDefault || report.Checks.IsDefault)
             report = report with { Peers = report.Peers.IsDefault ? [] : report.Peers, Checks = report.Checks.IsDefault ? [] : report.Checks };
+        if (!S.Alerts.IsEmpty) report = WithAlerts(report);
         var judgement = NodeMonitor.OnReport(S.Health, report, now, _policy);
         metrics.Report(judgement.Outcome);
         if (judgement.Outcome != ReportOutcome.Accepted)

@@ -26,6 +26,9 @@ public sealed record NodeState(
     /// <summary>Reports refused since registration, by outcome (soft: written with the checkpoint).</summary>
     [Id(9)] public ImmutableDictionary<ReportOutcome, long> Refused { get; init; } = ImmutableDictionary<ReportOutcome, long>.Empty;
 
+    /// <summary>Alerts firing on the node from the team's own alerting, by fingerprint (<see cref="ExternalAlert"/>).</summary>
+    [Id(10)] public ImmutableDictionary<string, ExternalAlert> Alerts { get; init; } = ImmutableDictionary<string, ExternalAlert>.Empty;
+
     /// <summary>The health shown to people: operator states and remediation phases over the judged health.</summary>
     public HealthState Derive()
     {

@@ -165,7 +165,7 @@ public sealed class GatewayAccessFilter(
 
     private static string Short(Type t) => t.Name.StartsWith('I') ? t.Name[1..].Replace("Grain", "") : t.Name;
 
-    private static string Article(FleetRole r) => r is FleetRole.Admin or FleetRole.Agent or FleetRole.Operator ? $"an {r.Name()}" : $"a {r.Name()}";
+    private static string Article(FleetRole r) => "aeiou".Contains(r.Name()[0]) ? $"an {r.Name()}" : $"a {r.Name()}";
 }
 
 /// <summary>

@@ -29,7 +29,7 @@ public sealed class KeyStoreGrain(
     public async Task<CreatedApiKey> CreateAsync(string name, FleetRole role, string? node, string by)
     {
         if (!InputRules.IsValidId(name)) throw new ApiKeyRefusedException("name", $"'{name}' is not a key name: {InputRules.IdRule}");
-        if (!Enum.IsDefined(role)) throw new ApiKeyRefusedException("role", $"'{role}' is not a role; accepted: viewer, operator, admin, agent");
+        if (!Enum.IsDefined(role)) throw new ApiKeyRefusedException("role", $"'{role}' is not a role; accepted: viewer, operator, admin, agent, ingest");
         if (role == FleetRole.Agent && !InputRules.IsValidId(node))
             throw new ApiKeyRefusedException("node", node is null ? "an agent key is bound to one node: name it (--node)" : $"'{node}' is not a node id: {InputRules.IdRule}");
         if (role != FleetRole.Agent && node is not null) throw new ApiKeyRefusedException("node", $"only an agent key is bound to a node; a {role.Name()} key is not");

@@ -27,6 +27,9 @@ public static class Access
     /// <summary>Registering and reporting: an agent (for its own node) or an operator or admin (for any).</summary>
     public const string Reporter = "reporter";
 
+    /// <summary>Pushing telemetry from a team's monitoring (remote-write, OTLP, Alertmanager): an ingest key, or an operator's or admin's.</summary>
+    public const string Ingest = "ingest";
+
     /// <summary>Any valid credential, an agent's included (what a client needs to find the cluster).</summary>
     public const string AnyRole = "any";
 
@@ -64,6 +67,7 @@ public static class Access
             a.AddPolicy(Operator, p => p.RequireRole(Operator, Admin));
             a.AddPolicy(Admin, p => p.RequireRole(Admin));
             a.AddPolicy(Reporter, p => p.RequireRole("agent", Operator, Admin));
+            a.AddPolicy(Ingest, p => p.RequireRole(Ingest, Operator, Admin));
             a.AddPolicy(AnyRole, p => p.RequireRole("agent", Viewer, Operator, Admin));
             a.FallbackPolicy = a.GetPolicy(Viewer);
         });
@@ -246,7 +250,8 @@ internal sealed class AccessDeniedWriter : IAuthorizationMiddlewareResultHandler
         var needed = context.GetEndpoint()?.Metadata.GetOrderedMetadata<IAuthorizeData>().Select(a => a.Policy).LastOrDefault(p => p is not null) ?? Access.Viewer;
         var what = $"{context.Request.Method} {context.Request.Path}";
         var wants = needed == Access.Reporter ? "an agent key for the node (or an operator or admin key)"
-            : needed == Access.AnyRole ? "any valid key" : $"{Article(needed)} {needed} key (or a higher role)";
+            : needed == Access.AnyRole ? "any valid key"
+            : needed == Access.Ingest ? "an ingest key (or an operator or admin key)" : $"{Article(needed)} {needed} key (or a higher role)";
         if (result.Challenged)
         {
             await context.ChallengeAsync();
@@ -257,7 +262,7 @@ internal sealed class AccessDeniedWriter : IAuthorizationMiddlewareResultHandler
         }
         else
         {
-            var role = new[] { "agent", Access.Admin, Access.Operator, Access.Viewer }.FirstOrDefault(context.User.IsInRole) ?? "no known";
+            var role = new[] { "agent", Access.Admin, Access.Operator, Access.Viewer, Access.Ingest }.FirstOrDefault(context.User.IsInRole) ?? "no known";
             BadRequests.Answer(context, StatusCodes.Status403Forbidden, "The credential's role is not enough.", "Authorization",
                 $"{what} needs {wants}; '{context.User.Identity?.Name}' is {Article(role)} {role} credential", "forbidden");
         }

@@ -72,6 +72,7 @@ public static class FleetApi
         api.MapLinkEndpoints();
         api.MapKeyEndpoints();
         api.MapPrincipalEndpoints();
+        api.MapIntakeEndpoints(app);
         return app;
     }
 

@@ -28,6 +28,9 @@ public static class OpenApiDocs
         ["GET api/v1/audit"] = ("queryAudit", "Read the decision trail, newest first"),
         ["GET api/v1/audit/verify"] = ("verifyAudit", "Walk the trail's hash chain: whether it holds, or the first record that breaks it"),
         ["GET api/v1/policy"] = ("getPolicy", "The current policy document and its effective values"),
+        ["POST api/v1/write"] = ("remoteWrite", "Prometheus remote-write 1.0: node_exporter's series become node reports (docs/intake.md)"),
+        ["POST api/v1/alerts/alertmanager"] = ("alertmanagerWebhook", "Alertmanager's webhook: firing and resolved alerts onto the nodes their labels name"),
+        ["POST v1/metrics"] = ("otlpMetrics", "OTLP/HTTP protobuf metrics: host metrics become node reports"),
         ["PUT api/v1/policy"] = ("applyPolicy", "Validate and apply a policy document"),
         ["GET api/v1/policy/history"] = ("getPolicyHistory", "Applied policy versions, newest first"),
         ["GET api/v1/policy/diff"] = ("diffPolicyVersions", "What changed between two policy versions, field by field"),
@@ -89,6 +92,7 @@ public static class OpenApiDocs
         ["Keys"] = "API keys and their roles (admin); the public key of the cluster's signed actions (viewer).",
         ["Links"] = "Network links and flows: probes, flap damping, make-before-break reroute with pre-reserved backups.",
         ["Principals"] = "Accounts judged against their own history, contained and released.",
+        ["Intake"] = "Telemetry from the monitoring a team already runs: Prometheus remote-write, OTLP metrics, Alertmanager's webhook.",
         ["Oversight"] = "What people keep for themselves: shadow (dry-run) mode, approvals of high-risk actions, what the ladder learned, the input trace for replay.",
     };
 
@@ -129,7 +133,7 @@ public static class OpenApiDocs
                 }
                 var role = d.ActionDescriptor.EndpointMetadata.OfType<IAuthorizeData>().Select(a => a.Policy).LastOrDefault(p => p is not null) ?? Access.Viewer;
                 operation.Description = (operation.Description is { Length: > 0 } text ? text + " " : "") +
-                    $"Needs {(role == Access.Reporter ? "an agent key for the node, or an operator or admin key" : role == Access.AnyRole ? "any valid key (an agent's too)" : $"the {role} role (or higher)")}.";
+                    $"Needs {(role == Access.Reporter ? "an agent key for the node, or an operator or admin key" : role == Access.AnyRole ? "any valid key (an agent's too)" : role == Access.Ingest ? "an ingest key, or an operator or admin key" : $"the {role} role (or higher)")}.";
                 operation.Responses ??= new OpenApiResponses();
                 var problem = new OpenApiSchemaReference(nameof(ClientProblem), context.Document);
                 void Add(string status, string what)
@@ -150,6 +154,24 @@ public static class OpenApiDocs
                     Add("422", "The document parses but breaks its rules: every problem by its path (errors), and the problems list.");
                 if (key is "POST api/v1/nodes/{id}/telemetry")
                     Add("409", "The report was not taken (a sequence already taken, expired, ahead of the clock): outcome, health and lastSequence beside the errors.");
+                if (key is "POST api/v1/write" or "POST v1/metrics" or "POST api/v1/alerts/alertmanager")
+                    Add("413", "The push is larger than intake takes (8 MiB as sent, 64 MiB decompressed); nothing in it was taken.");
+                if (key is "POST api/v1/write" or "POST v1/metrics")
+                {
+                    // Declared here, not with Accepts on the route: a content-type constraint there would route any other body
+                    // past the handler (to the web view's sign-in) instead of to its clear 415.
+                    operation.RequestBody ??= new OpenApiRequestBody
+                    {
+                        Required = true,
+                        Description = key == "POST v1/metrics" ? "An OTLP ExportMetricsServiceRequest (protobuf; Content-Encoding: gzip taken)."
+                            : "A snappy-compressed Prometheus remote-write 1.0 WriteRequest (protobuf), as Prometheus sends it.",
+                        Content = new Dictionary<string, OpenApiMediaType>
+                        {
+                            ["application/x-protobuf"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" } },
+                        },
+                    };
+                    Add("415", "The body is not protobuf (OTLP/HTTP JSON is not taken).");
+                }
                 if (key is "POST api/v1/nodes/{id}/drain")
                     Add("409", "A guardrail refused the drain: the guardrail's name beside the errors.");
                 return Task.CompletedTask;

@@ -33,6 +33,9 @@ public static class FleetSiloExtensions
 
         builder.AddFleetAccess(options.Auth);
         builder.Services.AddRazorPages();
+        builder.Services.AddSingleton<Fleet.Silo.Pages.TrailCheck>();
+        builder.Services.AddSingleton(sp => new Fleet.Core.Intake.MetricIntake(sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<Fleet.Silo.Api.IntakeRelay>();
         builder.Services.AddSingleton<Web.TrailFeed>();
         // The pages write text as it is (arrows, accents), encoding only what HTML needs.
         builder.Services.Configure<Microsoft.Extensions.WebEncoders.WebEncoderOptions>(o =>

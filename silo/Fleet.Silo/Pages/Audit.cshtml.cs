@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 namespace Fleet.Silo.Pages;
 
 /// <summary>The trail, searchable by subject, kind, time (a moment, or a duration ago) and incident.</summary>
-public sealed class AuditModel(IFleetClient fleet, TimeProvider time) : PageModel
+public sealed class AuditModel(IFleetClient fleet, TimeProvider time, TrailCheck trailCheck) : PageModel
 {
     [BindProperty(SupportsGet = true)] public string? Subject { get; set; }
     [BindProperty(SupportsGet = true)] public string? Kind { get; set; }
@@ -17,11 +17,9 @@ public sealed class AuditModel(IFleetClient fleet, TimeProvider time) : PageMode
     public ImmutableArray<DecisionRecord> Records { get; private set; } = [];
     public string? Error { get; private set; }
 
-    /// <summary>The chain's check over the last day (the page shows whether the trail it lists holds).</summary>
+    /// <summary>The chain's check over the last day (the page shows whether the trail it lists holds), and when it was made.</summary>
     public TrailVerification? Verified { get; private set; }
-
-    /// <summary>How far back the page checks the chain.</summary>
-    public static readonly TimeSpan VerifiedWindow = TimeSpan.FromDays(1);
+    public DateTimeOffset VerifiedAt { get; private set; }
 
     public async Task OnGetAsync()
     {
@@ -35,7 +33,7 @@ public sealed class AuditModel(IFleetClient fleet, TimeProvider time) : PageMode
             var page = await fleet.QueryAuditAsync(new AuditQuery(string.IsNullOrWhiteSpace(Subject) ? null : Subject.Trim(), string.IsNullOrWhiteSpace(Kind) ? null : Kind,
                 since, null, 200) { Incident = string.IsNullOrWhiteSpace(Incident) ? null : Incident.Trim() });
             Records = page.Records;
-            Verified = await fleet.VerifyAuditAsync(time.GetUtcNow() - VerifiedWindow);
+            (Verified, VerifiedAt) = await trailCheck.GetAsync();
         }
         catch (FleetValidationException e)
         {

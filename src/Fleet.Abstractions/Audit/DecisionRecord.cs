@@ -126,6 +126,7 @@ public interface IAuditGrain : IGrainWithIntegerKey
     Task<AuditPage> QueryAsync(AuditQuery query);
 
     /// <summary>Walks the trail's chain (from <paramref name="since"/>, or all of it) and says whether it holds, or where it breaks.</summary>
-    [ReadOnly, Alias("Verify"), RequiresRole(FleetRole.Viewer)]
+    /// <remarks>A walk of a long trail takes longer than an ordinary call may: it has ten minutes.</remarks>
+    [ReadOnly, Alias("Verify"), RequiresRole(FleetRole.Viewer), ResponseTimeout("00:10:00")]
     Task<TrailVerification> VerifyAsync(DateTimeOffset? since);
 }

@@ -40,6 +40,13 @@ public interface INodeGrain : IActionOwner
     [OneWay, Alias("Wake")]
     Task WakeAsync();
 
+    /// <summary>
+    /// An alert from the team's own alerting (Alertmanager) on this node, firing or resolved. For the silo's intake only (no
+    /// client calls it through the gateway). Null when the node is not registered.
+    /// </summary>
+    [Alias("Alert")]
+    Task<NodeStatus?> AlertAsync(ExternalAlert alert, bool firing);
+
     /// <summary>A peer tells what it saw when it probed this node; it confirms (or disputes) a silence.</summary>
     [OneWay, Alias("PeerObserved")]
     Task PeerObservedAsync(PeerView view);

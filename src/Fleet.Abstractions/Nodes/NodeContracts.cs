@@ -185,3 +185,19 @@ public sealed record ReportResult(
     [property: Id(0)] ReportOutcome Outcome,
     [property: Id(1)] HealthState Health,
     [property: Id(2)] long LastSequence);
+
+/// <summary>
+/// An alert a team's alerting sent about a node (Alertmanager's webhook): while it fires, every report the node sends carries
+/// a failing check named <c>alert:{Name}</c>, so Fleet's own rules (failed-report streak, lease, storm brake, oversight) decide.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("fleet.ExternalAlert")]
+public sealed record ExternalAlert(
+    [property: Id(0)] string Name,
+    [property: Id(1)] string Fingerprint,
+    [property: Id(2)] string? Summary,
+    [property: Id(3)] DateTimeOffset StartsAt,
+    [property: Id(4)] string Source)
+{
+    /// <summary>The failing check the alert adds to the node's reports while it fires.</summary>
+    public string CheckName => "alert:" + new string(Name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-' ? c : '_').Take(120).ToArray());
+}

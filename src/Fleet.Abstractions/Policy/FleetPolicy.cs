@@ -40,6 +40,9 @@ public sealed record FleetPolicy(
     /// <summary>How links are judged, damped and rerouted around (<c>network</c> section).</summary>
     [Id(13)] public NetworkPolicy Network { get; init; } = NetworkPolicy.Default;
 
+    /// <summary>How telemetry from Prometheus, OpenTelemetry and Alertmanager maps to nodes (<c>intake</c> section).</summary>
+    [Id(14)] public IntakePolicy Intake { get; init; } = IntakePolicy.Default;
+
     public static FleetPolicy Default { get; } = new(
         0,
         new TelemetryPolicy(TimeSpan.FromSeconds(10), 3, TimeSpan.FromSeconds(30)),

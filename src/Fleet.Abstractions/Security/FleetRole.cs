@@ -2,7 +2,8 @@ namespace Fleet.Abstractions.Security;
 
 /// <summary>
 /// What a credential may do. Viewer, operator and admin nest (an admin may do what an operator may, an operator what a
-/// viewer may); an agent key is bound to one node and may only register it, report its telemetry and receive its actions.
+/// viewer may); an agent key is bound to one node and may only register it, report its telemetry and receive its actions;
+/// an ingest key may only push telemetry and alerts over HTTP.
 /// </summary>
 [System.Text.Json.Serialization.JsonConverter(typeof(RoleJsonConverter))]
 public enum FleetRole
@@ -18,14 +19,20 @@ public enum FleetRole
 
     /// <summary>A node's agent: registers and reports for its own node only, and receives its actions.</summary>
     Agent = 3,
+
+    /// <summary>A team's monitoring: pushes telemetry and alerts (remote-write, OTLP, Alertmanager) for any node, over HTTP only; reads nothing.</summary>
+    Ingest = 4,
 }
 
 public static class FleetRoles
 {
     /// <summary>Whether a credential of role <paramref name="held"/> may do what needs <paramref name="needed"/>.</summary>
-    public static bool Satisfies(this FleetRole held, FleetRole needed) =>
-        needed == FleetRole.Agent ? held is FleetRole.Agent or FleetRole.Operator or FleetRole.Admin
-        : held != FleetRole.Agent && held >= needed;
+    public static bool Satisfies(this FleetRole held, FleetRole needed) => needed switch
+    {
+        FleetRole.Agent => held is FleetRole.Agent or FleetRole.Operator or FleetRole.Admin,
+        FleetRole.Ingest => held is FleetRole.Ingest or FleetRole.Operator or FleetRole.Admin,
+        _ => held is FleetRole.Viewer or FleetRole.Operator or FleetRole.Admin && held >= needed,
+    };
 
     public static string Name(this FleetRole role) => role.ToString().ToLowerInvariant();
 

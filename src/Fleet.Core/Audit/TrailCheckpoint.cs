@@ -7,8 +7,8 @@ using Fleet.Abstractions.Audit;
 namespace Fleet.Core.Audit;
 
 /// <summary>
-/// A signed checkpoint of the trail: at a moment, the end of every stream of the chain (its position and the MAC of the
-/// record there), signed with the cluster's action key (ECDSA P-256; its public half is <c>action-key.pem</c> and
+/// A signed checkpoint of the trail: at a moment, the end of the streams of the chain its writer names (its position and the
+/// MAC of the record there; a writer names every stream whose end moved since its last checkpoint), signed with the cluster's action key (ECDSA P-256; its public half is <c>action-key.pem</c> and
 /// <c>GET /api/v1/agents/action-key</c>). It is appended to the trail as a record of kind <c>checkpoint</c> (sealed in its
 /// stream as any record), so it reaches the export too. What it adds to the chain: the records it vouches for must still be
 /// there, with those MACs — a stream cut short behind a checkpoint is named — and whoever holds only the public key (an

@@ -56,6 +56,8 @@ public sealed record Judgement(
 public static class ConditionTypes
 {
     public const string CheckFailed = "CheckFailed";
+    /// <summary>An alert from the team's own alerting fires on the node (shown at once; each report then counts it as a failed check).</summary>
+    public const string Alert = "Alert";
     /// <summary>A check not passing yet while its reporter starts (inside its start grace): Degraded, never Unhealthy.</summary>
     public const string CheckStarting = "CheckStarting";
     public const string CpuPressure = "CpuPressure";

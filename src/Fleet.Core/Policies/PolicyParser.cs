@@ -32,7 +32,7 @@ public static partial class PolicyParser
 
         var r = new YamlReader(problems);
         var d = FleetPolicy.Default;
-        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes", "security", "rollout", "oversight", "learning", "network");
+        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes", "security", "rollout", "oversight", "learning", "network", "intake");
 
         var t = r.Section(root, "telemetry");
         var telemetry = new TelemetryPolicy(
@@ -221,12 +221,48 @@ public static partial class PolicyParser
         if (network.ReuseBelow >= network.SuppressAbove)
             r.Problem(dm, "network.damping.reuseBelow", $"{network.ReuseBelow} must be below suppressAbove ({network.SuppressAbove})");
 
+        var intake = r.Intake(root);
+
         if (problems.Count > 0) return new(null, problems.ToImmutable());
         return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails)
         {
             Actions = actions, Services = services, Probes = probes, Security = security, Rollout = rollout, Oversight = oversight, Learning = learning,
-            Network = network,
+            Network = network, Intake = intake,
         }, []);
+    }
+
+    /// <summary>The <c>intake</c> section: how series and alerts from a team's monitoring name nodes and checks.</summary>
+    private static IntakePolicy Intake(this YamlReader r, YamlMappingNode root)
+    {
+        var d = IntakePolicy.Default;
+        var i = r.Section(root, "intake");
+        r.Known(i, "intake", "nodeLabel", "domainLabel", "domain", "register", "checks", "series");
+        var se = r.Section(i, "series", "intake.series");
+        r.Known(se, "intake.series", "cpuSeconds", "memoryTotal", "memoryAvailable", "filesystemSize", "filesystemAvailable", "mountpoint");
+        string Name(YamlMappingNode? map, string path, string fallback)
+        {
+            var text = r.Scalar(map, path, out var node);
+            if (text is null) return fallback;
+            if (text.Length is > 0 and <= 200 && !text.Any(char.IsWhiteSpace)) return text;
+            r.Problem(node, path, "must be a label or series name: 1 to 200 characters, no spaces");
+            return fallback;
+        }
+        var domain = r.Scalar(i, "intake.domain", out var domainNode) ?? d.Domain;
+        if (!Fleet.Core.Validation.InputRules.IsValidId(domain)) r.Problem(domainNode, "intake.domain", $"'{domain}' is not a domain id");
+        var checks = YamlReader.Get(i, "checks") is null ? d.Checks : r.Strings(i, "intake.checks");
+        for (var k = 0; k < checks.Length; k++)
+            if (Fleet.Core.Intake.CheckRule.Parse(checks[k], out var why) is null) r.Problem(i, $"intake.checks[{k}]", why!);
+        if (checks.Length > 50) r.Problem(i, "intake.checks", $"has {checks.Length} checks; at most 50");
+        return new IntakePolicy(Name(i, "intake.nodeLabel", d.NodeLabel), Name(i, "intake.domainLabel", d.DomainLabel), domain,
+            r.Bool(i, "intake.register", d.Register), checks)
+        {
+            CpuSeconds = Name(se, "intake.series.cpuSeconds", d.CpuSeconds),
+            MemoryTotal = Name(se, "intake.series.memoryTotal", d.MemoryTotal),
+            MemoryAvailable = Name(se, "intake.series.memoryAvailable", d.MemoryAvailable),
+            FilesystemSize = Name(se, "intake.series.filesystemSize", d.FilesystemSize),
+            FilesystemAvailable = Name(se, "intake.series.filesystemAvailable", d.FilesystemAvailable),
+            Mountpoint = Name(se, "intake.series.mountpoint", d.Mountpoint),
+        };
     }
 
     private static string Action(this YamlReader r, YamlMappingNode? map, string path, string fallback)

@@ -140,6 +140,21 @@ public static class PolicyWriter
         sb.AppendLine($"    minLinks: {ne.StormMinLinks}");
         sb.AppendLine($"    window: {D(ne.StormWindow)}");
         sb.AppendLine($"  retryInterval: {D(ne.RetryInterval)}");
+        var ik = p.Intake;
+        static string Q(string text) => $"\"{text.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
+        sb.AppendLine("intake:");
+        sb.AppendLine($"  nodeLabel: {Q(ik.NodeLabel)}");
+        sb.AppendLine($"  domainLabel: {Q(ik.DomainLabel)}");
+        sb.AppendLine($"  domain: {Q(ik.Domain)}");
+        sb.AppendLine($"  register: {(ik.Register ? "true" : "false")}");
+        sb.AppendLine($"  checks: [{string.Join(", ", (ik.Checks.IsDefault ? [] : ik.Checks).Select(Q))}]");
+        sb.AppendLine("  series:");
+        sb.AppendLine($"    cpuSeconds: {Q(ik.CpuSeconds)}");
+        sb.AppendLine($"    memoryTotal: {Q(ik.MemoryTotal)}");
+        sb.AppendLine($"    memoryAvailable: {Q(ik.MemoryAvailable)}");
+        sb.AppendLine($"    filesystemSize: {Q(ik.FilesystemSize)}");
+        sb.AppendLine($"    filesystemAvailable: {Q(ik.FilesystemAvailable)}");
+        sb.AppendLine($"    mountpoint: {Q(ik.Mountpoint)}");
         if (!p.Actions.IsDefaultOrEmpty)
         {
             sb.AppendLine("actions:");

@@ -166,4 +166,49 @@ public class TrailChainTests
             new Fleet.Abstractions.Actions.ActionRequest("k", "n", "restart-services", "r", null, "node/n"), "n", T0, Cluster.ActionKeyId, checkpoint.Evidence["signature"]);
         Assert.NotNull(Fleet.Core.Security.ActionSignatures.Check(Cluster.ActionSigning, action, "n", T0));
     }
+
+    [Fact]
+    public void RecordsOlderThanTheChain_AreCountedApart_ButOnlyAsManyAsItsStartSays()
+    {
+        // The store held 2 records before sealing began: the chain's first record says so.
+        var records = new List<DecisionRecord>();
+        var previous = TrailChain.GenesisAfter(2);
+        for (var i = 1; i <= 3; i++)
+        {
+            var r = TrailChain.Seal(Key, Chain(1)[0] with { Id = $"g{i}", Seal = null }, "s1", i, previous);
+            previous = r.Seal!.Mac;
+            records.Add(r);
+        }
+        Assert.True(TrailChain.VerifyAll(Key, records, fromStart: true, unsealed: 2).Holds);
+        var slipped = TrailChain.VerifyAll(Key, records, fromStart: true, unsealed: 3);
+        Assert.False(slipped.Holds);
+        Assert.Contains("3 record(s) carry no seal where the chain's start accounts for 2", slipped.Why);
+        Assert.Contains("removed", TrailChain.VerifyAll(Key, records, fromStart: true, unsealed: 1).Why);
+        // A chain that began on an empty store accounts for none.
+        Assert.Contains("records were added to the store directly", TrailChain.VerifyAll(Key, Chain(3), fromStart: true, unsealed: 1).Why);
+    }
+
+    [Fact]
+    public void ACheckpointMissingFromTheIndex_OrABodyThatIsNoRecord_BreaksTheWalk()
+    {
+        var (records, checkpoint) = WithCheckpoint(Cluster);
+        var walk = new TrailWalk(Key, fromStart: true, Cluster.ActionSigning);
+        foreach (var r in records.Where(r => r.Seal!.Stream == "a")) walk.Add(r); // no Expect: the index did not list it
+        var result = walk.Result();
+        Assert.Equal(checkpoint.Id, result.BrokenAt);
+        Assert.Contains("the store's index of checkpoints does not list", result.Why);
+
+        var unreadable = new TrailWalk(Key, fromStart: true, null);
+        unreadable.Add(Chain(1)[0]);
+        unreadable.AddUnreadable("row 2");
+        Assert.Equal("row 2", unreadable.Result().BrokenAt);
+    }
+
+    [Fact]
+    public void TheSealCoversTheTimeToTheTick_AndItsOffset()
+    {
+        var r = Chain(1)[0];
+        Assert.NotEqual(r.Seal!.Mac, TrailChain.Mac(Key, r with { Time = r.Time.AddTicks(1) }));
+        Assert.NotEqual(r.Seal!.Mac, TrailChain.Mac(Key, r with { Time = r.Time.ToOffset(TimeSpan.FromHours(2)) }));
+    }
 }

@@ -88,8 +88,10 @@ public sealed class SqliteStoreTests : IAsyncLifetime
         // On its timer: nothing while idle, one after the stream moved.
         await checkpointer.StartAsync(CancellationToken.None);
         async Task<int> CountAsync() => (await store.QueryAsync(new AuditQuery(Kind: DecisionKinds.Checkpoint))).Records.Length;
+        var looks = checkpointer.Looks;
         time.Advance(TimeSpan.FromMinutes(10));
-        await Task.Delay(200);
+        for (var i = 0; i < 100 && checkpointer.Looks == looks; i++) await Task.Delay(50);
+        Assert.Equal(looks + 1, checkpointer.Looks); // it looked, and found nothing new
         Assert.Equal(1, await CountAsync());
         await store.AppendAsync([Rec("c3", 2)]);
         time.Advance(TimeSpan.FromMinutes(10));
@@ -101,6 +103,46 @@ public sealed class SqliteStoreTests : IAsyncLifetime
         Assert.True(verified.Holds, verified.Why);
         Assert.Equal(2, verified.Checkpoints);
         Assert.Equal(T0.AddMinutes(20), verified.LastCheckpoint);
+    }
+
+    [Fact]
+    public async Task Audit_ARowSlippedInBeforeTheChain_OrABodyThatIsNoRecord_IsNamed()
+    {
+        var store = new SqliteAuditStore(_db, TrailKey);
+        await store.AppendAsync([Rec("s1", 0), Rec("s2", 1)]);
+        Assert.True((await store.VerifyAsync(null)).Holds);
+        async Task ExecAsync(string sql)
+        {
+            await using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DbPath};Pooling=false");
+            await c.OpenAsync();
+            await using (var wait = c.CreateCommand())
+            {
+                wait.CommandText = "PRAGMA busy_timeout=5000";
+                await wait.ExecuteNonQueryAsync();
+            }
+            await using var cmd = c.CreateCommand();
+            cmd.CommandText = sql;
+            await cmd.ExecuteNonQueryAsync();
+        }
+        // An unsealed row numbered before the chain's first: it would pass for a record written before sealing began.
+        await ExecAsync("INSERT INTO audit(seq, id, time, subject, kind, body) SELECT -1, 'planted', time, subject, kind, replace(body, '\"id\":\"s1\"', '\"id\":\"planted\"') FROM audit WHERE id = 's1'");
+        await ExecAsync("UPDATE audit SET body = json_remove(body, '$.seal') WHERE id = 'planted'");
+        var planted = await store.VerifyAsync(null);
+        Assert.False(planted.Holds);
+        Assert.Contains("records were added to the store directly", planted.Why);
+        await ExecAsync("DELETE FROM audit WHERE id = 'planted'");
+        Assert.True((await store.VerifyAsync(null)).Holds);
+
+        // (The store's index over the body refuses text that is not JSON at all; JSON that is no record gets through.)
+        await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => ExecAsync("UPDATE audit SET body = 'not a record' WHERE id = 's2'"));
+        await ExecAsync("UPDATE audit SET body = '[\"not a record\"]' WHERE id = 's2'");
+        var unreadable = await store.VerifyAsync(null);
+        Assert.False(unreadable.Holds, unreadable.ToString());
+        Assert.Equal("s2", unreadable.BrokenAt);
+        Assert.Contains("cannot be read", unreadable.Why);
+        // And a writer that starts now (nothing remembered) still finds the chain's end past a body it cannot read.
+        await new SqliteAuditStore(_db, TrailKey).AppendAsync([Rec("s3", 2)]);
+        Assert.Single((await store.QueryAsync(new AuditQuery(Subject: "node/a", Limit: 1))).Records, r => r.Id == "s3");
     }
 
     [Fact]

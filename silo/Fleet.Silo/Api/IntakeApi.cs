@@ -1,0 +1,287 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using Fleet.Abstractions.Nodes;
+using Fleet.Client;
+using Fleet.Core.Intake;
+using Fleet.Grains.Policy;
+using Fleet.Silo.Intake;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Fleet.Silo.Api;
+
+/// <summary>
+/// Telemetry from what teams already run (docs/intake.md): Prometheus remote-write (<c>POST /api/v1/write</c>), OTLP/HTTP
+/// metrics (<c>POST /v1/metrics</c>) and Alertmanager's webhook (<c>POST /api/v1/alerts/alertmanager</c>). Each needs an
+/// ingest key (or an operator's or admin's), is rate limited per credential, and reads a bounded body: a push past a limit,
+/// malformed, or without a credential is refused whole, with nothing taken.
+/// </summary>
+public static class IntakeApi
+{
+    /// <summary>The largest body taken, as sent (compressed): 8 MiB.</summary>
+    public const int MaxBody = 8 << 20;
+
+    /// <summary>The largest remote-write body once decompressed: 64 MiB.</summary>
+    public const int MaxDecompressed = 64 << 20;
+
+    /// <summary>Labels (or attributes) a series may carry; names and values are cut at 1,024 characters.</summary>
+    public const int MaxLabels = 128, MaxLabelLength = 1024;
+
+    public static void MapIntakeEndpoints(this IEndpointRouteBuilder api, IEndpointRouteBuilder root)
+    {
+        api.MapPost("/write", RemoteWriteAsync).WithTags("Intake").RequireAuthorization(Access.Ingest)
+            .Produces(StatusCodes.Status204NoContent).ProducesValidationProblem();
+        api.MapPost("/alerts/alertmanager", AlertmanagerAsync).WithTags("Intake").RequireAuthorization(Access.Ingest)
+            .Accepts<AlertmanagerWebhook>("application/json").Produces<List<AlertTaken>>().ProducesValidationProblem();
+        root.MapPost("/v1/metrics", OtlpAsync).WithTags("Intake").RequireAuthorization(Access.Ingest).RequireRateLimiting(Access.PerCredential)
+            .Produces(StatusCodes.Status200OK).ProducesValidationProblem();
+    }
+
+    private static IResult Refuse(string field, string why, int status = StatusCodes.Status400BadRequest) =>
+        status == StatusCodes.Status400BadRequest
+            ? TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [why] }, title: "The push is not valid; nothing in it was taken.")
+            : TypedResults.Problem(statusCode: status, title: "The push is too large; nothing in it was taken.", detail: why);
+
+    /// <summary>The body, at most <see cref="MaxBody"/> bytes; null when it is longer.</summary>
+    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request)
+    {
+        if (request.ContentLength > MaxBody) return null;
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > MaxBody) return null;
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    private static async Task<IResult> RemoteWriteAsync(HttpContext http, IntakeRelay relay)
+    {
+        if (await ReadBodyAsync(http.Request) is not { } body) return Refuse("(body)", $"more than {MaxBody:N0} bytes", StatusCodes.Status413PayloadTooLarge);
+        byte[] raw;
+        try
+        {
+            var length = Snappier.Snappy.GetUncompressedLength(body);
+            if (length > MaxDecompressed) return Refuse("(body)", $"decompresses to {length:N0} bytes; at most {MaxDecompressed:N0}", StatusCodes.Status413PayloadTooLarge);
+            raw = new byte[length];
+            Snappier.Snappy.Decompress(body, raw);
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or IndexOutOfRangeException)
+        {
+            return Refuse("(body)", "is not snappy-compressed (remote-write 1.0 sends a snappy block of a protobuf WriteRequest)");
+        }
+        if (Decode<WriteRequest>(raw) is not { } request) return Refuse("(body)", "is not a remote-write WriteRequest (protobuf)");
+        var series = new List<(string, Dictionary<string, string>, MetricSample[])>(request.Timeseries.Count);
+        foreach (var ts in request.Timeseries)
+        {
+            if (ts.Labels.Count > MaxLabels) return Refuse("timeseries.labels", $"a series carries {ts.Labels.Count} labels; at most {MaxLabels}");
+            var labels = new Dictionary<string, string>(ts.Labels.Count, StringComparer.Ordinal);
+            foreach (var l in ts.Labels)
+            {
+                if (l.Name.Length > MaxLabelLength || l.Value.Length > MaxLabelLength)
+                    return Refuse("timeseries.labels", $"a label name or value is longer than {MaxLabelLength} characters");
+                labels[l.Name] = l.Value;
+            }
+            if (!labels.TryGetValue("__name__", out var name)) continue;
+            series.Add((name, labels, ts.Samples.Select(s => new MetricSample(s.Timestamp, s.Value)).ToArray()));
+        }
+        await relay.TakeAsync(series);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<IResult> OtlpAsync(HttpContext http, IntakeRelay relay)
+    {
+        if (http.Request.ContentType is { } type && type.Contains("json", StringComparison.OrdinalIgnoreCase))
+            return Refuse("(body)", "OTLP/HTTP JSON is not taken; send protobuf (Content-Type: application/x-protobuf)", StatusCodes.Status415UnsupportedMediaType);
+        if (await ReadBodyAsync(http.Request) is not { } body) return Refuse("(body)", $"more than {MaxBody:N0} bytes", StatusCodes.Status413PayloadTooLarge);
+        if (http.Request.Headers.ContentEncoding.ToString() is "gzip")
+        {
+            try
+            {
+                using var gzip = new System.IO.Compression.GZipStream(new MemoryStream(body), System.IO.Compression.CompressionMode.Decompress);
+                using var plain = new MemoryStream();
+                var chunk = new byte[81920];
+                int read;
+                while ((read = await gzip.ReadAsync(chunk)) > 0)
+                {
+                    if (plain.Length + read > MaxDecompressed) return Refuse("(body)", $"decompresses to more than {MaxDecompressed:N0} bytes", StatusCodes.Status413PayloadTooLarge);
+                    plain.Write(chunk, 0, read);
+                }
+                body = plain.ToArray();
+            }
+            catch (InvalidDataException)
+            {
+                return Refuse("(body)", "is not gzip, as its Content-Encoding says");
+            }
+        }
+        if (Decode<ExportMetricsServiceRequest>(body) is not { } request) return Refuse("(body)", "is not an OTLP ExportMetricsServiceRequest (protobuf)");
+        var series = new List<(string, Dictionary<string, string>, MetricSample[])>();
+        foreach (var rm in request.ResourceMetrics)
+        {
+            var resource = Attributes(rm.Resource?.Attributes, null);
+            if (resource is null) return Refuse("resourceMetrics.resource.attributes", $"more than {MaxLabels} attributes, or one longer than {MaxLabelLength} characters");
+            foreach (var sm in rm.ScopeMetrics)
+                foreach (var metric in sm.Metrics)
+                {
+                    var points = metric.Gauge?.DataPoints ?? metric.Sum?.DataPoints;
+                    if (points is null || metric.Name.Length > MaxLabelLength) continue;
+                    foreach (var p in points)
+                    {
+                        if (Attributes(p.Attributes, resource) is not { } labels)
+                            return Refuse("dataPoints.attributes", $"more than {MaxLabels} attributes, or one longer than {MaxLabelLength} characters");
+                        var at = (long)(p.TimeUnixNano / 1_000_000);
+                        series.Add((metric.Name, labels, [new MetricSample(at, (p.Flags & 1) != 0 ? double.NaN : p.Value)]));
+                    }
+                }
+        }
+        await relay.TakeAsync(series);
+        // OTLP/HTTP's success answer: an ExportMetricsServiceResponse, empty (nothing rejected in part).
+        return Results.Bytes([], "application/x-protobuf");
+    }
+
+    /// <summary>The protobuf message the bytes hold, or null when they are not one.</summary>
+    private static T? Decode<T>(byte[] bytes) where T : class
+    {
+        try
+        {
+            return ProtoBuf.Serializer.Deserialize<T>(new ReadOnlyMemory<byte>(bytes));
+        }
+        catch (Exception e) when (e is ProtoBuf.ProtoException or InvalidOperationException or EndOfStreamException or OverflowException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Resource and point attributes as one label set (the point's win); null past a bound.</summary>
+    private static Dictionary<string, string>? Attributes(List<OtlpKeyValue>? attributes, Dictionary<string, string>? under)
+    {
+        var labels = under is null ? new Dictionary<string, string>(StringComparer.Ordinal) : new Dictionary<string, string>(under, StringComparer.Ordinal);
+        foreach (var a in attributes ?? [])
+        {
+            var value = a.Value?.Text ?? "";
+            if (a.Key.Length > MaxLabelLength || value.Length > MaxLabelLength) return null;
+            labels[a.Key] = value;
+            if (labels.Count > MaxLabels) return null;
+        }
+        return labels;
+    }
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { MaxDepth = 16 };
+
+    /// <summary>Alertmanager's webhook (version 4): each alert onto the node its labels name; the answer says what was taken.</summary>
+    private static async Task<IResult> AlertmanagerAsync(HttpContext http, IGrainFactory grains, PolicyCache policies)
+    {
+        if (await ReadBodyAsync(http.Request) is not { } body) return Refuse("(body)", $"more than {MaxBody:N0} bytes", StatusCodes.Status413PayloadTooLarge);
+        AlertmanagerWebhook? hook;
+        try
+        {
+            hook = JsonSerializer.Deserialize<AlertmanagerWebhook>(body, Json);
+        }
+        catch (JsonException e)
+        {
+            return Refuse("(body)", $"is not Alertmanager's webhook JSON: {e.Message}");
+        }
+        if (hook?.Alerts is not { } alerts) return Refuse("alerts", "is required (Alertmanager's webhook sends a list of alerts)");
+        if (alerts.Count > 1000) return Refuse("alerts", $"{alerts.Count} alerts; at most 1,000 in one notification");
+        var policy = policies.Current.Intake;
+        var taken = new List<AlertTaken>();
+        for (var i = 0; i < alerts.Count; i++)
+        {
+            var a = alerts[i];
+            if (a?.Labels is null || !a.Labels.TryGetValue("alertname", out var name) || string.IsNullOrWhiteSpace(name) || name.Length > 200)
+                return Refuse($"alerts[{i}].labels.alertname", "is required, at most 200 characters");
+            if (a.Status is not ("firing" or "resolved")) return Refuse($"alerts[{i}].status", $"'{a.Status}' is not firing or resolved");
+        }
+        foreach (var a in alerts)
+        {
+            var name = a!.Labels!["alertname"];
+            var node = MetricIntake.NodeOf(a.Labels, policy);
+            if (node is null || !Fleet.Core.Validation.InputRules.IsValidId(node))
+            {
+                taken.Add(new AlertTaken(name, null, a.Status!, false, "its labels name no node (a node label, or an instance label)"));
+                continue;
+            }
+            var summary = a.Annotations is { } notes && (notes.GetValueOrDefault("summary") ?? notes.GetValueOrDefault("description")) is { } s
+                ? (s.Length > 300 ? s[..300] + "…" : s) : null;
+            var fingerprint = a.Fingerprint is { Length: > 0 and <= 64 } f ? f : $"{name}@{node}";
+            var alert = new ExternalAlert(name, fingerprint, summary, a.StartsAt ?? DateTimeOffset.UtcNow, "alertmanager");
+            var status = await grains.GetGrain<INodeGrain>(node).AlertAsync(alert, a.Status == "firing");
+            taken.Add(status is null
+                ? new AlertTaken(name, node, a.Status!, false, "the node is not registered")
+                : new AlertTaken(name, node, a.Status!, true, null));
+        }
+        return TypedResults.Ok(taken);
+    }
+
+    public sealed record AlertTaken(string Alert, string? Node, string Status, bool Taken, string? Why);
+
+    public sealed class AlertmanagerWebhook
+    {
+        public string? Version { get; set; }
+        public string? Status { get; set; }
+        public List<AlertmanagerAlert?>? Alerts { get; set; }
+    }
+
+    public sealed class AlertmanagerAlert
+    {
+        public string? Status { get; set; }
+        public Dictionary<string, string>? Labels { get; set; }
+        public Dictionary<string, string>? Annotations { get; set; }
+        public DateTimeOffset? StartsAt { get; set; }
+        public string? Fingerprint { get; set; }
+    }
+}
+
+/// <summary>
+/// Hands what intake heard to the nodes: one report per node whose figures moved, in batches through the fleet's own
+/// report path (the same rules as an agent's reports); a node first heard of is registered when the policy says so.
+/// </summary>
+public sealed partial class IntakeRelay(MetricIntake intake, IFleetClient fleet, PolicyCache policies, ILogger<IntakeRelay> log)
+{
+    private (int Version, ImmutableArray<CheckRule> Checks) _rules = (-1, []);
+
+    private ImmutableArray<CheckRule> Rules(Fleet.Abstractions.Policy.FleetPolicy policy)
+    {
+        var rules = _rules;
+        if (rules.Version == policy.Version) return rules.Checks;
+        var parsed = policy.Intake.Checks.Select(c => CheckRule.Parse(c, out _)).OfType<CheckRule>().ToImmutableArray();
+        _rules = (policy.Version, parsed);
+        return parsed;
+    }
+
+    public async Task TakeAsync(List<(string Name, Dictionary<string, string> Labels, MetricSample[] Samples)> series)
+    {
+        var policy = policies.Current;
+        var checks = Rules(policy);
+        var touched = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, labels, samples) in series) intake.Observe(name, labels, samples, policy.Intake, checks, touched);
+        var reports = touched.Select(n => intake.Take(n, policy.Intake, checks, policy.Telemetry.MaxTtl)).OfType<IntakeReport>().ToList();
+        foreach (var chunk in reports.Chunk(Fleet.Core.Validation.InputRules.MaxBatch))
+        {
+            var results = await fleet.ReportBatchAsync(chunk.Select(r => (r.NodeId, r.Report)).ToList());
+            var unknown = chunk.Where((_, i) => results[i].Outcome == ReportOutcome.NotRegistered).ToList();
+            if (unknown.Count == 0 || !policy.Intake.Register) continue;
+            foreach (var r in unknown)
+            {
+                try
+                {
+                    await fleet.RegisterNodeAsync(new NodeRegistration(r.NodeId, r.Domain, r.Capacity,
+                        ImmutableDictionary<string, string>.Empty.Add("registered-by", "intake")));
+                }
+                catch (FleetValidationException e)
+                {
+                    LogNotRegistered(log, r.NodeId, e.Message + " " + string.Join("; ", e.Problems.SelectMany(p => p.Value.Select(v => $"{p.Key}: {v}"))));
+                }
+                catch (FleetRefusedException e)
+                {
+                    LogNotRegistered(log, r.NodeId, e.Message);
+                }
+            }
+            await fleet.ReportBatchAsync(unknown.Select(r => (r.NodeId, r.Report)).ToList());
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Intake could not register node {Node}: {Why}")]
+    private static partial void LogNotRegistered(ILogger logger, string node, string why);
+}

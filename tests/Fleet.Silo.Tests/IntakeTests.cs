@@ -1,0 +1,346 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using OpenTelemetry;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+
+namespace Fleet.Silo.Tests;
+
+/// <summary>
+/// Telemetry from what teams already run, with the real programs from Debian: Prometheus scraping node_exporter and
+/// remote-writing to the silo, Alertmanager sending its webhook, and the OpenTelemetry .NET SDK's OTLP exporter.
+/// </summary>
+public class IntakeTests(SiloFixture f) : IClassFixture<SiloFixture>
+{
+    private const string Policy = """
+        telemetry:
+          reportInterval: 1s
+          allowedMisses: 3
+          maxTtl: 5s
+        health:
+          unhealthyAfterFailedReports: 2
+        intake:
+          checks: ["up == 1"]
+        """;
+
+    private static string Program(string name) =>
+        new[] { $"/usr/bin/{name}", $"/usr/local/bin/{name}" }.FirstOrDefault(File.Exists)
+        ?? throw new InvalidOperationException($"{name} is not installed; tests/run-tests.sh installs it from Debian");
+
+    private static Process Start(string program, params string[] args)
+    {
+        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        var process = Process.Start(psi)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static async Task StopAsync(Process p)
+    {
+        if (!p.HasExited) p.Kill(true);
+        await p.WaitForExitAsync();
+        p.Dispose();
+    }
+
+    private async Task UsePolicyAsync()
+    {
+        (await f.Http.PutAsync("/api/v1/policy?by=intake-test", new StringContent(Policy, Encoding.UTF8, "text/yaml"))).EnsureSuccessStatusCode();
+        await Task.Delay(TimeSpan.FromSeconds(6)); // the silo's policy cache takes up to 5 s to see a new version
+    }
+
+    private async Task<JsonElement?> NodeAsync(string id)
+    {
+        using var r = await f.Http.GetAsync($"/api/v1/nodes/{id}");
+        return r.StatusCode == HttpStatusCode.NotFound ? null : await r.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe, TimeSpan within, string what) where T : struct
+    {
+        var until = DateTime.UtcNow + within;
+        while (DateTime.UtcNow < until)
+        {
+            if (await probe() is { } found) return found;
+            await Task.Delay(250);
+        }
+        throw new Xunit.Sdk.XunitException($"not within {within.TotalSeconds} s: {what}");
+    }
+
+    [Fact]
+    public async Task Prometheus_RemoteWritesNodeExporter_TheNodeAppearsWithRealFigures_AndGoesSuspectWhenTheExporterStops()
+    {
+        await UsePolicyAsync();
+        var key = await f.KeyAsync("prometheus-intake", "ingest");
+        var dir = Repo.TempDir("remote-write");
+        int exporterPort = Repo.FreePort(), prometheusPort = Repo.FreePort();
+        var exporter = Start(Program("prometheus-node-exporter"), $"--web.listen-address=127.0.0.1:{exporterPort}",
+            "--collector.disable-defaults", "--collector.cpu", "--collector.meminfo", "--collector.filesystem");
+        var config = Path.Combine(dir, "prometheus.yml");
+        await File.WriteAllTextAsync(config, $"""
+            global:
+              scrape_interval: 1s
+            scrape_configs:
+              - job_name: node
+                static_configs:
+                  - targets: ["127.0.0.1:{exporterPort}"]
+                    labels: {"{"}node: prom-node-1, domain: rack-prom{"}"}
+            remote_write:
+              - url: http://127.0.0.1:{f.Silo.HttpPort}/api/v1/write
+                authorization:
+                  credentials: "{key}"
+                queue_config:
+                  batch_send_deadline: 500ms
+                  min_backoff: 100ms
+                  max_backoff: 1s
+                metadata_config:
+                  send: false
+            """);
+        var prometheus = Start(Program("prometheus"), $"--config.file={config}", $"--storage.tsdb.path={Path.Combine(dir, "data")}",
+            $"--web.listen-address=127.0.0.1:{prometheusPort}");
+        try
+        {
+            // The node registers itself from its own figures and reports them.
+            var node = await EventuallyAsync(async () => await NodeAsync("prom-node-1") is { } n && n.GetProperty("lastReport").ValueKind == JsonValueKind.Object
+                && n.GetProperty("lastReport").GetProperty("cpuPercent").GetDouble() > 0 ? n : (JsonElement?)null, TimeSpan.FromSeconds(60), "prom-node-1 reported with a CPU figure");
+            var memTotal = long.Parse(File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+            var report = node.GetProperty("lastReport");
+            Assert.Equal(memTotal, report.GetProperty("memoryTotalBytes").GetInt64());
+            Assert.InRange(report.GetProperty("memoryUsedBytes").GetInt64(), 1, memTotal);
+            Assert.InRange(report.GetProperty("cpuPercent").GetDouble(), 0.0001, 100);
+            Assert.Equal("intake", report.GetProperty("source").GetString());
+            Assert.Equal("rack-prom", node.GetProperty("domain").GetString());
+            var cpus = File.ReadLines("/proc/stat").Count(l => l.Length > 3 && l.StartsWith("cpu") && char.IsDigit(l[3]));
+            Assert.Equal(cpus, node.GetProperty("capacity").GetProperty("cpuCores").GetDouble());
+            Assert.Equal(memTotal, node.GetProperty("capacity").GetProperty("memoryBytes").GetInt64());
+            await EventuallyAsync(async () => (await NodeAsync("prom-node-1"))?.GetProperty("health").GetString() == "Healthy" ? true : (bool?)null,
+                TimeSpan.FromSeconds(30), "prom-node-1 Healthy while its exporter runs");
+
+            // The exporter stops (a real signal): Prometheus writes up 0 and staleness markers; the node's reports stop.
+            exporter.Kill(true);
+            await exporter.WaitForExitAsync();
+            await EventuallyAsync(async () => (await NodeAsync("prom-node-1"))?.GetProperty("health").GetString() is "Suspect" ? true : (bool?)null,
+                TimeSpan.FromSeconds(30), "prom-node-1 Suspect once its exporter is gone");
+            var conditions = (await NodeAsync("prom-node-1"))!.Value.GetProperty("conditions").EnumerateArray().Select(c => c.GetProperty("type").GetString()).ToList();
+            Assert.Contains(conditions, t => t is "Silent" or "Stale");
+            for (var i = 0; i < 12; i++)
+            {
+                Assert.NotEqual("Healthy", (await NodeAsync("prom-node-1"))!.Value.GetProperty("health").GetString());
+                await Task.Delay(500);
+            }
+        }
+        finally
+        {
+            await StopAsync(prometheus);
+            await StopAsync(exporter);
+        }
+    }
+
+    [Fact]
+    public async Task Alertmanager_AFiringAlertBecomesACondition_ACaseRunsUnderALease_AndTheResolvedAlertClearsIt()
+    {
+        await UsePolicyAsync();
+        var key = await f.KeyAsync("alertmanager-intake", "ingest");
+        await f.RegisterAsync("am-node", "rack-am");
+        using var reporting = new CancellationTokenSource();
+        long seq = 0;
+        var reporter = Task.Run(async () =>
+        {
+            while (!reporting.IsCancellationRequested)
+            {
+                try { await f.ReportAsync("am-node", Interlocked.Increment(ref seq)); } catch (HttpRequestException) { }
+                await Task.Delay(300);
+            }
+        });
+        var dir = Repo.TempDir("alertmanager");
+        var port = Repo.FreePort();
+        var config = Path.Combine(dir, "alertmanager.yml");
+        await File.WriteAllTextAsync(config, $"""
+            route:
+              receiver: fleet
+              group_by: [alertname, node]
+              group_wait: 0s
+              group_interval: 1s
+              repeat_interval: 1h
+            receivers:
+              - name: fleet
+                webhook_configs:
+                  - url: http://127.0.0.1:{f.Silo.HttpPort}/api/v1/alerts/alertmanager
+                    send_resolved: true
+                    http_config:
+                      authorization:
+                        credentials: "{key}"
+            """);
+        var alertmanager = Start(Program("prometheus-alertmanager"), $"--config.file={config}", $"--storage.path={Path.Combine(dir, "data")}",
+            $"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=");
+        using var am = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        async Task PostAlertAsync(DateTimeOffset? endsAt)
+        {
+            var alert = new Dictionary<string, object>
+            {
+                ["labels"] = new { alertname = "DiskLatencyHigh", node = "am-node", severity = "page" },
+                ["annotations"] = new { summary = "disk latency 900 ms on /var" },
+                ["startsAt"] = DateTimeOffset.UtcNow.AddMinutes(-1),
+            };
+            if (endsAt is { } e) alert["endsAt"] = e;
+            var until = DateTime.UtcNow.AddSeconds(30);
+            while (true)
+            {
+                try
+                {
+                    (await am.PostAsJsonAsync("/api/v2/alerts", new[] { alert })).EnsureSuccessStatusCode();
+                    return;
+                }
+                catch (HttpRequestException) when (DateTime.UtcNow < until) { await Task.Delay(300); } // Alertmanager still starting
+            }
+        }
+        try
+        {
+            await PostAlertAsync(null);
+            bool Names(JsonElement node) => node.GetProperty("conditions").EnumerateArray().Any(c => c.GetProperty("reason").GetString()!.Contains("DiskLatencyHigh"));
+            await EventuallyAsync(async () => await NodeAsync("am-node") is { } n && Names(n) ? true : (bool?)null, TimeSpan.FromSeconds(30),
+                "am-node shows the alert as a condition");
+
+            // The alert counts as a failed check in each report: Unhealthy after the policy's streak, then a case under a lease.
+            var permitted = await EventuallyAsync(async () =>
+            {
+                var page = await f.GetJsonAsync("/api/v1/audit?subject=node/am-node&kind=permitted&limit=5");
+                return page.GetProperty("records").GetArrayLength() > 0 ? page.GetProperty("records")[0] : (JsonElement?)null;
+            }, TimeSpan.FromSeconds(60), "a permitted action on am-node");
+            Assert.Contains("lease", permitted.GetProperty("reason").GetString());
+            var trail = await f.GetJsonAsync("/api/v1/audit?subject=node/am-node&limit=200");
+            Assert.Contains(trail.GetProperty("records").EnumerateArray(), r => r.GetProperty("reason").GetString()!.Contains("Alert DiskLatencyHigh is firing"));
+            Assert.Contains(trail.GetProperty("records").EnumerateArray(), r => r.GetProperty("reason").GetString()!.Contains("alert:DiskLatencyHigh"));
+
+            // Resolved in Alertmanager: the resolved notification clears the condition, and reports no longer carry the check.
+            await PostAlertAsync(DateTimeOffset.UtcNow.AddSeconds(-1));
+            await EventuallyAsync(async () => await NodeAsync("am-node") is { } n && !Names(n) ? true : (bool?)null, TimeSpan.FromSeconds(30),
+                "am-node's alert condition cleared once resolved");
+            var after = await f.GetJsonAsync("/api/v1/audit?subject=node/am-node&kind=observed&limit=50");
+            Assert.Contains(after.GetProperty("records").EnumerateArray(), r => r.GetProperty("reason").GetString()!.Contains("Alert DiskLatencyHigh on node am-node is resolved"));
+        }
+        finally
+        {
+            reporting.Cancel();
+            await reporter;
+            await StopAsync(alertmanager);
+        }
+    }
+
+    [Fact]
+    public async Task Otlp_TheOpenTelemetrySdksExporter_ReachesTheReceiver_AndTheNodeReports()
+    {
+        var key = await f.KeyAsync("otel-intake", "ingest");
+        long used = 3L << 30;
+        using var meter = new Meter("fleet.intake.test");
+        meter.CreateObservableGauge("system.memory.usage", () => new[]
+        {
+            new Measurement<long>(Interlocked.Read(ref used), new KeyValuePair<string, object?>("state", "used")),
+            new Measurement<long>(5L << 30, new KeyValuePair<string, object?>("state", "free")),
+        });
+        meter.CreateObservableCounter("system.cpu.time", () => new[]
+        {
+            new Measurement<double>(Environment.TickCount64 / 1000.0, new KeyValuePair<string, object?>("cpu", "0"), new KeyValuePair<string, object?>("state", "idle")),
+            new Measurement<double>(Environment.TickCount64 / 3000.0, new KeyValuePair<string, object?>("cpu", "0"), new KeyValuePair<string, object?>("state", "user")),
+        });
+        using var provider = Sdk.CreateMeterProviderBuilder()
+            .AddMeter("fleet.intake.test")
+            .ConfigureResource(r => r.AddService("host-metrics").AddAttributes([new("host.name", "otel-node-1"), new("domain", "rack-otel")]))
+            .AddOtlpExporter((o, reader) =>
+            {
+                o.Endpoint = new Uri($"http://127.0.0.1:{f.Silo.HttpPort}/v1/metrics");
+                o.Protocol = OtlpExportProtocol.HttpProtobuf;
+                o.Headers = $"Authorization=Bearer {key}";
+                reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = 60_000;
+            })
+            .Build();
+        Assert.True(provider.ForceFlush(10_000));
+        var node = await EventuallyAsync(async () => await NodeAsync("otel-node-1") is { } n && n.GetProperty("lastReport").ValueKind == JsonValueKind.Object ? n : (JsonElement?)null,
+            TimeSpan.FromSeconds(20), "otel-node-1 registered and reported");
+        Assert.Equal(8L << 30, node.GetProperty("lastReport").GetProperty("memoryTotalBytes").GetInt64());
+        Assert.Equal(3L << 30, node.GetProperty("lastReport").GetProperty("memoryUsedBytes").GetInt64());
+        Assert.Equal("rack-otel", node.GetProperty("domain").GetString());
+
+        Interlocked.Exchange(ref used, 4L << 30);
+        await Task.Delay(20); // the next export's time is later than the first's
+        Assert.True(provider.ForceFlush(10_000));
+        await EventuallyAsync(async () => (await NodeAsync("otel-node-1"))?.GetProperty("lastReport").GetProperty("memoryUsedBytes").GetInt64() == 4L << 30 ? true : (bool?)null,
+            TimeSpan.FromSeconds(20), "otel-node-1's second export taken");
+    }
+
+    [Fact]
+    public async Task Pushes_Malformed_Oversized_OrWithoutTheRightKey_AreRefused_WithNothingTaken()
+    {
+        var ingest = f.Silo.HttpWith(await f.KeyAsync("refusals-intake", "ingest"));
+        var viewer = f.Silo.HttpWith(await f.KeyAsync("refusals-viewer", "viewer"));
+        var anonymous = f.Silo.HttpWith(null);
+        var good = RemoteWrite(("up", "bad-push-node", 1), ("node_memory_MemTotal_bytes", "bad-push-node", 8e9), ("node_memory_MemAvailable_bytes", "bad-push-node", 4e9));
+        foreach (var path in new[] { "/api/v1/write", "/v1/metrics", "/api/v1/alerts/alertmanager" })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostAsync(path, new ByteArrayContent(good))).StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, (await viewer.PostAsync(path, new ByteArrayContent(good))).StatusCode);
+        }
+        // An ingest key pushes and does nothing else.
+        Assert.Equal(HttpStatusCode.Forbidden, (await ingest.GetAsync("/api/v1/nodes")).StatusCode);
+
+        async Task RefusedAsync(string path, HttpContent body, HttpStatusCode status, string says)
+        {
+            // Expect: 100-continue, as a careful pusher sends a large body: a refusal by its length comes before the body is sent
+            // (without it the silo answers 413 and closes, and the client may see only its own broken pipe).
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = body };
+            request.Headers.ExpectContinue = true;
+            using var r = await ingest.SendAsync(request);
+            var text = await r.Content.ReadAsStringAsync();
+            Assert.True(r.StatusCode == status, $"{path}: {(int)r.StatusCode} {text}");
+            Assert.Contains(says, text);
+            Assert.DoesNotContain("   at ", text); // no stack trace
+        }
+        await RefusedAsync("/api/v1/write", new ByteArrayContent(Encoding.UTF8.GetBytes("not snappy at all")), HttpStatusCode.BadRequest, "snappy");
+        await RefusedAsync("/api/v1/write", new ByteArrayContent(Snappier.Snappy.CompressToArray(Encoding.UTF8.GetBytes("\u0008\u00ff\u00ff\u00ff"))), HttpStatusCode.BadRequest, "WriteRequest");
+        // A block that claims to decompress to 1 GiB (its length header) is refused before anything is allocated.
+        await RefusedAsync("/api/v1/write", new ByteArrayContent([0x80, 0x80, 0x80, 0x80, 0x04, 0x00]), HttpStatusCode.RequestEntityTooLarge, "decompresses");
+        await RefusedAsync("/api/v1/write", new ByteArrayContent(new byte[9 << 20]), HttpStatusCode.RequestEntityTooLarge, "bytes");
+        await RefusedAsync("/v1/metrics", new ByteArrayContent([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), HttpStatusCode.BadRequest, "ExportMetricsServiceRequest");
+        await RefusedAsync("/v1/metrics", new StringContent("{}", Encoding.UTF8, "application/json"), HttpStatusCode.UnsupportedMediaType, "protobuf");
+        await RefusedAsync("/api/v1/alerts/alertmanager", new StringContent("{\"alerts\": [" + new string('[', 5000) + "]}", Encoding.UTF8, "application/json"),
+            HttpStatusCode.BadRequest, "webhook JSON");
+        await RefusedAsync("/api/v1/alerts/alertmanager", JsonContent.Create(new
+        {
+            alerts = new object[]
+            {
+                new { status = "firing", labels = new { alertname = "A", node = "bad-push-node" } },
+                new { status = "firing", labels = new { node = "bad-push-node" } },
+            },
+        }), HttpStatusCode.BadRequest, "alertname");
+        Assert.Null(await NodeAsync("bad-push-node"));
+
+        // The same series, well formed, are taken.
+        using var ok = await ingest.PostAsync("/api/v1/write", new ByteArrayContent(good));
+        Assert.Equal(HttpStatusCode.NoContent, ok.StatusCode);
+        var node = await EventuallyAsync(async () => await NodeAsync("bad-push-node"), TimeSpan.FromSeconds(10), "bad-push-node taken");
+        Assert.Equal(8_000_000_000, node.GetProperty("lastReport").GetProperty("memoryTotalBytes").GetInt64());
+    }
+
+    /// <summary>A remote-write body as Prometheus sends it: a snappy block of a protobuf WriteRequest.</summary>
+    private static byte[] RemoteWrite(params (string Name, string Node, double Value)[] samples)
+    {
+        var request = new Fleet.Silo.Intake.WriteRequest
+        {
+            Timeseries = samples.Select(s => new Fleet.Silo.Intake.TimeSeries
+            {
+                Labels = [new() { Name = "__name__", Value = s.Name }, new() { Name = "node", Value = s.Node }],
+                Samples = [new() { Value = s.Value, Timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }],
+            }).ToList(),
+        };
+        using var raw = new MemoryStream();
+        ProtoBuf.Serializer.Serialize(raw, request);
+        return Snappier.Snappy.CompressToArray(raw.ToArray());
+    }
+}
