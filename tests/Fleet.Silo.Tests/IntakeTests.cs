@@ -235,6 +235,111 @@ public class IntakeTests(SiloFixture f) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task Alerts_OnAServiceAndALink_LandThere_ARolloutTheyFollowRollsBack_AndALinksProbesCountDown()
+    {
+        (await f.Http.PutAsync("/api/v1/policy?by=intake-test", new StringContent("""
+            services:
+              reconcileInterval: 500ms
+            rollout:
+              stepDuration: 10m
+              watch: 0s
+            """, Encoding.UTF8, "text/yaml"))).EnsureSuccessStatusCode();
+        await Task.Delay(TimeSpan.FromSeconds(6)); // the silo's policy cache takes up to 5 s to see a new version
+        var ingest = f.Silo.HttpWith(await f.KeyAsync("alerts-subjects", "ingest"));
+        async Task<JsonElement> NotifyAsync(string status, string name, object labels, DateTimeOffset startsAt)
+        {
+            // Alertmanager's webhook body (version 4), as its webhook_configs send it.
+            using var r = await ingest.PostAsJsonAsync("/api/v1/alerts/alertmanager", new
+            {
+                version = "4", status, receiver = "fleet",
+                alerts = new[] { new { status, labels, annotations = new { summary = $"{name} from the team's rules" }, startsAt, fingerprint = $"fp-{name}" } },
+            });
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            return (await r.Content.ReadFromJsonAsync<JsonElement>())[0];
+        }
+
+        long seq = 0;
+        foreach (var n in new[] { "al-1", "al-2", "al-3" }) (await f.RegisterAsync(n, $"rack-{n}")).EnsureSuccessStatusCode();
+        using var reporting = new CancellationTokenSource();
+        var reporter = Task.Run(async () =>
+        {
+            while (!reporting.IsCancellationRequested)
+            {
+                var at = Interlocked.Increment(ref seq);
+                foreach (var n in new[] { "al-1", "al-2", "al-3" }) try { await f.ReportAsync(n, at); } catch (HttpRequestException) { }
+                await Task.Delay(500);
+            }
+        });
+        try
+        {
+            // A service: an alert firing before a rollout starts is shown and recorded, but is not the new version's doing.
+            (await f.Http.PutAsync("/api/v1/services/al-svc", new StringContent("replicas: 2\nversion: \"1.0\"\nresources: {cpuCores: 1, memoryBytes: 1Gi}\n",
+                Encoding.UTF8, "text/yaml"))).EnsureSuccessStatusCode();
+            bool RunsOnly(JsonElement s, string version) => s.GetProperty("running").GetInt32() == 2
+                && s.GetProperty("instances").EnumerateArray().All(i => i.GetProperty("version").GetString() == version && i.GetProperty("state").GetString() == "Running");
+            await EventuallyAsync(async () => RunsOnly(await f.GetJsonAsync("/api/v1/services/al-svc"), "1.0") ? true : (bool?)null, TimeSpan.FromSeconds(60), "al-svc runs 1.0");
+            var old = await NotifyAsync("firing", "QueueBacklog", new { alertname = "QueueBacklog", service = "al-svc" }, DateTimeOffset.UtcNow.AddHours(-1));
+            Assert.Equal("service/al-svc", old.GetProperty("subject").GetString());
+            Assert.True(old.GetProperty("taken").GetBoolean());
+            var status = await f.GetJsonAsync("/api/v1/services/al-svc");
+            Assert.Contains(status.GetProperty("alerts").EnumerateArray(), a => a.GetProperty("name").GetString() == "QueueBacklog");
+            (await f.Http.PostAsJsonAsync("/api/v1/services/al-svc/deploy", new { version = "2.0", strategy = "canary", by = "dana" })).EnsureSuccessStatusCode();
+            await Task.Delay(TimeSpan.FromSeconds(3)); // several passes of the service
+            Assert.Equal("Progressing", (await f.GetJsonAsync("/api/v1/services/al-svc")).GetProperty("rollout").GetProperty("phase").GetString());
+
+            // One that begins during the rollout fails it: rolled back to 1.0 by itself, the alert named as the cause.
+            await NotifyAsync("firing", "CheckoutErrors", new { alertname = "CheckoutErrors", service = "al-svc", severity = "page" }, DateTimeOffset.UtcNow);
+            await EventuallyAsync(async () => RunsOnly(await f.GetJsonAsync("/api/v1/services/al-svc"), "1.0")
+                && (await f.GetJsonAsync("/api/v1/services/al-svc/rollouts"))[0].GetProperty("phase").GetString() == "RolledBack" ? true : (bool?)null,
+                TimeSpan.FromSeconds(90), "al-svc rolled back to 1.0");
+            var failed = await f.GetJsonAsync("/api/v1/audit?subject=service/al-svc&kind=failed&limit=10");
+            var why = Assert.Single(failed.GetProperty("records").EnumerateArray());
+            Assert.Contains("alert CheckoutErrors began firing on the service", why.GetProperty("reason").GetString());
+            Assert.Equal("rollout.alerts", why.GetProperty("policyRule").GetString());
+            var rolledBack = await f.GetJsonAsync("/api/v1/audit?subject=service/al-svc&kind=rolled-back&limit=10");
+            Assert.Contains("cause: alert CheckoutErrors", Assert.Single(rolledBack.GetProperty("records").EnumerateArray()).GetProperty("reason").GetString());
+            await NotifyAsync("resolved", "CheckoutErrors", new { alertname = "CheckoutErrors", service = "al-svc", severity = "page" }, DateTimeOffset.UtcNow);
+            status = await f.GetJsonAsync("/api/v1/services/al-svc");
+            Assert.DoesNotContain(status.GetProperty("alerts").EnumerateArray(), a => a.GetProperty("name").GetString() == "CheckoutErrors");
+
+            // A link: while an alert fires on it, its probes count as down (the monitor's own hysteresis); resolved, they count again.
+            (await f.Http.PutAsJsonAsync("/api/v1/links/alx~aly", new { capacityMbps = 100, latencyMs = 2, failureDomain = "metro" })).EnsureSuccessStatusCode();
+            long probe = 0;
+            async Task<string> ProbeAsync()
+            {
+                (await f.Http.PostAsJsonAsync("/api/v1/links/probes", new[] { new { link = "alx~aly", up = true, latencyMs = 2.0, lossPercent = 0.0, sequence = ++probe, ttlSeconds = 60 } }))
+                    .EnsureSuccessStatusCode();
+                return (await f.GetJsonAsync("/api/v1/links/alx~aly")).GetProperty("state").GetString()!;
+            }
+            async Task<string> ProbeUntilAsync(string state)
+            {
+                var last = "";
+                for (var i = 0; i < 10 && last != state; i++) last = await ProbeAsync();
+                return last;
+            }
+            Assert.Equal("Up", await ProbeUntilAsync("Up"));
+            var onLink = await NotifyAsync("firing", "UplinkErrors", new { alertname = "UplinkErrors", link = "alx~aly", instance = "switch-7:9116" }, DateTimeOffset.UtcNow);
+            Assert.Equal("link/alx~aly", onLink.GetProperty("subject").GetString());
+            Assert.Contains((await f.GetJsonAsync("/api/v1/links/alx~aly")).GetProperty("alerts").EnumerateArray(), a => a.GetProperty("name").GetString() == "UplinkErrors");
+            Assert.Equal("Down", await ProbeUntilAsync("Down")); // the prober still says up; the alert is what counts
+            await NotifyAsync("resolved", "UplinkErrors", new { alertname = "UplinkErrors", link = "alx~aly", instance = "switch-7:9116" }, DateTimeOffset.UtcNow);
+            Assert.NotEqual("Down", await ProbeUntilAsync("Up"));
+            var linkTrail = await f.GetJsonAsync("/api/v1/audit?subject=link/alx~aly&limit=50");
+            Assert.Contains(linkTrail.GetProperty("records").EnumerateArray(), r => r.GetProperty("reason").GetString()!.Contains("Alert UplinkErrors is firing on link alx~aly"));
+
+            // Subjects Fleet does not know are answered, not taken.
+            var unknown = await NotifyAsync("firing", "Nope", new { alertname = "Nope", service = "no-such-svc" }, DateTimeOffset.UtcNow);
+            Assert.False(unknown.GetProperty("taken").GetBoolean());
+            Assert.Contains("service no-such-svc is not known", unknown.GetProperty("why").GetString());
+        }
+        finally
+        {
+            reporting.Cancel();
+            await reporter;
+        }
+    }
+
+    [Fact]
     public async Task Otlp_TheOpenTelemetrySdksExporter_ReachesTheReceiver_AndTheNodeReports()
     {
         var key = await f.KeyAsync("otel-intake", "ingest");

@@ -43,6 +43,8 @@ public sealed record LinkGrainState
     [Id(7)] public DateTimeOffset? RetryAt { get; init; }
     [Id(8)] public LinkProbe? LastProbe { get; init; }
     [Id(9)] public DateTimeOffset? LastProbeAt { get; init; }
+    /// <summary>Alerts firing on the link from the team's own alerting, by fingerprint (docs/intake.md).</summary>
+    [Id(10)] public ImmutableDictionary<string, Fleet.Abstractions.Nodes.ExternalAlert> Alerts { get; init; } = ImmutableDictionary<string, Fleet.Abstractions.Nodes.ExternalAlert>.Empty;
 }
 
 /// <summary>
@@ -54,7 +56,7 @@ public sealed record LinkGrainState
 /// hold-down, the flows it displaced are told they may return.
 /// </summary>
 [GrainType(Subjects.LinkKind)]
-public sealed class LinkGrain(
+public sealed partial class LinkGrain(
     [PersistentState("link", StorageNames.Fleet)] IPersistentState<LinkGrainState> state,
     PolicyCache policies, IAuditStore audit, NetworkActivity activity, TimeProvider time) : Grain, ILinkGrain
 {
@@ -113,7 +115,7 @@ public sealed class LinkGrain(
     {
         if (S.Spec is not { } spec) return ProbeOutcome.UnknownLink;
         var now = time.GetUtcNow();
-        var (health, change, outcome) = LinkMonitor.OnProbe(S.Health ?? LinkHealth.Initial(now), probe, spec.LatencyMs, now, Net);
+        var (health, change, outcome) = LinkMonitor.OnProbe(S.Health ?? LinkHealth.Initial(now), Judged(probe), spec.LatencyMs, now, Net);
         if (outcome != ProbeOutcome.Accepted) return outcome;
         state.State = S with { Health = health, LastProbe = probe, LastProbeAt = now } ;
         if (change is not null) await ChangedAsync(change, now);
@@ -396,7 +398,10 @@ public sealed class LinkGrain(
         var now = time.GetUtcNow();
         var h = S.Health ?? LinkHealth.Initial(now);
         return new LinkStatus(spec, h.State, h.Since, S.LastProbe, S.LastProbeAt, Math.Round(LinkMonitor.Decayed(h, now, Net), 1), h.SuppressedUntil, h.Flaps,
-            Reserved(true, now), Reserved(false, now), [.. S.Holds.Values.Where(x => x.Committed && !x.Backup).Select(x => x.Flow).Distinct().Order(StringComparer.Ordinal)], h.Note);
+            Reserved(true, now), Reserved(false, now), [.. S.Holds.Values.Where(x => x.Committed && !x.Backup).Select(x => x.Flow).Distinct().Order(StringComparer.Ordinal)], h.Note)
+        {
+            Alerts = [.. S.Alerts.Values.OrderBy(a => a.StartsAt)],
+        };
     }
 
     /// <summary>Tells the network the link's standing: at once on a change of state, at most every half second for capacity.</summary>

@@ -28,8 +28,7 @@ public sealed partial class NodeGrain
         Record(DecisionKinds.Observed, firing
                 ? $"Alert {alert.Name} is firing on node {Id} ({alert.Source}){(alert.Summary is { } s ? $": {s}" : "")}; each report counts it as a failed check while it fires."
                 : $"Alert {alert.Name} on node {Id} is resolved ({alert.Source}).",
-            evidence: ImmutableDictionary<string, string>.Empty.Add("alert", alert.Name).Add("fingerprint", alert.Fingerprint)
-                .Add("source", alert.Source).Add("startsAt", alert.StartsAt.ToString("O")));
+            evidence: alert.Evidence());
         _dirty = true;
         await CommitAsync(now);
         return Status();

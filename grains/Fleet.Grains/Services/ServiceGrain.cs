@@ -401,6 +401,7 @@ public sealed partial class ServiceGrain(
             instances.Count(i => i.State == InstanceState.Running), S.Up.Count(), spec.Budget.MinHealthy(S.Desired), S.Deleting, S.LastScale)
         {
             Rollout = S.Rollout is { Active: true } ? View() : null,
+            Alerts = [.. S.Alerts.Values.OrderBy(a => a.StartsAt)],
         };
     }
 

@@ -1,6 +1,9 @@
 using System.Collections.Immutable;
 using System.Text.Json;
+using Fleet.Abstractions.Links;
 using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Services;
+using Fleet.Abstractions.Supervision;
 using Fleet.Client;
 using Fleet.Core.Intake;
 using Fleet.Grains.Policy;
@@ -196,25 +199,36 @@ public static class IntakeApi
         foreach (var a in alerts)
         {
             var name = a!.Labels!["alertname"];
-            var node = MetricIntake.NodeOf(a.Labels, policy);
-            if (node is null || !Fleet.Core.Validation.InputRules.IsValidId(node))
+            // The subject its labels name: a link, else a service, else a node (the node label, else instance's host).
+            string? subject = a.Labels.TryGetValue(policy.LinkLabel, out var link) ? Fleet.Core.Validation.InputRules.IsValidLinkId(link, out _, out _) ? Subjects.Link(link) : null
+                : a.Labels.TryGetValue(policy.ServiceLabel, out var service) ? Fleet.Core.Validation.InputRules.IsValidId(service) ? Subjects.Service(service) : null
+                : MetricIntake.NodeOf(a.Labels, policy) is { } node && Fleet.Core.Validation.InputRules.IsValidId(node) ? Subjects.Node(node) : null;
+            if (subject is null)
             {
-                taken.Add(new AlertTaken(name, null, a.Status!, false, "its labels name no node (a node label, or an instance label)"));
+                taken.Add(new AlertTaken(name, null, a.Status!, false,
+                    $"its labels name no subject Fleet accepts (a {policy.LinkLabel}, {policy.ServiceLabel} or {policy.NodeLabel} label, or an instance label)"));
                 continue;
             }
             var summary = a.Annotations is { } notes && (notes.GetValueOrDefault("summary") ?? notes.GetValueOrDefault("description")) is { } s
                 ? (s.Length > 300 ? s[..300] + "…" : s) : null;
-            var fingerprint = a.Fingerprint is { Length: > 0 and <= 64 } f ? f : $"{name}@{node}";
+            var fingerprint = a.Fingerprint is { Length: > 0 and <= 64 } f ? f : $"{name}@{subject}";
             var alert = new ExternalAlert(name, fingerprint, summary, a.StartsAt ?? DateTimeOffset.UtcNow, "alertmanager");
-            var status = await grains.GetGrain<INodeGrain>(node).AlertAsync(alert, a.Status == "firing");
-            taken.Add(status is null
-                ? new AlertTaken(name, node, a.Status!, false, "the node is not registered")
-                : new AlertTaken(name, node, a.Status!, true, null));
+            var firing = a.Status == "firing";
+            var (kind, id) = Subjects.Parse(subject);
+            var known = kind switch
+            {
+                Subjects.LinkKind => await grains.GetGrain<ILinkGrain>(id).AlertAsync(alert, firing) is not null,
+                Subjects.ServiceKind => await grains.GetGrain<IServiceGrain>(id).AlertAsync(alert, firing) is not null,
+                _ => await grains.GetGrain<INodeGrain>(id).AlertAsync(alert, firing) is not null,
+            };
+            taken.Add(known ? new AlertTaken(name, subject, a.Status!, true, null)
+                : new AlertTaken(name, subject, a.Status!, false, $"{Subjects.Describe(subject)} is not known to Fleet"));
         }
         return TypedResults.Ok(taken);
     }
 
-    public sealed record AlertTaken(string Alert, string? Node, string Status, bool Taken, string? Why);
+    /// <summary>Where one alert went: the subject its labels name (<c>node/…</c>, <c>service/…</c>, <c>link/…</c>), and whether it was taken.</summary>
+    public sealed record AlertTaken(string Alert, string? Subject, string Status, bool Taken, string? Why);
 
     public sealed class AlertmanagerWebhook
     {

@@ -68,6 +68,9 @@ public sealed record LinkStatus(
     [property: Id(10)] ImmutableArray<string> Flows,
     [property: Id(11)] string Note)
 {
+    /// <summary>Alerts firing on the link from the team's own alerting (docs/intake.md): while one fires, every probe counts as down.</summary>
+    [Id(12)] public ImmutableArray<Nodes.ExternalAlert> Alerts { get; init; } = [];
+
     public double FreeAB => Spec.CapacityMbps - ReservedAB;
     public double FreeBA => Spec.CapacityMbps - ReservedBA;
 }
@@ -139,6 +142,13 @@ public interface ILinkGrain : Actions.IActionOwner
 
     [Alias("Probe"), RequiresRole(FleetRole.Agent)]
     Task<ProbeOutcome> ProbeAsync(LinkProbe probe);
+
+    /// <summary>
+    /// An alert from the team's alerting fires on the link, or is resolved (intake's Alertmanager receiver; no role: only the
+    /// silo calls it). Null when the link is not defined.
+    /// </summary>
+    [Alias("Alert")]
+    Task<LinkStatus?> AlertAsync(Nodes.ExternalAlert alert, bool firing);
 
     /// <summary>Reserves capacity for a flow in one direction (from <paramref name="fromSite"/>), pending until committed or expired; a flow's second reservation here is shared with its first.</summary>
     [AlwaysInterleave, Alias("Reserve")]

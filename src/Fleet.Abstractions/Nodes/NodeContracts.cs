@@ -200,4 +200,8 @@ public sealed record ExternalAlert(
 {
     /// <summary>The failing check the alert adds to the node's reports while it fires.</summary>
     public string CheckName => "alert:" + new string(Name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-' ? c : '_').Take(120).ToArray());
+
+    /// <summary>The alert as the trail's evidence: its name, fingerprint, source and start.</summary>
+    public ImmutableDictionary<string, string> Evidence() => ImmutableDictionary<string, string>.Empty.Add("alert", Name).Add("fingerprint", Fingerprint)
+        .Add("source", Source).Add("startsAt", StartsAt.ToString("O"));
 }

@@ -34,6 +34,12 @@ public sealed record IntakePolicy(
 
     [Id(9)] public string FilesystemAvailable { get; init; } = "node_filesystem_avail_bytes";
 
+    /// <summary>The alert label naming a service (an alert with it lands on the service, not a node). Default <c>service</c>.</summary>
+    [Id(11)] public string ServiceLabel { get; init; } = "service";
+
+    /// <summary>The alert label naming a link (<c>a~b</c>; an alert with it lands on the link). Default <c>link</c>.</summary>
+    [Id(12)] public string LinkLabel { get; init; } = "link";
+
     /// <summary>The mount point whose fullness is the node's disk figure. Default <c>/</c>.</summary>
     [Id(10)] public string Mountpoint { get; init; } = "/";
 

@@ -60,6 +60,13 @@ public interface IServiceGrain : IActionOwner
     Task<InstanceReportOutcome> ReportAsync(InstanceReport report);
 
     /// <summary>
+    /// An alert from the team's alerting fires on the service, or is resolved (intake's Alertmanager receiver; no role: only
+    /// the silo calls it). One that begins during a rollout fails it. Null when the service is not applied.
+    /// </summary>
+    [Alias("Alert")]
+    Task<ServiceStatus?> AlertAsync(Nodes.ExternalAlert alert, bool firing);
+
+    /// <summary>
     /// A disruptive action asks before it takes instances of this service down: refused when the service would drop
     /// below its minimum of healthy instances, counting those already down. A consent holds those instances as down
     /// until <see cref="ReleaseHoldAsync"/> (or the lease's expiry).

@@ -100,6 +100,9 @@ public sealed record ServiceStatus(
 {
     /// <summary>The rollout under way (or paused, or watching), if any.</summary>
     [Id(13)] public RolloutView? Rollout { get; init; }
+
+    /// <summary>Alerts firing on the service from the team's own alerting (docs/intake.md), oldest first.</summary>
+    [Id(14)] public ImmutableArray<Nodes.ExternalAlert> Alerts { get; init; } = [];
 }
 
 /// <summary>A row of the service list.</summary>

@@ -236,7 +236,7 @@ public static partial class PolicyParser
     {
         var d = IntakePolicy.Default;
         var i = r.Section(root, "intake");
-        r.Known(i, "intake", "nodeLabel", "domainLabel", "domain", "register", "checks", "series");
+        r.Known(i, "intake", "nodeLabel", "serviceLabel", "linkLabel", "domainLabel", "domain", "register", "checks", "series");
         var se = r.Section(i, "series", "intake.series");
         r.Known(se, "intake.series", "cpuSeconds", "memoryTotal", "memoryAvailable", "filesystemSize", "filesystemAvailable", "mountpoint");
         string Name(YamlMappingNode? map, string path, string fallback)
@@ -256,6 +256,8 @@ public static partial class PolicyParser
         return new IntakePolicy(Name(i, "intake.nodeLabel", d.NodeLabel), Name(i, "intake.domainLabel", d.DomainLabel), domain,
             r.Bool(i, "intake.register", d.Register), checks)
         {
+            ServiceLabel = Name(i, "intake.serviceLabel", d.ServiceLabel),
+            LinkLabel = Name(i, "intake.linkLabel", d.LinkLabel),
             CpuSeconds = Name(se, "intake.series.cpuSeconds", d.CpuSeconds),
             MemoryTotal = Name(se, "intake.series.memoryTotal", d.MemoryTotal),
             MemoryAvailable = Name(se, "intake.series.memoryAvailable", d.MemoryAvailable),

@@ -144,6 +144,8 @@ public static class PolicyWriter
         static string Q(string text) => $"\"{text.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
         sb.AppendLine("intake:");
         sb.AppendLine($"  nodeLabel: {Q(ik.NodeLabel)}");
+        sb.AppendLine($"  serviceLabel: {Q(ik.ServiceLabel)}");
+        sb.AppendLine($"  linkLabel: {Q(ik.LinkLabel)}");
         sb.AppendLine($"  domainLabel: {Q(ik.DomainLabel)}");
         sb.AppendLine($"  domain: {Q(ik.Domain)}");
         sb.AppendLine($"  register: {(ik.Register ? "true" : "false")}");

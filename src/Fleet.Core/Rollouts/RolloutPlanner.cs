@@ -102,7 +102,8 @@ public static class RolloutPlanner
         return s with
         {
             Instances = instances,
-            Rollout = r with { StepRequested = true, Steps = steps, LeaseId = leaseId, LeaseScopes = scopes, Note = null },
+            // A rollback keeps its cause: the record of its end names it.
+            Rollout = r with { StepRequested = true, Steps = steps, LeaseId = leaseId, LeaseScopes = scopes, Note = r.Phase == RolloutPhase.RollingBack ? r.Note : null },
         };
     }
 
@@ -182,6 +183,21 @@ public static class RolloutPlanner
         var keep = now - (p.WatchWindow > p.StepDuration * (p.MaxExtensions + 2) ? p.WatchWindow : p.StepDuration * (p.MaxExtensions + 2));
         if (!r.Samples.IsEmpty && r.Samples[0].At < keep) r = r with { Samples = [.. r.Samples.Where(x => x.At >= keep)] };
 
+        // An alert from the team's alerting that began firing on the service since the rollout started fails it (the new
+        // version is the change it followed); one already firing before is not the new version's doing.
+        if (r.Phase is RolloutPhase.Progressing or RolloutPhase.Watching
+            && s.Alerts.Values.Where(a => a.StartsAt >= r.StartedAt).OrderBy(a => a.StartsAt).FirstOrDefault() is { } alert)
+        {
+            var why = $"alert {alert.Name} began firing on the service at {alert.StartsAt:HH:mm:ss} UTC, during the rollout ({alert.Source}" +
+                (alert.Summary is { } said ? $": {said})" : ")");
+            r = r with
+            {
+                Phase = RolloutPhase.RollingBack, Note = why, StepRequested = false,
+                Steps = r.Phase == RolloutPhase.Progressing ? r.Steps.SetItem(r.Step, r.Steps[r.Step] with { EndedAt = now, Outcome = "failed" }) : r.Steps,
+            };
+            Record(DecisionKinds.Failed, $"Rollout {r.Id} of service {name} failed: {why}. Rolling back to {r.From}.", "failed", "rollout.alerts",
+                alert.Evidence());
+        }
         if (r.Phase == RolloutPhase.RollingBack)
         {
             s = Unwind(s with { Rollout = r });

@@ -40,6 +40,9 @@ public sealed record ServiceState(
     /// <summary>Ended rollouts, newest last (at most <see cref="Rollouts.RolloutPlanner.KeepHistory"/>), without their samples.</summary>
     [Id(14)] public ImmutableArray<Rollout> History { get; init; } = [];
 
+    /// <summary>Alerts firing on the service from the team's own alerting, by fingerprint (docs/intake.md).</summary>
+    [Id(15)] public ImmutableDictionary<string, Fleet.Abstractions.Nodes.ExternalAlert> Alerts { get; init; } = ImmutableDictionary<string, Fleet.Abstractions.Nodes.ExternalAlert>.Empty;
+
     public ServiceState() : this(null, 0, DateTimeOffset.UnixEpoch, "", 0, false, ImmutableDictionary<string, ServiceInstance>.Empty, 1,
         ImmutableDictionary<string, DisruptionHold>.Empty, false, null, null, []) { }
 

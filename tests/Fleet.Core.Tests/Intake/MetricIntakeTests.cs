@@ -161,6 +161,7 @@ public class MetricIntakeTests
         var parsed = PolicyParser.Parse("""
             intake:
               nodeLabel: hostname
+              serviceLabel: app
               domain: dc-1
               register: false
               checks: ["up == 1", "node_systemd_unit_state{state=\"failed\"} == 0"]
@@ -170,6 +171,8 @@ public class MetricIntakeTests
         Assert.True(parsed.IsValid, string.Join("; ", parsed.Problems));
         var intake = parsed.Policy!.Intake;
         Assert.Equal("hostname", intake.NodeLabel);
+        Assert.Equal("app", intake.ServiceLabel);
+        Assert.Equal("link", intake.LinkLabel); // the default where the section is silent
         Assert.False(intake.Register);
         Assert.Equal("/data", intake.Mountpoint);
         Assert.Equal(2, intake.Checks.Length);
