@@ -381,6 +381,71 @@ public class IntakeTests(SiloFixture f) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task Otlp_AServicesOwnRequestMetrics_BecomeItsInstancesFigures()
+    {
+        var key = await f.KeyAsync("otel-svc-intake", "ingest");
+        (await f.RegisterAsync("otel-svc-node", "rack-otel-svc")).EnsureSuccessStatusCode();
+        long seq = 0;
+        using var reporting = new CancellationTokenSource();
+        var reporter = Task.Run(async () =>
+        {
+            while (!reporting.IsCancellationRequested)
+            {
+                try { await f.ReportAsync("otel-svc-node", Interlocked.Increment(ref seq)); } catch (HttpRequestException) { }
+                await Task.Delay(500);
+            }
+        });
+        try
+        {
+            (await f.Http.PutAsync("/api/v1/services/otel-svc", new StringContent("replicas: 1\nversion: \"1.0\"\nresources: {cpuCores: 1, memoryBytes: 1Gi}\n",
+                Encoding.UTF8, "text/yaml"))).EnsureSuccessStatusCode();
+            var running = await EventuallyAsync(async () => (await f.GetJsonAsync("/api/v1/services/otel-svc")).GetProperty("instances").EnumerateArray()
+                .Where(i => i.GetProperty("state").GetString() == "Running").Select(i => (JsonElement?)i).FirstOrDefault(), TimeSpan.FromSeconds(60), "otel-svc runs");
+            var id = running.GetProperty("id").GetString()!;
+
+            // The service's own SDK, as a team instruments it: the semantic conventions' request-duration histogram, by status code.
+            using var meter = new Meter("fleet.intake.svc.test");
+            var duration = meter.CreateHistogram<double>("http.server.request.duration", unit: "s");
+            using var provider = Sdk.CreateMeterProviderBuilder()
+                .AddMeter("fleet.intake.svc.test")
+                .AddView("http.server.request.duration", new ExplicitBucketHistogramConfiguration { Boundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] })
+                .ConfigureResource(r => r.AddService("otel-svc", serviceVersion: "1.0", serviceInstanceId: id, autoGenerateServiceInstanceId: false))
+                .AddOtlpExporter((o, reader) =>
+                {
+                    o.Endpoint = new Uri($"http://127.0.0.1:{f.Silo.HttpPort}/v1/metrics");
+                    o.Protocol = OtlpExportProtocol.HttpProtobuf;
+                    o.Headers = $"Authorization=Bearer {key}";
+                    reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = 60_000;
+                    reader.TemporalityPreference = MetricReaderTemporalityPreference.Cumulative;
+                })
+                .Build();
+            void Serve(int ok, int failed, double seconds)
+            {
+                for (var i = 0; i < ok; i++) duration.Record(seconds, new KeyValuePair<string, object?>("http.response.status_code", 200), new KeyValuePair<string, object?>("http.route", "/cart"));
+                for (var i = 0; i < failed; i++) duration.Record(seconds, new KeyValuePair<string, object?>("http.response.status_code", 503), new KeyValuePair<string, object?>("http.route", "/cart"));
+            }
+            Serve(10, 0, 0.004);
+            Assert.True(provider.ForceFlush(10_000)); // a cumulative series' first export primes it
+            await Task.Delay(1000);
+            Serve(90, 10, 0.03); // then 100 requests, 10 failed, all about 30 ms
+            Assert.True(provider.ForceFlush(10_000));
+            var load = await EventuallyAsync(async () => (await f.GetJsonAsync("/api/v1/services/otel-svc")).GetProperty("instances").EnumerateArray()
+                .Where(i => i.GetProperty("id").GetString() == id && i.TryGetProperty("load", out var l) && l.ValueKind == JsonValueKind.Object && l.GetProperty("requests").GetDouble() > 0)
+                .Select(i => (JsonElement?)i.GetProperty("load")).FirstOrDefault(), TimeSpan.FromSeconds(20), "otel-svc's instance shows its figures");
+            var requests = load.GetProperty("requests").GetDouble();
+            Assert.InRange(requests, 100 / 5.0, 100 / 0.9); // 100 requests over the second or so between the two exports
+            Assert.InRange(load.GetProperty("errors").GetDouble() / requests, 0.099, 0.101);
+            Assert.InRange(load.GetProperty("latencyP50Ms").GetDouble(), 25, 50); // inside the 25–50 ms bucket, not the primed 4 ms
+            Assert.InRange(load.GetProperty("latencyP99Ms").GetDouble(), 25, 50);
+        }
+        finally
+        {
+            reporting.Cancel();
+            await reporter;
+        }
+    }
+
+    [Fact]
     public async Task Pushes_Malformed_Oversized_OrWithoutTheRightKey_AreRefused_WithNothingTaken()
     {
         var ingest = f.Silo.HttpWith(await f.KeyAsync("refusals-intake", "ingest"));

@@ -75,23 +75,28 @@ public static class IntakeApi
             return Refuse("(body)", "is not snappy-compressed (remote-write 1.0 sends a snappy block of a protobuf WriteRequest)");
         }
         if (Decode<WriteRequest>(raw) is not { } request) return Refuse("(body)", "is not a remote-write WriteRequest (protobuf)");
-        var series = new List<(string, Dictionary<string, string>, MetricSample[])>(request.Timeseries.Count);
+        var series = new List<(string, IReadOnlyDictionary<string, string>, MetricSample[])>(request.Timeseries.Count);
         foreach (var ts in request.Timeseries)
         {
             if (ts.Labels.Count > MaxLabels) return Refuse("timeseries.labels", $"a series carries {ts.Labels.Count} labels; at most {MaxLabels}");
-            var labels = new Dictionary<string, string>(ts.Labels.Count, StringComparer.Ordinal);
+            string? name = null;
             foreach (var l in ts.Labels)
             {
                 if (l.Name.Length > MaxLabelLength || l.Value.Length > MaxLabelLength)
                     return Refuse("timeseries.labels", $"a label name or value is longer than {MaxLabelLength} characters");
-                labels[l.Name] = l.Value;
+                if (name is null && l.Name == "__name__") name = l.Value;
             }
-            if (!labels.TryGetValue("__name__", out var name)) continue;
-            series.Add((name, labels, ts.Samples.Select(s => new MetricSample(s.Timestamp, s.Value)).ToArray()));
+            if (name is null) continue;
+            var samples = new MetricSample[ts.Samples.Count];
+            for (var i = 0; i < samples.Length; i++) samples[i] = new MetricSample(ts.Samples[i].Timestamp, ts.Samples[i].Value);
+            series.Add((name, new LabelList(ts.Labels), samples));
         }
         await relay.TakeAsync(series);
         return TypedResults.NoContent();
     }
+
+    /// <summary>The most buckets one histogram point may have (OTel's defaults have 16; exponential ones are not read).</summary>
+    public const int MaxBuckets = 256;
 
     private static async Task<IResult> OtlpAsync(HttpContext http, IntakeRelay relay)
     {
@@ -119,14 +124,35 @@ public static class IntakeApi
             }
         }
         if (Decode<ExportMetricsServiceRequest>(body) is not { } request) return Refuse("(body)", "is not an OTLP ExportMetricsServiceRequest (protobuf)");
-        var series = new List<(string, Dictionary<string, string>, MetricSample[])>();
+        var series = new List<(string, IReadOnlyDictionary<string, string>, MetricSample[])>();
+        var requests = new List<InstancePoint>();
         foreach (var rm in request.ResourceMetrics)
         {
             var resource = Attributes(rm.Resource?.Attributes, null);
             if (resource is null) return Refuse("resourceMetrics.resource.attributes", $"more than {MaxLabels} attributes, or one longer than {MaxLabelLength} characters");
+            var instance = InstanceIntake.InstanceOf(resource);
             foreach (var sm in rm.ScopeMetrics)
                 foreach (var metric in sm.Metrics)
                 {
+                    // A service's own figures (service.name and service.instance.id on the resource): its instance's report.
+                    if (instance is { } of && metric.Name == InstanceIntake.RequestDuration && metric.Histogram is { } histogram)
+                    {
+                        foreach (var p in histogram.DataPoints)
+                        {
+                            if ((p.Flags & 1) != 0) continue;
+                            if (p.BucketCounts.Count > MaxBuckets || (p.BucketCounts.Count > 0 && p.BucketCounts.Count != p.ExplicitBounds.Count + 1))
+                                return Refuse("dataPoints.bucketCounts", $"at most {MaxBuckets} buckets, one more than explicitBounds");
+                            if (Attributes(p.Attributes, null) is not { } labels)
+                                return Refuse("dataPoints.attributes", $"more than {MaxLabels} attributes, or one longer than {MaxLabelLength} characters");
+                            requests.Add(new InstancePoint(of, labels, p, metric.Unit, histogram.AggregationTemporality == 2));
+                        }
+                        continue;
+                    }
+                    if (instance is { } owner && metric.Name == InstanceIntake.MemoryUsage && (metric.Gauge?.DataPoints ?? metric.Sum?.DataPoints) is { Count: > 0 } memory)
+                    {
+                        relay.InstanceMemory(owner, memory.Sum(p => p.Value));
+                        continue;
+                    }
                     var points = metric.Gauge?.DataPoints ?? metric.Sum?.DataPoints;
                     if (points is null || metric.Name.Length > MaxLabelLength) continue;
                     foreach (var p in points)
@@ -139,6 +165,7 @@ public static class IntakeApi
                 }
         }
         await relay.TakeAsync(series);
+        await relay.TakeRequestsAsync(requests);
         // OTLP/HTTP's success answer: an ExportMetricsServiceResponse, empty (nothing rejected in part).
         return Results.Bytes([], "application/x-protobuf");
     }
@@ -251,8 +278,31 @@ public static class IntakeApi
 /// Hands what intake heard to the nodes: one report per node whose figures moved, in batches through the fleet's own
 /// report path (the same rules as an agent's reports); a node first heard of is registered when the policy says so.
 /// </summary>
-public sealed partial class IntakeRelay(MetricIntake intake, IFleetClient fleet, PolicyCache policies, ILogger<IntakeRelay> log)
+/// <summary>One point of a service instance's request-duration histogram, as OTLP sent it.</summary>
+public sealed record InstancePoint((string Service, string Instance, string Version) Of, Dictionary<string, string> Labels, HistogramDataPoint Point, string Unit, bool Cumulative);
+
+public sealed partial class IntakeRelay(MetricIntake intake, InstanceIntake instances, IFleetClient fleet, PolicyCache policies, ILogger<IntakeRelay> log)
 {
+    public void InstanceMemory((string Service, string Instance, string Version) of, double bytes) => instances.Memory(of, bytes);
+
+    /// <summary>Request histograms become instance reports: each instance whose figures moved reports once, through the fleet's instance intake.</summary>
+    public async Task TakeRequestsAsync(List<InstancePoint> points)
+    {
+        if (points.Count == 0) return;
+        var touched = new HashSet<(string, string)>();
+        foreach (var (of, labels, p, unit, cumulative) in points)
+        {
+            var error = labels.ContainsKey("error.type")
+                || (labels.TryGetValue("http.response.status_code", out var code) && int.TryParse(code, out var status) && status >= 500);
+            var key = string.Join(",", labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"));
+            instances.Requests(of, key, error, (long)(p.StartTimeUnixNano / 1_000_000), (long)(p.TimeUnixNano / 1_000_000), p.Count, p.BucketCounts, p.ExplicitBounds,
+                unit == "ms" ? 1 : 1000, cumulative, touched);
+        }
+        var reports = touched.Select(t => instances.Report(t.Item1, t.Item2)).OfType<InstanceReport>().ToList();
+        foreach (var chunk in reports.Chunk(Fleet.Core.Validation.InputRules.MaxBatch))
+            await fleet.ReportInstancesAsync(chunk);
+    }
+
     private (int Version, ImmutableArray<CheckRule> Checks) _rules = (-1, []);
 
     private ImmutableArray<CheckRule> Rules(Fleet.Abstractions.Policy.FleetPolicy policy)
@@ -264,7 +314,7 @@ public sealed partial class IntakeRelay(MetricIntake intake, IFleetClient fleet,
         return parsed;
     }
 
-    public async Task TakeAsync(List<(string Name, Dictionary<string, string> Labels, MetricSample[] Samples)> series)
+    public async Task TakeAsync(List<(string Name, IReadOnlyDictionary<string, string> Labels, MetricSample[] Samples)> series)
     {
         var policy = policies.Current;
         var checks = Rules(policy);

@@ -64,8 +64,34 @@ public sealed class ScopeMetrics
 public sealed class OtlpMetric
 {
     [ProtoMember(1)] public string Name { get; set; } = "";
+    [ProtoMember(3)] public string Unit { get; set; } = "";
     [ProtoMember(5)] public OtlpGauge? Gauge { get; set; }
     [ProtoMember(7)] public OtlpSum? Sum { get; set; }
+    [ProtoMember(9)] public OtlpHistogram? Histogram { get; set; }
+}
+
+[ProtoContract]
+public sealed class OtlpHistogram
+{
+    [ProtoMember(1)] public List<HistogramDataPoint> DataPoints { get; set; } = [];
+
+    /// <summary>1 delta, 2 cumulative.</summary>
+    [ProtoMember(2)] public int AggregationTemporality { get; set; }
+}
+
+/// <summary>An explicit-bucket histogram point: <see cref="BucketCounts"/> has one more entry than <see cref="ExplicitBounds"/>.</summary>
+[ProtoContract]
+public sealed class HistogramDataPoint
+{
+    [ProtoMember(2, DataFormat = DataFormat.FixedSize)] public ulong StartTimeUnixNano { get; set; }
+    [ProtoMember(3, DataFormat = DataFormat.FixedSize)] public ulong TimeUnixNano { get; set; }
+    [ProtoMember(4, DataFormat = DataFormat.FixedSize)] public ulong Count { get; set; }
+    [ProtoMember(6, DataFormat = DataFormat.FixedSize, IsPacked = true)] public List<ulong> BucketCounts { get; set; } = [];
+    [ProtoMember(7, IsPacked = true)] public List<double> ExplicitBounds { get; set; } = [];
+    [ProtoMember(9)] public List<OtlpKeyValue> Attributes { get; set; } = [];
+
+    /// <summary>Bit 0: no recorded value.</summary>
+    [ProtoMember(10)] public uint Flags { get; set; }
 }
 
 [ProtoContract]

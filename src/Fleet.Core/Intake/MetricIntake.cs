@@ -64,13 +64,19 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
         if (samples.IsEmpty) return;
         var kind = KindOf(name, labels, policy, checks, out var rule);
         if (kind == SeriesKind.None) return;
-        if (NodeOf(labels, policy) is not { } nodeId || !InputRules.IsValidId(nodeId))
+        if (NodeOf(labels, policy) is not { } nodeId)
         {
             Interlocked.Increment(ref _dropped);
             return;
         }
         if (!_nodes.TryGetValue(nodeId, out var node))
         {
+            // Only a node first heard of is checked: a kept one was valid when it was added.
+            if (!InputRules.IsValidId(nodeId))
+            {
+                Interlocked.Increment(ref _dropped);
+                return;
+            }
             if (_nodes.Count >= maxNodes) Prune();
             if (_nodes.Count >= maxNodes)
             {
@@ -161,12 +167,13 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
         public long Newest, Sent;
         public string? Domain;
         public MetricSample? Up, MemTotal, MemAvailable, FsSize, FsAvailable;
-        private readonly Dictionary<string, (MetricSample? Before, MetricSample Now)> _cpu = [];
+        private readonly Dictionary<(string Cpu, string Mode), (MetricSample? Before, MetricSample Now)> _cpu = [];
+        private readonly HashSet<string> _cpus = new(StringComparer.Ordinal);
         private readonly Dictionary<string, MetricSample> _memStates = [], _fsStates = [];
         private readonly Dictionary<(int Rule, string Series), (double Value, string Labels)> _checks = [];
         private double _lastCpu;
 
-        public int CpuCount => _cpu.Keys.Select(k => k[..k.IndexOf('|')]).Distinct().Count();
+        public int CpuCount => _cpus.Count;
 
         /// <summary>Keeps a newer sample; false when it is not newer than what is kept (a late shard or a repeat).</summary>
         public bool Set(SeriesKind kind, IReadOnlyDictionary<string, string> labels, int rule, MetricSample now, MetricSample? before)
@@ -182,9 +189,11 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
                 case SeriesKind.FilesystemState: return KeepIn(_fsStates, Label(labels, "state", "system.filesystem.state"), now);
                 case SeriesKind.Cpu:
                 {
-                    var key = $"{Label(labels, "cpu", "cpu")}|{Label(labels, "mode", "state", "cpu.mode")}";
-                    if (_cpu.TryGetValue(key, out var had) && had.Now.TimestampMs >= now.TimestampMs) return false;
-                    _cpu[key] = IsStale(now.Value) ? (null, now) : (before ?? (_cpu.TryGetValue(key, out var h) && !IsStale(h.Now.Value) ? h.Now : null), now);
+                    var key = (Label(labels, "cpu", "cpu"), Label(labels, "mode", "state", "cpu.mode"));
+                    var known = _cpu.TryGetValue(key, out var had);
+                    if (known && had.Now.TimestampMs >= now.TimestampMs) return false;
+                    _cpu[key] = IsStale(now.Value) ? (null, now) : (before ?? (known && !IsStale(had.Now.Value) ? had.Now : null), now);
+                    if (!known) _cpus.Add(key.Item1);
                     return true;
                 }
                 default:
@@ -239,12 +248,11 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
         public double CpuPercent()
         {
             double idle = 0, all = 0;
-            foreach (var (key, (before, now)) in _cpu)
+            foreach (var ((_, mode), (before, now)) in _cpu)
             {
                 if (before is not { } b || IsStale(now.Value) || now.Value < b.Value) continue;
                 var delta = now.Value - b.Value;
                 all += delta;
-                var mode = key[(key.IndexOf('|') + 1)..];
                 if (mode is "idle" or "iowait" or "wait") idle += delta;
             }
             if (all > 0) _lastCpu = Math.Clamp(100.0 * (all - idle) / all, 0, 100);
