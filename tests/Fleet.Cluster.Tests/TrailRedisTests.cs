@@ -62,15 +62,17 @@ public class TrailRedisTests(SharedRedis redis) : IClassFixture<SharedRedis>
     {
         await using var cluster = new ClusterSilos(redis.Connection, "--Fleet:TrailCheckpointInterval=00:00:01");
         await cluster.StartAsync(2);
-        for (var i = 0; i < 20; i++)
+        // Records are written by the silo where a grain lives, which Orleans' placement chooses: 40 nodes in 8 domains, so
+        // both silos' streams grow (20 nodes of one domain once left one silo's stream with too little to vouch for).
+        for (var i = 0; i < 40; i++)
         {
             var silo = cluster.Silos[i % 2]!;
-            (await silo.Http.PostAsJsonAsync("/api/v1/nodes", new { id = $"cut-{i}", domain = "cut", capacity = new { cpuCores = 4, memoryBytes = 8L << 30, diskBytes = 0 } })).EnsureSuccessStatusCode();
+            (await silo.Http.PostAsJsonAsync("/api/v1/nodes", new { id = $"cut-{i}", domain = $"cut-{i % 8}", capacity = new { cpuCores = 4, memoryBytes = 8L << 30, diskBytes = 0 } })).EnsureSuccessStatusCode();
         }
 
         // Wait for a checkpoint in one silo's stream that vouches for a position in the other's (the oldest such: the first a cut breaks).
         (string Id, string Stream, long Seq)? vouch = null;
-        for (var tries = 0; tries < 60 && vouch is null; tries++)
+        for (var tries = 0; tries < 120 && vouch is null; tries++)
         {
             var page = await ClusterSilos.GetAsync(cluster.Silos[0]!, "/api/v1/audit?kind=checkpoint&limit=100");
             foreach (var c in page.GetProperty("records").EnumerateArray())

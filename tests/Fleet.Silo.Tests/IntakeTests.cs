@@ -327,6 +327,19 @@ public class IntakeTests(SiloFixture f) : IClassFixture<SiloFixture>
             var linkTrail = await f.GetJsonAsync("/api/v1/audit?subject=link/alx~aly&limit=50");
             Assert.Contains(linkTrail.GetProperty("records").EnumerateArray(), r => r.GetProperty("reason").GetString()!.Contains("Alert UplinkErrors is firing on link alx~aly"));
 
+            // A flood of made-up alerts on one subject is bounded: past 100 firing, a new one is not taken.
+            using (var flood = await ingest.PostAsJsonAsync("/api/v1/alerts/alertmanager", new
+            {
+                version = "4", status = "firing",
+                alerts = Enumerable.Range(0, 150).Select(i => new { status = "firing", labels = new { alertname = $"Flood{i}", service = "al-svc" }, startsAt = DateTimeOffset.UtcNow.AddHours(-1), fingerprint = $"flood-{i}" }).ToArray(),
+            }))
+            {
+                Assert.Equal(HttpStatusCode.OK, flood.StatusCode);
+                var answers = (await flood.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray().ToList();
+                Assert.Contains(answers, a => !a.GetProperty("taken").GetBoolean() && a.GetProperty("why").GetString()!.Contains("already has 100 alerts firing"));
+            }
+            Assert.Equal(100, (await f.GetJsonAsync("/api/v1/services/al-svc")).GetProperty("alerts").GetArrayLength());
+
             // Subjects Fleet does not know are answered, not taken.
             var unknown = await NotifyAsync("firing", "Nope", new { alertname = "Nope", service = "no-such-svc" }, DateTimeOffset.UtcNow);
             Assert.False(unknown.GetProperty("taken").GetBoolean());
@@ -479,6 +492,25 @@ public class IntakeTests(SiloFixture f) : IClassFixture<SiloFixture>
         await RefusedAsync("/api/v1/write", new ByteArrayContent(new byte[9 << 20]), HttpStatusCode.RequestEntityTooLarge, "bytes");
         await RefusedAsync("/v1/metrics", new ByteArrayContent([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), HttpStatusCode.BadRequest, "ExportMetricsServiceRequest");
         await RefusedAsync("/v1/metrics", new StringContent("{}", Encoding.UTF8, "application/json"), HttpStatusCode.UnsupportedMediaType, "protobuf");
+        // A few hundred KB of gzip that unpacks to 250,000 points of a metric intake reads: refused by its count, nothing taken.
+        static ByteArrayContent Otlp(string metric, int points)
+        {
+            var request = new Fleet.Silo.Intake.ExportMetricsServiceRequest
+            {
+                ResourceMetrics = [new() { Resource = new() { Attributes = [new() { Key = "host.name", Value = new() { StringValue = "bad-push-node" } }] },
+                    ScopeMetrics = [new() { Metrics = [new() { Name = metric, Gauge = new() { DataPoints = [.. Enumerable.Range(0, points).Select(_ => new Fleet.Silo.Intake.NumberDataPoint())] } }] }] }],
+            };
+            using var raw = new MemoryStream();
+            using (var gzip = new System.IO.Compression.GZipStream(raw, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
+                ProtoBuf.Serializer.Serialize(gzip, request);
+            var content = new ByteArrayContent(raw.ToArray());
+            content.Headers.ContentEncoding.Add("gzip");
+            content.Headers.ContentType = new("application/x-protobuf");
+            return content;
+        }
+        await RefusedAsync("/v1/metrics", Otlp("system.memory.usage", 250_000), HttpStatusCode.RequestEntityTooLarge, "data points");
+        // The same count of a metric intake does not read is not looked at: taken (as nothing), at once.
+        using (var ignored = await ingest.PostAsync("/v1/metrics", Otlp("some.app.metric", 250_000))) Assert.Equal(HttpStatusCode.OK, ignored.StatusCode);
         await RefusedAsync("/api/v1/alerts/alertmanager", new StringContent("{\"alerts\": [" + new string('[', 5000) + "]}", Encoding.UTF8, "application/json"),
             HttpStatusCode.BadRequest, "webhook JSON");
         await RefusedAsync("/api/v1/alerts/alertmanager", JsonContent.Create(new
@@ -512,5 +544,30 @@ public class IntakeTests(SiloFixture f) : IClassFixture<SiloFixture>
         using var raw = new MemoryStream();
         ProtoBuf.Serializer.Serialize(raw, request);
         return Snappier.Snappy.CompressToArray(raw.ToArray());
+    }
+}
+
+/// <summary>The receivers' per-credential rate limit, on a silo of its own with a low limit.</summary>
+public class IntakeRateLimitTests
+{
+    [Fact]
+    public async Task AnIngestKeyPushingPastItsBudget_IsAnswered429WithRetryAfter_OnEveryReceiver()
+    {
+        await using var silo = await SiloProcess.StartAsync(extraArgs: ["--Fleet:Auth:RequestsPerSecond=2", "--Fleet:Auth:Burst=3"]);
+        using var ingest = silo.HttpWith(await silo.MakeKeyAsync("rl-ingest", "ingest"));
+        foreach (var path in new[] { "/api/v1/write", "/v1/metrics", "/api/v1/alerts/alertmanager" })
+        {
+            var statuses = new List<HttpStatusCode>();
+            string? retryAfter = null;
+            for (var i = 0; i < 10; i++)
+            {
+                HttpContent body = path.Contains("alertmanager") ? new StringContent("{\"alerts\": []}", Encoding.UTF8, "application/json") : new ByteArrayContent([]);
+                using var r = await ingest.PostAsync(path, body);
+                statuses.Add(r.StatusCode);
+                if (r.StatusCode == HttpStatusCode.TooManyRequests) retryAfter ??= r.Headers.RetryAfter?.ToString();
+            }
+            Assert.True(statuses.Contains(HttpStatusCode.TooManyRequests), $"{path}: {string.Join(", ", statuses)}");
+            Assert.NotNull(retryAfter);
+        }
     }
 }

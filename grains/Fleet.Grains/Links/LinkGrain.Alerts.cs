@@ -15,6 +15,7 @@ public sealed partial class LinkGrain
     {
         if (S.Spec is null) return null;
         if (firing == S.Alerts.ContainsKey(alert.Fingerprint)) return Status(); // a repeat of the same notification
+        if (firing && S.Alerts.Count >= ExternalAlert.MaxPerSubject) return null;
         state.State = S with { Alerts = firing ? S.Alerts.SetItem(alert.Fingerprint, alert) : S.Alerts.Remove(alert.Fingerprint) };
         Record(DecisionKinds.Observed, firing
                 ? $"Alert {alert.Name} is firing on link {Id} ({alert.Source}){(alert.Summary is { } s ? $": {s}" : "")}; every probe counts as down while it fires."

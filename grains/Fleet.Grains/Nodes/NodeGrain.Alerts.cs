@@ -19,10 +19,13 @@ public sealed partial class NodeGrain
         _policy = policies.Current;
         var had = S.Alerts.ContainsKey(alert.Fingerprint);
         if (firing == had) return Status(); // Alertmanager repeats a group's alerts on every notification: once is enough
+        if (firing && S.Alerts.Count >= ExternalAlert.MaxPerSubject) return null;
         var alerts = firing ? S.Alerts.SetItem(alert.Fingerprint, alert) : S.Alerts.Remove(alert.Fingerprint);
         var conditions = S.Health.Conditions.RemoveAll(c => c.Type == ConditionTypes.Alert && c.Reason.StartsWith($"alert '{alert.Name}' ", StringComparison.Ordinal));
-        if (firing) conditions = conditions.Add(new NodeCondition(ConditionTypes.Alert, Reason(alert), alert.StartsAt));
-        else if (!alerts.Values.Any(a => a.Name == alert.Name))
+        // One condition per alert name while any alert of that name fires (two instances of a rule may fire at once).
+        if (alerts.Values.Where(a => a.Name == alert.Name).OrderBy(a => a.StartsAt).FirstOrDefault() is { } still)
+            conditions = conditions.Add(new NodeCondition(ConditionTypes.Alert, Reason(still), still.StartsAt));
+        else
             conditions = conditions.RemoveAll(c => c.Type == ConditionTypes.CheckFailed && c.Reason.StartsWith($"check '{alert.CheckName}' ", StringComparison.Ordinal));
         state.State = S with { Alerts = alerts, Health = S.Health with { Conditions = conditions } };
         Record(DecisionKinds.Observed, firing

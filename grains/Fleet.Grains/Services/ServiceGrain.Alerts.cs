@@ -18,6 +18,7 @@ public sealed partial class ServiceGrain
         var now = time.GetUtcNow();
         _policy = policies.Current;
         if (firing == S.Alerts.ContainsKey(alert.Fingerprint)) return Status(); // a repeat of the same notification
+        if (firing && S.Alerts.Count >= ExternalAlert.MaxPerSubject) return null;
         state.State = S with { Alerts = firing ? S.Alerts.SetItem(alert.Fingerprint, alert) : S.Alerts.Remove(alert.Fingerprint) };
         var during = firing && S.Rollout is { Phase: RolloutPhase.Progressing or RolloutPhase.Watching } r && alert.StartsAt >= r.StartedAt;
         Record(DecisionKinds.Observed, firing

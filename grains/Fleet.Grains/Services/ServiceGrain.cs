@@ -121,11 +121,13 @@ public sealed partial class ServiceGrain(
         // An agent's credential names its node; it reports only the instances placed there.
         if (RequestContext.Get(Fleet.Abstractions.Security.CallerContext.Node) is string node && i.Node != node) return InstanceReportOutcome.NotYourNode;
         var load = new InstanceLoad(report.CpuPercent, report.Requests, report.Errors, report.LatencyP50Ms, report.LatencyP99Ms, report.MemoryBytes);
-        var changed = i.Healthy != report.Healthy;
+        // Intake's reports (the service's own metrics) carry figures, not a health: the instance's health stays its agent's word.
+        var healthy = report.Source == Fleet.Core.Health.NodeMonitor.IntakeSource ? i.Healthy : report.Healthy;
+        var changed = i.Healthy != healthy;
         var now = time.GetUtcNow();
         state.State = S with
         {
-            Instances = S.Instances.SetItem(i.Id, i with { Healthy = report.Healthy, LastReportAt = now, Load = load }),
+            Instances = S.Instances.SetItem(i.Id, i with { Healthy = healthy, LastReportAt = now, Load = load }),
             Rollout = S.Rollout is { Active: true } r ? RolloutPlanner.Sample(r, i, report, now, policies.Current.Telemetry.ReportInterval) : S.Rollout,
         };
         if (changed)

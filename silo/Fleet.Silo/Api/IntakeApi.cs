@@ -24,7 +24,16 @@ public static class IntakeApi
     public const int MaxBody = 8 << 20;
 
     /// <summary>The largest remote-write body once decompressed: 64 MiB.</summary>
-    public const int MaxDecompressed = 64 << 20;
+    public const int MaxDecompressed = 8 << 20;
+
+    /// <summary>
+    /// Pushes decoded at once on a silo: a decoded message holds far more memory than its bytes (an object per label and
+    /// sample), so at most this many are in memory together; the rest wait their turn.
+    /// </summary>
+    private static readonly SemaphoreSlim Decoding = new(2);
+
+    /// <summary>Data points one OTLP push may carry.</summary>
+    public const int MaxPoints = 200_000;
 
     /// <summary>Labels (or attributes) a series may carry; names and values are cut at 1,024 characters.</summary>
     public const int MaxLabels = 128, MaxLabelLength = 1024;
@@ -59,7 +68,9 @@ public static class IntakeApi
         return buffer.ToArray();
     }
 
-    private static async Task<IResult> RemoteWriteAsync(HttpContext http, IntakeRelay relay)
+    private static Task<IResult> RemoteWriteAsync(HttpContext http, IntakeRelay relay) => InTurnAsync(http, () => RemoteWriteInTurnAsync(http, relay));
+
+    private static async Task<IResult> RemoteWriteInTurnAsync(HttpContext http, IntakeRelay relay)
     {
         if (await ReadBodyAsync(http.Request) is not { } body) return Refuse("(body)", $"more than {MaxBody:N0} bytes", StatusCodes.Status413PayloadTooLarge);
         byte[] raw;
@@ -98,7 +109,9 @@ public static class IntakeApi
     /// <summary>The most buckets one histogram point may have (OTel's defaults have 16; exponential ones are not read).</summary>
     public const int MaxBuckets = 256;
 
-    private static async Task<IResult> OtlpAsync(HttpContext http, IntakeRelay relay)
+    private static Task<IResult> OtlpAsync(HttpContext http, IntakeRelay relay) => InTurnAsync(http, () => OtlpInTurnAsync(http, relay));
+
+    private static async Task<IResult> OtlpInTurnAsync(HttpContext http, IntakeRelay relay)
     {
         if (http.Request.ContentType is { } type && type.Contains("json", StringComparison.OrdinalIgnoreCase))
             return Refuse("(body)", "OTLP/HTTP JSON is not taken; send protobuf (Content-Type: application/x-protobuf)", StatusCodes.Status415UnsupportedMediaType);
@@ -126,6 +139,7 @@ public static class IntakeApi
         if (Decode<ExportMetricsServiceRequest>(body) is not { } request) return Refuse("(body)", "is not an OTLP ExportMetricsServiceRequest (protobuf)");
         var series = new List<(string, IReadOnlyDictionary<string, string>, MetricSample[])>();
         var requests = new List<InstancePoint>();
+        var taken = 0;
         foreach (var rm in request.ResourceMetrics)
         {
             var resource = Attributes(rm.Resource?.Attributes, null);
@@ -140,7 +154,8 @@ public static class IntakeApi
                         foreach (var p in histogram.DataPoints)
                         {
                             if ((p.Flags & 1) != 0) continue;
-                            if (p.BucketCounts.Count > MaxBuckets || (p.BucketCounts.Count > 0 && p.BucketCounts.Count != p.ExplicitBounds.Count + 1))
+                            if ((taken += 1) > MaxPoints) return Refuse("resourceMetrics", $"more than {MaxPoints:N0} data points of the metrics intake reads", StatusCodes.Status413PayloadTooLarge);
+                            if (p.BucketCounts.Count > MaxBuckets || p.ExplicitBounds.Count > MaxBuckets || (p.BucketCounts.Count > 0 && p.BucketCounts.Count != p.ExplicitBounds.Count + 1))
                                 return Refuse("dataPoints.bucketCounts", $"at most {MaxBuckets} buckets, one more than explicitBounds");
                             if (Attributes(p.Attributes, null) is not { } labels)
                                 return Refuse("dataPoints.attributes", $"more than {MaxLabels} attributes, or one longer than {MaxLabelLength} characters");
@@ -154,7 +169,9 @@ public static class IntakeApi
                         continue;
                     }
                     var points = metric.Gauge?.DataPoints ?? metric.Sum?.DataPoints;
-                    if (points is null || metric.Name.Length > MaxLabelLength) continue;
+                    // Only what the mapping reads is looked at: a point of any other metric costs nothing more.
+                    if (points is null || metric.Name.Length > MaxLabelLength || !relay.Reads(metric.Name)) continue;
+                    if ((taken += points.Count) > MaxPoints) return Refuse("resourceMetrics", $"more than {MaxPoints:N0} data points of the metrics intake reads", StatusCodes.Status413PayloadTooLarge);
                     foreach (var p in points)
                     {
                         if (Attributes(p.Attributes, resource) is not { } labels)
@@ -180,6 +197,20 @@ public static class IntakeApi
         catch (Exception e) when (e is ProtoBuf.ProtoException or InvalidOperationException or EndOfStreamException or OverflowException)
         {
             return null;
+        }
+    }
+
+    /// <summary>Runs a push's decoding and mapping in its turn (see <see cref="Decoding"/>).</summary>
+    private static async Task<IResult> InTurnAsync(HttpContext http, Func<Task<IResult>> work)
+    {
+        await Decoding.WaitAsync(http.RequestAborted);
+        try
+        {
+            return await work();
+        }
+        finally
+        {
+            Decoding.Release();
         }
     }
 
@@ -239,7 +270,9 @@ public static class IntakeApi
             var summary = a.Annotations is { } notes && (notes.GetValueOrDefault("summary") ?? notes.GetValueOrDefault("description")) is { } s
                 ? (s.Length > 300 ? s[..300] + "…" : s) : null;
             var fingerprint = a.Fingerprint is { Length: > 0 and <= 64 } f ? f : $"{name}@{subject}";
-            var alert = new ExternalAlert(name, fingerprint, summary, a.StartsAt ?? DateTimeOffset.UtcNow, "alertmanager");
+            // A start in the future is read as now: it would otherwise fail every rollout started before it "begins".
+            var now = DateTimeOffset.UtcNow;
+            var alert = new ExternalAlert(name, fingerprint, summary, a.StartsAt is { } at && at < now ? at : now, "alertmanager");
             var firing = a.Status == "firing";
             var (kind, id) = Subjects.Parse(subject);
             var known = kind switch
@@ -249,7 +282,7 @@ public static class IntakeApi
                 _ => await grains.GetGrain<INodeGrain>(id).AlertAsync(alert, firing) is not null,
             };
             taken.Add(known ? new AlertTaken(name, subject, a.Status!, true, null)
-                : new AlertTaken(name, subject, a.Status!, false, $"{Subjects.Describe(subject)} is not known to Fleet"));
+                : new AlertTaken(name, subject, a.Status!, false, $"{Subjects.Describe(subject)} is not known to Fleet, or already has {ExternalAlert.MaxPerSubject} alerts firing"));
         }
         return TypedResults.Ok(taken);
     }
@@ -300,18 +333,37 @@ public sealed partial class IntakeRelay(MetricIntake intake, InstanceIntake inst
         }
         var reports = touched.Select(t => instances.Report(t.Item1, t.Item2)).OfType<InstanceReport>().ToList();
         foreach (var chunk in reports.Chunk(Fleet.Core.Validation.InputRules.MaxBatch))
-            await fleet.ReportInstancesAsync(chunk);
+        {
+            try
+            {
+                await fleet.ReportInstancesAsync(chunk);
+            }
+            catch (FleetValidationException e)
+            {
+                LogNotTaken(log, chunk.Length, Said(e));
+            }
+        }
     }
 
-    private (int Version, ImmutableArray<CheckRule> Checks) _rules = (-1, []);
+    /// <summary>The policy's checks, parsed once per policy version (one object, so a reader never sees half of an update).</summary>
+    private sealed record RuleSet(int Version, ImmutableArray<CheckRule> Checks);
+
+    private RuleSet _rules = new(-1, []);
 
     private ImmutableArray<CheckRule> Rules(Fleet.Abstractions.Policy.FleetPolicy policy)
     {
-        var rules = _rules;
+        var rules = Volatile.Read(ref _rules);
         if (rules.Version == policy.Version) return rules.Checks;
         var parsed = policy.Intake.Checks.Select(c => CheckRule.Parse(c, out _)).OfType<CheckRule>().ToImmutableArray();
-        _rules = (policy.Version, parsed);
+        Volatile.Write(ref _rules, new RuleSet(policy.Version, parsed));
         return parsed;
+    }
+
+    /// <summary>Whether the mapping reads series of this name at all.</summary>
+    public bool Reads(string name)
+    {
+        var policy = policies.Current;
+        return MetricIntake.Reads(name, policy.Intake, Rules(policy));
     }
 
     public async Task TakeAsync(List<(string Name, IReadOnlyDictionary<string, string> Labels, MetricSample[] Samples)> series)
@@ -323,7 +375,17 @@ public sealed partial class IntakeRelay(MetricIntake intake, InstanceIntake inst
         var reports = touched.Select(n => intake.Take(n, policy.Intake, checks, policy.Telemetry.MaxTtl)).OfType<IntakeReport>().ToList();
         foreach (var chunk in reports.Chunk(Fleet.Core.Validation.InputRules.MaxBatch))
         {
-            var results = await fleet.ReportBatchAsync(chunk.Select(r => (r.NodeId, r.Report)).ToList());
+            ImmutableArray<ReportResult> results;
+            try
+            {
+                results = await fleet.ReportBatchAsync(chunk.Select(r => (r.NodeId, r.Report)).ToList());
+            }
+            catch (FleetValidationException e)
+            {
+                // Not expected (intake builds valid reports); said, and the rest of the push goes on.
+                LogNotTaken(log, chunk.Length, Said(e));
+                continue;
+            }
             var unknown = chunk.Where((_, i) => results[i].Outcome == ReportOutcome.NotRegistered).ToList();
             if (unknown.Count == 0 || !policy.Intake.Register) continue;
             foreach (var r in unknown)
@@ -335,7 +397,7 @@ public sealed partial class IntakeRelay(MetricIntake intake, InstanceIntake inst
                 }
                 catch (FleetValidationException e)
                 {
-                    LogNotRegistered(log, r.NodeId, e.Message + " " + string.Join("; ", e.Problems.SelectMany(p => p.Value.Select(v => $"{p.Key}: {v}"))));
+                    LogNotRegistered(log, r.NodeId, Said(e));
                 }
                 catch (FleetRefusedException e)
                 {
@@ -345,6 +407,11 @@ public sealed partial class IntakeRelay(MetricIntake intake, InstanceIntake inst
             await fleet.ReportBatchAsync(unknown.Select(r => (r.NodeId, r.Report)).ToList());
         }
     }
+
+    private static string Said(FleetValidationException e) => e.Message + " " + string.Join("; ", e.Problems.SelectMany(p => p.Value.Select(v => $"{p.Key}: {v}")));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Intake's {Count} report(s) were not taken: {Why}")]
+    private static partial void LogNotTaken(ILogger logger, int count, string why);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Intake could not register node {Node}: {Why}")]
     private static partial void LogNotRegistered(ILogger logger, string node, string why);

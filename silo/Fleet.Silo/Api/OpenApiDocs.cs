@@ -155,7 +155,7 @@ public static class OpenApiDocs
                 if (key is "POST api/v1/nodes/{id}/telemetry")
                     Add("409", "The report was not taken (a sequence already taken, expired, ahead of the clock): outcome, health and lastSequence beside the errors.");
                 if (key is "POST api/v1/write" or "POST v1/metrics" or "POST api/v1/alerts/alertmanager")
-                    Add("413", "The push is larger than intake takes (8 MiB as sent, 64 MiB decompressed); nothing in it was taken.");
+                    Add("413", "The push is larger than intake takes (8 MiB as sent, 8 MiB decompressed, 200,000 OTLP points); nothing in it was taken.");
                 if (key is "POST api/v1/write" or "POST v1/metrics")
                 {
                     // Declared here, not with Accepts on the route: a content-type constraint there would route any other body

@@ -35,7 +35,7 @@ public static class FleetSiloExtensions
         builder.Services.AddRazorPages();
         builder.Services.AddSingleton<Fleet.Silo.Pages.TrailCheck>();
         builder.Services.AddSingleton(sp => new Fleet.Core.Intake.MetricIntake(sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddSingleton(new Fleet.Core.Intake.InstanceIntake());
+        builder.Services.AddSingleton(sp => new Fleet.Core.Intake.InstanceIntake(sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<Fleet.Silo.Api.IntakeRelay>();
         builder.Services.AddSingleton<Web.TrailFeed>();
         // The pages write text as it is (arrows, accents), encoding only what HTML needs.

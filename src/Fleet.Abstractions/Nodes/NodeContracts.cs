@@ -201,6 +201,9 @@ public sealed record ExternalAlert(
     /// <summary>The failing check the alert adds to the node's reports while it fires.</summary>
     public string CheckName => "alert:" + new string(Name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-' ? c : '_').Take(120).ToArray());
 
+    /// <summary>Alerts one subject keeps firing at once; past it a new one is not taken (the answer says so).</summary>
+    public const int MaxPerSubject = 100;
+
     /// <summary>The alert as the trail's evidence: its name, fingerprint, source and start.</summary>
     public ImmutableDictionary<string, string> Evidence() => ImmutableDictionary<string, string>.Empty.Add("alert", Name).Add("fingerprint", Fingerprint)
         .Add("source", Source).Add("startsAt", StartsAt.ToString("O"));

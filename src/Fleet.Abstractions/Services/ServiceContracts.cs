@@ -67,7 +67,11 @@ public sealed record InstanceReport(
     [property: Id(7)] long MemoryBytes,
     [property: Id(8)] bool Healthy,
     [property: Id(9)] double? CpuPercent,
-    [property: Id(10)] DateTimeOffset Timestamp);
+    [property: Id(10)] DateTimeOffset Timestamp)
+{
+    /// <summary>Who reported: the instance's agent (null), or <c>intake</c> (its own metrics, docs/intake.md: figures only, no health of its own).</summary>
+    [Id(11)] public string? Source { get; init; }
+}
 
 [GenerateSerializer, Alias("fleet.InstanceReportOutcome")]
 public enum InstanceReportOutcome

@@ -13,11 +13,22 @@ namespace Fleet.Core.Health;
 /// </summary>
 public static class NodeMonitor
 {
+    /// <summary>The source of reports intake builds from a team's monitoring.</summary>
+    public const string IntakeSource = "intake";
+
     public static Judgement OnReport(NodeHealthModel model, TelemetryReport report, DateTimeOffset receivedAt, FleetPolicy policy)
     {
         // A new run of the reporter (a new boot id) counts from the start again: not a replay.
         var newBoot = report.BootId is { } boot && boot != model.BootId && model.LastReportAt is not null;
-        if (report.Sequence <= model.LastSequence && !newBoot)
+        // Intake (a team's monitoring, docs/intake.md) and the node's own reporter number their reports differently (a
+        // sample's time, a counter). While the node's own reporter is heard, intake's reports are not taken (it sees more);
+        // whichever takes over from the other starts its own sequence.
+        var fromIntake = report.Source == IntakeSource;
+        var lastFromIntake = model.LastReport?.Source == IntakeSource;
+        if (fromIntake && model.LastReport is not null && !lastFromIntake && model.ReportExpiresAt > receivedAt)
+            return new Judgement(model, ReportOutcome.DuplicateOrOutOfOrder, null);
+        var takesOver = model.LastReport is not null && fromIntake != lastFromIntake;
+        if (report.Sequence <= model.LastSequence && !newBoot && !takesOver)
             return new Judgement(model, ReportOutcome.DuplicateOrOutOfOrder, null);
         if (report.Timestamp > receivedAt + policy.Telemetry.MaxClockSkew)
             return new Judgement(model, ReportOutcome.Skewed, null);

@@ -12,11 +12,15 @@ namespace Fleet.Core.Intake;
 /// semantic conventions' <c>http.server.request.duration</c> histogram (cumulative or delta); memory from
 /// <c>process.memory.usage</c>. A cumulative series is reported from its second export on (a rate needs two).
 /// </summary>
-public sealed class InstanceIntake(int maxInstances = 100_000)
+public sealed class InstanceIntake(TimeProvider time, int maxInstances = 100_000)
 {
     public const string RequestDuration = "http.server.request.duration", MemoryUsage = "process.memory.usage";
 
+    /// <summary>Attribute sets (status codes × routes × methods) kept per instance.</summary>
+    public const int MaxSeries = 256;
+
     private readonly ConcurrentDictionary<(string Service, string Instance), InstanceSeries> _instances = new();
+    private DateTimeOffset _prunedAt = DateTimeOffset.MinValue;
 
     /// <summary>Series dropped: more instances than intake keeps.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -26,7 +30,7 @@ public sealed class InstanceIntake(int maxInstances = 100_000)
     public static (string Service, string Instance, string Version)? InstanceOf(IReadOnlyDictionary<string, string> resource) =>
         resource.TryGetValue("service.name", out var service) && InputRules.IsValidId(service)
         && resource.TryGetValue("service.instance.id", out var instance) && InputRules.IsValidId(instance)
-            ? (service, instance, resource.TryGetValue("service.version", out var v) ? v : "")
+            ? (service, instance, resource.TryGetValue("service.version", out var v) && InputRules.IsValidVersion(v) ? v : "unknown")
             : null;
 
     /// <summary>One point of the request-duration histogram: its count and bucket counts (cumulative or this interval's).</summary>
@@ -48,18 +52,25 @@ public sealed class InstanceIntake(int maxInstances = 100_000)
 
     private InstanceSeries? Series((string Service, string Instance, string Version) of)
     {
-        if (_instances.TryGetValue((of.Service, of.Instance), out var s))
+        var now = time.GetUtcNow();
+        if (!_instances.TryGetValue((of.Service, of.Instance), out var s))
         {
-            s.Version = of.Version;
-            return s;
+            // At capacity, instances not heard of for 15 minutes are forgotten (tried at most once a minute).
+            if (_instances.Count >= maxInstances && now - _prunedAt > TimeSpan.FromMinutes(1))
+            {
+                _prunedAt = now;
+                foreach (var (key, kept) in _instances)
+                    if (kept.SeenAt < now - TimeSpan.FromMinutes(15)) _instances.TryRemove(key, out _);
+            }
+            if (_instances.Count >= maxInstances)
+            {
+                Interlocked.Increment(ref _dropped);
+                return null;
+            }
+            s = _instances.GetOrAdd((of.Service, of.Instance), _ => new InstanceSeries());
         }
-        if (_instances.Count >= maxInstances)
-        {
-            Interlocked.Increment(ref _dropped);
-            return null;
-        }
-        s = _instances.GetOrAdd((of.Service, of.Instance), _ => new InstanceSeries());
         s.Version = of.Version;
+        s.SeenAt = now;
         return s;
     }
 
@@ -75,6 +86,7 @@ public sealed class InstanceIntake(int maxInstances = 100_000)
         public string Version = "";
         public long MemoryBytes;
         private readonly Dictionary<string, (long At, ulong Count, ulong[] Buckets)> _last = new(StringComparer.Ordinal);
+        public DateTimeOffset SeenAt;
         private double _requests, _errors, _seconds;
         private double[]? _bounds, _merged;
         private double _unitToMs = 1;
@@ -90,6 +102,7 @@ public sealed class InstanceIntake(int maxInstances = 100_000)
             if (cumulative)
             {
                 var had = _last.TryGetValue(series, out var last);
+                if (!had && _last.Count >= MaxSeries) return false; // attribute sets the pusher chooses: bounded
                 _last[series] = (timeMs, count, now);
                 // A series first seen after an export of this instance was taken began since: all of its count is new
                 // (a status code served for the first time). Otherwise the first export primes the series.
@@ -128,8 +141,9 @@ public sealed class InstanceIntake(int maxInstances = 100_000)
         {
             if (_at == 0) return null;
             var seconds = _seconds > 0 ? _seconds : 10;
+            // Healthy is the instance's own reporter's word (an agent's check); intake's reports carry figures only.
             var report = new InstanceReport(service, instance, Version, _requests / seconds, _errors / seconds,
-                Quantile(0.5) * _unitToMs, Quantile(0.99) * _unitToMs, MemoryBytes, true, null, DateTimeOffset.FromUnixTimeMilliseconds(_at));
+                Quantile(0.5) * _unitToMs, Quantile(0.99) * _unitToMs, MemoryBytes, true, null, DateTimeOffset.FromUnixTimeMilliseconds(_at)) { Source = Health.NodeMonitor.IntakeSource };
             (_requests, _errors, _seconds, _at) = (0, 0, 0, 0);
             if (_merged is not null) Array.Clear(_merged);
             return report;

@@ -31,6 +31,15 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
     public long Dropped => Interlocked.Read(ref _dropped);
     private long _dropped;
 
+    /// <summary>How far ahead of, or behind, the silo's clock a sample may be to be taken.</summary>
+    public const long MaxAheadMs = 60_000, MaxAgeMs = 3_600_000;
+
+    /// <summary>How far behind a node's newest sample its up and memory figures may be and still count (Prometheus' 5 minutes).</summary>
+    public const long MaxFigureAgeMs = 300_000;
+
+    /// <summary>The largest memory or disk figure taken (1 PiB): past it, a value is not a machine's.</summary>
+    public const double MaxBytes = 1L << 50;
+
     /// <summary>A staleness marker: Prometheus writes this NaN when a series disappears (its target is down or gone).</summary>
     public static bool IsStale(double value) => double.IsNaN(value);
 
@@ -77,7 +86,8 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
                 Interlocked.Increment(ref _dropped);
                 return;
             }
-            if (_nodes.Count >= maxNodes) Prune();
+            // At capacity, forgetting the silent is tried at most once a minute (a scan of every node kept).
+            if (_nodes.Count >= maxNodes && time.GetUtcNow() - _prunedAt > TimeSpan.FromMinutes(1)) Prune();
             if (_nodes.Count >= maxNodes)
             {
                 Interlocked.Increment(ref _dropped);
@@ -86,15 +96,25 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
             node = _nodes.GetOrAdd(nodeId, _ => new NodeSeries());
         }
         // The newest sample of this request (samples of one series come oldest first, but take the newest wherever it is).
-        var newest = samples[0];
-        MetricSample? before = null;
-        foreach (var s in samples[1..])
-            if (s.TimestampMs >= newest.TimestampMs) { before = newest; newest = s; }
+        // A sample from more than a minute ahead or an hour behind this silo's clock, or an infinite value, is not taken: it
+        // would be refused as a report anyway, and kept, it would hold back every later sample of its node.
+        var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+        MetricSample? newestFound = null, before = null;
+        foreach (var s in samples)
+        {
+            if (s.TimestampMs > nowMs + MaxAheadMs || s.TimestampMs < nowMs - MaxAgeMs || double.IsInfinity(s.Value)) continue;
+            if (newestFound is not { } n || s.TimestampMs >= n.TimestampMs) (before, newestFound) = (newestFound, s);
+        }
+        if (newestFound is not { } newest)
+        {
+            Interlocked.Increment(ref _dropped);
+            return;
+        }
         lock (node)
         {
             node.SeenAt = time.GetUtcNow();
             if (labels.TryGetValue(policy.DomainLabel, out var domain) && InputRules.IsValidId(domain)) node.Domain = domain;
-            if (!node.Set(kind, labels, rule, newest, before)) return;
+            if (!node.Set(kind, labels, rule >= 0 ? checks[rule].Text : "", newest, before)) return;
             if (newest.TimestampMs > node.Newest) node.Newest = newest.TimestampMs;
         }
         touched.Add(nodeId);
@@ -107,29 +127,44 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
         lock (node)
         {
             if (node.Newest <= node.Sent) return null;
-            if (node.Up is { } up && (IsStale(up.Value) || up.Value == 0)) return null;
+            // A figure left behind (its staleness marker lost, while another series of the node moves) is not read as now:
+            // past Prometheus' own staleness window behind the node's newest sample, up and memory count as missing.
+            if (node.Up is { } up && (IsStale(up.Value) || up.Value == 0 || node.Newest - up.TimestampMs > MaxFigureAgeMs)) return null;
             var (total, available) = node.Memory();
-            if (total is not > 0 || available is null) return null;
+            if (total is not > 0 || total > MaxBytes || available is null || node.Newest - node.MemoryAt() > MaxFigureAgeMs) return null;
             node.Sent = node.Newest;
             var cpu = node.CpuPercent();
             var (size, free) = node.Filesystem();
+            if (size > MaxBytes) size = null;
             var disk = size is > 0 && free is { } f ? Math.Clamp(100.0 * (size.Value - f) / size.Value, 0, 100) : 0;
             var results = ImmutableArray.CreateBuilder<CheckResult>();
             for (var i = 0; i < checks.Length; i++)
-                if (node.Check(i, checks[i]) is { } result) results.Add(result with { Name = checks[i].Name });
+                if (node.Check(checks[i]) is { } result) results.Add(result with { Name = checks[i].Name });
             var at = DateTimeOffset.FromUnixTimeMilliseconds(node.Newest);
             var report = new TelemetryReport(node.Newest, at, ttl, Math.Round(cpu, 2), (long)(total.Value - available.Value), (long)total.Value,
-                Math.Round(disk, 2), results.ToImmutable()) { Source = "intake" };
+                Math.Round(disk, 2), results.ToImmutable()) { Source = Health.NodeMonitor.IntakeSource };
             return new IntakeReport(nodeId, report, node.Domain ?? policy.Domain, new NodeCapacity(Math.Max(1, node.CpuCount), (long)total.Value, (long)(size ?? 0)));
         }
     }
 
     /// <summary>Forgets nodes not heard of for 15 minutes (a node that comes back starts again from its next samples).</summary>
+    private DateTimeOffset _prunedAt = DateTimeOffset.MinValue;
+
     public void Prune()
     {
-        var before = time.GetUtcNow() - TimeSpan.FromMinutes(15);
+        _prunedAt = time.GetUtcNow();
+        var before = _prunedAt - TimeSpan.FromMinutes(15);
         foreach (var (id, node) in _nodes)
             if (node.SeenAt < before) _nodes.TryRemove(id, out _);
+    }
+
+    /// <summary>Whether the mapping reads series of this name at all (what else a push carries is not looked at).</summary>
+    public static bool Reads(string name, IntakePolicy policy, ImmutableArray<CheckRule> checks)
+    {
+        if (name is "up" or OtelNames.CpuTime or OtelNames.MemoryUsage or OtelNames.FilesystemUsage) return true;
+        if (name == policy.CpuSeconds || name == policy.MemoryTotal || name == policy.MemoryAvailable || name == policy.FilesystemSize || name == policy.FilesystemAvailable) return true;
+        foreach (var c in checks) if (c.Series == name) return true;
+        return false;
     }
 
     private enum SeriesKind { None, Up, Cpu, MemoryTotal, MemoryAvailable, MemoryState, FilesystemSize, FilesystemAvailable, FilesystemState, Check }
@@ -170,13 +205,17 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
         private readonly Dictionary<(string Cpu, string Mode), (MetricSample? Before, MetricSample Now)> _cpu = [];
         private readonly HashSet<string> _cpus = new(StringComparer.Ordinal);
         private readonly Dictionary<string, MetricSample> _memStates = [], _fsStates = [];
-        private readonly Dictionary<(int Rule, string Series), (double Value, string Labels)> _checks = [];
+        // Keyed by the rule's text, not its place in the policy: a policy edit that reorders checks judges nothing by the wrong rule.
+        private readonly Dictionary<(string Rule, string Series), (double Value, string Labels)> _checks = [];
+
+        /// <summary>What one node keeps of series keyed by labels the pusher chooses: CPUs × modes, states, check series.</summary>
+        public const int MaxCpuSeries = 1024, MaxStates = 16, MaxCheckSeries = 256;
         private double _lastCpu;
 
         public int CpuCount => _cpus.Count;
 
         /// <summary>Keeps a newer sample; false when it is not newer than what is kept (a late shard or a repeat).</summary>
-        public bool Set(SeriesKind kind, IReadOnlyDictionary<string, string> labels, int rule, MetricSample now, MetricSample? before)
+        public bool Set(SeriesKind kind, IReadOnlyDictionary<string, string> labels, string rule, MetricSample now, MetricSample? before)
         {
             switch (kind)
             {
@@ -192,6 +231,7 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
                     var key = (Label(labels, "cpu", "cpu"), Label(labels, "mode", "state", "cpu.mode"));
                     var known = _cpu.TryGetValue(key, out var had);
                     if (known && had.Now.TimestampMs >= now.TimestampMs) return false;
+                    if (!known && _cpu.Count >= MaxCpuSeries) return false;
                     _cpu[key] = IsStale(now.Value) ? (null, now) : (before ?? (known && !IsStale(had.Now.Value) ? had.Now : null), now);
                     if (!known) _cpus.Add(key.Item1);
                     return true;
@@ -200,7 +240,8 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
                 {
                     var series = string.Join(",", labels.Where(l => l.Key is not ("__name__" or "instance" or "job")).OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}=\"{l.Value}\""));
                     if (IsStale(now.Value)) _checks.Remove((rule, series));
-                    else _checks[(rule, series)] = (now.Value, series);
+                    else if (_checks.Count < MaxCheckSeries || _checks.ContainsKey((rule, series))) _checks[(rule, series)] = (now.Value, series);
+                    else return false;
                     return true;
                 }
             }
@@ -223,7 +264,9 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
 
         private static bool KeepIn(Dictionary<string, MetricSample> kept, string key, MetricSample now)
         {
-            if (kept.TryGetValue(key, out var k) && k.TimestampMs >= now.TimestampMs) return false;
+            var found = kept.TryGetValue(key, out var k);
+            if (found && k.TimestampMs >= now.TimestampMs) return false;
+            if (!found && kept.Count >= MaxStates) return false;
             kept[key] = now;
             return true;
         }
@@ -231,11 +274,15 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
         /// <summary>Total and available memory: node_exporter's two gauges, or OpenTelemetry's usage by state (available = total − used).</summary>
         public (double? Total, double? Available) Memory()
         {
-            if (MemTotal is { } t && MemAvailable is { } a) return IsStale(t.Value) || IsStale(a.Value) ? (null, null) : (t.Value, Math.Clamp(a.Value, 0, t.Value));
+            if (MemTotal is { } t && MemAvailable is { } a) return IsStale(t.Value) || IsStale(a.Value) || t.Value <= 0 ? (null, null) : (t.Value, Math.Clamp(a.Value, 0, t.Value));
             if (_memStates.Count == 0 || _memStates.Values.Any(s => IsStale(s.Value)) || !_memStates.TryGetValue("used", out var used)) return (null, null);
-            var total = _memStates.Values.Sum(s => s.Value);
-            return (total, Math.Max(0, total - used.Value));
+            var total = _memStates.Values.Sum(s => Math.Max(0, s.Value));
+            return total > 0 ? (total, Math.Clamp(total - used.Value, 0, total)) : (null, null);
         }
+
+        /// <summary>The time of the oldest sample the memory figures are read from.</summary>
+        public long MemoryAt() => MemTotal is { } t && MemAvailable is { } a ? Math.Min(t.TimestampMs, a.TimestampMs)
+            : _memStates.Count > 0 ? _memStates.Values.Min(s => s.TimestampMs) : long.MinValue;
 
         public (double? Size, double? Free) Filesystem()
         {
@@ -260,13 +307,13 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
         }
 
         /// <summary>The check's result over its series' newest values, or null while none has a sample.</summary>
-        public CheckResult? Check(int rule, CheckRule check)
+        public CheckResult? Check(CheckRule check)
         {
             var any = false;
             string? failing = null;
-            foreach (var ((r, _), (value, labels)) in _checks)
+            foreach (var ((rule, _), (value, labels)) in _checks)
             {
-                if (r != rule) continue;
+                if (rule != check.Text) continue;
                 any = true;
                 if (failing is null && !check.Holds(value))
                     failing = Clip($"{check.Text}: {{{labels}}} is {value.ToString(System.Globalization.CultureInfo.InvariantCulture)}");

@@ -21,6 +21,26 @@ public class NodeMonitorTests
     }
 
     [Fact]
+    public void Intake_IsNotTakenWhileTheNodesAgentIsHeard_AndEachTakesOverWithItsOwnSequence()
+    {
+        var intake = (long seq, DateTimeOffset at) => Report(seq, at) with { Source = NodeMonitor.IntakeSource };
+        var m = Feed(NodeHealthModel.Initial(T0), Report(1, T0), Report(2, T0.AddSeconds(1)));
+        // The agent is heard (its report lives 30 s): intake's report, numbered by a sample's time, is not taken.
+        var j = NodeMonitor.OnReport(m, intake(1_800_000_000_000, T0.AddSeconds(2)), T0.AddSeconds(2), Policy);
+        Assert.Equal(ReportOutcome.DuplicateOrOutOfOrder, j.Outcome);
+        // The agent goes silent past its TTL: intake takes over.
+        j = NodeMonitor.OnReport(m, intake(1_800_000_000_000, T0.AddSeconds(40)), T0.AddSeconds(40), Policy);
+        Assert.Equal(ReportOutcome.Accepted, j.Outcome);
+        m = j.Model;
+        Assert.Equal(ReportOutcome.Accepted, NodeMonitor.OnReport(m, intake(1_800_000_001_000, T0.AddSeconds(41)), T0.AddSeconds(41), Policy).Outcome);
+        // The agent comes back with its own counter (far below intake's numbers): it takes over again, and is not locked out.
+        j = NodeMonitor.OnReport(m, Report(3, T0.AddSeconds(42)), T0.AddSeconds(42), Policy);
+        Assert.Equal(ReportOutcome.Accepted, j.Outcome);
+        Assert.Equal(ReportOutcome.Accepted, NodeMonitor.OnReport(j.Model, Report(4, T0.AddSeconds(43)), T0.AddSeconds(43), Policy).Outcome);
+        Assert.Equal(ReportOutcome.DuplicateOrOutOfOrder, NodeMonitor.OnReport(j.Model, Report(3, T0.AddSeconds(43)), T0.AddSeconds(43), Policy).Outcome);
+    }
+
+    [Fact]
     public void OnReport_FirstCleanReport_Healthy()
     {
         var j = NodeMonitor.OnReport(NodeHealthModel.Initial(T0), Report(1, T0), T0, Policy);

@@ -13,7 +13,7 @@ public class InstanceIntakeTests
     [Fact]
     public void ACumulativeHistogram_ReportsRatesErrorsAndQuantiles_FromItsSecondExport()
     {
-        var intake = new InstanceIntake();
+        var intake = new InstanceIntake(TimeProvider.System);
         var touched = new HashSet<(string, string)>();
         Point(intake, touched, 10_000, false, [10, 0, 0, 0, 0, 0]);
         Assert.Empty(touched); // the first export only primes the series: a rate needs two
@@ -37,7 +37,7 @@ public class InstanceIntakeTests
     [Fact]
     public void ARestartedProcess_StartsItsCountsAgain_AndDeltaPointsUseTheirOwnWindow()
     {
-        var intake = new InstanceIntake();
+        var intake = new InstanceIntake(TimeProvider.System);
         var touched = new HashSet<(string, string)>();
         Point(intake, touched, 10_000, false, [0, 100, 0, 0, 0, 0]);
         Point(intake, touched, 11_000, false, [0, 5, 0, 0, 0, 0]); // counts went down: a new process, primed again
@@ -45,7 +45,7 @@ public class InstanceIntakeTests
         Point(intake, touched, 12_000, false, [0, 15, 0, 0, 0, 0]);
         Assert.Equal(10, intake.Report("checkout", "checkout-3")!.Requests, 6);
 
-        var delta = new InstanceIntake();
+        var delta = new InstanceIntake(TimeProvider.System);
         Point(delta, touched, 20_000, false, [0, 0, 0, 0, 40, 0], cumulative: false, start: 16_000);
         var report = delta.Report("checkout", "checkout-3")!;
         Assert.Equal(10, report.Requests, 6); // 40 over the point's own 4 s

@@ -12,6 +12,9 @@ public class MetricIntakeTests
     private static readonly ImmutableArray<CheckRule> Rules = [.. Policy.Checks.Select(c => CheckRule.Parse(c, out _)!)];
     private const long T = 1_800_000_000_000;
 
+    /// <summary>The silo's clock at <see cref="T"/> (samples far from it are not taken).</summary>
+    private static FakeTimeProvider Clock() => new(DateTimeOffset.FromUnixTimeMilliseconds(T));
+
     private static Dictionary<string, string> L(params string[] pairs)
     {
         var d = new Dictionary<string, string>();
@@ -43,7 +46,7 @@ public class MetricIntakeTests
     [Fact]
     public void Scrapes_BecomeReports_WithRealFigures_NamedByTheHostOfInstance()
     {
-        var intake = new MetricIntake(new FakeTimeProvider());
+        var intake = new MetricIntake(Clock());
         var touched = new HashSet<string>();
         Scrape(intake, touched, T, "web-01:9100", idle: 100, user: 50);
         Assert.Equal(["web-01"], touched);
@@ -70,7 +73,7 @@ public class MetricIntakeTests
     [Fact]
     public void ExporterDown_OrStaleMemory_GivesNoReport_NeverHealthy()
     {
-        var intake = new MetricIntake(new FakeTimeProvider());
+        var intake = new MetricIntake(Clock());
         var touched = new HashSet<string>();
         Scrape(intake, touched, T, "db-01:9100", 100, 50);
         Assert.NotNull(intake.Take("db-01", Policy, Rules, TimeSpan.FromSeconds(30)));
@@ -88,7 +91,7 @@ public class MetricIntakeTests
     [Fact]
     public void AFailingUnit_FailsItsCheck_WithTheSeriesNamed_AndALateShardNeverGoesBack()
     {
-        var intake = new MetricIntake(new FakeTimeProvider());
+        var intake = new MetricIntake(Clock());
         var touched = new HashSet<string>();
         Scrape(intake, touched, T, "app-01:9100", 100, 50);
         intake.Observe("node_systemd_unit_state", L("instance", "app-01:9100", "name", "nginx.service", "state", "failed"), [new MetricSample(T + 5000, 1)], Policy, Rules, touched);
@@ -104,9 +107,61 @@ public class MetricIntakeTests
     }
 
     [Fact]
+    public void HostileSamples_FarAhead_Infinite_OrNegative_NeitherThrowNorHoldTheNodeBack()
+    {
+        var intake = new MetricIntake(Clock());
+        var touched = new HashSet<string>();
+        // A sample a year ahead is not taken: it would be refused as a report, and kept, it would hold back every real one.
+        intake.Observe("up", L("instance", "evil-01:9100"), [new MetricSample(T + 365L * 24 * 3600 * 1000, 1)], Policy, Rules, touched);
+        intake.Observe("node_memory_MemTotal_bytes", L("instance", "evil-01:9100"), [new MetricSample(T, double.PositiveInfinity)], Policy, Rules, touched);
+        Assert.Empty(touched);
+        // A negative total is no report, not an exception.
+        intake.Observe("node_memory_MemTotal_bytes", L("instance", "evil-01:9100"), [new MetricSample(T, -1)], Policy, Rules, touched);
+        intake.Observe("node_memory_MemAvailable_bytes", L("instance", "evil-01:9100"), [new MetricSample(T, 5)], Policy, Rules, touched);
+        Assert.Null(intake.Take("evil-01", Policy, Rules, TimeSpan.FromSeconds(30)));
+        // Real samples after all that are reported.
+        Scrape(intake, touched, T + 1000, "evil-01:9100", 100, 50);
+        Assert.Equal(16_000_000_000, intake.Take("evil-01", Policy, Rules, TimeSpan.FromSeconds(30))!.Report.MemoryTotalBytes);
+        // Made-up CPU series are bounded, so the capacity they would claim is too.
+        for (var cpu = 0; cpu < 5000; cpu++)
+            intake.Observe("node_cpu_seconds_total", L("instance", "evil-01:9100", "cpu", cpu.ToString(), "mode", "idle"), [new MetricSample(T + 2000, 1)], Policy, Rules, touched);
+        Scrape(intake, touched, T + 3000, "evil-01:9100", 200, 60);
+        Assert.True(intake.Take("evil-01", Policy, Rules, TimeSpan.FromSeconds(30))!.Capacity.CpuCores <= 1024);
+    }
+
+    [Fact]
+    public void FiguresLeftBehind_AreNotReadAsNow_WhenAnotherSeriesOfTheNodeMoves()
+    {
+        var intake = new MetricIntake(Clock());
+        var touched = new HashSet<string>();
+        Scrape(intake, touched, T - 600_000, "old-01:9100", 100, 50);
+        Assert.NotNull(intake.Take("old-01", Policy, Rules, TimeSpan.FromSeconds(30)));
+        // Ten minutes on, only a CPU counter moves (the memory series' staleness markers were lost): no report from the old memory.
+        intake.Observe("node_cpu_seconds_total", L("instance", "old-01:9100", "cpu", "0", "mode", "idle"), [new MetricSample(T, 700)], Policy, Rules, touched);
+        Assert.Null(intake.Take("old-01", Policy, Rules, TimeSpan.FromSeconds(30)));
+        Scrape(intake, touched, T + 1000, "old-01:9100", 800, 60);
+        Assert.NotNull(intake.Take("old-01", Policy, Rules, TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
+    public void ChecksAreKeptByTheirText_SoAPolicyThatReordersThemJudgesNothingByTheWrongRule()
+    {
+        var intake = new MetricIntake(Clock());
+        var touched = new HashSet<string>();
+        ImmutableArray<CheckRule> first = [CheckRule.Parse("node_load1 < 10", out _)!, CheckRule.Parse("node_systemd_unit_state{state=\"failed\"} == 0", out _)!];
+        Scrape(intake, touched, T, "ord-01:9100", 100, 50);
+        intake.Observe("node_load1", L("instance", "ord-01:9100"), [new MetricSample(T + 500, 3.2)], Policy, first, touched);
+        Assert.All(intake.Take("ord-01", Policy, first, TimeSpan.FromSeconds(30))!.Report.Checks, c => Assert.True(c.Passed));
+        // The same checks in the other order: node_load1's 3.2 is not judged by the systemd rule now at its place.
+        ImmutableArray<CheckRule> swapped = [first[1], first[0]];
+        Scrape(intake, touched, T + 1000, "ord-01:9100", 200, 60);
+        Assert.All(intake.Take("ord-01", Policy, swapped, TimeSpan.FromSeconds(30))!.Report.Checks, c => Assert.True(c.Passed));
+    }
+
+    [Fact]
     public void OpenTelemetryHostMetrics_MapToTheSameReport_ByHostName()
     {
-        var intake = new MetricIntake(new FakeTimeProvider());
+        var intake = new MetricIntake(Clock());
         var touched = new HashSet<string>();
         var at = T;
         void Otel(string name, double v, params string[] labels) =>
@@ -125,7 +180,7 @@ public class MetricIntakeTests
     [Fact]
     public void NodesPastTheBound_AndNamesFleetRefuses_AreDropped_NotKept()
     {
-        var intake = new MetricIntake(new FakeTimeProvider(), maxNodes: 2);
+        var intake = new MetricIntake(Clock(), maxNodes: 2);
         var touched = new HashSet<string>();
         foreach (var n in new[] { "a:1", "b:1", "c:1" }) Scrape(intake, touched, T, n, 1, 1);
         intake.Observe("up", L("node", "bad name with spaces"), [new MetricSample(T, 1)], Policy, Rules, touched);
