@@ -23,7 +23,7 @@ public static class IntakeApi
     /// <summary>The largest body taken, as sent (compressed): 8 MiB.</summary>
     public const int MaxBody = 8 << 20;
 
-    /// <summary>The largest remote-write body once decompressed: 64 MiB.</summary>
+    /// <summary>The largest body once decompressed (remote-write, gzip OTLP): 8 MiB.</summary>
     public const int MaxDecompressed = 8 << 20;
 
     /// <summary>
