@@ -35,7 +35,11 @@ public sealed partial class InstanceReporter(AgentConfig config, IServiceProvide
                 var now = DateTimeOffset.UtcNow;
                 var reports = figures.OfType<Figures>().Where(x => x.Service is not null && x.Instance is not null)
                     .Select(x => new InstanceReport(x.Service!, x.Instance!, x.Version ?? "unknown", x.Requests ?? 0, x.Errors ?? 0, x.LatencyP50Ms ?? 0, x.LatencyP99Ms ?? 0,
-                        x.MemoryBytes ?? 0, x.Healthy ?? true, x.CpuPercent, now))
+                        x.MemoryBytes ?? 0, x.Healthy ?? true, x.CpuPercent, now)
+                    {
+                        // Ordered by the agent's clock (it survives the agent's restarts); silent after three intervals without one.
+                        Sequence = now.ToUnixTimeMilliseconds(), Ttl = TimeSpan.FromSeconds(Math.Clamp(3 * section.Interval.TotalSeconds, 1, 3600)),
+                    })
                     .ToList();
                 if (reports.Count > 0) await client.ReportInstancesAsync(reports, stoppingToken);
                 if (_failing) LogRecovered(log, section.Url, reports.Count);

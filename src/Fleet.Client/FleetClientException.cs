@@ -7,6 +7,9 @@ public sealed class FleetValidationException(string message, IReadOnlyDictionary
 
     public override string ToString() => Message + Environment.NewLine +
         string.Join(Environment.NewLine, Problems.SelectMany(kv => kv.Value.Select(v => $"  {kv.Key}: {v}")));
+
+    /// <summary>The message and every problem on one line (for a log).</summary>
+    public string OneLine => Message + " " + string.Join("; ", Problems.SelectMany(kv => kv.Value.Select(v => $"{kv.Key}: {v}")));
 }
 
 /// <summary>The request named something the fleet does not know (a node never registered, a service never applied).</summary>

@@ -107,6 +107,7 @@ public sealed class VirtualFleet
         lock (_gate)
         {
             if (r.Target is not { } id || !_byId.TryGetValue(id, out var n)) return false;
+            if (r.Action == ActionNames.RestartInstance) return false; // an instance's own healing: the virtual instance runs on as it was
             if (r.Action is ActionNames.StartInstance or ActionNames.StopInstance)
             {
                 // Placing instances is the services' routine work, not a remedy: it is neither an action on the node nor a false one.

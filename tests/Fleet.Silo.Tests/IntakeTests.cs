@@ -288,7 +288,8 @@ public class IntakeTests(SiloFixture f) : IClassFixture<SiloFixture>
             Assert.Equal("Progressing", (await f.GetJsonAsync("/api/v1/services/al-svc")).GetProperty("rollout").GetProperty("phase").GetString());
 
             // One that begins during the rollout fails it: rolled back to 1.0 by itself, the alert named as the cause.
-            await NotifyAsync("firing", "CheckoutErrors", new { alertname = "CheckoutErrors", service = "al-svc", severity = "page" }, DateTimeOffset.UtcNow);
+            var began = DateTimeOffset.UtcNow;
+            await NotifyAsync("firing", "CheckoutErrors", new { alertname = "CheckoutErrors", service = "al-svc", severity = "page" }, began);
             await EventuallyAsync(async () => RunsOnly(await f.GetJsonAsync("/api/v1/services/al-svc"), "1.0")
                 && (await f.GetJsonAsync("/api/v1/services/al-svc/rollouts"))[0].GetProperty("phase").GetString() == "RolledBack" ? true : (bool?)null,
                 TimeSpan.FromSeconds(90), "al-svc rolled back to 1.0");
@@ -299,6 +300,10 @@ public class IntakeTests(SiloFixture f) : IClassFixture<SiloFixture>
             var rolledBack = await f.GetJsonAsync("/api/v1/audit?subject=service/al-svc&kind=rolled-back&limit=10");
             Assert.Contains("cause: alert CheckoutErrors", Assert.Single(rolledBack.GetProperty("records").EnumerateArray()).GetProperty("reason").GetString());
             await NotifyAsync("resolved", "CheckoutErrors", new { alertname = "CheckoutErrors", service = "al-svc", severity = "page" }, DateTimeOffset.UtcNow);
+            status = await f.GetJsonAsync("/api/v1/services/al-svc");
+            Assert.DoesNotContain(status.GetProperty("alerts").EnumerateArray(), a => a.GetProperty("name").GetString() == "CheckoutErrors");
+            // Its firing notification replayed after the resolved one (a retry, a proxy's replay): the episode stays resolved.
+            await NotifyAsync("firing", "CheckoutErrors", new { alertname = "CheckoutErrors", service = "al-svc", severity = "page" }, began);
             status = await f.GetJsonAsync("/api/v1/services/al-svc");
             Assert.DoesNotContain(status.GetProperty("alerts").EnumerateArray(), a => a.GetProperty("name").GetString() == "CheckoutErrors");
 
@@ -490,6 +495,10 @@ public class IntakeTests(SiloFixture f) : IClassFixture<SiloFixture>
         // A block that claims to decompress to 1 GiB (its length header) is refused before anything is allocated.
         await RefusedAsync("/api/v1/write", new ByteArrayContent([0x80, 0x80, 0x80, 0x80, 0x04, 0x00]), HttpStatusCode.RequestEntityTooLarge, "decompresses");
         await RefusedAsync("/api/v1/write", new ByteArrayContent(new byte[9 << 20]), HttpStatusCode.RequestEntityTooLarge, "bytes");
+        // Remote-write 2.0 says so in its content type: refused with what to configure, never misread as 1.0.
+        var v2 = new ByteArrayContent(Snappier.Snappy.CompressToArray([0x0a, 0x00]));
+        v2.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("application/x-protobuf;proto=io.prometheus.write.v2.Request");
+        await RefusedAsync("/api/v1/write", v2, HttpStatusCode.UnsupportedMediaType, "protobuf_message: prometheus.WriteRequest");
         await RefusedAsync("/v1/metrics", new ByteArrayContent([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), HttpStatusCode.BadRequest, "ExportMetricsServiceRequest");
         await RefusedAsync("/v1/metrics", new StringContent("{}", Encoding.UTF8, "application/json"), HttpStatusCode.UnsupportedMediaType, "protobuf");
         // A few hundred KB of gzip that unpacks to 250,000 points of a metric intake reads: refused by its count, nothing taken.

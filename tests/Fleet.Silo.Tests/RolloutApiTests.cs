@@ -28,12 +28,13 @@ public class RolloutApiTests(SiloFixture f) : IClassFixture<SiloFixture>
         Repo.RunAsync("dotnet", [Repo.CliDll, .. f.Silo.CliArgs(), .. args], TimeSpan.FromSeconds(90));
 
     /// <summary>Nodes report every second, and every running instance reports as its version behaves (2.0 fails 8 % of its requests).</summary>
-    private async Task<(CancellationTokenSource Stop, Task Loop)> ReportingAsync(string service)
+    private async Task<(CancellationTokenSource Stop, Task Loop)> ReportingAsync(string service, string[]? nodes = null)
     {
         long seq = 0;
+        var Nodes = nodes ?? RolloutApiTests.Nodes;
         foreach (var (n, i) in Nodes.Select((n, i) => (n, i)))
         {
-            Assert.Equal(HttpStatusCode.Created, (await f.RegisterAsync(n, $"rack-ro-{i}")).StatusCode);
+            Assert.Equal(HttpStatusCode.Created, (await f.RegisterAsync(n, $"rack-{n}")).StatusCode);
             await f.ReportAsync(n, ++seq);
         }
         var stop = new CancellationTokenSource();
@@ -86,6 +87,59 @@ public class RolloutApiTests(SiloFixture f) : IClassFixture<SiloFixture>
     private static bool AllOn(JsonElement service, string version, int running) =>
         service.GetProperty("running").GetInt32() == running &&
         service.GetProperty("instances").EnumerateArray().All(i => i.GetProperty("version").GetString() == version && i.GetProperty("state").GetString() == "Running");
+
+    [Fact]
+    public async Task AnApprovalBySize_HoldsAnAutomaticRollback_UntilAPersonApprovesItInTheCli()
+    {
+        // The canary step touches one instance (no rule holds it); a rollback touching more than none waits for a person.
+        var policy = Policy + """
+
+            oversight:
+              approvals:
+                rules:
+                  - {action: rollout, moreThan: 10}
+                  - {action: rollback, moreThan: 0}
+            """;
+        Assert.Equal(HttpStatusCode.OK, (await f.Http.PutAsync("/api/v1/policy?by=test", new StringContent(policy, Encoding.UTF8, "text/yaml"))).StatusCode);
+        var (stop, loop) = await ReportingAsync("ra-api", ["ra-1", "ra-2", "ra-3"]);
+        try
+        {
+            var spec = "replicas: 2\nversion: \"1.0\"\nresources: {cpuCores: 1, memoryBytes: 1Gi}\n";
+            Assert.Equal(HttpStatusCode.OK, (await f.Http.PutAsync("/api/v1/services/ra-api", new StringContent(spec, Encoding.UTF8, "text/yaml"))).StatusCode);
+            await EventuallyAsync("/api/v1/services/ra-api", s => AllOn(s, "1.0", 2), "two 1.0 instances run");
+            Assert.Equal(HttpStatusCode.OK, (await f.Http.PostAsJsonAsync("/api/v1/services/ra-api/deploy", new { version = "2.0", by = "dana" })).StatusCode);
+
+            // The canary fails its judgement; its rollback asks for a person and holds nothing while it waits.
+            var approvals = await EventuallyAsync("/api/v1/approvals", a => a.EnumerateArray().Any(x => x.GetProperty("subject").GetString() == "service/ra-api"),
+                "the rollback waits for approval", 90);
+            var approval = approvals.EnumerateArray().Single(x => x.GetProperty("subject").GetString() == "service/ra-api");
+            Assert.Equal("rollback", approval.GetProperty("action").GetString());
+            Assert.Contains("replacing", approval.GetProperty("why").GetString());
+            await Task.Delay(3000);
+            var waiting = await f.GetJsonAsync("/api/v1/services/ra-api");
+            Assert.Equal("RollingBack", waiting.GetProperty("rollout").GetProperty("phase").GetString());
+            Assert.Contains(waiting.GetProperty("instances").EnumerateArray(), i => i.GetProperty("version").GetString() == "2.0" && i.GetProperty("state").GetString() == "Running");
+            var awaiting = (await f.GetJsonAsync("/api/v1/audit?subject=service/ra-api&kind=awaiting-approval&limit=10")).GetProperty("records").EnumerateArray().Single();
+            Assert.Contains("oversight.approvals.rules[1]: rollback touching more than 0, and this one touches", awaiting.GetProperty("reason").GetString());
+            Assert.DoesNotContain(approvals.EnumerateArray(), x => x.GetProperty("subject").GetString() == "service/ra-api" && x.GetProperty("action").GetString() == "rollout");
+
+            // A person approves it with the CLI: the rollback runs, and 1.0 serves again.
+            var (code, stdout, stderr) = await Fleet("approvals", "list");
+            Assert.True(code == 0, stderr);
+            var id = approval.GetProperty("id").GetString()!;
+            Assert.Contains(id, stdout);
+            (code, stdout, stderr) = await Fleet("approvals", "approve", id, "--reason", "the canary is bad; roll it back");
+            Assert.True(code == 0, stdout + stderr);
+            await EventuallyAsync("/api/v1/services/ra-api", s => AllOn(s, "1.0", 2) && NoRollout(s), "1.0 runs again once approved", 90);
+            Assert.Contains((await f.GetJsonAsync("/api/v1/audit?subject=service/ra-api&kind=approved&limit=10")).GetProperty("records").EnumerateArray(),
+                r => r.GetProperty("reason").GetString()!.Contains("the canary is bad"));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await loop;
+        }
+    }
 
     [Fact]
     public async Task DeployWatchRollback_ThroughTheCliAndTheApi_BadRequests4xx()

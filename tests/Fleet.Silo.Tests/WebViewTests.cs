@@ -108,6 +108,70 @@ public sealed class WebViewTests(SiloFixture f) : IClassFixture<SiloFixture>, IA
     }
 
     [Fact]
+    public async Task EveryKindOfSubjectHasAPage_TheLiveFeedShowsEachRecordOnce_AndUnknownIsNeverShownHealthy()
+    {
+        // Three nodes registered and never judged: not healthy on the overview, in a grey tile, each listed as Unknown.
+        foreach (var id in new[] { "wv-u1", "wv-u2", "wv-u3" }) await f.RegisterAsync(id, "wv-rack-u");
+        var page = await SignedInAsync("wv-viewer2", "viewer");
+        await Assertions.Expect(page.Locator("[data-domain=wv-rack-u]")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("heat-unknown"));
+        await Assertions.Expect(page.Locator("[data-domain=wv-rack-u]")).ToContainTextAsync("3 not judged yet");
+        await Assertions.Expect(page.Locator("tr.node[data-node=wv-u2]")).ToContainTextAsync("Unknown (no report judged yet)");
+        Assert.Equal(0, await page.Locator("#all-healthy").CountAsync());
+
+        // The live feed: a record made now arrives on the open page, and no record is listed twice (the page came with the latest
+        // records, and the stream starts a little before the page was made).
+        await f.ReportAsync("wv-u1", 1, healthy: false);
+        await Assertions.Expect(page.Locator("#feed li[data-kind=health-changed]", new() { HasText = "wv-u1" }).First).ToBeVisibleAsync(new() { Timeout = 15_000 });
+        await Task.Delay(2500); // two more reads of the trail by the feed
+        var ids = await page.EvalOnSelectorAllAsync<string[]>("#feed li", "items => items.map(i => i.dataset.id)");
+        Assert.True(ids.Length > 3, $"{ids.Length} records in the feed");
+        Assert.Equal(ids.Length, ids.Distinct().Count());
+
+        // Links, flows, principals, learning and the policy have pages of their own (the feed and the trail link to them).
+        using var admin = await f.HttpAsAsync("wv-admin", "admin");
+        foreach (var (id, latency) in new[] { ("wa~wb", 5.0), ("wb~wc", 5.0), ("wa~wc", 20.0) })
+            Assert.True((await admin.PutAsJsonAsync($"/api/v1/links/{id}", new { capacityMbps = 100, latencyMs = latency, failureDomain = "wv-metro" })).IsSuccessStatusCode);
+        for (var seq = 1; seq <= 3; seq++)
+        {
+            var probes = new[] { "wa~wb", "wb~wc", "wa~wc" }.Select(l => new { link = l, up = true, latencyMs = 4.0, lossPercent = 0.0, sequence = seq, ttlSeconds = 60 });
+            Assert.True((await admin.PostAsJsonAsync("/api/v1/links/probes", probes)).IsSuccessStatusCode);
+        }
+        var put = await admin.PutAsJsonAsync("/api/v1/flows/wv-flow", new { source = "wa", destination = "wc", demandMbps = 10, priority = 5 });
+        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        Assert.True((await admin.PostAsJsonAsync("/api/v1/principals/telemetry", new[] { new { principal = "wv-svc@corp", bytesOut = 1000, requests = 10 } })).IsSuccessStatusCode);
+
+        // The network's list learns of a new flow on its own turn: wait until the API lists it, then open the page.
+        for (var until = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < until; await Task.Delay(200))
+            if ((await f.GetJsonAsync("/api/v1/flows")).EnumerateArray().Any(x => x.GetProperty("spec").GetProperty("id").GetString() == "wv-flow")) break;
+        await page.ClickAsync("header a[href='/ui/links']");
+        await Assertions.Expect(page.Locator("#links tr[data-link='wa~wb']")).ToContainTextAsync("Up");
+        await Assertions.Expect(page.Locator("#flows tr[data-flow=wv-flow]")).ToContainTextAsync("wa–wb–wc");
+        await page.ClickAsync("#links tr[data-link='wa~wb'] a");
+        await Assertions.Expect(page.Locator("h1")).ToContainTextAsync("Link wa~wb");
+        await Assertions.Expect(page.Locator("body")).ToContainTextAsync("wv-flow");
+        await Assertions.Expect(page.Locator("#records")).ToContainTextAsync("wa~wb");
+        await page.ClickAsync("a[href='/ui/flows/wv-flow']");
+        await Assertions.Expect(page.Locator("h1")).ToContainTextAsync("Flow wv-flow");
+        await Assertions.Expect(page.Locator("#state")).ToContainTextAsync("Active");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Shots, "flow.png"), FullPage = true });
+
+        await page.ClickAsync("header a[href='/ui/principals']");
+        await Assertions.Expect(page.Locator("#principals tr[data-principal='wv-svc@corp']")).ToContainTextAsync("Normal");
+        await page.ClickAsync("#principals tr[data-principal='wv-svc@corp'] a");
+        await Assertions.Expect(page.Locator("h1")).ToContainTextAsync("Principal wv-svc@corp");
+        await page.ClickAsync("header a[href='/ui/learning']");
+        await Assertions.Expect(page.Locator("#learning-policy")).ToContainTextAsync("Not applied");
+        await page.ClickAsync("header a[href='/ui/policy']");
+        await Assertions.Expect(page.Locator("#version")).ToContainTextAsync("v");
+        await Assertions.Expect(page.Locator("#history")).ToBeVisibleAsync();
+
+        // An unknown subject is a 404 page that says so, not an error.
+        var missing = await page.GotoAsync("/ui/links/zz~zy");
+        Assert.Equal(404, missing!.Status);
+        await Assertions.Expect(page.Locator("p.error")).ToContainTextAsync("Link zz~zy is not defined");
+    }
+
+    [Fact]
     public async Task Approvals_AnOperatorsApproveButtonWorks_AViewerSeesNone_TheFormCarriesAnAntiforgeryToken()
     {
         var policy = "oversight:\n  approvals:\n    actions: [restart-services]\n    timeout: 1h\n";

@@ -1,6 +1,7 @@
 using Fleet.Abstractions.Audit;
 using Fleet.Abstractions.Links;
 using Fleet.Abstractions.Nodes;
+using Fleet.Core.Intake;
 
 namespace Fleet.Grains.Links;
 
@@ -14,9 +15,16 @@ public sealed partial class LinkGrain
     public async Task<LinkStatus?> AlertAsync(ExternalAlert alert, bool firing)
     {
         if (S.Spec is null) return null;
-        if (firing == S.Alerts.ContainsKey(alert.Fingerprint)) return Status(); // a repeat of the same notification
-        if (firing && S.Alerts.Count >= ExternalAlert.MaxPerSubject) return null;
-        state.State = S with { Alerts = firing ? S.Alerts.SetItem(alert.Fingerprint, alert) : S.Alerts.Remove(alert.Fingerprint) };
+        var book = AlertBook.Apply(S.Alerts, S.ResolvedAlerts, alert, firing);
+        if (book.Change == AlertChange.Full) return null;
+        var changed = !ReferenceEquals(book.Resolved, S.ResolvedAlerts) || !ReferenceEquals(book.Firing, S.Alerts);
+        state.State = S with { Alerts = book.Firing, ResolvedAlerts = book.Resolved };
+        if (book.Change is AlertChange.None or AlertChange.Stale)
+        {
+            // A repeat of the same notification, or a firing of an episode already resolved: nothing changes but what is remembered.
+            if (changed) await SaveAsync();
+            return Status();
+        }
         Record(DecisionKinds.Observed, firing
                 ? $"Alert {alert.Name} is firing on link {Id} ({alert.Source}){(alert.Summary is { } s ? $": {s}" : "")}; every probe counts as down while it fires."
                 : $"Alert {alert.Name} on link {Id} is resolved ({alert.Source}); its probes are judged as they come again.",

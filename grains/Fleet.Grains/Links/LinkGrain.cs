@@ -45,6 +45,8 @@ public sealed record LinkGrainState
     [Id(9)] public DateTimeOffset? LastProbeAt { get; init; }
     /// <summary>Alerts firing on the link from the team's own alerting, by fingerprint (docs/intake.md).</summary>
     [Id(10)] public ImmutableDictionary<string, Fleet.Abstractions.Nodes.ExternalAlert> Alerts { get; init; } = ImmutableDictionary<string, Fleet.Abstractions.Nodes.ExternalAlert>.Empty;
+    /// <summary>Alert episodes resolved, by fingerprint with their start (Fleet.Core.Intake.AlertBook).</summary>
+    [Id(11)] public ImmutableDictionary<string, DateTimeOffset> ResolvedAlerts { get; init; } = ImmutableDictionary<string, DateTimeOffset>.Empty;
 }
 
 /// <summary>
@@ -230,7 +232,7 @@ public sealed partial class LinkGrain(
         // A cut loses traffic until its flows move: forced past the domain's concurrency and rate budgets (never past a freeze or
         // shadow mode), so links cut together in one domain do not wait on each other. A degraded link's moves wait their turn.
         var request = new LeaseRequest($"{Actor}/reroute/{S.Episode}", Actor, ActionNames.Reroute, policy.Version, [Subjects.Domain(spec.FailureDomain)],
-            ActionClass.Reroute, Force: cut, Basis: ActionBasis.Reported) { Why = $"{why}; {carried.Count} flow(s) to move" };
+            ActionClass.Reroute, Force: cut, Basis: ActionBasis.Reported) { Why = $"{why}; {carried.Count} flow(s) to move", Size = carried.Count };
         var decision = await GrainFactory.AcquireLeaseAsync(request);
         if (decision.Shadow is { } shadow)
         {

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Fleet.Abstractions.Audit;
 using Fleet.Abstractions.Nodes;
 using Fleet.Core.Health;
+using Fleet.Core.Intake;
 
 namespace Fleet.Grains.Nodes;
 
@@ -17,17 +18,27 @@ public sealed partial class NodeGrain
         if (S.Registration is null) return null;
         var now = time.GetUtcNow();
         _policy = policies.Current;
-        var had = S.Alerts.ContainsKey(alert.Fingerprint);
-        if (firing == had) return Status(); // Alertmanager repeats a group's alerts on every notification: once is enough
-        if (firing && S.Alerts.Count >= ExternalAlert.MaxPerSubject) return null;
-        var alerts = firing ? S.Alerts.SetItem(alert.Fingerprint, alert) : S.Alerts.Remove(alert.Fingerprint);
+        var book = AlertBook.Apply(S.Alerts, S.ResolvedAlerts, alert, firing);
+        if (book.Change == AlertChange.Full) return null;
+        if (book.Change is AlertChange.None or AlertChange.Stale)
+        {
+            // A repeat (Alertmanager repeats a group's alerts on every notification), or a firing of an episode already resolved.
+            if (!ReferenceEquals(book.Resolved, S.ResolvedAlerts))
+            {
+                state.State = S with { ResolvedAlerts = book.Resolved };
+                _dirty = true;
+                await CommitAsync(now);
+            }
+            return Status();
+        }
+        var alerts = book.Firing;
         var conditions = S.Health.Conditions.RemoveAll(c => c.Type == ConditionTypes.Alert && c.Reason.StartsWith($"alert '{alert.Name}' ", StringComparison.Ordinal));
         // One condition per alert name while any alert of that name fires (two instances of a rule may fire at once).
         if (alerts.Values.Where(a => a.Name == alert.Name).OrderBy(a => a.StartsAt).FirstOrDefault() is { } still)
             conditions = conditions.Add(new NodeCondition(ConditionTypes.Alert, Reason(still), still.StartsAt));
         else
             conditions = conditions.RemoveAll(c => c.Type == ConditionTypes.CheckFailed && c.Reason.StartsWith($"check '{alert.CheckName}' ", StringComparison.Ordinal));
-        state.State = S with { Alerts = alerts, Health = S.Health with { Conditions = conditions } };
+        state.State = S with { Alerts = alerts, ResolvedAlerts = book.Resolved, Health = S.Health with { Conditions = conditions } };
         Record(DecisionKinds.Observed, firing
                 ? $"Alert {alert.Name} is firing on node {Id} ({alert.Source}){(alert.Summary is { } s ? $": {s}" : "")}; each report counts it as a failed check while it fires."
                 : $"Alert {alert.Name} on node {Id} is resolved ({alert.Source}).",

@@ -400,7 +400,7 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
                     break;
                 case CaseEffect.Learned l:
                     await GrainFactory.GetGrain<ILearningGrain>(FleetNames.Default).RecordAsync(l.Signature, l.Action, l.Healed, now);
-                    learned.Invalidate();
+                    if (_policy.Learning.Enabled) learned.Invalidate();
                     break;
                 case CaseEffect.ForgetForecast:
                     state.State = S with { Health = S.Health with { MemorySamples = Fleet.Core.Forecasting.MemoryWindow.Empty, Forecast = null } };
@@ -423,15 +423,16 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
         var judged = S.Health.Health;
         var forecast = S.Health.HasCondition(ConditionTypes.MemoryExhaustionForecast);
         var (remedy, prevention) = Needs();
-        // Only a policy that learns needs the symptom's signature (it is built on every step, for every node with a case).
-        var signature = _policy.Learning.Enabled ? Fleet.Core.Learning.OutcomeTable.Signature(S.Health.Conditions.Select(c => c.Type)) : null;
+        // Outcomes are counted under the symptom's signature always; only a policy that learns reads them back (to skip a rung).
+        var signature = Fleet.Core.Learning.OutcomeTable.Signature(Subjects.NodeKind, S.Health.Conditions.Select(c => c.Type),
+            S.Health.LastReport?.Checks.Where(c => !c.Passed).Select(c => c.Name) ?? []);
         return new CaseSubject(Actor, Id, judged,
             NeedsRemedy: remedy,
             NeedsPrevention: prevention,
             Forecast: forecast, S.Health.LastReportAt, Symptom, Evidence, ScopesOf(reg, now), BasisOf(S.Health))
         {
             Signature = signature,
-            Learned = signature is null ? null : action => learned.Get(signature, action),
+            Learned = _policy.Learning.Enabled ? action => learned.Get(signature, action) : null,
         };
     }
 

@@ -29,6 +29,9 @@ public sealed record NodeState(
     /// <summary>Alerts firing on the node from the team's own alerting, by fingerprint (<see cref="ExternalAlert"/>).</summary>
     [Id(10)] public ImmutableDictionary<string, ExternalAlert> Alerts { get; init; } = ImmutableDictionary<string, ExternalAlert>.Empty;
 
+    /// <summary>Alert episodes resolved, by fingerprint with their start: a late or replayed firing of one does not bring it back.</summary>
+    [Id(11)] public ImmutableDictionary<string, DateTimeOffset> ResolvedAlerts { get; init; } = ImmutableDictionary<string, DateTimeOffset>.Empty;
+
     /// <summary>The health shown to people: operator states and remediation phases over the judged health.</summary>
     public HealthState Derive()
     {

@@ -39,7 +39,8 @@ public sealed class OversightGrain(
     {
         var policy = policies.Current;
         if (ShadowReason(policy, request) is { } shadow) return new GateAnswer(GateKind.Shadow, shadow);
-        if (!policy.Oversight.NeedsApproval(request.Action) && !request.ApprovalRequired) return GateAnswer.Proceed;
+        var rule = request.ApprovalRequired ? "the subject asks for a person" : policy.Oversight.ApprovalReason(request);
+        if (rule is null) return GateAnswer.Proceed;
 
         var now = time.GetUtcNow();
         var records = new List<DecisionRecord>();
@@ -52,7 +53,7 @@ public sealed class OversightGrain(
                 request.Why ?? $"{request.Action} on {Subjects.Describe(request.Subject)}", now, now + policy.Oversight.ApprovalTimeout, ApprovalStatus.Pending,
                 policy.Oversight.ApproveOnTimeout ? "approve" : "reject");
             records.Add(Decisions.Create(now, Fleet, request.Subject, DecisionKinds.AwaitingApproval,
-                $"{request.Action} on {Subjects.Describe(request.Subject)} waits for a person's approval ({approval.Id}; {(request.ApprovalRequired ? "the subject asks for a person" : "oversight.approvals marks it high-risk")}): {approval.Why}. " +
+                $"{request.Action} on {Subjects.Describe(request.Subject)} waits for a person's approval ({approval.Id}; {rule}): {approval.Why}. " +
                 $"It holds no lease while it waits; after {Format.Duration(policy.Oversight.ApprovalTimeout)} it is {(policy.Oversight.ApproveOnTimeout ? "approved" : "rejected")} " +
                 $"(fleet approvals approve|reject {approval.Id}).", policy.Version, request.Action, rule: "oversight.approvals"));
             Put(approval);

@@ -1,6 +1,7 @@
 using Fleet.Abstractions.Audit;
 using Fleet.Abstractions.Nodes;
 using Fleet.Abstractions.Services;
+using Fleet.Core.Intake;
 
 namespace Fleet.Grains.Services;
 
@@ -17,9 +18,17 @@ public sealed partial class ServiceGrain
         if (S.Spec is null || S.Deleting) return null;
         var now = time.GetUtcNow();
         _policy = policies.Current;
-        if (firing == S.Alerts.ContainsKey(alert.Fingerprint)) return Status(); // a repeat of the same notification
-        if (firing && S.Alerts.Count >= ExternalAlert.MaxPerSubject) return null;
-        state.State = S with { Alerts = firing ? S.Alerts.SetItem(alert.Fingerprint, alert) : S.Alerts.Remove(alert.Fingerprint) };
+        var book = AlertBook.Apply(S.Alerts, S.ResolvedAlerts, alert, firing);
+        if (book.Change == AlertChange.Full) return null;
+        var remembered = !ReferenceEquals(book.Resolved, S.ResolvedAlerts);
+        state.State = S with { Alerts = book.Firing, ResolvedAlerts = book.Resolved };
+        if (book.Change is AlertChange.None or AlertChange.Stale)
+        {
+            // A repeat of the same notification, or a firing of an episode already resolved: nothing changes but what is remembered.
+            _dirty |= remembered;
+            await SaveAsync(false);
+            return Status();
+        }
         var during = firing && S.Rollout is { Phase: RolloutPhase.Progressing or RolloutPhase.Watching } r && alert.StartsAt >= r.StartedAt;
         Record(DecisionKinds.Observed, firing
                 ? $"Alert {alert.Name} is firing on service {Name} ({alert.Source}){(alert.Summary is { } s ? $": {s}" : "")}" +

@@ -185,7 +185,7 @@ public sealed partial class ServiceGrain
         // replacements run). A rollback restores what ran before: it is forced past the domains' concurrency and rate budgets (waiting for a
         // slot would leave the bad version serving), but a fleet freeze or a storm brake still holds it.
         var decision = await GrainFactory.AcquireLeaseAsync(new LeaseRequest(leaseId, Actor, action, _policy.Version, scopes, ActionClass.Rollout, Cost: 1,
-            Force: r.Phase == RolloutPhase.RollingBack, Basis: r.Phase == RolloutPhase.RollingBack && r.Outcome is "aborted" or "rolled-back by hand" ? ActionBasis.Operator : ActionBasis.Reported) { Why = $"rollout {r.Id} of service {Name} ({r.From} → {r.To}): {(r.Phase == RolloutPhase.RollingBack ? $"rolling back to {r.From}" : r.Steps[r.Step].Name)}" });
+            Force: r.Phase == RolloutPhase.RollingBack, Basis: r.Phase == RolloutPhase.RollingBack && r.Outcome is "aborted" or "rolled-back by hand" ? ActionBasis.Operator : ActionBasis.Reported) { Why = $"rollout {r.Id} of service {Name} ({r.From} → {r.To}): {(r.Phase == RolloutPhase.RollingBack ? $"rolling back to {r.From}" : r.Steps[r.Step].Name)}, replacing {moves.Length} instance(s)", Size = moves.Length });
         var what = string.Join(", ", moves.Select(m => m.Baseline ? $"{m.Instance} by a fresh {m.ReplaceWith} baseline" : $"{m.Instance} by {m.ReplaceWith}"));
         var stepName = r.Phase == RolloutPhase.RollingBack ? "rollback" : r.Steps[r.Step].Name;
         if (decision.Shadow is { } shadowedBy)

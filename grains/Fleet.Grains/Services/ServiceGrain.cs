@@ -120,14 +120,25 @@ public sealed partial class ServiceGrain(
         if (!S.Instances.TryGetValue(report.Instance, out var i)) return InstanceReportOutcome.UnknownInstance;
         // An agent's credential names its node; it reports only the instances placed there.
         if (RequestContext.Get(Fleet.Abstractions.Security.CallerContext.Node) is string node && i.Node != node) return InstanceReportOutcome.NotYourNode;
+        // A fenced instance was given up and replaced: what it says changes nothing (it is stopped as soon as its node answers).
+        if (i.Fenced) return InstanceReportOutcome.Fenced;
+        // Ordered reports: one at or below the last taken is a replay or arrived late, and changes nothing.
+        if (report.Sequence is { } sequence && sequence <= i.LastSequence) return InstanceReportOutcome.Stale;
         var load = new InstanceLoad(report.CpuPercent, report.Requests, report.Errors, report.LatencyP50Ms, report.LatencyP99Ms, report.MemoryBytes);
         // Intake's reports (the service's own metrics) carry figures, not a health: the instance's health stays its agent's word.
         var healthy = report.Source == Fleet.Core.Health.NodeMonitor.IntakeSource ? i.Healthy : report.Healthy;
         var changed = i.Healthy != healthy;
         var now = time.GetUtcNow();
+        // Only a report that speaks for the instance's health keeps it from being silent (intake's figures come at the exporter's pace);
+        // it holds for its TTL from when it was made (a batch that waited in a queue holds less).
+        var fresh = report.Source == Fleet.Core.Health.NodeMonitor.IntakeSource ? i.FreshUntil
+            : (report.Timestamp < now ? report.Timestamp : now) + (report.Ttl ?? InstanceHealing.DefaultTtl(policies.Current));
         state.State = S with
         {
-            Instances = S.Instances.SetItem(i.Id, i with { Healthy = healthy, LastReportAt = now, Load = load }),
+            Instances = S.Instances.SetItem(i.Id, i with
+            {
+                Healthy = healthy, LastReportAt = now, Load = load, FreshUntil = fresh, LastSequence = report.Sequence ?? i.LastSequence,
+            }),
             Rollout = S.Rollout is { Active: true } r ? RolloutPlanner.Sample(r, i, report, now, policies.Current.Telemetry.ReportInterval) : S.Rollout,
         };
         if (changed)
@@ -142,83 +153,11 @@ public sealed partial class ServiceGrain(
         return InstanceReportOutcome.Accepted;
     }
 
-    public async Task<LeaseDecision> ConsentAsync(LeaseRequest request)
-    {
-        if (S.Spec is null || S.Deleting) return new LeaseDecision(true, request.RequestId, null, null, $"{Name} is not running");
-        var now = time.GetUtcNow();
-        _policy = policies.Current;
-        var (decision, hold) = ServiceBudget.Consent(S with { Holds = Live(S.Holds, now) }, request, now, _policy.Guardrails.LeaseDuration);
-        if (request.DryRun) return decision; // shadow mode: the budget says what it would, and holds nothing
-        if (!decision.Granted)
-            Record(DecisionKinds.Denied, $"Refused {request.Action} on {Subjects.Describe(request.Subject)} for service {Name}: {decision.Reason}.", request.Action,
-                guardrail: decision.Guardrail, rule: "service.minHealthy");
-        if (hold is not null && !S.Holds.ContainsKey(hold.LeaseId))
-        {
-            state.State = S with { Holds = Live(S.Holds, now).SetItem(hold.LeaseId, hold) };
-            _dirty = true;
-        }
-        await SaveAsync(false);
-        return decision;
-    }
-
-    public async Task ReleaseHoldAsync(string leaseId)
-    {
-        if (!S.Holds.ContainsKey(leaseId)) return;
-        state.State = S with { Holds = S.Holds.Remove(leaseId) };
-        _dirty = true;
-        await SaveAsync(false);
-    }
-
     public async Task NodeChangedAsync(string nodeId)
     {
         if (S.Spec is null) return;
         _policy = policies.Current;
         await PassAsync(time.GetUtcNow());
-    }
-
-    public async Task ActionCompletedAsync(ActionOutcome outcome)
-    {
-        var i = S.Instances.Values.FirstOrDefault(x => x.ActionKey == outcome.IdempotencyKey);
-        if (i is null || i.Node is not { } node)
-        {
-            LogStaleOutcome(log, Name, outcome.IdempotencyKey);
-            return;
-        }
-        var now = time.GetUtcNow();
-        _policy = policies.Current;
-        var nodeGrain = GrainFactory.GetGrain<INodeGrain>(node);
-        if (i.State == InstanceState.Starting)
-        {
-            if (outcome.Succeeded && await nodeGrain.ConfirmAsync(Name, i.Id))
-            {
-                Record(DecisionKinds.Executed, $"Started instance {i.Id} of service {Name} on node {node} (version {i.Version}): {outcome.Detail}.", ActionNames.StartInstance, outcome: "succeeded");
-                Put(i with { State = InstanceState.Running, Since = now, ActionKey = null, Reason = null });
-            }
-            else if (outcome.Succeeded)
-            {
-                // It started, but the node no longer holds its room: it must not run unaccounted. Stop it; a replacement is placed.
-                Record(DecisionKinds.Failed, $"Instance {i.Id} of service {Name} started on node {node}, but its reservation there had expired; stopping it and placing a replacement.",
-                    ActionNames.StartInstance, outcome: "reservation-expired");
-                await StopAsync(i with { Reason = "its reservation expired before it started", Moving = true }, node);
-            }
-            else
-            {
-                Record(DecisionKinds.Failed, $"Starting instance {i.Id} of service {Name} on node {node} failed: {outcome.Detail}; it is placed again elsewhere.", ActionNames.StartInstance, outcome: "failed");
-                await nodeGrain.ReleasePlacementAsync(Name, i.Id);
-                Put(i with { State = InstanceState.Pending, Node = null, Domain = null, Since = now, ActionKey = null, Avoid = i.Avoid.Add(node) });
-            }
-        }
-        else if (i.State == InstanceState.Stopping)
-        {
-            Record(outcome.Succeeded ? DecisionKinds.Executed : DecisionKinds.Failed, outcome.Succeeded
-                ? $"Stopped instance {i.Id} of service {Name} on node {node} ({i.Reason}): {outcome.Detail}; its reservation is freed."
-                : $"Stopping instance {i.Id} of service {Name} on node {node} failed ({outcome.Detail}); its reservation is freed all the same.",
-                ActionNames.StopInstance, outcome: outcome.Succeeded ? "succeeded" : "failed");
-            await nodeGrain.ReleasePlacementAsync(Name, i.Id);
-            state.State = S with { Instances = S.Instances.Remove(i.Id) };
-        }
-        _dirty = true;
-        await PassAsync(now);
     }
 
     private async Task TickAsync(CancellationToken _)
@@ -239,9 +178,7 @@ public sealed partial class ServiceGrain(
             state.State = S with { Holds = Live(S.Holds, now) };
             _dirty = true;
         }
-        var nodes = S.Instances.Values.Where(i => i.Node is not null).Select(i => i.Node!).Distinct().ToList();
-        var views = await Task.WhenAll(nodes.Select(n => GrainFactory.GetGrain<INodeGrain>(n).GetViewAsync()));
-        var byNode = nodes.Zip(views).ToDictionary(x => x.First, x => x.Second);
+        var byNode = await ViewsAsync();
         await RolloutPassAsync(now);
         var plan = ServicePlanner.Plan(S, byNode, _policy, now);
         if (!ReferenceEquals(plan.State.Instances, S.Instances) || plan.State.NextInstance != S.NextInstance)
@@ -267,72 +204,19 @@ public sealed partial class ServiceGrain(
                     await PlaceAsync(S.Instances[place.Instance], domains, now);
                     break;
             }
+        await HealPassAsync(byNode, now);
+        ForgetHealsOfGone();
         if (S.Deleting && S.Instances.IsEmpty) await ForgetAsync(now);
         await SaveAsync(false);
     }
 
-    /// <summary>Negotiates a node for one Pending instance: candidates from every domain, ranked, reserved on the first that accepts, then started.</summary>
-    private async Task PlaceAsync(ServiceInstance instance, string[] domains, DateTimeOffset now)
+    /// <summary>How each node the service has an instance on stands (null: no longer registered).</summary>
+    private async Task<Dictionary<string, NodeView?>> ViewsAsync()
     {
-        var spec = S.Spec!;
-        var ask = new PlacementAsk(Name, instance.Id, spec.Resources.CpuCores, spec.Resources.MemoryBytes, spec.Placement.Labels, _policy.Services.ReservationTtl);
-        var lists = await Task.WhenAll(domains.Select(d => GrainFactory.GetGrain<IDomainSupervisorGrain>(d).GetCandidatesAsync(ask, CandidatesPerDomain)));
-        var others = S.Live.Where(i => i.Node is not null && i.Id != instance.Id).ToList();
-        var perDomain = others.GroupBy(i => i.Domain!).ToDictionary(g => g.Key, g => g.Count());
-        var perNode = others.GroupBy(i => i.Node!).ToDictionary(g => g.Key, g => g.Count());
-        // Nodes being left are avoided (a drain); an instance a rollout replaces leaves a node that stays fine.
-        var avoid = instance.Avoid.Concat(S.Instances.Values.Where(i => i.Moving && i.ReplaceWith is null && i.Node is not null).Select(i => i.Node!)).ToHashSet();
-        var ranked = Placement.Rank(lists.SelectMany(l => l).Select(Placement.FromSummary), perDomain, spec.Placement.Spread, avoid, perNode, instance.Id);
-        var refusals = new List<string>();
-        foreach (var candidate in ranked.Take(MaxReservationTries))
-        {
-            var result = await GrainFactory.GetGrain<INodeGrain>(candidate.NodeId).ReserveAsync(ask);
-            if (!result.Accepted)
-            {
-                refusals.Add(result.Offer.Refusal ?? candidate.NodeId);
-                continue;
-            }
-            var placed = instance with
-            {
-                Node = candidate.NodeId, Domain = result.Offer.Domain, State = InstanceState.Starting, Since = now, Reason = null,
-                ActionKey = Key(instance, "start", candidate.NodeId),
-            };
-            Record(DecisionKinds.Placed, $"Placed instance {instance.Id} of service {Name} on node {candidate.NodeId} in {result.Offer.Domain}: " +
-                $"{Placement.WhyChosen(result.Offer, perDomain, spec.Placement.Spread)}" + (refusals.Count > 0 ? $" (refused first: {string.Join("; ", refusals)})" : "") + ".",
-                ActionNames.StartInstance);
-            Put(placed);
-            await SaveAsync(true); // the placement is written before the start action
-            executor.Start(InstanceAction(placed, ActionNames.StartInstance, candidate.NodeId));
-            return;
-        }
-        var why = ranked.IsEmpty
-            ? $"no node in {domains.Length} domain(s) has {Format.Num(spec.Resources.CpuCores)} cores and {Format.Bytes(spec.Resources.MemoryBytes)} free, takes work" +
-              (spec.Placement.Labels.IsEmpty ? "" : $" and has the labels {string.Join(", ", spec.Placement.Labels.Select(kv => $"{kv.Key}={kv.Value}"))}")
-            : $"every node asked refused: {string.Join("; ", refusals)}";
-        if (instance.Reason != why)
-        {
-            Record(DecisionKinds.Escalated, $"Could not place instance {instance.Id} of service {Name}: {why}; it stays Pending and is placed as soon as capacity frees.",
-                ActionNames.StartInstance, outcome: "no-capacity");
-            Put(instance with { Reason = why });
-        }
+        var nodes = S.Instances.Values.Where(i => i.Node is not null).Select(i => i.Node!).Distinct().ToList();
+        var views = await Task.WhenAll(nodes.Select(n => GrainFactory.GetGrain<INodeGrain>(n).GetViewAsync()));
+        return nodes.Zip(views).ToDictionary(x => x.First, x => x.Second);
     }
-
-    /// <summary>Runs the stop action for an instance (written as Stopping, with its key, before the action starts).</summary>
-    private async Task StopAsync(ServiceInstance i, string node)
-    {
-        var stopping = i with { State = InstanceState.Stopping, ActionKey = Key(i, "stop", node) };
-        Put(stopping);
-        await SaveAsync(true);
-        executor.Start(InstanceAction(stopping, ActionNames.StopInstance, node));
-    }
-
-    private string Key(ServiceInstance i, string verb, string node) => $"{Actor}/{i.Id}/{verb}@{node}";
-
-    private ActionRequest InstanceAction(ServiceInstance i, string action, string node) =>
-        new(i.ActionKey!, node, action, i.Reason ?? $"{action} for service {Name}", null, Actor)
-        {
-            Parameters = ImmutableDictionary<string, string>.Empty.Add("service", Name).Add("instance", i.Id).Add("version", i.Version),
-        };
 
     private void Autoscale(DateTimeOffset now)
     {

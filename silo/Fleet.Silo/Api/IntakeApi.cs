@@ -72,6 +72,10 @@ public static class IntakeApi
 
     private static async Task<IResult> RemoteWriteInTurnAsync(HttpContext http, IntakeRelay relay)
     {
+        // Remote-write 2.0 names its message in the content type; its body is not a 1.0 WriteRequest, so it is refused, not misread.
+        if (http.Request.ContentType is { } type && type.Contains("io.prometheus.write.v2", StringComparison.OrdinalIgnoreCase))
+            return Refuse("(body)", "remote-write 2.0 is not read; configure the remote_write with protobuf_message: prometheus.WriteRequest (1.0)",
+                StatusCodes.Status415UnsupportedMediaType);
         if (await ReadBodyAsync(http.Request) is not { } body) return Refuse("(body)", $"more than {MaxBody:N0} bytes", StatusCodes.Status413PayloadTooLarge);
         byte[] raw;
         try
@@ -139,6 +143,8 @@ public static class IntakeApi
         if (Decode<ExportMetricsServiceRequest>(body) is not { } request) return Refuse("(body)", "is not an OTLP ExportMetricsServiceRequest (protobuf)");
         var series = new List<(string, IReadOnlyDictionary<string, string>, MetricSample[])>();
         var requests = new List<InstancePoint>();
+        var memories = new List<((string Service, string Instance, string Version) Of, double Bytes)>();
+        var reads = relay.Reader();
         var taken = 0;
         foreach (var rm in request.ResourceMetrics)
         {
@@ -165,12 +171,12 @@ public static class IntakeApi
                     }
                     if (instance is { } owner && metric.Name == InstanceIntake.MemoryUsage && (metric.Gauge?.DataPoints ?? metric.Sum?.DataPoints) is { Count: > 0 } memory)
                     {
-                        relay.InstanceMemory(owner, memory.Sum(p => p.Value));
+                        memories.Add((owner, memory.Sum(p => p.Value))); // taken with the rest, once nothing in the push is refused
                         continue;
                     }
                     var points = metric.Gauge?.DataPoints ?? metric.Sum?.DataPoints;
                     // Only what the mapping reads is looked at: a point of any other metric costs nothing more.
-                    if (points is null || metric.Name.Length > MaxLabelLength || !relay.Reads(metric.Name)) continue;
+                    if (points is null || metric.Name.Length > MaxLabelLength || !reads(metric.Name)) continue;
                     if ((taken += points.Count) > MaxPoints) return Refuse("resourceMetrics", $"more than {MaxPoints:N0} data points of the metrics intake reads", StatusCodes.Status413PayloadTooLarge);
                     foreach (var p in points)
                     {
@@ -181,6 +187,7 @@ public static class IntakeApi
                     }
                 }
         }
+        foreach (var (of, bytes) in memories) relay.InstanceMemory(of, bytes);
         await relay.TakeAsync(series);
         await relay.TakeRequestsAsync(requests);
         // OTLP/HTTP's success answer: an ExportMetricsServiceResponse, empty (nothing rejected in part).
@@ -307,13 +314,13 @@ public static class IntakeApi
     }
 }
 
+/// <summary>One point of a service instance's request-duration histogram, as OTLP sent it.</summary>
+public sealed record InstancePoint((string Service, string Instance, string Version) Of, Dictionary<string, string> Labels, HistogramDataPoint Point, string Unit, bool Cumulative);
+
 /// <summary>
 /// Hands what intake heard to the nodes: one report per node whose figures moved, in batches through the fleet's own
 /// report path (the same rules as an agent's reports); a node first heard of is registered when the policy says so.
 /// </summary>
-/// <summary>One point of a service instance's request-duration histogram, as OTLP sent it.</summary>
-public sealed record InstancePoint((string Service, string Instance, string Version) Of, Dictionary<string, string> Labels, HistogramDataPoint Point, string Unit, bool Cumulative);
-
 public sealed partial class IntakeRelay(MetricIntake intake, InstanceIntake instances, IFleetClient fleet, PolicyCache policies, ILogger<IntakeRelay> log)
 {
     public void InstanceMemory((string Service, string Instance, string Version) of, double bytes) => instances.Memory(of, bytes);
@@ -340,7 +347,7 @@ public sealed partial class IntakeRelay(MetricIntake intake, InstanceIntake inst
             }
             catch (FleetValidationException e)
             {
-                LogNotTaken(log, chunk.Length, Said(e));
+                LogNotTaken(log, chunk.Length, e.OneLine);
             }
         }
     }
@@ -359,11 +366,12 @@ public sealed partial class IntakeRelay(MetricIntake intake, InstanceIntake inst
         return parsed;
     }
 
-    /// <summary>Whether the mapping reads series of this name at all.</summary>
-    public bool Reads(string name)
+    /// <summary>Whether the mapping reads series of a name at all, under the policy in force now (asked once per push).</summary>
+    public Func<string, bool> Reader()
     {
         var policy = policies.Current;
-        return MetricIntake.Reads(name, policy.Intake, Rules(policy));
+        var rules = Rules(policy);
+        return name => MetricIntake.Reads(name, policy.Intake, rules);
     }
 
     public async Task TakeAsync(List<(string Name, IReadOnlyDictionary<string, string> Labels, MetricSample[] Samples)> series)
@@ -383,7 +391,7 @@ public sealed partial class IntakeRelay(MetricIntake intake, InstanceIntake inst
             catch (FleetValidationException e)
             {
                 // Not expected (intake builds valid reports); said, and the rest of the push goes on.
-                LogNotTaken(log, chunk.Length, Said(e));
+                LogNotTaken(log, chunk.Length, e.OneLine);
                 continue;
             }
             var unknown = chunk.Where((_, i) => results[i].Outcome == ReportOutcome.NotRegistered).ToList();
@@ -397,18 +405,23 @@ public sealed partial class IntakeRelay(MetricIntake intake, InstanceIntake inst
                 }
                 catch (FleetValidationException e)
                 {
-                    LogNotRegistered(log, r.NodeId, Said(e));
+                    LogNotRegistered(log, r.NodeId, e.OneLine);
                 }
                 catch (FleetRefusedException e)
                 {
                     LogNotRegistered(log, r.NodeId, e.Message);
                 }
             }
-            await fleet.ReportBatchAsync(unknown.Select(r => (r.NodeId, r.Report)).ToList());
+            try
+            {
+                await fleet.ReportBatchAsync(unknown.Select(r => (r.NodeId, r.Report)).ToList());
+            }
+            catch (FleetValidationException e)
+            {
+                LogNotTaken(log, unknown.Count, e.OneLine);
+            }
         }
     }
-
-    private static string Said(FleetValidationException e) => e.Message + " " + string.Join("; ", e.Problems.SelectMany(p => p.Value.Select(v => $"{p.Key}: {v}")));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Intake's {Count} report(s) were not taken: {Why}")]
     private static partial void LogNotTaken(ILogger logger, int count, string why);

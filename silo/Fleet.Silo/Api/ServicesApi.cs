@@ -81,8 +81,16 @@ public static class ServicesApi
             }
             foreach (var (field, value) in new (string, object?)[] { ("service", b.Service), ("instance", b.Instance), ("healthy", b.Healthy) })
                 if (value is null) problems[$"[{i}].{field}"] = ["is required"];
+            if (b.TtlSeconds is { } ttl && (!double.IsFinite(ttl) || ttl is < 1 or > 3600))
+            {
+                problems[$"[{i}].ttlSeconds"] = ["must be from 1 to 3600 seconds"];
+                continue;
+            }
             reports.Add(new InstanceReport(b.Service ?? "", b.Instance ?? "", b.Version ?? "unknown", b.Requests ?? 0, b.Errors ?? 0,
-                b.LatencyP50Ms ?? 0, b.LatencyP99Ms ?? 0, b.MemoryBytes ?? 0, b.Healthy ?? false, b.CpuPercent, b.Timestamp ?? time.GetUtcNow()));
+                b.LatencyP50Ms ?? 0, b.LatencyP99Ms ?? 0, b.MemoryBytes ?? 0, b.Healthy ?? false, b.CpuPercent, b.Timestamp ?? time.GetUtcNow())
+            {
+                Sequence = b.Sequence, Ttl = b.TtlSeconds is { } t ? TimeSpan.FromSeconds(t) : null,
+            });
         }
         if (problems.Count > 0) return TypedResults.ValidationProblem(problems, title: "The batch is not valid; no report in it was taken.");
         var outcomes = await fleet.ReportInstancesAsync(reports);
@@ -102,9 +110,13 @@ public sealed record RolloutRequest(string? By, string? Reason);
 /// <summary>Body of <c>POST /services/{name}/scale</c>.</summary>
 public sealed record ScaleRequest(int? Replicas, string? By);
 
-/// <summary>One instance report of <c>POST /services/telemetry</c>; <c>requests</c> and <c>errors</c> are per second.</summary>
+/// <summary>
+/// One instance report of <c>POST /services/telemetry</c>; <c>requests</c> and <c>errors</c> are per second. <c>sequence</c>
+/// orders one instance's reports (one at or below the last taken is answered <c>Stale</c>); <c>ttlSeconds</c> is how long the
+/// report holds before the instance counts as silent (default three report intervals).
+/// </summary>
 public sealed record InstanceReportRequest(
     string? Service, string? Instance, string? Version, double? Requests, double? Errors, double? LatencyP50Ms, double? LatencyP99Ms,
-    long? MemoryBytes, bool? Healthy, double? CpuPercent, DateTimeOffset? Timestamp);
+    long? MemoryBytes, bool? Healthy, double? CpuPercent, DateTimeOffset? Timestamp, long? Sequence = null, double? TtlSeconds = null);
 
 public sealed record InstanceReportResult(string Service, string Instance, string Outcome);

@@ -22,6 +22,12 @@ public sealed record DomainTile(string Domain, int Members, ImmutableDictionary<
             return ByState.GetValueOrDefault(HealthState.Unhealthy) > 0 ? Math.Max(level, 3) : level;
         }
     }
+
+    /// <summary>Members no report has judged yet: never shown as healthy.</summary>
+    public int Unknown => ByState.GetValueOrDefault(HealthState.Unknown);
+
+    /// <summary>The tile's colour: its heat, or grey when nothing is troubled but some members are not judged yet.</summary>
+    public string Css => Heat == 0 && Unknown > 0 ? "heat-unknown" : $"heat-{Heat}";
 }
 
 /// <summary>What the overview shows: the fleet's freeze, each domain as a tile, the nodes that are not well, services and waiting approvals.</summary>
@@ -49,7 +55,8 @@ public sealed record FleetOverview(
         var tiles = domains.OrderBy(d => d.Domain, StringComparer.Ordinal).Select(d => new DomainTile(d.Domain, d.Members,
             byDomain.GetValueOrDefault(d.Domain) ?? ImmutableDictionary<HealthState, int>.Empty, d.Leases.Sum(l => l.Cost), policy.Guardrails.MaxConcurrentPerDomain,
             d.StormBrakeOn, d.StormHeldUntil)).ToImmutableArray();
-        var troubled = nodes.Where(n => n.Health is not (HealthState.Healthy or HealthState.Unknown) || n.Admin != AdminState.None)
+        // Every node not judged Healthy needs a look, Unknown ones too (registered, no report judged yet): never counted as healthy.
+        var troubled = nodes.Where(n => n.Health != HealthState.Healthy || n.Admin != AdminState.None)
             .OrderBy(n => Rank(n.Health)).ThenBy(n => n.NodeId, StringComparer.Ordinal).Take(MaxTroubledShown).ToImmutableArray();
         return new FleetOverview(status, tiles, nodes.GroupBy(n => n.Health).ToImmutableDictionary(g => g.Key, g => g.Count()), troubled, services, approvals.Length,
             policy.Guardrails.MaxConcurrentPerDomain, policy.Guardrails.FleetMaxConcurrent, nodes.Length);
@@ -57,7 +64,7 @@ public sealed record FleetOverview(
 
     private static int Rank(HealthState h) => h switch
     {
-        HealthState.Unhealthy => 0, HealthState.Suspect => 1, HealthState.Remediating => 2, HealthState.Degraded => 3, HealthState.Probation => 4, _ => 5,
+        HealthState.Unhealthy => 0, HealthState.Suspect => 1, HealthState.Remediating => 2, HealthState.Degraded => 3, HealthState.Probation => 4, HealthState.Unknown => 5, _ => 6,
     };
 }
 

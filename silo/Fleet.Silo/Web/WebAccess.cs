@@ -111,7 +111,7 @@ public static class WebAccess
                 if (!more) return;
                 while (records.TryRead(out var r))
                 {
-                    var data = JsonSerializer.Serialize(new { r.Id, r.Time, r.Subject, r.Kind, r.Action, r.Reason, r.IncidentId }, Json);
+                    var data = JsonSerializer.Serialize(new { r.Id, r.Time, r.Subject, r.Kind, r.Action, r.Reason, r.IncidentId, Href = Links.Subject(r.Subject) }, Json);
                     await http.Response.WriteAsync($"data: {data}\n\n", ct);
                 }
                 await http.Response.Body.FlushAsync(ct);

@@ -54,6 +54,10 @@ public static class ActionNames
     /// <summary>A link's event: its flows moved off it (the lease's action).</summary>
     public const string Reroute = "reroute";
     public const string StopInstance = "stop-instance";
+    /// <summary>Restarts one instance where it runs (parameters: service, instance, version): the first rung of an instance's healing.</summary>
+    public const string RestartInstance = "restart-instance";
+    /// <summary>Gives up on an instance where it runs: it is fenced (stopped there) and a replacement placed elsewhere.</summary>
+    public const string ReplaceInstance = "replace-instance";
     /// <summary>A step of a service's rollout: instances replaced by the new version (class rollout).</summary>
     public const string Rollout = "rollout";
     /// <summary>Instances of a new version replaced by the stable one (class rollout).</summary>

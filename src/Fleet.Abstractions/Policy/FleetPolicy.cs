@@ -217,6 +217,36 @@ public sealed record ServicePolicy(
     [property: Id(2)] TimeSpan ReconcileInterval)
 {
     public static ServicePolicy Default { get; } = new(null, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(5));
+
+    /// <summary>How a failing or silent instance on a node that is fine is healed (<c>services.healing</c>).</summary>
+    [Id(3)] public InstanceHealingPolicy Healing { get; init; } = InstanceHealingPolicy.Default;
+}
+
+/// <summary>
+/// Healing of one instance (docs/services.md): an instance that reports unhealthy, or falls silent past its report's TTL,
+/// on a node that is fine gets a remediation case of its own, run by the same case machine as a node's, on a ladder made
+/// from this section: <c>restart-instance</c> (in place) <see cref="RestartsBeforeReplace"/> times, then
+/// <c>replace-instance</c> (fenced where it stood, a replacement placed elsewhere), then a person. Between actions the
+/// cooldown starts at <see cref="Backoff"/> and doubles up to <see cref="MaxBackoff"/> (a crash loop is not restarted as
+/// fast as it crashes); a new case within <c>remediation.flapWindow</c> of the last starts a rung higher. Each rung is a
+/// disruptive action under a lease: shadow mode, approvals, the domain's budgets and the storm brake hold it.
+/// </summary>
+/// <param name="Enabled">Default true.</param>
+/// <param name="RestartsBeforeReplace">Restarts in place in one episode before the instance is replaced elsewhere. Default 2; 0 replaces at once.</param>
+/// <param name="Backoff">The wait after the first restart before the next; doubled after each. Default 10 s.</param>
+/// <param name="MaxBackoff">The longest wait between restarts. Default 5 min.</param>
+/// <param name="StableAfter">How long a healed instance is watched (its case's probation) before its case closes. Default 2 min.</param>
+/// <param name="VerifyWindow">How long an instance has to report healthy after a restart before the next rung. Default 30 s.</param>
+[GenerateSerializer, Immutable, Alias("fleet.InstanceHealingPolicy")]
+public sealed record InstanceHealingPolicy(
+    [property: Id(0)] bool Enabled,
+    [property: Id(1)] int RestartsBeforeReplace,
+    [property: Id(2)] TimeSpan Backoff,
+    [property: Id(3)] TimeSpan MaxBackoff,
+    [property: Id(4)] TimeSpan StableAfter,
+    [property: Id(5)] TimeSpan VerifyWindow)
+{
+    public static InstanceHealingPolicy Default { get; } = new(true, 2, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(30));
 }
 
 /// <summary>
@@ -320,7 +350,41 @@ public sealed record OversightPolicy(
         return null;
     }
 
-    public bool NeedsApproval(string action) => !ApprovalActions.IsDefaultOrEmpty && ApprovalActions.Contains(action);
+    /// <summary>Classes of action every one of which waits for a person (<c>oversight.approvals.classes</c>).</summary>
+    [Id(6)] public ImmutableArray<Supervision.ActionClass> ApprovalClasses { get; init; } = [];
+
+    /// <summary>Approvals by action or class and size (<c>oversight.approvals.rules</c>): "a rollback of more than 10 instances".</summary>
+    [Id(7)] public ImmutableArray<ApprovalRule> ApprovalRules { get; init; } = [];
+
+    /// <summary>Which rule makes this request wait for a person, in words; null when none does.</summary>
+    public string? ApprovalReason(Supervision.LeaseRequest request)
+    {
+        if (!ApprovalActions.IsDefaultOrEmpty && ApprovalActions.Contains(request.Action)) return $"oversight.approvals.actions ({request.Action})";
+        if (!ApprovalClasses.IsDefaultOrEmpty && ApprovalClasses.Contains(request.Class)) return $"oversight.approvals.classes ({Text(request.Class)})";
+        if (ApprovalRules.IsDefaultOrEmpty) return null;
+        for (var i = 0; i < ApprovalRules.Length; i++)
+            if (ApprovalRules[i].Matches(request))
+                return $"oversight.approvals.rules[{i}]: {ApprovalRules[i].Describe()}, and this one touches {request.Size}";
+        return null;
+    }
+
+    private static string Text(Supervision.ActionClass c) => char.ToLowerInvariant(c.ToString()[0]) + c.ToString()[1..];
+}
+
+/// <summary>
+/// One approval rule: an action (or every action of a class, or any action) that touches more than
+/// <see cref="MoreThan"/> things (<see cref="Supervision.LeaseRequest.Size"/>) waits for a person.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("fleet.ApprovalRule")]
+public sealed record ApprovalRule(
+    [property: Id(0)] string? Action,
+    [property: Id(1)] Supervision.ActionClass? Class,
+    [property: Id(2)] int MoreThan)
+{
+    public bool Matches(Supervision.LeaseRequest r) => (Action is null || Action == r.Action) && (Class is null || Class == r.Class) && r.Size > MoreThan;
+
+    public string Describe() =>
+        $"{Action ?? (Class is { } c ? $"every {char.ToLowerInvariant(c.ToString()[0])}{c.ToString()[1..]} action" : "any action")} touching more than {MoreThan}";
 }
 
 /// <summary>

@@ -56,4 +56,8 @@ public sealed record NodeView(
     [property: Id(5)] DateTimeOffset JudgedSince,
     [property: Id(6)] int? CaseStep,
     [property: Id(7)] string? CasePhase,
-    [property: Id(8)] ImmutableArray<NodePlacement> Placements);
+    [property: Id(8)] ImmutableArray<NodePlacement> Placements)
+{
+    /// <summary>When the node last reported (null: never): an instance silent while its node still reports is silent on its own.</summary>
+    [Id(9)] public DateTimeOffset? LastReportAt { get; init; }
+}

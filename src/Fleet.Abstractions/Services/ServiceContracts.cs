@@ -49,7 +49,23 @@ public sealed record ServiceInstance(
 
     /// <summary>A rollout replaces this instance: its replacement runs this version (null: the same version as this one).</summary>
     [Id(14)] public string? ReplaceWith { get; init; }
+
+    /// <summary>The highest sequence its reports have carried (a report at or below it is stale: a replay, or out of order).</summary>
+    [Id(15)] public long LastSequence { get; init; }
+
+    /// <summary>Until when its last report holds (the report's TTL, else three report intervals); past it the instance is silent.</summary>
+    [Id(16)] public DateTimeOffset? FreshUntil { get; init; }
+
+    /// <summary>
+    /// Fenced: given up on where it stood (its node went down, or healing in place gave up) and replaced elsewhere; it must not
+    /// serve again, so it is stopped there as soon as its node can be reached. Its reports are refused meanwhile.
+    /// </summary>
+    [Id(17)] public bool Fenced { get; init; }
+
+    /// <summary>Stops of a fenced instance that failed (its node could not be reached); tried again when the node is back.</summary>
+    [Id(18)] public int FenceTries { get; init; }
 }
+
 
 /// <summary>
 /// One instance's report (batch REST <c>POST /api/v1/services/telemetry</c>). <see cref="Requests"/> and
@@ -71,6 +87,12 @@ public sealed record InstanceReport(
 {
     /// <summary>Who reported: the instance's agent (null), or <c>intake</c> (its own metrics, docs/intake.md: figures only, no health of its own).</summary>
     [Id(11)] public string? Source { get; init; }
+
+    /// <summary>Orders the reports of one instance (the agent sends its clock in milliseconds): one at or below the last taken is stale. Null: not ordered.</summary>
+    [Id(12)] public long? Sequence { get; init; }
+
+    /// <summary>How long the report holds; past it, with no newer one, the instance is silent. Null: three report intervals.</summary>
+    [Id(13)] public TimeSpan? Ttl { get; init; }
 }
 
 [GenerateSerializer, Alias("fleet.InstanceReportOutcome")]
@@ -83,6 +105,10 @@ public enum InstanceReportOutcome
     UnknownService = 2,
     /// <summary>The report came with an agent credential bound to another node than the instance's.</summary>
     NotYourNode = 3,
+    /// <summary>Its sequence is at or below one already taken (a replay, or out of order); nothing changed.</summary>
+    Stale = 4,
+    /// <summary>The instance was fenced and replaced elsewhere: it must stop serving; nothing changed.</summary>
+    Fenced = 5,
 }
 
 /// <summary>A service as it is: its spec, its instances and the figures of its budget and scaling.</summary>

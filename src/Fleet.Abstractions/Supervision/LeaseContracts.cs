@@ -64,6 +64,12 @@ public sealed record LeaseRequest(
     /// </summary>
     [Id(13)] public bool ApprovalRequired { get; init; }
 
+    /// <summary>
+    /// How many things the action touches, for approvals by size (<c>oversight.approvals.rules</c>): the instances a rollout
+    /// step or rollback replaces, the flows a reroute moves; 1 for an action on one subject.
+    /// </summary>
+    [Id(14)] public int Size { get; init; } = 1;
+
     /// <summary>The security supervisors among the scopes (containment's budget), by name.</summary>
     public IEnumerable<string> Securities => Scopes.Where(s => Subjects.IsKind(s, Subjects.SecurityKind)).Select(Subjects.IdOf);
 

@@ -21,6 +21,8 @@ public sealed class ActionCatalogue
         new(ActionNames.Replace, "Replaced", ActionClass.Disruptive, AdminEffect.Reset),
         new(ActionNames.StartInstance, "Started an instance", ActionClass.Placement),
         new(ActionNames.StopInstance, "Stopped an instance", ActionClass.Placement),
+        new(ActionNames.RestartInstance, "Restarted an instance", ActionClass.Disruptive),
+        new(ActionNames.ReplaceInstance, "Replaced an instance", ActionClass.Disruptive),
         new(ActionNames.Rollout, "Rolled out a step of", ActionClass.Rollout),
         new(ActionNames.Rollback, "Rolled back", ActionClass.Rollout),
         new(ActionNames.ProbePath, "Probed a path for", ActionClass.Reroute),

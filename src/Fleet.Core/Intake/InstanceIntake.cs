@@ -20,7 +20,8 @@ public sealed class InstanceIntake(TimeProvider time, int maxInstances = 100_000
     public const int MaxSeries = 256;
 
     private readonly ConcurrentDictionary<(string Service, string Instance), InstanceSeries> _instances = new();
-    private DateTimeOffset _prunedAt = DateTimeOffset.MinValue;
+    /// <summary>The instances kept: at most <c>maxInstances</c>; at the bound, those not heard of for 15 minutes are forgotten.</summary>
+    private readonly IntakeRoom _room = new(maxInstances);
 
     /// <summary>Series dropped: more instances than intake keeps.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -55,14 +56,7 @@ public sealed class InstanceIntake(TimeProvider time, int maxInstances = 100_000
         var now = time.GetUtcNow();
         if (!_instances.TryGetValue((of.Service, of.Instance), out var s))
         {
-            // At capacity, instances not heard of for 15 minutes are forgotten (tried at most once a minute).
-            if (_instances.Count >= maxInstances && now - _prunedAt > TimeSpan.FromMinutes(1))
-            {
-                _prunedAt = now;
-                foreach (var (key, kept) in _instances)
-                    if (kept.SeenAt < now - TimeSpan.FromMinutes(15)) _instances.TryRemove(key, out _);
-            }
-            if (_instances.Count >= maxInstances)
+            if (!_room.Fits(_instances, i => i.SeenAt, now))
             {
                 Interlocked.Increment(ref _dropped);
                 return null;

@@ -86,9 +86,7 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
                 Interlocked.Increment(ref _dropped);
                 return;
             }
-            // At capacity, forgetting the silent is tried at most once a minute (a scan of every node kept).
-            if (_nodes.Count >= maxNodes && time.GetUtcNow() - _prunedAt > TimeSpan.FromMinutes(1)) Prune();
-            if (_nodes.Count >= maxNodes)
+            if (!_room.Fits(_nodes, n => n.SeenAt, time.GetUtcNow()))
             {
                 Interlocked.Increment(ref _dropped);
                 return;
@@ -147,16 +145,8 @@ public sealed class MetricIntake(TimeProvider time, int maxNodes = 250_000)
         }
     }
 
-    /// <summary>Forgets nodes not heard of for 15 minutes (a node that comes back starts again from its next samples).</summary>
-    private DateTimeOffset _prunedAt = DateTimeOffset.MinValue;
-
-    public void Prune()
-    {
-        _prunedAt = time.GetUtcNow();
-        var before = _prunedAt - TimeSpan.FromMinutes(15);
-        foreach (var (id, node) in _nodes)
-            if (node.SeenAt < before) _nodes.TryRemove(id, out _);
-    }
+    /// <summary>The nodes kept: at most <c>maxNodes</c>; at the bound, those not heard of for 15 minutes are forgotten.</summary>
+    private readonly IntakeRoom _room = new(maxNodes);
 
     /// <summary>Whether the mapping reads series of this name at all (what else a push carries is not looked at).</summary>
     public static bool Reads(string name, IntakePolicy policy, ImmutableArray<CheckRule> checks)

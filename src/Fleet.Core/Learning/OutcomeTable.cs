@@ -37,6 +37,19 @@ public static class OutcomeTable
     public static string Signature(IEnumerable<string> conditionTypes) =>
         string.Join('+', conditionTypes.Where(t => t is not (ConditionTypes.PeerReachable or ConditionTypes.Stale or ConditionTypes.CheckStarting)).Distinct().Order(StringComparer.Ordinal)) is { Length: > 0 } s ? s : "none";
 
+    /// <summary>
+    /// A symptom's signature with its subject's kind and the names of the checks failing ("node:CheckFailed(http)",
+    /// "node:CheckFailed(disk,http)+MemoryPressure", "node:Silent", "instance:ReportsUnhealthy"): one check's failures teach
+    /// only that symptom's ladder, not every node's.
+    /// </summary>
+    public static string Signature(string kind, IEnumerable<string> conditionTypes, IEnumerable<string> failingChecks)
+    {
+        var checks = string.Join(',', failingChecks.Distinct().Order(StringComparer.Ordinal).Take(8));
+        var types = Signature(conditionTypes);
+        if (checks.Length > 0) types = types.Replace(ConditionTypes.CheckFailed, $"{ConditionTypes.CheckFailed}({checks})", StringComparison.Ordinal);
+        return $"{kind}:{types}";
+    }
+
     /// <summary>Why the rung of <paramref name="action"/> is skipped for this symptom, or null when it is tried.</summary>
     public static string? SkipReason(LearningPolicy policy, OutcomeRate? rate, string action, bool lastAutomaticRung)
     {

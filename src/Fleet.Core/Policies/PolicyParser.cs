@@ -109,7 +109,21 @@ public static partial class PolicyParser
         var services = new ServicePolicy(reschedule,
             r.Duration(sv, "services.reservationTtl", d.Services.ReservationTtl, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
             r.Duration(sv, "services.reconcileInterval", d.Services.ReconcileInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)));
-        r.Known(sv, "services", "rescheduleAfter", "reservationTtl", "reconcileInterval");
+        r.Known(sv, "services", "rescheduleAfter", "reservationTtl", "reconcileInterval", "healing");
+        var hl = r.Section(sv, "healing", "services.healing");
+        var dh = d.Services.Healing;
+        var healing = new InstanceHealingPolicy(r.Bool(hl, "services.healing.enabled", dh.Enabled),
+            r.Int(hl, "services.healing.restartsBeforeReplace", dh.RestartsBeforeReplace, 0, 20),
+            r.Duration(hl, "services.healing.backoff", dh.Backoff, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            r.Duration(hl, "services.healing.maxBackoff", dh.MaxBackoff, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
+            r.Duration(hl, "services.healing.stableAfter", dh.StableAfter, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
+            r.Duration(hl, "services.healing.verifyWindow", dh.VerifyWindow, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)));
+        r.Known(hl, "services.healing", "enabled", "restartsBeforeReplace", "backoff", "maxBackoff", "stableAfter", "verifyWindow");
+        if (healing.VerifyWindow > guardrails.LeaseDuration)
+            r.Problem(YamlReader.Get(hl, "verifyWindow"), "services.healing.verifyWindow", $"must be at most guardrails.leaseDuration ({Durations.Write(guardrails.LeaseDuration)}), or leases expire mid-verification");
+        if (healing.MaxBackoff < healing.Backoff)
+            r.Problem(YamlReader.Get(hl, "maxBackoff"), "services.healing.maxBackoff", $"must be at least services.healing.backoff ({Durations.Write(healing.Backoff)})");
+        services = services with { Healing = healing };
 
         var pr = r.Section(root, "probes");
         r.Known(pr, "probes", "confirmSilence", "actOnUnconfirmedSilence", "timeout", "defaults", "allowedNetworks");
@@ -167,7 +181,7 @@ public static partial class PolicyParser
         var sh = r.Section(ov, "shadow", "oversight.shadow");
         r.Known(sh, "oversight.shadow", "fleet", "domains", "actions");
         var ap = r.Section(ov, "approvals", "oversight.approvals");
-        r.Known(ap, "oversight.approvals", "actions", "timeout", "onTimeout");
+        r.Known(ap, "oversight.approvals", "actions", "classes", "rules", "timeout", "onTimeout");
         var onTimeout = r.Scalar(ap, "oversight.approvals.onTimeout", out var onTimeoutNode) ?? "reject";
         if (onTimeout is not ("reject" or "approve")) r.Problem(onTimeoutNode, "oversight.approvals.onTimeout", $"'{onTimeout}' is not reject or approve");
         var approvalActions = r.Strings(ap, "oversight.approvals.actions");
@@ -176,7 +190,11 @@ public static partial class PolicyParser
         var oversight = new OversightPolicy(
             r.Bool(sh, "oversight.shadow.fleet", false), r.Strings(sh, "oversight.shadow.domains"), r.Strings(sh, "oversight.shadow.actions"),
             approvalActions, r.Duration(ap, "oversight.approvals.timeout", d.Oversight.ApprovalTimeout, TimeSpan.FromSeconds(10), TimeSpan.FromDays(7)),
-            onTimeout == "approve");
+            onTimeout == "approve")
+        {
+            ApprovalClasses = r.Classes(ap, "oversight.approvals.classes"),
+            ApprovalRules = r.ApprovalRules(ap),
+        };
 
         var le = r.Section(root, "learning");
         r.Known(le, "learning", "skipRungAfter", "pin");
@@ -347,6 +365,55 @@ public static partial class PolicyParser
             steps.Add(new LadderStep(action, verify));
         }
         return steps.ToImmutable();
+    }
+
+    /// <summary>A list of action classes in camelCase (<c>[containment, rollout]</c>).</summary>
+    private static ImmutableArray<ActionClass> Classes(this YamlReader r, YamlMappingNode? map, string path)
+    {
+        var names = Enum.GetValues<ActionClass>().ToDictionary(c => Fleet.Core.Text.Format.Camel(c.ToString()));
+        var list = ImmutableArray.CreateBuilder<ActionClass>();
+        var texts = r.Strings(map, path);
+        for (var i = 0; i < texts.Length; i++)
+            if (names.TryGetValue(texts[i], out var c)) list.Add(c);
+            else r.Problem(YamlReader.Get(map, path[(path.LastIndexOf('.') + 1)..]), $"{path}[{i}]", $"'{texts[i]}' is not a class of action; accepted: {string.Join(", ", names.Keys)}");
+        return list.ToImmutable();
+    }
+
+    /// <summary><c>oversight.approvals.rules</c>: a list of <c>{action?, class?, moreThan}</c>; an action that matches one and touches more waits for a person.</summary>
+    private static ImmutableArray<ApprovalRule> ApprovalRules(this YamlReader r, YamlMappingNode? approvals)
+    {
+        var node = YamlReader.Get(approvals, "rules");
+        if (node is null) return [];
+        if (node is not YamlSequenceNode seq)
+        {
+            r.Problem(node, "oversight.approvals.rules", "must be a list of rules, each {action or class, moreThan}");
+            return [];
+        }
+        var rules = ImmutableArray.CreateBuilder<ApprovalRule>();
+        for (var i = 0; i < seq.Children.Count; i++)
+        {
+            var path = $"oversight.approvals.rules[{i}]";
+            if (seq.Children[i] is not YamlMappingNode rule)
+            {
+                r.Problem(seq.Children[i], path, "must be a mapping: {action or class, moreThan}");
+                continue;
+            }
+            r.Known(rule, path, "action", "class", "moreThan");
+            var action = r.Scalar(rule, $"{path}.action", out _);
+            if (action == ActionNames.Human) r.Problem(rule, $"{path}.action", "'human' is a person already; it needs no approval");
+            var classText = r.Scalar(rule, $"{path}.class", out var classNode);
+            ActionClass? actionClass = null;
+            if (classText is not null)
+            {
+                if (Enum.GetValues<ActionClass>().FirstOrDefault(c => Fleet.Core.Text.Format.Camel(c.ToString()) == classText) is var c && Fleet.Core.Text.Format.Camel(c.ToString()) == classText) actionClass = c;
+                else r.Problem(classNode, $"{path}.class", $"'{classText}' is not a class of action; accepted: {string.Join(", ", Enum.GetValues<ActionClass>().Select(x => Fleet.Core.Text.Format.Camel(x.ToString())))}");
+            }
+            if (action is null && classText is null) r.Problem(rule, path, "names no action and no class; write action: NAME or class: CLASS");
+            if (YamlReader.Get(rule, "moreThan") is null) r.Problem(rule, $"{path}.moreThan", "is required (0: every one)");
+            var moreThan = r.Int(rule, $"{path}.moreThan", 0, 0, 1_000_000);
+            rules.Add(new ApprovalRule(action, actionClass, moreThan));
+        }
+        return rules.ToImmutable();
     }
 
     /// <summary><c>probes.defaults</c>: a list of <c>{labels?, kind, port, path?, timeout?}</c>, the first match wins.</summary>

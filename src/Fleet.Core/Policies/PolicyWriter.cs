@@ -75,6 +75,14 @@ public static class PolicyWriter
         sb.AppendLine($"  rescheduleAfter: {(p.Services.RescheduleAfter is { } after ? D(after) : "firstRungFailed")}");
         sb.AppendLine($"  reservationTtl: {D(p.Services.ReservationTtl)}");
         sb.AppendLine($"  reconcileInterval: {D(p.Services.ReconcileInterval)}");
+        var hl = p.Services.Healing;
+        sb.AppendLine("  healing:");
+        sb.AppendLine($"    enabled: {(hl.Enabled ? "true" : "false")}");
+        sb.AppendLine($"    restartsBeforeReplace: {hl.RestartsBeforeReplace}");
+        sb.AppendLine($"    backoff: {D(hl.Backoff)}");
+        sb.AppendLine($"    maxBackoff: {D(hl.MaxBackoff)}");
+        sb.AppendLine($"    stableAfter: {D(hl.StableAfter)}");
+        sb.AppendLine($"    verifyWindow: {D(hl.VerifyWindow)}");
         var se = p.Security;
         sb.AppendLine("security:");
         sb.AppendLine($"  threshold: {se.Threshold.ToString(CultureInfo.InvariantCulture)}");
@@ -111,6 +119,17 @@ public static class PolicyWriter
         sb.AppendLine($"    actions: {List(ov.ShadowActions)}");
         sb.AppendLine("  approvals:");
         sb.AppendLine($"    actions: {List(ov.ApprovalActions)}");
+        sb.AppendLine($"    classes: {List([.. ov.ApprovalClasses.Select(c => Fleet.Core.Text.Format.Camel(c.ToString()))])}");
+        if (ov.ApprovalRules.IsDefaultOrEmpty) sb.AppendLine("    rules: []");
+        else
+        {
+            sb.AppendLine("    rules:");
+            foreach (var rule in ov.ApprovalRules)
+                sb.AppendLine("      - {" + string.Join(", ", new[]
+                {
+                    rule.Action is { } a ? $"action: {a}" : null, rule.Class is { } c ? $"class: {Fleet.Core.Text.Format.Camel(c.ToString())}" : null, $"moreThan: {rule.MoreThan}",
+                }.OfType<string>()) + "}");
+        }
         sb.AppendLine($"    timeout: {D(ov.ApprovalTimeout)}");
         sb.AppendLine($"    onTimeout: {(ov.ApproveOnTimeout ? "approve" : "reject")}");
         sb.AppendLine("learning:");

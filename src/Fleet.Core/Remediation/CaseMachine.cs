@@ -40,7 +40,16 @@ public sealed record CaseSubject(
     ImmutableArray<string> Scopes,
     ActionBasis Basis = ActionBasis.Reported)
 {
-    public string Noun => Subjects.Describe(Subject);
+    public string Noun => Name ?? Subjects.Describe(Subject);
+
+    /// <summary>What the case's lease request ids and action keys start with: the subject, unless several subjects share one owner (a service's instances).</summary>
+    public string Key => KeyPrefix ?? Subject;
+
+    /// <summary>Set when the subject's owner keeps several cases (one per instance): <c>service/api/api-2</c>.</summary>
+    public string? KeyPrefix { get; init; }
+
+    /// <summary>How records name the subject when its kind/id does not say it well ("instance api-2 of service api"); null: from <see cref="Subject"/>.</summary>
+    public string? Name { get; init; }
 
     /// <summary>The symptom's signature for learning ("CheckFailed", "Silent"); null: this subject does not learn.</summary>
     public string? Signature { get; init; }
@@ -60,6 +69,12 @@ public sealed record CaseRules(
 {
     /// <summary>What the ladder may learn (off by default).</summary>
     public LearningPolicy Learning { get; init; } = LearningPolicy.Default;
+
+    /// <summary>
+    /// The lease is given back once the action has run, not held through its verification: the disruption is the action
+    /// itself (an instance's restart), and holding the domain's slot through the verify window would keep other cases waiting.
+    /// </summary>
+    public bool ReleaseAfterAction { get; init; }
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<FleetPolicy, CaseRules> Cache = [];
 
@@ -221,7 +236,7 @@ public static class CaseMachine
                     {
                         SummariseDenials(c);
                         if (c.LastDenial == Guardrails.Approval)
-                            Effects.Add(new CaseEffect.WithdrawApproval($"{s.Subject}/{c.CaseId}/{c.Step}/{c.Attempt}", $"{Noun} recovered on its own"));
+                            Effects.Add(new CaseEffect.WithdrawApproval($"{s.Key}/{c.CaseId}/{c.Step}/{c.Attempt}", $"{Noun} recovered on its own"));
                         Record(DecisionKinds.Verified, $"Closed the case on {Noun} without acting: it recovered on its own before {c.Action} was permitted.", c.Action, outcome: "recovered-without-action");
                         Close(countAsStep: false);
                         return;
@@ -320,14 +335,14 @@ public static class CaseMachine
                 return;
             }
             var actionClass = c.Preventive ? ActionClass.Preventive : rules.Catalogue[c.Action].Class;
-            Effects.Add(new CaseEffect.AskLease(new LeaseRequest($"{s.Subject}/{c.CaseId}/{c.Step}/{c.Attempt}", s.Subject, c.Action, rules.PolicyVersion, s.Scopes, actionClass,
+            Effects.Add(new CaseEffect.AskLease(new LeaseRequest($"{s.Key}/{c.CaseId}/{c.Step}/{c.Attempt}", s.Subject, c.Action, rules.PolicyVersion, s.Scopes, actionClass,
                 Basis: c.Preventive ? ActionBasis.Forecast : s.Basis) { Why = $"{c.Action} for {Noun}: {c.Symptom} ({Rung(c)})" }));
         }
 
         public void Answered(LeaseRequest request, LeaseDecision decision)
         {
             var c = Case;
-            if (c is not { Phase: RemediationPhase.AwaitingLease } || request.RequestId != $"{s.Subject}/{c.CaseId}/{c.Step}/{c.Attempt}")
+            if (c is not { Phase: RemediationPhase.AwaitingLease } || request.RequestId != $"{s.Key}/{c.CaseId}/{c.Step}/{c.Attempt}")
             {
                 // The case moved on while the lease was asked for: give back what was granted.
                 if (decision.Granted) Effects.Add(new CaseEffect.ReleaseLease(decision.LeaseId!, request.Scopes, "no longer needed"));
@@ -374,7 +389,7 @@ public static class CaseMachine
             }
             SummariseDenials(c);
             c = Case!;
-            var key = $"{s.Subject}/{c.CaseId}/{c.Step}";
+            var key = $"{s.Key}/{c.CaseId}/{c.Step}";
             Record(DecisionKinds.Permitted, $"Permitted {c.Action} on {Noun}: {decision.Reason} (lease until {decision.ExpiresAt:HH:mm:ss} UTC).", c.Action, rule: RuleOf(c));
             var acting = c with
             {
@@ -414,7 +429,8 @@ public static class CaseMachine
                 Record(DecisionKinds.Executed, $"{spec.Verb} on {Noun}: {outcome.Detail}; watching for the symptom to clear within {Format.Duration(window)} ({rung}).",
                     c.Action, outcome: "succeeded");
                 if (spec.Effect != AdminEffect.None) Effects.Add(new CaseEffect.ApplyAdminEffect(spec.Effect));
-                Set(c with { Phase = RemediationPhase.Verifying, ActedAt = outcome.CompletedAt, Deadline = outcome.CompletedAt + window });
+                if (rules.ReleaseAfterAction) Release(c, "action done; verifying");
+                Set(Case! with { Phase = RemediationPhase.Verifying, ActedAt = outcome.CompletedAt, Deadline = outcome.CompletedAt + window });
             }
             return true;
         }

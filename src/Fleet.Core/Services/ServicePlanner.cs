@@ -31,20 +31,33 @@ public enum NodeStanding { Fine, Down, Draining, Lost }
 /// <summary>
 /// One pass of a service's loop, pure: judge each instance's node (lost, draining, down, fine), keep the count of live
 /// instances at the desired replicas (new Pending ones to place, surplus ones to stop), move instances off draining nodes
-/// make-before-break (the replacement runs before the old one stops), and forget failed instances once replaced.
+/// make-before-break (the replacement runs before the old one stops), stop fenced instances where they stood, and forget
+/// failed instances once replaced. An instance's own healing (restart in place, replace) is its case's: <see cref="InstanceHealing"/>.
 /// </summary>
 public static class ServicePlanner
 {
     /// <summary>How long a failed instance stays listed when nothing replaces it (so a reader sees what happened).</summary>
     public static readonly TimeSpan KeepFailed = TimeSpan.FromMinutes(10);
 
+    /// <summary>The wait before a failed stop of a fenced instance is tried again on a node that is fine: 30 s, doubling, at most <see cref="KeepFailed"/>.</summary>
+    public static TimeSpan FenceRetry(int tries) => TimeSpan.FromTicks(Math.Min(KeepFailed.Ticks, TimeSpan.FromSeconds(30).Ticks << Math.Clamp(tries - 1, 0, 10)));
+
     public static bool IsUp(ServiceInstance i) => i.State == InstanceState.Running && i.Healthy != false && i.Reason is null;
 
-    /// <summary>How a node stands for the instances on it, with the reason in words.</summary>
-    public static (NodeStanding Standing, string Why) Judge(NodeView? view, string nodeId, FleetPolicy policy, DateTimeOffset now)
+    /// <summary>Serving as far as its own reports show: it reports healthy, and its last report still holds.</summary>
+    public static bool Serving(ServiceInstance i, DateTimeOffset now) => i.Healthy == true && i.FreshUntil is { } until && until >= now;
+
+    /// <summary>
+    /// How a node stands for the instances on it, with the reason in words. An instance on an Unhealthy node that does not
+    /// show itself serving (no fresh healthy report of its own) is lost at once: it is fenced and replaced, not left to wait
+    /// for the node's own remedy to be verified.
+    /// </summary>
+    public static (NodeStanding Standing, string Why) Judge(NodeView? view, string nodeId, FleetPolicy policy, DateTimeOffset now, ServiceInstance? instance = null)
     {
         if (view is null) return (NodeStanding.Lost, $"node {nodeId} is no longer registered");
         if (view.Admin == AdminState.Decommissioned) return (NodeStanding.Lost, $"node {nodeId} is decommissioned");
+        if (view.Judged == HealthState.Unhealthy && instance is not null && !Serving(instance, now))
+            return (NodeStanding.Lost, $"node {nodeId} is Unhealthy and the instance shows no sign of serving (no fresh healthy report of its own)");
         if (view.Judged == HealthState.Unhealthy)
         {
             var unhealthyFor = now - view.JudgedSince;
@@ -76,12 +89,19 @@ public static class ServicePlanner
         // 1. Judge each placed instance by its node.
         foreach (var i in state.Instances.Values.Where(i => i.Node is not null && i.State is InstanceState.Starting or InstanceState.Running))
         {
-            var (standing, why) = Judge(nodes.GetValueOrDefault(i.Node!), i.Node!, policy, now);
+            var (standing, why) = Judge(nodes.GetValueOrDefault(i.Node!), i.Node!, policy, now, i.State == InstanceState.Running ? i : null);
             if (standing == NodeStanding.Fine && i.State == InstanceState.Running && nodes.GetValueOrDefault(i.Node!) is { } view
                 && !view.Placements.Any(p => p.Service == name && p.Instance == i.Id))
                 (standing, why) = (NodeStanding.Lost, $"its reservation on node {i.Node} is gone");
             switch (standing)
             {
+                case NodeStanding.Lost when Reachable(nodes.GetValueOrDefault(i.Node!)):
+                    // The node is still there and may come back: the instance is fenced (stopped there as soon as the node answers, its room
+                    // freed then), so it never serves beside its replacement.
+                    instances[i.Id] = InstanceHealing.Fence(i, why, now);
+                    Record(DecisionKinds.Rescheduled, $"Rescheduled instance {i.Id} of service {name} off node {i.Node}: {why}; a replacement is placed elsewhere, " +
+                        "and the instance is fenced there (stopped as soon as the node answers, so it never serves beside its replacement).", outcome: "lost");
+                    break;
                 case NodeStanding.Lost:
                     instances[i.Id] = i with { State = InstanceState.Failed, Since = now, Reason = why, ActionKey = null };
                     effects.Add(new ServiceEffect.Release(i.Id, i.Node!));
@@ -94,8 +114,10 @@ public static class ServicePlanner
                 case NodeStanding.Down when i.Reason != why:
                     instances[i.Id] = i with { Reason = why };
                     break;
-                case NodeStanding.Fine or NodeStanding.Draining when i.Reason is not null:
-                    instances[i.Id] = i with { Reason = null };
+                case NodeStanding.Fine or NodeStanding.Draining:
+                    // On a node that is fine, an instance whose own reports stopped counts as down (its healing case decides what to do).
+                    var silent = i.State == InstanceState.Running && InstanceHealing.Silent(i, now) ? $"silent since {i.LastReportAt:HH:mm:ss} UTC" : null;
+                    if (i.Reason != silent) instances[i.Id] = i with { Reason = silent };
                     break;
             }
         }
@@ -141,16 +163,40 @@ public static class ServicePlanner
                     : "no replacement is needed");
         }
 
-        // 4. Forget failed instances once replaced (or after a while).
-        foreach (var i in instances.Values.Where(i => i.State == InstanceState.Failed).ToList())
+        // 4. Forget failed instances once replaced (or after a while); a fenced one only once it has been stopped (or its node is gone).
+        foreach (var i in instances.Values.Where(i => i.State == InstanceState.Failed && !i.Fenced).ToList())
             if (instances.Values.Any(r => r.Replaces == i.Id && r.State == InstanceState.Running) || now - i.Since >= KeepFailed || state.Deleting)
                 instances.Remove(i.Id);
 
-        // 5. Place what is pending.
+        // 5. Fence: stop a fenced instance where it stood — at once, and when a stop failed, again once its node is fine (backing off
+        //    from 30 s to 10 min between tries), or after 10 min whatever its node says.
+        foreach (var i in instances.Values.Where(i => i.State == InstanceState.Failed && i.Fenced).ToList())
+        {
+            var view = nodes.GetValueOrDefault(i.Node!);
+            if (!Reachable(view) || state.Deleting && i.FenceTries > 0)
+            {
+                instances.Remove(i.Id);
+                effects.Add(new ServiceEffect.Release(i.Id, i.Node!));
+                Record(DecisionKinds.Observed, view is null || view.Admin == AdminState.Decommissioned
+                    ? $"Forgot fenced instance {i.Id} of service {name}: node {i.Node} is {(view is null ? "no longer registered" : "decommissioned")}, so nothing is left to stop."
+                    : $"Forgot fenced instance {i.Id} of service {name} with the service: its stop on node {i.Node} failed {i.FenceTries} time(s); if the node still runs it, stop it by hand.",
+                    outcome: "fence-gone");
+            }
+            else if (i.FenceTries == 0 || now - i.Since >= KeepFailed
+                     || Judge(view, i.Node!, policy, now).Standing == NodeStanding.Fine && now - i.Since >= FenceRetry(i.FenceTries))
+            {
+                instances[i.Id] = i with { State = InstanceState.Stopping, Since = now };
+                effects.Add(new ServiceEffect.Stop(i.Id, i.Node!));
+            }
+        }
+
+        // 6. Place what is pending.
         foreach (var i in instances.Values.Where(i => i.State == InstanceState.Pending).OrderBy(i => i.Id, StringComparer.Ordinal))
             effects.Add(new ServiceEffect.Place(i.Id));
 
         return new ServicePlan(state with { Instances = instances.ToImmutable(), NextInstance = next }, effects.ToImmutable());
+
+        static bool Reachable(NodeView? view) => view is not null && view.Admin != AdminState.Decommissioned;
 
         void StopOrDrop(ServiceInstance i, string why)
         {

@@ -43,6 +43,15 @@ public sealed record ServiceState(
     /// <summary>Alerts firing on the service from the team's own alerting, by fingerprint (docs/intake.md).</summary>
     [Id(15)] public ImmutableDictionary<string, Fleet.Abstractions.Nodes.ExternalAlert> Alerts { get; init; } = ImmutableDictionary<string, Fleet.Abstractions.Nodes.ExternalAlert>.Empty;
 
+    /// <summary>The healing case of each instance that has one (the same case machine as a node's; docs/services.md), by instance id.</summary>
+    [Id(16)] public ImmutableDictionary<string, Remediation.RemediationCase> Heals { get; init; } = ImmutableDictionary<string, Remediation.RemediationCase>.Empty;
+
+    /// <summary>Each instance's past healing actions (its cooldown and flap window), by instance id; dropped with the instance.</summary>
+    [Id(17)] public ImmutableDictionary<string, Remediation.RemediationHistory> HealHistory { get; init; } = ImmutableDictionary<string, Remediation.RemediationHistory>.Empty;
+
+    /// <summary>Alert episodes resolved, by fingerprint with their start (<see cref="Intake.AlertBook"/>).</summary>
+    [Id(18)] public ImmutableDictionary<string, DateTimeOffset> ResolvedAlerts { get; init; } = ImmutableDictionary<string, DateTimeOffset>.Empty;
+
     public ServiceState() : this(null, 0, DateTimeOffset.UnixEpoch, "", 0, false, ImmutableDictionary<string, ServiceInstance>.Empty, 1,
         ImmutableDictionary<string, DisruptionHold>.Empty, false, null, null, []) { }
 

@@ -258,6 +258,8 @@ public static partial class InputRules
         if (r.MemoryBytes < 0 || r.MemoryBytes > MaxBytes) p.Add(prefix + "memoryBytes", "must be from 0 to 1 PiB");
         if (r.Timestamp > now + MaxFutureSkew) p.Add(prefix + "timestamp", $"is more than {Text.Format.Duration(MaxFutureSkew)} ahead of the receiver's clock");
         if (r.Timestamp < now - MaxAge) p.Add(prefix + "timestamp", $"is more than {Text.Format.Duration(MaxAge)} old");
+        if (r.Sequence is < 0) p.Add(prefix + "sequence", "must be 0 or more");
+        if (r.Ttl is { } ttl && (ttl < TimeSpan.FromSeconds(1) || ttl > TimeSpan.FromHours(1))) p.Add(prefix + "ttlSeconds", "must be from 1 to 3600 seconds");
         return p.ToDictionary();
     }
 

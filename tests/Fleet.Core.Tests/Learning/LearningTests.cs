@@ -56,6 +56,8 @@ public class LearningTests
         Assert.Null(OutcomeTable.SkipReason(LearningPolicy.Default, bad, "restart-services", false)); // off by default
         Assert.Equal("CheckFailed+MemoryPressure", OutcomeTable.Signature(["MemoryPressure", "CheckFailed", "Stale"]));
         Assert.Equal("CheckFailed", OutcomeTable.Signature(["CheckStarting", "CheckFailed"])); // a check still starting is no part of the symptom
+        Assert.Equal("node:CheckFailed(disk,http)+MemoryPressure", OutcomeTable.Signature("node", ["MemoryPressure", "CheckFailed"], ["http", "disk", "http"]));
+        Assert.Equal("node:Silent", OutcomeTable.Signature("node", ["Silent", "Stale"], []));
     }
 
     [Fact]

@@ -171,6 +171,8 @@ public class ServiceTests(ServiceCluster f) : IClassFixture<ServiceCluster>
         await Service("fo-api").ApplyAsync(Spec("fo-api", 2), "test");
         var before = await EventuallyRunningAsync("fo-api", 2);
         var victim = before.Instances[0];
+        // The instance itself still says it serves (a fresh healthy report): it moves once the node has been Unhealthy past services.rescheduleAfter.
+        await Service("fo-api").ReportAsync(new InstanceReport("fo-api", victim.Id, "1.0", 10, 0, 5, 20, FleetTestCluster.Gi, true, 5, f.Time.GetUtcNow()) { Ttl = TimeSpan.FromMinutes(5) });
         for (var i = 0; i < 3; i++) await f.ReportAsync(victim.Node!, healthy: false);
 
         ServiceStatus? after = null;
@@ -185,6 +187,8 @@ public class ServiceTests(ServiceCluster f) : IClassFixture<ServiceCluster>
         var rescheduled = (await f.TrailAsync("service/fo-api")).Single(r => r.Kind == DecisionKinds.Rescheduled);
         Assert.Contains($"Rescheduled instance {victim.Id} of service fo-api off node {victim.Node}: node {victim.Node} has been Unhealthy", rescheduled.Reason);
         Assert.Contains("services.rescheduleAfter", rescheduled.Reason);
+        Assert.Contains("the instance is fenced there", rescheduled.Reason);
+        Assert.Contains(f.Actuator.History, r => r.Action == ActionNames.StopInstance && r.Parameters.GetValueOrDefault("instance") == victim.Id); // stopped where it stood
     }
 
     [Fact]

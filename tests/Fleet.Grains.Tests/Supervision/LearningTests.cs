@@ -38,7 +38,7 @@ public class LearningTests(LearningCluster f) : IClassFixture<LearningCluster>
             await FleetTestCluster.EventuallyAsync(async () => (await f.Client.GetGrain<ILearningGrain>(FleetNames.Default).GetTableAsync())
                 .Any(r => r.Action == ActionNames.RestartServices && r.Failures >= 2), "the two failures were learned");
             var row = (await f.Client.GetGrain<ILearningGrain>(FleetNames.Default).GetTableAsync()).Single(r => r.Action == ActionNames.RestartServices);
-            Assert.Equal("CheckFailed", row.Signature);
+            Assert.Equal("node:CheckFailed(http)", row.Signature); // the subject's kind and the failing check's name
             Assert.Equal(0, row.Successes);
 
             f.Time.Advance(TimeSpan.FromSeconds(10)); // the silo's copy of the table is read again
@@ -47,7 +47,7 @@ public class LearningTests(LearningCluster f) : IClassFixture<LearningCluster>
                 "lr-3's case opened", TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(10), async () => await f.ReportAsync("lr-3", healthy: false));
             var trail = await f.TrailAsync("node/lr-3");
             var skipped = Assert.Single(trail, r => r.Kind == DecisionKinds.Escalated && r.PolicyRule == "learning.skipRungAfter");
-            Assert.Contains("Skipped restart-services for node lr-3: restart-services failed 2 of its last 2 tries on the symptom CheckFailed", skipped.Reason);
+            Assert.Contains("Skipped restart-services for node lr-3: restart-services failed 2 of its last 2 tries on the symptom node:CheckFailed(http)", skipped.Reason);
             Assert.Equal(ActionNames.Reboot, trail.First(r => r.Kind == DecisionKinds.Proposed).Action);
             Assert.DoesNotContain(f.Actuator.History, a => a.Target == "lr-3" && a.Action == ActionNames.RestartServices);
         }
