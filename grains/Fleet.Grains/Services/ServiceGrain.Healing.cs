@@ -67,6 +67,8 @@ public sealed partial class ServiceGrain
                  ("fleet.judge", now, $"instance {id} of service {Name}: {opened.Symptom}")]) is { } traceParent)
             SetHeal(id, opened with { TraceParent = traceParent }, result.State.History);
         foreach (var effect in result.Effects)
+        {
+            if (await GrainFactory.RunSharedAsync(effect, now, () => audit.FlushAsync(_pending))) continue;
             switch (effect)
             {
                 case CaseEffect.Record r:
@@ -90,17 +92,8 @@ public sealed partial class ServiceGrain
                             Parameters = ImmutableDictionary<string, string>.Empty.Add("service", Name).Add("instance", id).Add("version", instance.Version),
                         });
                     break;
-                case CaseEffect.ReleaseLease release:
-                    await audit.FlushAsync(_pending); // the verdict, then the release it caused
-                    await GrainFactory.ReleaseLeaseAsync(release.LeaseId, release.Scopes, release.Outcome);
-                    break;
-                case CaseEffect.WithdrawApproval w:
-                    await GrainFactory.GetGrain<IOversightGrain>(FleetNames.Default).WithdrawAsync(w.RequestId, w.Why);
-                    break;
-                case CaseEffect.Learned l:
-                    await GrainFactory.GetGrain<ILearningGrain>(FleetNames.Default).RecordAsync(l.Signature, l.Action, l.Healed, now);
-                    break;
             }
+        }
     }
 
     /// <summary>
