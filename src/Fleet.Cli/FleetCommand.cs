@@ -99,6 +99,8 @@ internal static class FleetCommand
         root.Add(AuditCommand.Build());
         root.Add(PolicyCommand.Build());
         root.Add(StatusCommand.Build());
+        root.Add(StatusCommand.Capacity());
+        root.Add(StatusCommand.Optimize());
         root.Add(KeysCommand.Build());
         root.Add(PrincipalsCommand.Build());
         root.Add(SimCommand.Build(Output));

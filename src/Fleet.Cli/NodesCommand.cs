@@ -58,11 +58,13 @@ internal static class NodesCommand
         nodes.Add(show);
 
         var force = new Option<bool>("--force") { Description = "drain only, with --reason: skip the domain's and the fleet's concurrency and rate budgets (never a service's minHealthy, a storm brake or a freeze)" };
-        foreach (var (name, help) in new[] { ("cordon", "Cordon a node: no new work is placed on it"), ("uncordon", "Return a node to normal (also closes a hand-off to a human)"), ("drain", "Drain a node through a lease: move its work away; refused (exit 1) when a guardrail says no") })
+        foreach (var (name, help) in new[] { ("cordon", "Cordon a node: no new work is placed on it"), ("uncordon", "Return a node to normal (also closes a hand-off to a human)"), ("drain", "Drain a node through a lease: move its work away; refused (exit 1) when a guardrail says no"),
+            ("decommission", "Retire a node: drained through a lease (refused, exit 1, when a guardrail says no), retired once nothing is left on it"),
+            ("admit", "Admit a node into service from its burn-in, its quarantine or its retirement (or stop its decommission)") })
         {
             var target = new Argument<string>("id") { Description = "Node id" };
             var cmd = new Command(name, help) { target };
-            if (name == "drain") cmd.Add(force);
+            if (name is "drain" or "decommission") cmd.Add(force);
             cmd.SetAction((p, ct) => RunAsync(p, async c =>
             {
                 var nodeId = p.GetValue(target)!;
@@ -70,9 +72,11 @@ internal static class NodesCommand
                 {
                     "cordon" => await c.CordonAsync(nodeId, p.GetValue(By)!, p.GetValue(Reason), ct),
                     "uncordon" => await c.UncordonAsync(nodeId, p.GetValue(By)!, p.GetValue(Reason), ct),
+                    "decommission" => await c.DecommissionAsync(nodeId, p.GetValue(By)!, p.GetValue(Reason), p.GetValue(force), ct),
+                    "admit" => await c.AdmitAsync(nodeId, p.GetValue(By)!, p.GetValue(Reason), ct),
                     _ => await c.DrainAsync(nodeId, p.GetValue(By)!, p.GetValue(Reason), p.GetValue(force), ct),
                 };
-                Print(p, s, () => Console.WriteLine($"{s.NodeId}: {s.Health} [{s.AdminState}]"));
+                Print(p, s, () => Console.WriteLine($"{s.NodeId}: {s.Health} [{s.AdminState}] stage {s.Stage}" + (s.StageReason is { } why ? $" ({why})" : "")));
                 return 0;
             }));
             nodes.Add(cmd);

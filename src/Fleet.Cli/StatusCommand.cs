@@ -30,6 +30,48 @@ internal static class StatusCommand
         return status;
     }
 
+    /// <summary><c>fleet capacity</c>: the capacity supervisor's demand, requests and plan.</summary>
+    public static Command Capacity()
+    {
+        var capacity = new Command("capacity", "Instances Pending for lack of room, machines asked of the provisioner, and what it would do now. e.g. fleet capacity");
+        capacity.SetAction((p, ct) => RunAsync(p, async c =>
+        {
+            var s = await c.GetCapacityAsync(ct);
+            Print(p, s, () =>
+            {
+                Console.WriteLine(s.Plan + (s.HeldBy is { } held ? $" (held back by {held})" : ""));
+                Terminal.Table(["SERVICE", "PENDING", "EACH", "SINCE"],
+                    s.Demands.Select(d => new[] { d.Service, d.Pending.ToString(CultureInfo.InvariantCulture), $"{d.CpuCores.ToString(CultureInfo.InvariantCulture)} cores, {Fleet.Core.Text.Format.Bytes(d.MemoryBytes)}", d.Since.ToString("u") }));
+                Terminal.Table(["REQUEST", "SHAPE", "DOMAIN", "COUNT", "ARRIVED", "PHASE", "AT"],
+                    s.Requests.Select(r => new[] { r.Key, r.Shape, r.Domain, r.Count.ToString(CultureInfo.InvariantCulture), r.Arrived.Length.ToString(CultureInfo.InvariantCulture), r.Phase.ToString(), r.At.ToString("u") }));
+            });
+            return 0;
+        }));
+        return capacity;
+    }
+
+    /// <summary><c>fleet optimize plan</c>: what the consolidation planner would do now (nothing runs).</summary>
+    public static Command Optimize()
+    {
+        var optimize = new Command("optimize", "Consolidation: free machines by packing instances onto fewer nodes. e.g. fleet optimize plan");
+        var plan = new Command("plan", "What the consolidation planner would do now — nodes it could free, the moves, what they save and disrupt; nothing runs");
+        plan.SetAction((p, ct) => RunAsync(p, async c =>
+        {
+            var result = await c.PlanConsolidationAsync(ct);
+            Print(p, result, () =>
+            {
+                Console.WriteLine(result.Summary + ".");
+                Terminal.Table(["NODE", "FREED", "SAVING", "DISRUPTION (INSTANCE-MIN)", "WHY"],
+                    result.Candidates.Select(x => new[] { x.NodeId, x.Accepted ? "yes" : "no", x.Saving.ToString("0.##", CultureInfo.InvariantCulture),
+                        x.Disruption.ToString("0.##", CultureInfo.InvariantCulture), x.Why }));
+                Terminal.Table(["SERVICE", "INSTANCE", "FROM", "TO"], result.Moves.Select(m => new[] { m.Service, m.Instance, m.From, m.To }));
+            });
+            return 0;
+        }));
+        optimize.Add(plan);
+        return optimize;
+    }
+
     /// <summary><c>fleet freeze --reason</c> and <c>fleet unfreeze</c>.</summary>
     public static IEnumerable<Command> FreezeCommands()
     {

@@ -163,6 +163,18 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
     public Task<NodeStatus> DrainAsync(string nodeId, string by, string? reason, bool force = false, CancellationToken cancellationToken = default) =>
         OperateAsync(nodeId, by, reason, force, n => n.DrainAsync(by, reason, force), cancellationToken);
 
+    public Task<NodeStatus> DecommissionAsync(string nodeId, string by, string? reason, bool force = false, CancellationToken cancellationToken = default) =>
+        OperateAsync(nodeId, by, reason, force, n => n.DecommissionAsync(by, reason, force), cancellationToken);
+
+    public Task<Fleet.Abstractions.Lifecycle.ConsolidationPlan> PlanConsolidationAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(() => cluster.GetGrain<Fleet.Abstractions.Lifecycle.ICapacityGrain>(FleetNames.Default).PlanAsync(), cancellationToken);
+
+    public Task<Fleet.Abstractions.Lifecycle.CapacityStatus> GetCapacityAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(() => cluster.GetGrain<Fleet.Abstractions.Lifecycle.ICapacityGrain>(FleetNames.Default).GetStatusAsync(), cancellationToken);
+
+    public Task<NodeStatus> AdmitAsync(string nodeId, string by, string? reason, CancellationToken cancellationToken = default) =>
+        OperateAsync(nodeId, by, reason, false, n => n.AdmitAsync(by, reason), cancellationToken);
+
     private Task<NodeStatus> OperateAsync(string nodeId, string by, string? reason, bool reasonRequired, Func<INodeGrain, Task<NodeStatus>> op, CancellationToken ct)
     {
         var problems = InputRules.CheckId("id", nodeId);

@@ -37,6 +37,25 @@ public interface IFleetClient
     /// </summary>
     Task<NodeStatus> DrainAsync(string nodeId, string by, string? reason, bool force = false, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Decommissions a node (docs/lifecycle.md): permitted as a drain is (a guardrail that says no throws
+    /// <see cref="Fleet.Abstractions.Supervision.ActionRefusedException"/>), its instances move off make-before-break and it
+    /// is retired once nothing is left on it.
+    /// </summary>
+    Task<NodeStatus> DecommissionAsync(string nodeId, string by, string? reason, bool force = false, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// What the consolidation planner would do now (docs/lifecycle.md#consolidation): which nodes could be freed by which
+    /// moves, what that saves and disrupts, and why each other node is kept. Nothing runs.
+    /// </summary>
+    Task<Fleet.Abstractions.Lifecycle.ConsolidationPlan> PlanConsolidationAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The capacity supervisor: each service's Pending demand, the requests made to the provisioner, what it would do now.</summary>
+    Task<Fleet.Abstractions.Lifecycle.CapacityStatus> GetCapacityAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Admits a node into service from its burn-in, its quarantine or its retirement, or stops its decommission.</summary>
+    Task<NodeStatus> AdmitAsync(string nodeId, string by, string? reason, CancellationToken cancellationToken = default);
+
     Task<AuditPage> QueryAuditAsync(AuditQuery query, CancellationToken cancellationToken = default);
 
     /// <summary>Walks the trail's chain (from <paramref name="since"/>, or all of it): whether it holds, or the first record that breaks it.</summary>

@@ -186,6 +186,12 @@ public static class Replayer
             case TraceKinds.Drain:
                 await Tolerant(() => grains.GetGrain<INodeGrain>(e.Node!).DrainAsync(e.By ?? "replay", e.Reason, e.Force ?? false));
                 return null;
+            case TraceKinds.Decommission:
+                await Tolerant(() => grains.GetGrain<INodeGrain>(e.Node!).DecommissionAsync(e.By ?? "replay", e.Reason, e.Force ?? false));
+                return null;
+            case TraceKinds.Admit:
+                await Tolerant(() => grains.GetGrain<INodeGrain>(e.Node!).AdmitAsync(e.By ?? "replay", e.Reason));
+                return null;
             case TraceKinds.Freeze:
                 await fleet.FreezeAsync(e.By ?? "replay", e.Reason ?? "recorded freeze");
                 return null;

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace Fleet.Silo.Tests;
@@ -11,6 +12,34 @@ public class CliTests(SiloFixture f) : IClassFixture<SiloFixture>
     /// <summary>The CLI with a key of its own: the trail names the key, whatever --by says.</summary>
     private async Task<(int Code, string Out, string Err)> FleetAs(string name, string role, params string[] args) =>
         await Repo.RunAsync("dotnet", [Repo.CliDll, .. f.Silo.CliArgs(await f.KeyAsync(name, role)), .. args], TimeSpan.FromSeconds(60));
+
+    [Fact]
+    public async Task Decommission_ThroughTheCliAndRest_RetiresAnEmptyNode_WhichThenRefusesReportsAndVerbs_UntilAdmittedBack()
+    {
+        await f.RegisterAsync("dcm-1", "rack-dcm");
+        await f.ReportAsync("dcm-1", 1);
+        var (code, stdout, stderr) = await Fleet("nodes", "decommission", "dcm-1", "--reason", "end of lease");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("dcm-1: Decommissioned [Decommissioned] stage Retired (decommissioned by", stdout);
+
+        var node = await f.GetJsonAsync("/api/v1/nodes/dcm-1");
+        Assert.Equal("Retired", node.GetProperty("stage").GetString());
+        Assert.Contains("end of lease", node.GetProperty("stageReason").GetString());
+        Assert.DoesNotContain((await f.GetJsonAsync("/api/v1/nodes?domain=rack-dcm")).EnumerateArray(), n => n.GetProperty("nodeId").GetString() == "dcm-1");
+        var report = await f.ReportAsync("dcm-1", 2);
+        Assert.Contains("decommissioned", await report.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        var cordon = await f.Http.PostAsJsonAsync("/api/v1/nodes/dcm-1/cordon", new { reason = "x" });
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, cordon.StatusCode);
+        Assert.Equal("decommissioned", (await cordon.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("guardrail").GetString());
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await f.Http.PostAsJsonAsync("/api/v1/nodes/never-there/decommission", new { reason = "x" })).StatusCode);
+
+        var admitted = await f.Http.PostAsJsonAsync("/api/v1/nodes/dcm-1/admit", new { reason = "re-imaged" });
+        Assert.Equal(System.Net.HttpStatusCode.OK, admitted.StatusCode);
+        Assert.Equal("Serving", (await admitted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("stage").GetString());
+        var trail = (await f.GetJsonAsync("/api/v1/audit?subject=node/dcm-1")).GetProperty("records").EnumerateArray().Select(r => r.GetProperty("reason").GetString()!).ToList();
+        Assert.Contains(trail, r => r.StartsWith("Retired node dcm-1: every instance has moved off"));
+        Assert.Contains(trail, r => r.StartsWith("Admitted node dcm-1 into service from retired"));
+    }
 
     [Fact]
     public async Task NodesListShowAndAudit_TableAndJson()

@@ -16,6 +16,15 @@ public sealed class ActuatorOptions
     /// </summary>
     public string? SecurityWebhookUrl { get; set; }
 
+    /// <summary>
+    /// The provisioner's webhook (docs/lifecycle.md#provisioning): it receives
+    /// <c>{idempotencyKey, action: provision, shape, domain, count, cpuCores, memoryBytes, reason, …}</c> and brings that many
+    /// machines, which register with the label <c>provision-request: {idempotencyKey}</c>; and
+    /// <c>{idempotencyKey, action: give-back, node, domain, …}</c> for an empty node given back. Default none: provisioning runs on
+    /// the configured actuator (<see cref="Kind"/>; the simulated one only records it).
+    /// </summary>
+    public string? ProvisionWebhookUrl { get; set; }
+
     /// <summary>Time allowed for one attempt. Default 10 s.</summary>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

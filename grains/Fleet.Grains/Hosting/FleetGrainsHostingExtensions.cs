@@ -38,6 +38,9 @@ public static class FleetGrainsHostingExtensions
             others.Add(new NamedActuator("security", string.IsNullOrEmpty(o.SecurityWebhookUrl)
                 ? sp.GetRequiredService<IActuator>()
                 : new WebhookActuator(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, new Uri(o.SecurityWebhookUrl))));
+            others.Add(new NamedActuator("provisioner", string.IsNullOrEmpty(o.ProvisionWebhookUrl)
+                ? sp.GetRequiredService<IActuator>()
+                : new WebhookActuator(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, new Uri(o.ProvisionWebhookUrl))));
             return new ActuatorSet(sp.GetRequiredService<IActuator>(), others);
         });
         services.TryAddSingleton<ActionExecutor>();

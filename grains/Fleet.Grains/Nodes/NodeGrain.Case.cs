@@ -23,7 +23,7 @@ public sealed partial class NodeGrain
     /// that needs neither a remedy nor a prevention has no step to take (the common report): the case machine is not run.
     /// </summary>
     private Task ReconcileAsync(DateTimeOffset now) =>
-        S.Registration is null || S.Admin == AdminState.Decommissioned || S.Case is null && Needs() is (false, false)
+        S.Registration is null || S.Admin == AdminState.Decommissioned || S.Case is null && (OutOfService || Needs() is (false, false))
             ? Task.CompletedTask
             : StepAsync(CaseEvent.Tick, now);
 
@@ -77,7 +77,8 @@ public sealed partial class NodeGrain
                         executor.Start(start.Request);
                     break;
                 case CaseEffect.ApplyAdminEffect admin:
-                    state.State = S with { Admin = admin.Effect == AdminEffect.Draining ? AdminState.Draining : AdminState.None };
+                    // A node being decommissioned stays draining whatever a case's action does to its admin state.
+                    state.State = S with { Admin = admin.Effect == AdminEffect.Draining || S.Stage == LifecycleStage.Draining ? AdminState.Draining : AdminState.None };
                     break;
                 case CaseEffect.ForgetForecast:
                     state.State = S with { Health = S.Health with { MemorySamples = Fleet.Core.Forecasting.MemoryWindow.Empty, Forecast = null } };

@@ -110,6 +110,9 @@ public sealed partial class NodeGrain
         {
             var key = $"{service}/{instance}";
             if (P.ByKey.ContainsKey(key)) await WritePlacementsAsync(Pruned(time.GetUtcNow()).Remove(key));
+            // The last instance of a node being decommissioned has moved off: the node's own loop retires it now.
+            if (S.Stage == LifecycleStage.Draining && !Placement.Live(P.ByKey.Values, time.GetUtcNow()).Any())
+                this.AsReference<INodeGrain>().WakeAsync().Ignore();
         }
         finally
         {
@@ -169,6 +172,8 @@ public sealed partial class NodeGrain
             Admin = S.Admin,
             Labels = reg.Labels.IsEmpty ? null : reg.Labels,
             Instances = live.Count,
+            CpuCores = reg.Capacity.CpuCores,
+            MemoryBytes = reg.Capacity.MemoryBytes,
         };
     }
 

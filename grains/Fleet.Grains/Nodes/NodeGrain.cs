@@ -115,6 +115,7 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
                 System.Collections.Immutable.ImmutableDictionary<string, System.Collections.Immutable.ImmutableArray<string>>.Empty.Add(refused.Field, [refused.Why]));
         var now = time.GetUtcNow();
         if (trace.On) trace.Add(new TraceEntry { Kind = TraceKinds.Register, At = now, Node = Id, Registration = registration });
+        RefuseIfRetired("registered again");
         registration = SharedParts.Registration(registration);
         await LoadPlacementsAsync();
         _policy = policies.Current;
@@ -128,6 +129,10 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
             ? S with { Registration = registration, Health = NodeHealthModel.Initial(now), EffectiveSince = now }
             : S with { Registration = registration };
         if (previous is null) _watchingSince = now;
+        if (previous is null) await LifeAsync(new Fleet.Core.Lifecycle.LifecycleEvent.Registered(), now);
+        // A machine the provisioner brought names its request: the capacity supervisor counts it as arrived.
+        if (previous is null && registration.Labels is { } labels && labels.TryGetValue(Fleet.Abstractions.Lifecycle.ProvisionLabels.Request, out var request))
+            GrainFactory.GetGrain<Fleet.Abstractions.Lifecycle.ICapacityGrain>(FleetNames.Default).ArrivedAsync(request, Id).Ignore();
         Record(previous is null ? DecisionKinds.Registered : DecisionKinds.Operator,
             previous is null
                 ? $"Registered node {Id} in domain {registration.Domain} ({Format.Num(registration.Capacity.CpuCores)} cores, {Format.Bytes(registration.Capacity.MemoryBytes)} memory)."
@@ -167,6 +172,8 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
         }
 
         Apply(judgement, now);
+        if (S.Stage != LifecycleStage.Serving)
+            await LifeTickAsync(new Fleet.Core.Lifecycle.LifecycleEvent.Judged(S.Health.Health, string.Join("; ", S.Health.Conditions.Select(c => c.Reason))), now);
         await PublishHealthAsync(now);
         await ReconcileAsync(now);
         await CommitAsync(now);
@@ -205,28 +212,40 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
     public async Task<NodeStatus> DrainAsync(string by, string? reason, bool force = false)
     {
         Traced(TraceKinds.Drain, by, reason, force);
-        if (S.Registration is not { } reg) throw new NodeNotRegisteredException(Id);
+        if (S.Registration is null) throw new NodeNotRegisteredException(Id);
+        RefuseIfRetired("drained");
         await LoadPlacementsAsync();
         if (S.Admin == AdminState.Draining) return Status();
         var now = time.GetUtcNow();
-        _policy = policies.Current;
-        var request = new LeaseRequest($"{Actor}/drain/{Guid.CreateVersion7(now):N}", Actor, ActionNames.Drain, _policy.Version,
-            ScopesOf(reg, now), ActionClass.Disruptive, Force: force, Basis: ActionBasis.Operator);
-        var decision = await GrainFactory.AcquireLeaseAsync(request);
-        if (!decision.Granted)
-        {
-            Record(DecisionKinds.Denied, $"Refused to drain node {Id} at the request of {by}: {decision.Reason}.", ActionNames.Drain,
-                guardrail: decision.Guardrail, rule: $"guardrails.{decision.Guardrail}");
-            await FlushAuditAsync();
-            throw new ActionRefusedException(decision.Guardrail ?? "refused", $"Draining node {Id} was refused: {decision.Reason}.");
-        }
-        state.State = S with { DrainLease = new HeldLease(decision.LeaseId!, ActionNames.Drain, request.Scopes, decision.ExpiresAt!.Value) };
-        Record(DecisionKinds.Permitted, $"Permitted drain on node {Id} for {by}{(force ? " (forced)" : "")}: {decision.Reason} (lease until {decision.ExpiresAt:HH:mm:ss} UTC).",
-            ActionNames.Drain, rule: force ? "operator --force" : null);
+        await PermitDrainAsync(ActionNames.Drain, by, reason, force, now);
         await SetAdminAsync(AdminState.Draining, by, reason, "Drained");
         if (!await HostsInstancesAsync(now)) await ReleaseDrainLeaseAsync(now);
         await CommitAsync(now);
         return Status();
+    }
+
+    /// <summary>
+    /// Asks the permit path for an operator's drain (or decommission) like any disruptive action, and keeps its lease until
+    /// nothing is left to move; a guardrail that says no is recorded and thrown (<see cref="ActionRefusedException"/>).
+    /// </summary>
+    private async Task PermitDrainAsync(string action, string by, string? reason, bool force, DateTimeOffset now)
+    {
+        var reg = S.Registration!;
+        _policy = policies.Current;
+        var verb = action == ActionNames.Drain ? "drain" : "decommission";
+        var request = new LeaseRequest($"{Actor}/{action}/{Guid.CreateVersion7(now):N}", Actor, action, _policy.Version,
+            ScopesOf(reg, now), ActionClass.Disruptive, Force: force, Basis: ActionBasis.Operator) { Why = reason };
+        var decision = await GrainFactory.AcquireLeaseAsync(request);
+        if (!decision.Granted)
+        {
+            Record(DecisionKinds.Denied, $"Refused to {verb} node {Id} at the request of {by}: {decision.Reason}.", action,
+                guardrail: decision.Guardrail, rule: $"guardrails.{decision.Guardrail}");
+            await FlushAuditAsync();
+            throw new ActionRefusedException(decision.Guardrail ?? "refused", $"{(verb == "drain" ? "Draining" : "Decommissioning")} node {Id} was refused: {decision.Reason}.");
+        }
+        state.State = S with { DrainLease = new HeldLease(decision.LeaseId!, action, request.Scopes, decision.ExpiresAt!.Value) };
+        Record(DecisionKinds.Permitted, $"Permitted {verb} on node {Id} for {by}{(force ? " (forced)" : "")}: {decision.Reason} (lease until {decision.ExpiresAt:HH:mm:ss} UTC).",
+            action, rule: force ? "operator --force" : null);
     }
 
     /// <summary>
@@ -268,12 +287,13 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
         var now = time.GetUtcNow();
         _policy = policies.Current;
         var judgement = NodeMonitor.OnTick(S.Health, now, _watchingSince, _policy);
-        if (ReferenceEquals(judgement.Model, S.Health) && S.Case is null && S.DrainLease is null)
+        if (ReferenceEquals(judgement.Model, S.Health) && S.Case is null && S.DrainLease is null && S.Stage == LifecycleStage.Serving)
         {
             ScheduleWakeup(now); // nothing to judge or do: a node reporting on time costs almost nothing
             return;
         }
         Apply(judgement, now);
+        await LifeTickAsync(new Fleet.Core.Lifecycle.LifecycleEvent.Tick(), now);
         await ConfirmSilenceAsync(now);
         await PublishHealthAsync(now);
         await ReconcileAsync(now);
@@ -339,9 +359,12 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
     private async Task<NodeStatus> SetAdminAsync(AdminState admin, string by, string? reason, string verb)
     {
         if (S.Registration is null) throw new NodeNotRegisteredException(Id);
+        RefuseIfRetired(verb.ToLowerInvariant());
         await LoadPlacementsAsync();
         var now = time.GetUtcNow();
         _policy = policies.Current;
+        // Cordoning or uncordoning a node being decommissioned stops the decommission: it serves again, under the hold asked for.
+        if (admin != AdminState.Draining && S.Stage == LifecycleStage.Draining) await LifeAsync(new Fleet.Core.Lifecycle.LifecycleEvent.Admitted(by, reason), now);
         if (admin != AdminState.Draining) await ReleaseDrainLeaseAsync(now, "the drain was lifted");
         state.State = S with { Admin = admin };
         Record(DecisionKinds.Operator, $"{verb} node {Id} at the request of {by}" + (string.IsNullOrWhiteSpace(reason) ? "." : $": {reason}."),
@@ -438,7 +461,11 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
         if (!moved && !force) return;
         await LoadPlacementsAsync(); // the domain's row carries the node's free room; the services hosted here are told
         if (S.Registration is { } reg)
-            await Domain(reg.Domain).ReportMemberAsync(Summary(reg));
+        {
+            // A retired node leaves its domain's inventory (placement, the storm brake's count); its status and trail stay.
+            if (S.Admin == AdminState.Decommissioned) await Domain(reg.Domain).RemoveMemberAsync(Id);
+            else await Domain(reg.Domain).ReportMemberAsync(Summary(reg));
+        }
         if (moved) NotifyServices();
     }
 
@@ -455,7 +482,7 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
             return;
         }
         var h = S.Health;
-        var quiet = S.Case is null && S.DrainLease is null && h.Health is HealthState.Healthy or HealthState.Degraded or HealthState.Unknown
+        var quiet = S.Case is null && S.DrainLease is null && S.Stage == LifecycleStage.Serving && h.Health is HealthState.Healthy or HealthState.Degraded or HealthState.Unknown
             && !h.Conditions.Any(c => c.Type is ConditionTypes.Silent or ConditionTypes.Stale or ConditionTypes.PeerReachable
                 or ConditionTypes.PeerUnreachable or ConditionTypes.UnconfirmedSilence);
         if (!quiet)
@@ -480,7 +507,7 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
     {
         var r = S.Registration!;
         var c = S.Case;
-        return new NodeStatus(Id, r.Domain, S.Effective, S.Admin, S.Health.Conditions, S.Health.LastSequence, S.Health.LastReportAt,
+        return WithLife(new NodeStatus(Id, r.Domain, S.Effective, S.Admin, S.Health.Conditions, S.Health.LastSequence, S.Health.LastReportAt,
             S.EffectiveSince, r.Capacity, r.Labels, S.Health.Forecast,
             c is null ? null : new RemediationView(c.CaseId, c.Phase.ToString(), c.Step, c.Action, c.LeaseId, c.Deadline,
                 EscalationLadder.NextAllowedAt(S.History, time.GetUtcNow(), _policy.Remediation)),
@@ -489,7 +516,7 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
             Placements = [.. Placement.Live(P.ByKey.Values, time.GetUtcNow()).OrderBy(p => p.Key, StringComparer.Ordinal)],
             RefusedReports = S.Refused.ToImmutableDictionary(kv => kv.Key.ToString(), kv => kv.Value),
             BootId = S.Health.BootId,
-        };
+        });
     }
 
     private static string? RuleFor(HealthState s) => s switch

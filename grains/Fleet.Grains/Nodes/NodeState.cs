@@ -32,10 +32,21 @@ public sealed record NodeState(
     /// <summary>Alert episodes resolved, by fingerprint with their start: a late or replayed firing of one does not bring it back.</summary>
     [Id(11)] public ImmutableDictionary<string, DateTimeOffset> ResolvedAlerts { get; init; } = ImmutableDictionary<string, DateTimeOffset>.Empty;
 
+    /// <summary>Where the node is in its life (burn-in, serving, draining to retire, retired, quarantined); none stored: serving.</summary>
+    [Id(12)] public Fleet.Core.Lifecycle.NodeLife? Life { get; init; }
+
+    /// <summary>The node's stage of life.</summary>
+    public LifecycleStage Stage => Life?.Stage ?? LifecycleStage.Serving;
+
     /// <summary>The health shown to people: operator states and remediation phases over the judged health.</summary>
     public HealthState Derive()
     {
         if (Admin == AdminState.Decommissioned) return HealthState.Decommissioned;
+        switch (Stage)
+        {
+            case LifecycleStage.BurnIn: return HealthState.BurnIn;
+            case LifecycleStage.Quarantined: return HealthState.Quarantined;
+        }
         switch (Case?.Phase)
         {
             case RemediationPhase.Acting or RemediationPhase.Verifying: return HealthState.Remediating;

@@ -62,6 +62,9 @@ public sealed class PolicyGrain(
         var changes = PolicyDiff.Compare(before, parsed.Policy!);
         var said = changes.IsEmpty ? "no effective value changes"
             : string.Join("; ", changes.Take(12).Select(c => c.ToString())) + (changes.Length > 12 ? $"; and {changes.Length - 12} more" : "");
+        // Consolidation or provisioning turned on (or off) starts (or stops) the capacity supervisor's looks.
+        if (parsed.Policy!.Lifecycle.Consolidate.Enabled != before.Lifecycle.Consolidate.Enabled || parsed.Policy.Lifecycle.Provision.Enabled != before.Lifecycle.Provision.Enabled)
+            GrainFactory.GetGrain<Fleet.Abstractions.Lifecycle.ICapacityGrain>(Fleet.Abstractions.Supervision.FleetNames.Default).PolicyChangedAsync().Ignore();
         await audit.AppendAsync([Decisions.Create(now, appliedBy, "policy", DecisionKinds.PolicyApplied,
             $"Applied policy version {version}{(why is null ? "" : $", {why}")}, submitted by {appliedBy}: {said}.", version, rule: "policy")]);
         return new PolicyApplyResult(true, version, []);

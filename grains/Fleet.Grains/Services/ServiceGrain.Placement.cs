@@ -39,6 +39,7 @@ public sealed partial class ServiceGrain
             {
                 Record(DecisionKinds.Executed, $"Started instance {i.Id} of service {Name} on node {node} (version {i.Version}): {outcome.Detail}.", ActionNames.StartInstance, outcome: "succeeded");
                 Put(i with { State = InstanceState.Running, Since = now, ActionKey = null, Reason = null });
+                state.State = S.WithStartTime(now - i.Since); // placed at i.Since: what a move of one of its instances costs
             }
             else if (outcome.Succeeded)
             {
@@ -120,6 +121,26 @@ public sealed partial class ServiceGrain
                 ActionNames.StartInstance, outcome: "no-capacity");
             Put(instance with { Reason = why });
         }
+    }
+
+    /// <summary>The Pending count last told to the capacity supervisor (0 after a restart: a service with Pending instances tells again).</summary>
+    private int _toldPending;
+
+    /// <summary>
+    /// Tells the capacity supervisor how many instances cannot be placed for lack of room, when that changes (docs/lifecycle.md#provisioning);
+    /// only while the policy provisions, or to say the demand is gone.
+    /// </summary>
+    private void TellDemand()
+    {
+        var pending = S.Spec is { } spec && !S.Deleting
+            ? S.Instances.Values.Where(i => i.State == InstanceState.Pending && i.Node is null && i.Reason is not null).ToList()
+            : [];
+        if (pending.Count == _toldPending || (_toldPending == 0 && !_policy.Lifecycle.Provision.Enabled)) return;
+        _toldPending = pending.Count;
+        var r = S.Spec?.Resources;
+        GrainFactory.GetGrain<Fleet.Abstractions.Lifecycle.ICapacityGrain>(FleetNames.Default).DemandAsync(new Fleet.Abstractions.Lifecycle.CapacityDemand(Name, pending.Count,
+            r?.CpuCores ?? 0, r?.MemoryBytes ?? 0, S.Spec?.Placement.Labels ?? ImmutableDictionary<string, string>.Empty,
+            pending.Count == 0 ? time.GetUtcNow() : pending.Min(i => i.Since))).Ignore();
     }
 
     /// <summary>Runs the stop action for an instance (written as Stopping, with its key, before the action starts).</summary>

@@ -205,6 +205,7 @@ public sealed partial class ServiceGrain(
                     break;
             }
         await HealPassAsync(byNode, now);
+        TellDemand();
         ForgetHealsOfGone();
         if (S.Deleting && S.Instances.IsEmpty) await ForgetAsync(now);
         await SaveAsync(false);
@@ -288,6 +289,7 @@ public sealed partial class ServiceGrain(
         {
             Rollout = S.Rollout is { Active: true } ? View() : null,
             Alerts = [.. S.Alerts.Values.OrderBy(a => a.StartsAt)],
+            MedianStart = S.MedianStart,
         };
     }
 

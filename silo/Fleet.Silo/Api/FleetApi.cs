@@ -52,6 +52,10 @@ public static class FleetApi
             fleet.UncordonAsync(id, Access.Who(http, body?.By), body?.Reason)).RequireAuthorization(Access.Operator);
         nodes.MapPost("/{id}/drain", (string id, OperatorRequest? body, IFleetClient fleet, HttpContext http) =>
             fleet.DrainAsync(id, Access.Who(http, body?.By), body?.Reason, body?.Force ?? false)).RequireAuthorization(Access.Operator);
+        nodes.MapPost("/{id}/decommission", (string id, OperatorRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.DecommissionAsync(id, Access.Who(http, body?.By), body?.Reason, body?.Force ?? false)).RequireAuthorization(Access.Operator);
+        nodes.MapPost("/{id}/admit", (string id, OperatorRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.AdmitAsync(id, Access.Who(http, body?.By), body?.Reason)).RequireAuthorization(Access.Operator);
         api.MapPost("/telemetry", ReportBatchAsync).WithTags("Nodes").RequireAuthorization(Access.Reporter);
         api.MapGet("/audit", AuditAsync).WithTags("Audit").RequireAuthorization(Access.Viewer);
         api.MapGet("/audit/verify", VerifyAuditAsync).WithTags("Audit").RequireAuthorization(Access.Viewer);
@@ -61,6 +65,8 @@ public static class FleetApi
         api.MapGet("/policy/diff", (int from, int? to, IFleetClient fleet) => fleet.DiffPolicyVersionsAsync(from, to)).WithTags("Policy").RequireAuthorization(Access.Viewer);
         api.MapPost("/policy/diff", DiffPolicyAsync).WithTags("Policy").RequireAuthorization(Access.Viewer);
         api.MapPost("/policy/rollback", RollbackPolicyAsync).WithTags("Policy").RequireAuthorization(Access.Admin);
+        api.MapGet("/capacity", (IFleetClient fleet) => fleet.GetCapacityAsync()).WithTags("Fleet").RequireAuthorization(Access.Viewer);
+        api.MapGet("/optimize/plan", (IFleetClient fleet) => fleet.PlanConsolidationAsync()).WithTags("Fleet").RequireAuthorization(Access.Viewer);
         api.MapGet("/fleet", FleetAsync).WithTags("Fleet").RequireAuthorization(Access.Viewer);
         api.MapPost("/fleet/freeze", (OperatorRequest? body, IFleetClient fleet, HttpContext http) =>
             fleet.FreezeAsync(Access.Who(http, body?.By), body?.Reason ?? "")).WithTags("Fleet").RequireAuthorization(Access.Operator);

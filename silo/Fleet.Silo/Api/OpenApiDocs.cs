@@ -24,6 +24,10 @@ public static class OpenApiDocs
         ["POST api/v1/nodes/{id}/cordon"] = ("cordonNode", "Cordon a node: no new work is placed on it"),
         ["POST api/v1/nodes/{id}/uncordon"] = ("uncordonNode", "Return a node to normal"),
         ["POST api/v1/nodes/{id}/drain"] = ("drainNode", "Drain a node through a lease"),
+        ["POST api/v1/nodes/{id}/decommission"] = ("decommissionNode", "Decommission a node: drain it through a lease, retire it once nothing is left"),
+        ["POST api/v1/nodes/{id}/admit"] = ("admitNode", "Admit a node into service from its burn-in, quarantine or retirement"),
+        ["GET api/v1/optimize/plan"] = ("planConsolidation", "What the consolidation planner would do now: nodes it could free, the moves, what they save and disrupt (nothing runs)"),
+        ["GET api/v1/capacity"] = ("getCapacity", "The capacity supervisor: Pending demand, requests to the provisioner, what it would do now"),
         ["POST api/v1/telemetry"] = ("reportTelemetryBatch", "Send a batch of telemetry reports (up to 10,000)"),
         ["GET api/v1/audit"] = ("queryAudit", "Read the decision trail, newest first"),
         ["GET api/v1/audit/verify"] = ("verifyAudit", "Walk the trail's hash chain: whether it holds, or the first record that breaks it"),
@@ -84,7 +88,7 @@ public static class OpenApiDocs
 
     private static readonly Dictionary<string, string> Tags = new()
     {
-        ["Nodes"] = "Servers: registration, telemetry, health and the operator's cordon and drain.",
+        ["Nodes"] = "Servers: registration, telemetry, health, the operator's cordon and drain, and their life (decommission, admit).",
         ["Audit"] = "The decision trail: every observation, proposal, permission, action and verification in words.",
         ["Policy"] = "The fleet's policy: guardrails, the escalation ladder, services and security settings, versioned.",
         ["Fleet"] = "The fleet as a whole: its freeze, leases in flight and each failure domain's guardrails.",
@@ -172,7 +176,7 @@ public static class OpenApiDocs
                     };
                     Add("415", "The body is not protobuf (OTLP/HTTP JSON is not taken).");
                 }
-                if (key is "POST api/v1/nodes/{id}/drain")
+                if (key is "POST api/v1/nodes/{id}/drain" or "POST api/v1/nodes/{id}/decommission")
                     Add("409", "A guardrail refused the drain: the guardrail's name beside the errors.");
                 return Task.CompletedTask;
             });

@@ -29,6 +29,7 @@ public static class FleetSiloExtensions
                 "Fleet:Actuator:WebhookUrl must be an absolute URL when Fleet:Actuator:Kind is Webhook")
             .Validate(o => o.Kind.ToLowerInvariant() is "simulated" or "webhook" or "agent", "Fleet:Actuator:Kind must be Simulated, Webhook or Agent")
             .Validate(o => o.SecurityWebhookUrl is null || Uri.TryCreate(o.SecurityWebhookUrl, UriKind.Absolute, out _), "Fleet:Actuator:SecurityWebhookUrl must be an absolute URL")
+            .Validate(o => o.ProvisionWebhookUrl is null || Uri.TryCreate(o.ProvisionWebhookUrl, UriKind.Absolute, out _), "Fleet:Actuator:ProvisionWebhookUrl must be an absolute URL")
             .ValidateOnStart();
 
         builder.AddFleetAccess(options.Auth);

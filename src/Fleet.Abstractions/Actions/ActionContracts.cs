@@ -62,4 +62,16 @@ public static class ActionNames
     public const string Rollout = "rollout";
     /// <summary>Instances of a new version replaced by the stable one (class rollout).</summary>
     public const string Rollback = "rollback";
+    /// <summary>Retires a node: it is drained through the services' budgets, then decommissioned once nothing is left on it.</summary>
+    public const string Decommission = "decommission";
+    /// <summary>Lets a node that passed its burn-in take work (class lifecycle).</summary>
+    public const string Admit = "admit";
+    /// <summary>Keeps a node that failed its burn-in out of service (class lifecycle).</summary>
+    public const string Quarantine = "quarantine";
+    /// <summary>Asks the provisioner for machines (parameters: shape, domain, count, cpuCores, memoryBytes; class lifecycle).</summary>
+    public const string Provision = "provision";
+    /// <summary>Frees a node the consolidation planner chose: its instances move off make-before-break, then it is retired (class disruptive).</summary>
+    public const string Consolidate = "consolidate";
+    /// <summary>Gives back an empty node beyond the headroom: it is retired, and the provisioner is told to release the machine (parameters: node, domain; class lifecycle).</summary>
+    public const string GiveBack = "give-back";
 }

@@ -32,6 +32,30 @@ public interface INodeGrain : IActionOwner
     [Alias("Drain"), RequiresRole(FleetRole.Operator)]
     Task<NodeStatus> DrainAsync(string by, string? reason, bool force = false);
 
+    /// <summary>
+    /// A person retires the node (docs/lifecycle.md): permitted as a drain is (the services' budgets; refused with
+    /// <see cref="Supervision.ActionRefusedException"/>), it is cordoned and its instances move off make-before-break; once
+    /// nothing is left on it the node is retired (Decommissioned): no work, no reports, out of its domain's inventory, still
+    /// in the trail. Asking again while it drains or once it is retired changes nothing.
+    /// </summary>
+    [Alias("Decommission"), RequiresRole(FleetRole.Operator)]
+    Task<NodeStatus> DecommissionAsync(string by, string? reason, bool force = false);
+
+    /// <summary>
+    /// A person admits the node into service: from its burn-in or its quarantine at once; from retirement back into its
+    /// inventory (through a burn-in again when the policy asks one); a decommission still draining is stopped.
+    /// </summary>
+    [Alias("Admit"), RequiresRole(FleetRole.Operator)]
+    Task<NodeStatus> AdmitAsync(string by, string? reason);
+
+    /// <summary>
+    /// The capacity supervisor retires this node under <paramref name="lease"/> (granted by the permit path for its action:
+    /// consolidate, give-back): it drains and retires as a decommission does (at once when nothing is on it). False (and the
+    /// lease untouched) when the node is not serving with no hold. For the capacity supervisor only (no client calls it through the gateway).
+    /// </summary>
+    [Alias("RetireUnderLease")]
+    Task<bool> RetireUnderLeaseAsync(Supervision.HeldLease lease, string why);
+
     /// <summary>Wakes the node's grain (and so its wake-ups) without waiting for it; sent by its domain's watchdog.</summary>
     [OneWay, AlwaysInterleave, Alias("Ping")]
     Task PingAsync();

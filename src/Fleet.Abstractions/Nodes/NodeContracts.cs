@@ -145,6 +145,19 @@ public sealed record NodeStatus(
 
     /// <summary>The boot id of the reporter's current run, when it sends one.</summary>
     [Id(17)] public string? BootId { get; init; }
+
+    /// <summary>Where the node is in its life (docs/lifecycle.md).</summary>
+    [Id(18)] public LifecycleStage Stage { get; init; }
+
+    /// <summary>Why the node is at its stage, and since when.</summary>
+    [Id(19)] public string? StageReason { get; init; }
+
+    [Id(20)] public DateTimeOffset? StageSince { get; init; }
+
+    /// <summary>During a burn-in: healthy reports so far, and when the soak ends.</summary>
+    [Id(21)] public int? BurnInReports { get; init; }
+
+    [Id(22)] public DateTimeOffset? BurnInUntil { get; init; }
 }
 
 /// <summary>
@@ -164,6 +177,10 @@ public sealed record NodeSummary(
     [Id(7)] public ImmutableDictionary<string, string>? Labels { get; init; }
     /// <summary>Instances placed (reserved or running) on the node.</summary>
     [Id(8)] public int Instances { get; init; }
+
+    /// <summary>The node's whole room (0 in a row written before it was kept): what the consolidation planner packs against.</summary>
+    [Id(9)] public double CpuCores { get; init; }
+    [Id(10)] public long MemoryBytes { get; init; }
 }
 
 [GenerateSerializer, Alias("fleet.ReportOutcome")]

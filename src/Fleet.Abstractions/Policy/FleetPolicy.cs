@@ -43,6 +43,9 @@ public sealed record FleetPolicy(
     /// <summary>How telemetry from Prometheus, OpenTelemetry and Alertmanager maps to nodes (<c>intake</c> section).</summary>
     [Id(14)] public IntakePolicy Intake { get; init; } = IntakePolicy.Default;
 
+    /// <summary>How a node proves itself before it serves (<c>lifecycle</c> section); no burn-in by default.</summary>
+    [Id(15)] public LifecyclePolicy Lifecycle { get; init; } = LifecyclePolicy.Default;
+
     public static FleetPolicy Default { get; } = new(
         0,
         new TelemetryPolicy(TimeSpan.FromSeconds(10), 3, TimeSpan.FromSeconds(30)),
@@ -220,6 +223,105 @@ public sealed record ServicePolicy(
 
     /// <summary>How a failing or silent instance on a node that is fine is healed (<c>services.healing</c>).</summary>
     [Id(3)] public InstanceHealingPolicy Healing { get; init; } = InstanceHealingPolicy.Default;
+}
+
+/// <summary>
+/// A node's life (docs/lifecycle.md). With a <see cref="BurnIn"/>, a newly registered node takes no work until it has
+/// reported healthy <see cref="BurnInReports"/> times and <see cref="BurnIn"/> has passed since it registered; a failing
+/// check (an Unhealthy judgement) during the burn-in quarantines it. Admitting and quarantining are lifecycle actions under
+/// a lease (shadow mode and approvals hold them). Zero (the default) admits every node at once, as before lifecycles existed.
+/// </summary>
+/// <param name="BurnIn">How long a new node soaks before it serves. Default 0 (no burn-in).</param>
+/// <param name="BurnInReports">Healthy reports a node must send during its burn-in. Default 3.</param>
+[GenerateSerializer, Immutable, Alias("fleet.LifecyclePolicy")]
+public sealed record LifecyclePolicy(
+    [property: Id(0)] TimeSpan BurnIn,
+    [property: Id(1)] int BurnInReports)
+{
+    public static LifecyclePolicy Default { get; } = new(TimeSpan.Zero, 3);
+
+    /// <summary>When and how many machines the capacity supervisor asks the provisioner for (<c>lifecycle.provision</c>); off by default.</summary>
+    [Id(2)] public ProvisionPolicy Provision { get; init; } = ProvisionPolicy.Default;
+
+    /// <summary>How the consolidation planner weighs machines freed against instances moved (<c>lifecycle.consolidate</c>).</summary>
+    [Id(3)] public ConsolidatePolicy Consolidate { get; init; } = ConsolidatePolicy.Default;
+}
+
+/// <summary>
+/// Consolidation (docs/lifecycle.md#consolidation): a node is worth freeing when every instance on it fits elsewhere without
+/// pushing a node past <see cref="MaxUtilisation"/>, spreading a service worse, or moving an instance started within
+/// <see cref="MoveWindow"/>, and when <see cref="CostPerNode"/> divided by the minutes its instances take to start again
+/// (each service's measured start time, else <see cref="DefaultStartTime"/>) is at least <see cref="Threshold"/>.
+/// </summary>
+/// <param name="Threshold">Node-hours saved per instance-minute of start time a freed node must clear. Default 0.1.</param>
+/// <param name="CostPerNode">What one node costs an hour, in the threshold's unit. Default 1.</param>
+/// <param name="MaxUtilisation">The most a target node may be allocated (cores or memory) after the moves. Default 0.8.</param>
+/// <param name="MoveWindow">An instance started (or moved) within this is not moved again. Default 1 h.</param>
+/// <param name="DefaultStartTime">A service's start time before it has been measured. Default 30 s.</param>
+/// <param name="MaxNodesPerPlan">Nodes one plan frees at most. Default 5.</param>
+[GenerateSerializer, Immutable, Alias("fleet.ConsolidatePolicy")]
+public sealed record ConsolidatePolicy(
+    [property: Id(0)] double Threshold,
+    [property: Id(1)] double CostPerNode,
+    [property: Id(2)] double MaxUtilisation,
+    [property: Id(3)] TimeSpan MoveWindow,
+    [property: Id(4)] TimeSpan DefaultStartTime,
+    [property: Id(5)] int MaxNodesPerPlan)
+{
+    public static ConsolidatePolicy Default { get; } = new(0.1, 1, 0.8, TimeSpan.FromHours(1), TimeSpan.FromSeconds(30), 5);
+
+    /// <summary>Carry plans out: free one node at a time (its instances moved make-before-break, then it is retired). Default false: plans are only shown.</summary>
+    [Id(6)] public bool Enabled { get; init; }
+
+    /// <summary>How often a plan is made and its first node freed. Default 10 min.</summary>
+    [Id(7)] public TimeSpan Interval { get; init; } = TimeSpan.FromMinutes(10);
+}
+
+/// <summary>
+/// Provisioning (docs/lifecycle.md#provisioning): instances Pending for lack of room for <see cref="PendingFor"/> make the
+/// capacity supervisor ask the provisioner (the webhook at <c>Fleet:Actuator:ProvisionWebhookUrl</c>) for machines of
+/// <see cref="Shape"/>, as many as the Pending instances need (first fit) less those already on their way, in the
+/// <see cref="Domains"/> in turn. Each request is a lifecycle action under a lease (shadow mode and approvals hold it),
+/// capped by <see cref="MaxPerHour"/> and <see cref="MaxTotal"/>.
+/// </summary>
+/// <param name="Enabled">Default false.</param>
+/// <param name="Shape">The machine asked for. Default <c>standard</c>, 8 cores, 32 GiB, no labels.</param>
+/// <param name="Domains">Where new machines go, in turn. Default none: the domain <c>provisioned</c>.</param>
+/// <param name="PendingFor">How long an instance stays Pending before machines are asked for it. Default 30 s.</param>
+/// <param name="MaxPerHour">Machines asked for in any hour. Default 10.</param>
+/// <param name="MaxTotal">Machines asked for in all. Default 100.</param>
+/// <param name="ArrivalTimeout">How long machines asked for count as on their way (until they register). Default 15 min.</param>
+[GenerateSerializer, Immutable, Alias("fleet.ProvisionPolicy")]
+public sealed record ProvisionPolicy(
+    [property: Id(0)] bool Enabled,
+    [property: Id(1)] MachineShape Shape,
+    [property: Id(2)] ImmutableArray<string> Domains,
+    [property: Id(3)] TimeSpan PendingFor,
+    [property: Id(4)] int MaxPerHour,
+    [property: Id(5)] int MaxTotal,
+    [property: Id(6)] TimeSpan ArrivalTimeout)
+{
+    public static ProvisionPolicy Default { get; } = new(false, MachineShape.Standard, [], TimeSpan.FromSeconds(30), 10, 100, TimeSpan.FromMinutes(15));
+
+    /// <summary>The domain new machines go to when the policy names none.</summary>
+    public const string DefaultDomain = "provisioned";
+
+    /// <summary>Empty serving nodes kept as spare room; those beyond it are given back once empty for <see cref="GiveBackAfter"/>. Default 1.</summary>
+    [Id(7)] public int Headroom { get; init; } = 1;
+
+    /// <summary>How long a node beyond the headroom stays empty before it is given back (its stabilisation window). Default 30 min.</summary>
+    [Id(8)] public TimeSpan GiveBackAfter { get; init; } = TimeSpan.FromMinutes(30);
+}
+
+/// <summary>A kind of machine a provisioner can bring: its name (what the provisioner knows it by), room and labels.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.MachineShape")]
+public sealed record MachineShape(
+    [property: Id(0)] string Name,
+    [property: Id(1)] double CpuCores,
+    [property: Id(2)] long MemoryBytes,
+    [property: Id(3)] ImmutableDictionary<string, string> Labels)
+{
+    public static MachineShape Standard { get; } = new("standard", 8, 32L << 30, ImmutableDictionary<string, string>.Empty);
 }
 
 /// <summary>

@@ -133,6 +133,9 @@ public sealed record ServiceStatus(
 
     /// <summary>Alerts firing on the service from the team's own alerting (docs/intake.md), oldest first.</summary>
     [Id(14)] public ImmutableArray<Nodes.ExternalAlert> Alerts { get; init; } = [];
+
+    /// <summary>The median time its recent instances took from placement to running (what moving one costs), once measured.</summary>
+    [Id(15)] public TimeSpan? MedianStart { get; init; }
 }
 
 /// <summary>A row of the service list.</summary>

@@ -18,6 +18,8 @@ public enum ActionClass
     Reroute = 4,
     /// <summary>Starts or stops an instance the service owns; takes no lease.</summary>
     Placement = 5,
+    /// <summary>Moves a machine through its life: admits a node that passed its burn-in, quarantines one that failed it. Held by a fleet freeze, not by a storm brake.</summary>
+    Lifecycle = 6,
 }
 
 /// <summary>What an action rests on: the storm brake holds back actions on unconfirmed silence (by default) and lets positive evidence through.</summary>
@@ -83,7 +85,7 @@ public sealed record LeaseRequest(
     public bool Freezable => Class is ActionClass.Disruptive or ActionClass.Preventive or ActionClass.Rollout;
 
     /// <summary>Whether a person's fleet freeze holds this class back: what the storm brake holds, and reroutes (the network's own brake judges probe storms).</summary>
-    public bool HeldByFreeze => Freezable || Class == ActionClass.Reroute;
+    public bool HeldByFreeze => Freezable || Class is ActionClass.Reroute or ActionClass.Lifecycle;
 }
 
 /// <summary>The answer to a lease request; when denied, <see cref="Guardrail"/> names the rule that said no.</summary>

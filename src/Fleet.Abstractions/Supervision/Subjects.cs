@@ -16,6 +16,8 @@ public static class Subjects
     public const string FlowKind = "flow";
     /// <summary>The scope of containment: the security supervisor's budget (<c>security/default</c>).</summary>
     public const string SecurityKind = "security";
+    /// <summary>The capacity supervisor, which asks the provisioner for machines (<c>capacity/default</c>).</summary>
+    public const string CapacityKind = "capacity";
 
     public static string Node(string id) => $"{NodeKind}/{id}";
 

@@ -18,6 +18,12 @@ public sealed class ActionCatalogue
         new(ActionNames.RestartServices, "Restarted services", ActionClass.Disruptive),
         new(ActionNames.Reboot, "Rebooted", ActionClass.Disruptive),
         new(ActionNames.Drain, "Drained", ActionClass.Disruptive, AdminEffect.Draining),
+        new(ActionNames.Decommission, "Decommissioned", ActionClass.Disruptive, AdminEffect.Draining),
+        new(ActionNames.Admit, "Admitted into service", ActionClass.Lifecycle),
+        new(ActionNames.Quarantine, "Quarantined", ActionClass.Lifecycle),
+        new(ActionNames.Consolidate, "Consolidated", ActionClass.Disruptive, AdminEffect.Draining),
+        new(ActionNames.GiveBack, "Gave back", ActionClass.Lifecycle, Actuator: "provisioner"),
+        new(ActionNames.Provision, "Asked the provisioner for machines for", ActionClass.Lifecycle, Actuator: "provisioner"),
         new(ActionNames.Replace, "Replaced", ActionClass.Disruptive, AdminEffect.Reset),
         new(ActionNames.StartInstance, "Started an instance", ActionClass.Placement),
         new(ActionNames.StopInstance, "Stopped an instance", ActionClass.Placement),
@@ -35,7 +41,7 @@ public sealed class ActionCatalogue
     ];
 
     /// <summary>The actuator names a row may give: the silo's configured one is used when a row names none.</summary>
-    public static readonly ImmutableArray<string> Actuators = ["agent", "webhook", "simulated", "security"];
+    public static readonly ImmutableArray<string> Actuators = ["agent", "webhook", "simulated", "security", "provisioner"];
 
     private static readonly ConditionalWeakTable<FleetPolicy, ActionCatalogue> Cache = [];
     private readonly ImmutableDictionary<string, ActionSpec> _rows;

@@ -32,7 +32,7 @@ public static partial class PolicyParser
 
         var r = new YamlReader(problems);
         var d = FleetPolicy.Default;
-        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes", "security", "rollout", "oversight", "learning", "network", "intake");
+        r.Known(root, "", "telemetry", "health", "forecast", "remediation", "guardrails", "actions", "services", "probes", "security", "rollout", "oversight", "learning", "network", "intake", "lifecycle");
 
         var t = r.Section(root, "telemetry");
         var telemetry = new TelemetryPolicy(
@@ -241,12 +241,63 @@ public static partial class PolicyParser
 
         var intake = r.Intake(root);
 
+        var lc = r.Section(root, "lifecycle");
+        r.Known(lc, "lifecycle", "burnIn", "burnInReports", "provision", "consolidate");
+        var co = r.Section(lc, "consolidate", "lifecycle.consolidate");
+        r.Known(co, "lifecycle.consolidate", "enabled", "interval", "threshold", "costPerNode", "maxUtilisation", "moveWindow", "defaultStartTime", "maxNodesPerPlan");
+        var dc = d.Lifecycle.Consolidate;
+        var consolidate = new ConsolidatePolicy(
+            r.Double(co, "lifecycle.consolidate.threshold", dc.Threshold, 0, 1_000_000),
+            r.Double(co, "lifecycle.consolidate.costPerNode", dc.CostPerNode, 0.000001, 1_000_000),
+            r.Double(co, "lifecycle.consolidate.maxUtilisation", dc.MaxUtilisation, 0.05, 1),
+            r.Duration(co, "lifecycle.consolidate.moveWindow", dc.MoveWindow, TimeSpan.Zero, TimeSpan.FromDays(30)),
+            r.Duration(co, "lifecycle.consolidate.defaultStartTime", dc.DefaultStartTime, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            r.Int(co, "lifecycle.consolidate.maxNodesPerPlan", dc.MaxNodesPerPlan, 0, 10_000))
+        {
+            Enabled = r.Bool(co, "lifecycle.consolidate.enabled", dc.Enabled),
+            Interval = r.Duration(co, "lifecycle.consolidate.interval", dc.Interval, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7)),
+        };
+        var lifecycle = new LifecyclePolicy(
+            r.Duration(lc, "lifecycle.burnIn", d.Lifecycle.BurnIn, TimeSpan.Zero, TimeSpan.FromDays(30)),
+            r.Int(lc, "lifecycle.burnInReports", d.Lifecycle.BurnInReports, 0, 10_000)) { Provision = r.Provision(lc), Consolidate = consolidate };
+
         if (problems.Count > 0) return new(null, problems.ToImmutable());
         return new(new FleetPolicy(version, telemetry, health, forecast, remediation, guardrails)
         {
             Actions = actions, Services = services, Probes = probes, Security = security, Rollout = rollout, Oversight = oversight, Learning = learning,
-            Network = network, Intake = intake,
+            Network = network, Intake = intake, Lifecycle = lifecycle,
         }, []);
+    }
+
+    /// <summary>The <c>lifecycle.provision</c> section: when and how many machines are asked for.</summary>
+    private static ProvisionPolicy Provision(this YamlReader r, YamlMappingNode? lifecycle)
+    {
+        var d = ProvisionPolicy.Default;
+        var pv = r.Section(lifecycle, "provision", "lifecycle.provision");
+        r.Known(pv, "lifecycle.provision", "enabled", "shape", "domains", "pendingFor", "maxPerHour", "maxTotal", "arrivalTimeout", "headroom", "giveBackAfter");
+        var sh = r.Section(pv, "shape", "lifecycle.provision.shape");
+        r.Known(sh, "lifecycle.provision.shape", "name", "cpuCores", "memoryBytes", "labels");
+        var name = r.Scalar(sh, "lifecycle.provision.shape.name", out var nameNode) ?? d.Shape.Name;
+        if (!Fleet.Core.Validation.InputRules.IsValidId(name)) r.Problem(nameNode, "lifecycle.provision.shape.name", $"'{name}' is not a name (letters, digits, '-', '_', '.')");
+        var memory = d.Shape.MemoryBytes;
+        if (r.Scalar(sh, "lifecycle.provision.shape.memoryBytes", out var memoryNode) is { } memoryText
+            && (!Fleet.Core.Services.ServiceSpecParser.TryBytes(memoryText, out memory) || memory <= 0))
+            r.Problem(memoryNode, "lifecycle.provision.shape.memoryBytes", $"'{memoryText}' is not a size in bytes (e.g. 34359738368 or 32Gi)");
+        var shape = new MachineShape(name, r.Double(sh, "lifecycle.provision.shape.cpuCores", d.Shape.CpuCores, 0.001, 100_000), memory,
+            r.StringMap(sh, "labels", "lifecycle.provision.shape.labels"));
+        var domains = r.Strings(pv, "lifecycle.provision.domains");
+        foreach (var domain in domains)
+            if (!Fleet.Core.Validation.InputRules.IsValidId(domain))
+                r.Problem(YamlReader.Get(pv, "domains"), "lifecycle.provision.domains", $"'{domain}' is not a domain id");
+        return new ProvisionPolicy(r.Bool(pv, "lifecycle.provision.enabled", d.Enabled), shape, domains,
+            r.Duration(pv, "lifecycle.provision.pendingFor", d.PendingFor, TimeSpan.Zero, TimeSpan.FromDays(1)),
+            r.Int(pv, "lifecycle.provision.maxPerHour", d.MaxPerHour, 0, 100_000),
+            r.Int(pv, "lifecycle.provision.maxTotal", d.MaxTotal, 0, 10_000_000),
+            r.Duration(pv, "lifecycle.provision.arrivalTimeout", d.ArrivalTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7)))
+        {
+            Headroom = r.Int(pv, "lifecycle.provision.headroom", d.Headroom, 0, 1_000_000),
+            GiveBackAfter = r.Duration(pv, "lifecycle.provision.giveBackAfter", d.GiveBackAfter, TimeSpan.Zero, TimeSpan.FromDays(30)),
+        };
     }
 
     /// <summary>The <c>intake</c> section: how series and alerts from a team's monitoring name nodes and checks.</summary>

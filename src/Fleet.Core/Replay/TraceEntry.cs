@@ -14,6 +14,8 @@ public static class TraceKinds
     public const string Cordon = "cordon";
     public const string Uncordon = "uncordon";
     public const string Drain = "drain";
+    public const string Decommission = "decommission";
+    public const string Admit = "admit";
     public const string Freeze = "freeze";
     public const string Unfreeze = "unfreeze";
     /// <summary>A policy version: the one in force when the trace started, then each one applied while it recorded.</summary>
@@ -96,7 +98,7 @@ public sealed record InputTrace(TraceEntry Header, IReadOnlyList<TraceEntry> Ent
             {
                 TraceKinds.Register => e.Registration is null ? "registration" : null,
                 TraceKinds.Report => e.Node is null ? "node" : e.Report is null ? "report" : null,
-                TraceKinds.Cordon or TraceKinds.Uncordon or TraceKinds.Drain => e.Node is null ? "node" : null,
+                TraceKinds.Cordon or TraceKinds.Uncordon or TraceKinds.Drain or TraceKinds.Decommission or TraceKinds.Admit => e.Node is null ? "node" : null,
                 TraceKinds.Policy => e.Document is null ? "document" : null,
                 TraceKinds.Freeze or TraceKinds.Unfreeze => null,
                 _ => "a known kind",

@@ -52,6 +52,20 @@ public sealed record ServiceState(
     /// <summary>Alert episodes resolved, by fingerprint with their start (<see cref="Intake.AlertBook"/>).</summary>
     [Id(18)] public ImmutableDictionary<string, DateTimeOffset> ResolvedAlerts { get; init; } = ImmutableDictionary<string, DateTimeOffset>.Empty;
 
+    /// <summary>How long its last instances took from placement to running, in seconds, newest last (at most <see cref="KeepStartTimes"/>): what moving one costs.</summary>
+    [Id(19)] public ImmutableArray<double> StartTimes { get; init; } = [];
+
+    public const int KeepStartTimes = 20;
+
+    /// <summary>The median of <see cref="StartTimes"/>, once there are any.</summary>
+    public TimeSpan? MedianStart => StartTimes.IsDefaultOrEmpty ? null : TimeSpan.FromSeconds(MathNet.Numerics.Statistics.Statistics.Median(StartTimes));
+
+    /// <summary>The state with one more start time measured (the oldest dropped past <see cref="KeepStartTimes"/>).</summary>
+    public ServiceState WithStartTime(TimeSpan took) => this with
+    {
+        StartTimes = [.. (StartTimes.IsDefault ? [] : StartTimes).TakeLast(KeepStartTimes - 1), Math.Max(0, took.TotalSeconds)],
+    };
+
     public ServiceState() : this(null, 0, DateTimeOffset.UnixEpoch, "", 0, false, ImmutableDictionary<string, ServiceInstance>.Empty, 1,
         ImmutableDictionary<string, DisruptionHold>.Empty, false, null, null, []) { }
 

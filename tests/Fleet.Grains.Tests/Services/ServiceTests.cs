@@ -10,14 +10,7 @@ namespace Fleet.Grains.Tests.Services;
 
 public sealed class ServiceCluster : FleetTestCluster
 {
-    protected override string PolicyYaml => """
-        guardrails:
-          fleetMaxConcurrent: 1000
-          maxConcurrentPerDomain: 5
-        services:
-          rescheduleAfter: 0s
-          reconcileInterval: 2s
-        """;
+    protected override string PolicyYaml => ServicePolicy;
 }
 
 /// <summary>Services on an in-process silo with injected time: placement by negotiation, failover, the disruption budget, delete.</summary>

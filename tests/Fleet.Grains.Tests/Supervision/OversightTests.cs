@@ -146,8 +146,16 @@ public class OversightApproveOnTimeoutTests(OversightApproveCluster f) : IClassF
         Assert.Equal(ApprovalStatus.Approved, decided.Status);
         Assert.Equal("timeout", decided.DecidedBy);
         Assert.True(decided.DecidedAt >= asked.ExpiresAt);
-        var trail = await f.TrailAsync("node/ta-1");
-        Assert.Contains(trail, r => r.Kind == DecisionKinds.Approved && r.Reason.Contains("on timeout") && r.Reason.Contains("oversight.approvals.onTimeout: approve"));
-        Assert.Contains(trail, r => r.Kind == DecisionKinds.Executed && r.Action == "reboot");
+        // Read until both show (on a loaded machine the trail's reader may run before the last append has landed); a failure lists the trail.
+        IReadOnlyList<DecisionRecord> trail = [];
+        for (var tries = 0; tries < 50; tries++)
+        {
+            trail = await f.TrailAsync("node/ta-1");
+            if (trail.Any(r => r.Kind == DecisionKinds.Approved) && trail.Any(r => r.Kind == DecisionKinds.Executed && r.Action == "reboot")) break;
+            await Task.Delay(100);
+        }
+        var said = string.Join("\n", trail.Select(r => $"{r.Time:HH:mm:ss} {r.Actor} {r.Kind}: {r.Reason}"));
+        Assert.True(trail.Any(r => r.Kind == DecisionKinds.Approved && r.Reason.Contains("on timeout") && r.Reason.Contains("oversight.approvals.onTimeout: approve")), said);
+        Assert.True(trail.Any(r => r.Kind == DecisionKinds.Executed && r.Action == "reboot"), said);
     }
 }

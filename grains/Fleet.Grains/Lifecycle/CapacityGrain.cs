@@ -1,0 +1,295 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Actions;
+using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Lifecycle;
+using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Policy;
+using Fleet.Abstractions.Services;
+using Fleet.Abstractions.Supervision;
+using Fleet.Core.Lifecycle;
+using Fleet.Grains.Actuators;
+using Fleet.Grains.Audit;
+using Fleet.Grains.Policy;
+using Fleet.Grains.Supervision;
+
+namespace Fleet.Grains.Lifecycle;
+
+/// <summary>
+/// The capacity supervisor (<c>capacity/default</c>): feeds <see cref="Provisioning"/> (a pure step in Fleet.Core) with the
+/// services' Pending demand, the permit path's answers, the provisioner's outcomes and the machines that arrive, and carries
+/// out its effects. It looks again every <c>services.reconcileInterval</c> while anything is Pending or on its way, or while
+/// consolidation is on: then every <c>lifecycle.consolidate.interval</c> it plans (<see cref="Consolidation"/>, pure) and frees
+/// the plan's first node that has instances to move — under a lease for action consolidate on that node (shadow mode,
+/// approvals, the services' budgets, the domain's budget and storm brake), one node at a time, the node drained
+/// make-before-break and retired as a decommission is.
+/// </summary>
+[GrainType(Subjects.CapacityKind)]
+public sealed class CapacityGrain(
+    [PersistentState("capacity", StorageNames.Fleet)] IPersistentState<ProvisionState> state,
+    PolicyCache policies, IAuditStore audit, ActionExecutor executor, TimeProvider time) : Grain, ICapacityGrain
+{
+    private readonly List<DecisionRecord> _pending = [];
+    private IGrainTimer? _timer;
+
+    private ProvisionState S => state.State ?? ProvisionState.Empty;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        state.State ??= ProvisionState.Empty;
+        // A request written as Asking before the silo went down is handed to the provisioner again under its key: the action
+        // ledger returns its outcome if it had finished, and the provisioner ignores a repeat of the key otherwise.
+        var shape = policies.Current.Lifecycle.Provision.Shape;
+        foreach (var r in S.Requests.Where(r => r.Phase == ProvisionPhase.Asking)) executor.Start(Provisioning.ActionFor(r, shape));
+        EnsureTimer();
+        return Task.CompletedTask;
+    }
+
+    public Task DemandAsync(CapacityDemand demand) => StepAsync(new ProvisionEvent.DemandChanged(demand), andLook: true);
+
+    public Task ArrivedAsync(string key, string node) => StepAsync(new ProvisionEvent.Arrived(key, node));
+
+    public async Task ActionCompletedAsync(ActionOutcome outcome)
+    {
+        if (outcome.IdempotencyKey.StartsWith($"{Provisioning.Subject}/give-back/", StringComparison.Ordinal))
+        {
+            var node = outcome.IdempotencyKey.Split('/')[^2];
+            Record(outcome.Succeeded ? DecisionKinds.Executed : DecisionKinds.Failed, outcome.Succeeded
+                ? $"The provisioner took back the machine of node {node}: {outcome.Detail}."
+                : $"Asking the provisioner to take back the machine of node {node} failed: {outcome.Detail}; the node stays retired.",
+                outcome: outcome.Succeeded ? "released" : "failed", action: ActionNames.GiveBack);
+            await audit.FlushAsync(_pending);
+            return;
+        }
+        await StepAsync(new ProvisionEvent.ActionFinished(outcome));
+    }
+
+    public Task PolicyChangedAsync()
+    {
+        EnsureTimer();
+        return Task.CompletedTask;
+    }
+
+    public async Task<ConsolidationPlan> PlanAsync()
+    {
+        var (nodes, services) = await GatherAsync();
+        return Consolidation.Plan(nodes, services, policies.Current.Lifecycle.Consolidate, time.GetUtcNow());
+    }
+
+    /// <summary>The fleet as the planner sees it: every node that takes work, with the instances on it, and every service.</summary>
+    private async Task<(List<PlannedNode> Nodes, Dictionary<string, PlannedService> Services)> GatherAsync()
+    {
+        var members = await MembersAsync();
+        var names = await GrainFactory.GetGrain<IServiceDirectoryGrain>(FleetNames.Default).ListAsync();
+        var statuses = (await Task.WhenAll(names.Select(n => GrainFactory.GetGrain<IServiceGrain>(n).GetAsync()))).OfType<ServiceStatus>().ToList();
+        var instances = statuses.SelectMany(s => s.Instances.Where(i => i.Node is not null && i.State is InstanceState.Running or InstanceState.Starting)
+                .Select(i => (Node: i.Node!, Planned: new PlannedInstance(s.Name, i.Id, s.Spec.Resources.CpuCores, s.Spec.Resources.MemoryBytes, i.Since) { Avoid = i.Avoid })))
+            .ToLookup(x => x.Node, x => x.Planned);
+        var nodes = new List<PlannedNode>();
+        foreach (var m in members.Where(m => m.Admin == AdminState.None && Fleet.Core.Services.Placement.TakesWork(m.Health)).OrderBy(m => m.NodeId, StringComparer.Ordinal))
+        {
+            // A row written before nodes kept their room in it: the node is asked.
+            var (cpu, memory) = m.CpuCores > 0 ? (m.CpuCores, m.MemoryBytes)
+                : await GrainFactory.GetGrain<INodeGrain>(m.NodeId).GetStatusAsync() is { } st ? (st.Capacity.CpuCores, st.Capacity.MemoryBytes) : (0, 0L);
+            nodes.Add(new PlannedNode(m.NodeId, m.Domain, cpu, memory, cpu > 0, [.. instances[m.NodeId]]));
+        }
+        var services = statuses.ToDictionary(s => s.Name, s => new PlannedService(s.Name, s.Spec.Placement.Spread, Math.Max(1, s.DesiredReplicas - s.MinHealthy), s.MedianStart,
+            s.Rollout is not null || s.Instances.Any(i => i.Moving || i.State is InstanceState.Starting or InstanceState.Stopping or InstanceState.Failed)));
+        return (nodes, services);
+    }
+
+    /// <summary>One look of consolidation: follow the node being freed, or (every interval) plan and free the next one.</summary>
+    private async Task ConsolidateAsync()
+    {
+        var policy = policies.Current;
+        var now = time.GetUtcNow();
+        if (S.Consolidating is { } run)
+        {
+            var node = await GrainFactory.GetGrain<INodeGrain>(run.Node).GetStatusAsync();
+            if ((node is null || node.Stage == LifecycleStage.Retired) && run.Action == ActionNames.GiveBack)
+            {
+                Record(DecisionKinds.Executed, $"Gave back node {run.Node}: {run.Why}; it is retired, and the provisioner is asked to release the machine.",
+                    rule: "lifecycle.provision.headroom", outcome: "given-back", action: ActionNames.GiveBack);
+                await audit.FlushAsync(_pending);
+                executor.Start(new ActionRequest($"{Provisioning.Subject}/give-back/{run.Node}/{run.Since.ToUnixTimeMilliseconds()}", run.Node, ActionNames.GiveBack, run.Why, run.LeaseId, Provisioning.Subject)
+                {
+                    Parameters = ImmutableDictionary<string, string>.Empty.Add("domain", node?.Domain ?? ""),
+                });
+            }
+            else if (node is null || node.Stage == LifecycleStage.Retired)
+                Record(DecisionKinds.Executed, $"Freed node {run.Node} to consolidate the fleet: its {run.Moves} instance(s) moved off make-before-break and it is retired ({run.Why}).",
+                    rule: "lifecycle.consolidate", outcome: "freed");
+            else if (node.Stage != LifecycleStage.Draining)
+                Record(DecisionKinds.Escalated, $"Freeing node {run.Node} was stopped ({node.StageReason}); consolidation goes on with its next plan.", outcome: "stopped");
+            else return;
+            state.State = S with { Consolidating = null };
+            return;
+        }
+        if (!policy.Lifecycle.Consolidate.Enabled || S.LastPlanAt is { } last && now - last < policy.Lifecycle.Consolidate.Interval)
+        {
+            await GiveBackAsync(now);
+            return;
+        }
+        state.State = S with { LastPlanAt = now };
+        var (nodes, services) = await GatherAsync();
+        var plan = Consolidation.Plan(nodes, services, policy.Lifecycle.Consolidate, now);
+        if (plan.Freed.FirstOrDefault(c => c.Moves.Length > 0) is not { } pick) return;
+        var domain = nodes.First(n => n.NodeId == pick.NodeId).Domain;
+        var scopes = ImmutableArray.Create(Subjects.Domain(domain)).AddRange(pick.Moves.Select(m => m.Service).Distinct().Order(StringComparer.Ordinal).Select(Subjects.Service));
+        var request = new LeaseRequest($"{Provisioning.Subject}/consolidate/{pick.NodeId}/{S.Runs + 1}", Subjects.Node(pick.NodeId), ActionNames.Consolidate, policy.Version, scopes,
+            ActionClass.Disruptive, Basis: ActionBasis.Reported) { Why = $"free node {pick.NodeId}: {pick.Why}", Size = pick.Moves.Length };
+        await RetireAsync(request, $"free node {pick.NodeId} ({pick.Why}; moves: {Moves(pick)})", pick.Why, pick.Moves.Length, "lifecycle.consolidate", now);
+    }
+
+    /// <summary>
+    /// Asks the permit path for a retirement (consolidate or give-back) and hands the granted lease to the node; a refusal is
+    /// recorded once per node and guardrail (shadow mode says what would have run).
+    /// </summary>
+    private async Task RetireAsync(LeaseRequest request, string what, string why, int moves, string rule, DateTimeOffset now)
+    {
+        var nodeId = Subjects.IdOf(request.Subject);
+        var decision = await GrainFactory.AcquireLeaseAsync(request);
+        if (!decision.Granted)
+        {
+            var held = $"{request.Action}:{nodeId}:{(decision.Shadow is not null ? Guardrails.Shadow : decision.Guardrail)}";
+            if (S.ConsolidationHeldBy != held)
+                Record(decision.Shadow is not null ? DecisionKinds.Shadowed : decision.Guardrail == Guardrails.Approval ? DecisionKinds.AwaitingApproval : DecisionKinds.Denied,
+                    decision.Shadow is { } shadow
+                        ? $"Shadow mode ({shadow}): would {what} and did nothing; it {decision.Reason}."
+                        : $"Held back: {what}: {decision.Reason}.",
+                    decision.Evidence, decision.Shadow is not null ? Guardrails.Shadow : decision.Guardrail, rule, decision.Shadow is not null ? "shadowed" : null, request.Action);
+            // Held by anything but shadow mode or a pending approval, the next try asks anew (a rejected approval is not asked for again under the same id).
+            state.State = S with { ConsolidationHeldBy = held, Runs = decision.Shadow is null && decision.Guardrail != Guardrails.Approval ? S.Runs + 1 : S.Runs };
+            return;
+        }
+        var lease = new HeldLease(decision.LeaseId!, request.Action, request.Scopes, decision.ExpiresAt!.Value);
+        Record(DecisionKinds.Permitted, $"Permitted: {what}: {decision.Reason}.", rule: rule, action: request.Action);
+        await audit.FlushAsync(_pending);
+        bool taken;
+        try
+        {
+            taken = await GrainFactory.GetGrain<INodeGrain>(nodeId).RetireUnderLeaseAsync(lease, why);
+        }
+        catch
+        {
+            await GrainFactory.ReleaseLeaseAsync(lease.LeaseId, request.Scopes, "the node could not be asked");
+            throw;
+        }
+        if (!taken)
+        {
+            await GrainFactory.ReleaseLeaseAsync(lease.LeaseId, request.Scopes, "the node was no longer free to retire");
+            state.State = S with { Runs = S.Runs + 1 };
+            return;
+        }
+        state.State = S with
+        {
+            Consolidating = new ConsolidationRun(nodeId, lease.LeaseId, now, moves, why) { Action = request.Action }, Runs = S.Runs + 1, ConsolidationHeldBy = null,
+        };
+    }
+
+    /// <summary>
+    /// While provisioning is on: serving nodes with nothing on them are counted, and those beyond the headroom that have been
+    /// empty for the policy's window are given back, the longest empty first, one at a time — never while instances wait for room.
+    /// </summary>
+    private async Task GiveBackAsync(DateTimeOffset now)
+    {
+        var policy = policies.Current;
+        var p = policy.Lifecycle.Provision;
+        if (!p.Enabled)
+        {
+            if (!S.EmptySince.IsEmpty) state.State = S with { EmptySince = ImmutableDictionary<string, DateTimeOffset>.Empty };
+            return;
+        }
+        var members = await MembersAsync();
+        var empty = members.Where(m => m.Admin == AdminState.None && Fleet.Core.Services.Placement.TakesWork(m.Health) && m.Instances == 0).ToDictionary(m => m.NodeId);
+        var since = empty.Keys.ToImmutableDictionary(n => n, n => S.EmptySince.TryGetValue(n, out var at) ? at : now);
+        if (!since.OrderBy(kv => kv.Key).SequenceEqual(S.EmptySince.OrderBy(kv => kv.Key))) state.State = S with { EmptySince = since };
+        if (since.Count <= p.Headroom || S.Demands.Values.Any(d => d.Pending > 0)) return;
+        // Only machines the provisioner brought (their label names the request) are given back to it; every empty node counts as headroom.
+        var oldest = since.Where(kv => now - kv.Value >= p.GiveBackAfter && empty[kv.Key].Labels?.ContainsKey(ProvisionLabels.Request) == true)
+            .OrderBy(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).ToList();
+        if (oldest.Count == 0) return;
+        var (node, at) = oldest[0];
+        var why = $"empty since {at:HH:mm:ss} UTC, longer than {Core.Text.Format.Duration(p.GiveBackAfter)}, with {since.Count} empty node(s) against a headroom of {p.Headroom}";
+        var request = new LeaseRequest($"{Provisioning.Subject}/give-back/{node}/{S.Runs + 1}", Subjects.Node(node), ActionNames.GiveBack, policy.Version,
+            [Subjects.Domain(empty[node].Domain)], ActionClass.Lifecycle, Basis: ActionBasis.Reported) { Why = $"give back node {node}: {why}" };
+        await RetireAsync(request, $"give back node {node} ({why})", why, 0, "lifecycle.provision.headroom", now);
+    }
+
+    private async Task<List<NodeSummary>> MembersAsync()
+    {
+        var domains = (await GrainFactory.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).GetStatusAsync()).Domains;
+        return (await Task.WhenAll(domains.Select(d => GrainFactory.GetGrain<IDomainSupervisorGrain>(d).GetMembersAsync()))).SelectMany(m => m).ToList();
+    }
+
+    private static string Moves(ConsolidationCandidate c) => string.Join(", ", c.Moves.Select(m => $"{m.Instance} of {m.Service} to {m.To}"));
+
+    private void Record(string kind, string reason, IReadOnlyDictionary<string, string>? evidence = null, string? guardrail = null, string? rule = null, string? outcome = null,
+        string action = ActionNames.Consolidate) =>
+        _pending.Add(Decisions.Create(time.GetUtcNow(), Provisioning.Subject, Provisioning.Subject, kind, reason, policies.Current.Version, action,
+            evidence, rule: rule, guardrail: guardrail, outcome: outcome));
+
+    public Task<CapacityStatus> GetStatusAsync()
+    {
+        var policy = policies.Current.Lifecycle.Provision;
+        return Task.FromResult(new CapacityStatus([.. S.Demands.Values.OrderBy(d => d.Service, StringComparer.Ordinal)], S.Requests, S.HeldBy,
+            Provisioning.Describe(S, policy, time.GetUtcNow())));
+    }
+
+    private async Task StepAsync(ProvisionEvent e, bool andLook = false)
+    {
+        var before = S;
+        await RunAsync(e);
+        if (andLook) await RunAsync(new ProvisionEvent.Tick());
+        if (e is ProvisionEvent.Tick) await ConsolidateAsync();
+        if (!ReferenceEquals(before, S)) await state.WriteStateAsync();
+        await audit.FlushAsync(_pending);
+        EnsureTimer();
+    }
+
+    private async Task RunAsync(ProvisionEvent e)
+    {
+        var policy = policies.Current;
+        var now = time.GetUtcNow();
+        var step = Provisioning.Step(S, e, policy.Lifecycle.Provision, policy.Version, now);
+        state.State = step.State;
+        foreach (var effect in step.Effects)
+        {
+            switch (effect)
+            {
+                case ProvisionEffect.Record r:
+                    _pending.Add(Decisions.Create(now, Provisioning.Subject, Provisioning.Subject, r.Draft.Kind, r.Draft.Reason, policy.Version, r.Draft.Action,
+                        r.Draft.Evidence, rule: r.Draft.Rule, guardrail: r.Draft.Guardrail, outcome: r.Draft.Outcome));
+                    break;
+                case ProvisionEffect.AskLease ask:
+                    await RunAsync(new ProvisionEvent.LeaseAnswered(ask.Request, await GrainFactory.AcquireLeaseAsync(ask.Request)));
+                    break;
+                case ProvisionEffect.StartAction start:
+                    // The request is written (as Asking) before the provisioner is called, so a restart finds its key.
+                    await state.WriteStateAsync();
+                    await audit.FlushAsync(_pending);
+                    executor.Start(start.Request);
+                    break;
+                case ProvisionEffect.ReleaseLease release:
+                    await audit.FlushAsync(_pending);
+                    await GrainFactory.ReleaseLeaseAsync(release.LeaseId, release.Scopes, release.Outcome);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>A timer while something is Pending or on its way (an idle supervisor is let go); its period follows the policy.</summary>
+    private void EnsureTimer()
+    {
+        var busy = !S.Demands.IsEmpty || S.Requests.Any(r => r.Phase is ProvisionPhase.Asking or ProvisionPhase.Sent)
+            || S.Consolidating is not null || policies.Current.Lifecycle.Consolidate.Enabled || policies.Current.Lifecycle.Provision.Enabled;
+        if (!busy)
+        {
+            _timer?.Dispose();
+            _timer = null;
+            return;
+        }
+        if (_timer is not null) return;
+        var period = policies.Current.Services.ReconcileInterval;
+        _timer = this.RegisterGrainTimer(() => StepAsync(new ProvisionEvent.Tick()), new GrainTimerCreationOptions(period, period) { KeepAlive = true });
+    }
+}

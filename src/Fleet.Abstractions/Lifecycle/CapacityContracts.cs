@@ -1,0 +1,119 @@
+using System.Collections.Immutable;
+using Fleet.Abstractions.Actions;
+using Fleet.Abstractions.Security;
+
+namespace Fleet.Abstractions.Lifecycle;
+
+/// <summary>What one service cannot place: how many instances are Pending for lack of room, what each needs, and since when.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.CapacityDemand")]
+public sealed record CapacityDemand(
+    [property: Id(0)] string Service,
+    [property: Id(1)] int Pending,
+    [property: Id(2)] double CpuCores,
+    [property: Id(3)] long MemoryBytes,
+    [property: Id(4)] ImmutableDictionary<string, string> Labels,
+    [property: Id(5)] DateTimeOffset Since);
+
+[GenerateSerializer, Alias("fleet.ProvisionPhase")]
+public enum ProvisionPhase
+{
+    /// <summary>Permitted; the provisioner is being asked.</summary>
+    Asking = 0,
+    /// <summary>The provisioner took the request; its machines count as on their way until they register or the arrival timeout passes.</summary>
+    Sent = 1,
+    /// <summary>The provisioner refused or could not be reached.</summary>
+    Failed = 2,
+    /// <summary>Its machines did not all register within the policy's arrival timeout; they no longer count as on their way.</summary>
+    TimedOut = 3,
+}
+
+/// <summary>One request for machines to the provisioner: its idempotency key, where, how many, why, and which machines have arrived for it.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.ProvisionRequest")]
+public sealed record ProvisionRequest(
+    [property: Id(0)] string Key,
+    [property: Id(1)] string Shape,
+    [property: Id(2)] string Domain,
+    [property: Id(3)] int Count,
+    [property: Id(4)] DateTimeOffset At,
+    [property: Id(5)] string Reason,
+    [property: Id(6)] ProvisionPhase Phase)
+{
+    [Id(7)] public string? LeaseId { get; init; }
+    [Id(8)] public ImmutableArray<string> Scopes { get; init; } = [];
+    /// <summary>The machines that registered with this request's key (the label <c>provision-request</c>).</summary>
+    [Id(9)] public ImmutableArray<string> Arrived { get; init; } = [];
+    [Id(10)] public string? Detail { get; init; }
+
+    /// <summary>Machines asked for and not yet arrived, while they count as on their way.</summary>
+    public int OnTheWay => Phase is ProvisionPhase.Asking or ProvisionPhase.Sent ? Math.Max(0, Count - Arrived.Length) : 0;
+}
+
+/// <summary>The capacity supervisor's view: each service's unplaceable demand, the requests made, and what holds the next one back.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.CapacityStatus")]
+public sealed record CapacityStatus(
+    [property: Id(0)] ImmutableArray<CapacityDemand> Demands,
+    [property: Id(1)] ImmutableArray<ProvisionRequest> Requests,
+    [property: Id(2)] string? HeldBy,
+    [property: Id(3)] string Plan);
+
+/// <summary>
+/// The capacity supervisor (key <c>default</c>, subject <c>capacity/default</c>): hears each service's Pending demand and
+/// asks the provisioner for machines under the policy's <c>lifecycle.provision</c> (docs/lifecycle.md#provisioning).
+/// </summary>
+[Alias("fleet.ICapacityGrain")]
+public interface ICapacityGrain : IActionOwner
+{
+    /// <summary>A service's unplaceable demand now (Pending 0: none). Sent by the service's own loop when it changes.</summary>
+    [OneWay, Alias("Demand")]
+    Task DemandAsync(CapacityDemand demand);
+
+    /// <summary>A machine registered with a request's key (its label <c>provision-request</c>). Sent by the node.</summary>
+    [OneWay, Alias("Arrived")]
+    Task ArrivedAsync(string key, string node);
+
+    [ReadOnly, Alias("GetStatus"), RequiresRole(FleetRole.Viewer)]
+    Task<CapacityStatus> GetStatusAsync();
+
+    /// <summary>What the consolidation planner would do now, from the fleet's inventory and its services (nothing runs).</summary>
+    [ReadOnly, Alias("Plan"), RequiresRole(FleetRole.Viewer)]
+    Task<ConsolidationPlan> PlanAsync();
+
+    /// <summary>The policy changed: consolidation may have been turned on or off. Sent by the policy grain.</summary>
+    [OneWay, Alias("PolicyChanged")]
+    Task PolicyChangedAsync();
+}
+
+/// <summary>One instance the consolidation planner would move make-before-break, and the minutes its start costs.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.PlannedMove")]
+public sealed record PlannedMove(
+    [property: Id(0)] string Service,
+    [property: Id(1)] string Instance,
+    [property: Id(2)] string From,
+    [property: Id(3)] string To,
+    [property: Id(4)] double StartMinutes);
+
+/// <summary>A node the planner looked at: freed (its moves accepted) or kept, with why, what freeing it saves and what it disrupts.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.ConsolidationCandidate")]
+public sealed record ConsolidationCandidate(
+    [property: Id(0)] string NodeId,
+    [property: Id(1)] bool Accepted,
+    [property: Id(2)] string Why,
+    [property: Id(3)] double Saving,
+    [property: Id(4)] double Disruption,
+    [property: Id(5)] ImmutableArray<PlannedMove> Moves);
+
+/// <summary>What the consolidation planner would do (docs/lifecycle.md#consolidation): every node looked at, and a summary.</summary>
+[GenerateSerializer, Immutable, Alias("fleet.ConsolidationPlan")]
+public sealed record ConsolidationPlan(
+    [property: Id(0)] ImmutableArray<ConsolidationCandidate> Candidates,
+    [property: Id(1)] string Summary)
+{
+    public IEnumerable<ConsolidationCandidate> Freed => Candidates.Where(c => c.Accepted);
+    public IEnumerable<PlannedMove> Moves => Freed.SelectMany(c => c.Moves);
+}
+
+public static class ProvisionLabels
+{
+    /// <summary>The label a provisioner puts on the machines it brings for a request: the request's idempotency key.</summary>
+    public const string Request = "provision-request";
+}
