@@ -54,5 +54,13 @@ public class OptimizeApiTests(SiloFixture f) : IClassFixture<SiloFixture>
         Assert.True(code == 0, stderr);
         Assert.Contains("2 node(s) can be freed", stdout);
         Assert.Contains(empty, stdout);
+
+        // The capacity supervisor through REST and the CLI: provisioning is off by default, and says so.
+        var capacity = await f.GetJsonAsync("/api/v1/capacity");
+        Assert.Equal("provisioning is off (lifecycle.provision.enabled)", capacity.GetProperty("plan").GetString());
+        Assert.Empty(capacity.GetProperty("requests").EnumerateArray());
+        (code, stdout, stderr) = await Repo.RunAsync("dotnet", [Repo.CliDll, .. f.Silo.CliArgs(), "capacity"], TimeSpan.FromSeconds(60));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("provisioning is off", stdout);
     }
 }

@@ -116,6 +116,26 @@ public class ServicesApiTests(SiloFixture f) : IClassFixture<SiloFixture>
             Assert.Equal(HttpStatusCode.OK, taken.StatusCode);
             Assert.Equal(["Accepted", "UnknownInstance"], (await taken.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray().Select(r => r.GetProperty("outcome").GetString()!).ToArray());
 
+            // Order and expiry are the reporter's word, checked: a negative sequence or a TTL out of range is refused with its
+            // field named; a report replayed with a sequence already taken is answered Stale and changes nothing.
+            foreach (var (wrong, field) in new (object Report, string Field)[]
+            {
+                (new { service = "sv-api", instance = first, version = "2.1", healthy = true, sequence = -1 }, "sequence"),
+                (new { service = "sv-api", instance = first, version = "2.1", healthy = true, ttlSeconds = 0 }, "ttlSeconds"),
+                (new { service = "sv-api", instance = first, version = "2.1", healthy = true, ttlSeconds = 1e9 }, "ttlSeconds"),
+            })
+            {
+                var answer = await f.Http.PostAsJsonAsync("/api/v1/services/telemetry", new[] { wrong });
+                Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+                var errors = (await answer.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+                Assert.Contains(errors.EnumerateObject(), e => e.Name.EndsWith(field, StringComparison.Ordinal));
+            }
+            var ordered = new { service = "sv-api", instance = first, version = "2.1", requests = 10, errors = 0, latencyP50Ms = 3, latencyP99Ms = 20, memoryBytes = 1 << 20, healthy = true, sequence = 7, ttlSeconds = 30 };
+            var outcomes = new List<string>();
+            for (var i = 0; i < 2; i++)
+                outcomes.Add((await (await f.Http.PostAsJsonAsync("/api/v1/services/telemetry", new[] { ordered })).Content.ReadFromJsonAsync<JsonElement>())[0].GetProperty("outcome").GetString()!);
+            Assert.Equal(["Accepted", "Stale"], outcomes.ToArray());
+
             // The CLI reads the same service; a bad spec file is refused with every problem.
             var (code, stdout, _) = await Fleet("services", "get", "sv-api");
             Assert.Equal(0, code);

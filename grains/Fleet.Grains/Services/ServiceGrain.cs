@@ -126,12 +126,13 @@ public sealed partial class ServiceGrain(
         if (report.Sequence is { } sequence && sequence <= i.LastSequence) return InstanceReportOutcome.Stale;
         var load = new InstanceLoad(report.CpuPercent, report.Requests, report.Errors, report.LatencyP50Ms, report.LatencyP99Ms, report.MemoryBytes);
         // Intake's reports (the service's own metrics) carry figures, not a health: the instance's health stays its agent's word.
-        var healthy = report.Source == Fleet.Core.Health.NodeMonitor.IntakeSource ? i.Healthy : report.Healthy;
+        var fromIntake = report.Source == Fleet.Core.Health.NodeMonitor.IntakeSource;
+        var healthy = fromIntake ? i.Healthy : report.Healthy;
         var changed = i.Healthy != healthy;
         var now = time.GetUtcNow();
         // Only a report that speaks for the instance's health keeps it from being silent (intake's figures come at the exporter's pace);
         // it holds for its TTL from when it was made (a batch that waited in a queue holds less).
-        var fresh = report.Source == Fleet.Core.Health.NodeMonitor.IntakeSource ? i.FreshUntil
+        var fresh = fromIntake ? i.FreshUntil
             : (report.Timestamp < now ? report.Timestamp : now) + (report.Ttl ?? InstanceHealing.DefaultTtl(policies.Current));
         state.State = S with
         {
