@@ -101,6 +101,7 @@ internal static class FleetCommand
         root.Add(StatusCommand.Build());
         root.Add(StatusCommand.Capacity());
         root.Add(StatusCommand.Optimize());
+        root.Add(StatusCommand.Domains());
         root.Add(KeysCommand.Build());
         root.Add(PrincipalsCommand.Build());
         root.Add(SimCommand.Build(Output));

@@ -48,6 +48,8 @@ internal static class LinksCommand
             return 0;
         }));
         links.Add(get);
+        links.Add(Delete("link", "Delete a link: its flows move off make-before-break first (refused, exit 1, when one has no other path), then it leaves the topology. e.g. fleet links delete a~b --reason \"decommissioned circuit\"",
+            (c, target, by, reason, ct) => c.DeleteLinkAsync(target, by, reason, ct)));
 
         var file = new Argument<FileInfo>("file") { Description = "A YAML file with links: and flows: (docs/links.md)" };
         var apply = new Command("apply", "Define links and flows from a file; every problem is named by its path, and nothing is applied when any is found. e.g. fleet links apply topology.yaml") { file };
@@ -111,7 +113,23 @@ internal static class LinksCommand
             return 0;
         }));
         flows.Add(get);
+        flows.Add(Delete("flow", "Delete a flow: its capacity on every link is released and it leaves the registry. e.g. fleet flows delete f-17 --reason \"service retired\"",
+            (c, target, by, reason, ct) => c.DeleteFlowAsync(target, by, reason, ct)));
         return flows;
+    }
+
+    /// <summary><c>fleet links delete ID</c> and <c>fleet flows delete ID</c>: the answer is one sentence.</summary>
+    private static Command Delete(string what, string help, Func<Fleet.Client.IFleetClient, string, string, string?, CancellationToken, Task<string>> delete)
+    {
+        var target = new Argument<string>("id") { Description = $"The {what}'s id" };
+        var cmd = new Command("delete", help) { target };
+        cmd.SetAction((p, ct) => RunAsync(p, async c =>
+        {
+            var summary = await delete(c, p.GetValue(target)!, p.GetValue(By)!, p.GetValue(Reason), ct);
+            Print(p, new { deleted = p.GetValue(target), summary }, () => Console.WriteLine(summary + "."));
+            return 0;
+        }));
+        return cmd;
     }
 
     private static string Describe(FlowStatus f) => f.State switch

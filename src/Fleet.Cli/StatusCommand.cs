@@ -44,10 +44,39 @@ internal static class StatusCommand
                     s.Demands.Select(d => new[] { d.Service, d.Pending.ToString(CultureInfo.InvariantCulture), $"{d.CpuCores.ToString(CultureInfo.InvariantCulture)} cores, {Fleet.Core.Text.Format.Bytes(d.MemoryBytes)}", d.Since.ToString("u") }));
                 Terminal.Table(["REQUEST", "SHAPE", "DOMAIN", "COUNT", "ARRIVED", "PHASE", "AT"],
                     s.Requests.Select(r => new[] { r.Key, r.Shape, r.Domain, r.Count.ToString(CultureInfo.InvariantCulture), r.Arrived.Length.ToString(CultureInfo.InvariantCulture), r.Phase.ToString(), r.At.ToString("u") }));
+                if (s.Train is { } t) Console.WriteLine(Train(t));
             });
             return 0;
         }));
         return capacity;
+    }
+
+    /// <summary>A maintenance train in one line.</summary>
+    internal static string Train(Fleet.Abstractions.Lifecycle.TrainRun t) =>
+        $"Maintenance train for {t.Domain} ({(t.Running ? "running" : $"finished {t.Finished:u}")}), started by {t.By} at {t.Since:u}, {t.Batch} at a time: {t.Progress}" +
+        (t.HeldBy is { } held && t.Running ? $" (held back: {held})" : "");
+
+    /// <summary><c>fleet domains retire ID</c>: a maintenance train; <c>--stop</c> stops it.</summary>
+    public static Command Domains()
+    {
+        var domains = new Command("domains", "Failure domains as a whole. e.g. fleet domains retire rack-b --reason \"rack refresh\"");
+        var id = new Argument<string>("id") { Description = "Domain name" };
+        var batch = new Option<int>("--batch") { Description = "How many of its nodes drain at once (1 to 100)", DefaultValueFactory = _ => 1 };
+        var force = new Option<bool>("--force") { Description = "With --reason: start even when the rest of the fleet lacks room for all of the domain's instances (each node still drains through its services' budgets)" };
+        var stop = new Option<bool>("--stop") { Description = "Stop the train retiring this domain: no further node is asked; those draining finish" };
+        var retire = new Command("retire", "Retire every node of a domain with a maintenance train: cordoned, then drained a batch at a time under leases, retired once empty; refused (exit 1) while another train runs or when the rest of the fleet lacks room")
+            { id, batch, force, stop };
+        retire.SetAction((p, ct) => RunAsync(p, async c =>
+        {
+            var domain = p.GetValue(id)!;
+            var t = p.GetValue(stop)
+                ? await c.StopTrainAsync(domain, p.GetValue(By)!, p.GetValue(Reason), ct)
+                : await c.RetireDomainAsync(domain, p.GetValue(By)!, p.GetValue(Reason), p.GetValue(batch), p.GetValue(force), ct);
+            Print(p, t, () => Console.WriteLine(Train(t)));
+            return 0;
+        }));
+        domains.Add(retire);
+        return domains;
     }
 
     /// <summary><c>fleet optimize plan</c>: what the consolidation planner would do now (nothing runs).</summary>

@@ -53,7 +53,7 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
         {
             throw new FleetUnavailableException($"The fleet did not answer: {e.Message}", e);
         }
-        catch (NodeNotRegisteredException e)
+        catch (Exception e) when (e is NodeNotRegisteredException or DomainNotFoundException or Abstractions.Links.TopologyNotFoundException)
         {
             throw new FleetNotFoundException(e.Message);
         }
@@ -171,6 +171,27 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
 
     public Task<Fleet.Abstractions.Lifecycle.CapacityStatus> GetCapacityAsync(CancellationToken cancellationToken = default) =>
         CallAsync(() => cluster.GetGrain<Fleet.Abstractions.Lifecycle.ICapacityGrain>(FleetNames.Default).GetStatusAsync(), cancellationToken);
+
+    public Task<Fleet.Abstractions.Lifecycle.TrainRun> RetireDomainAsync(string domain, string by, string? reason, int batch = 1, bool force = false, CancellationToken cancellationToken = default)
+    {
+        var problems = TrainProblems(domain, by, reason);
+        if (batch is < 1 or > InputRules.MaxTrainBatch) problems["batch"] = [$"{batch} is out of range; accepted 1 to {InputRules.MaxTrainBatch}"];
+        Require(problems, "request");
+        return CallAsync(() => cluster.GetGrain<Fleet.Abstractions.Lifecycle.ICapacityGrain>(FleetNames.Default).RetireDomainAsync(domain, by, reason, batch, force), cancellationToken);
+    }
+
+    public Task<Fleet.Abstractions.Lifecycle.TrainRun> StopTrainAsync(string domain, string by, string? reason, CancellationToken cancellationToken = default)
+    {
+        Require(TrainProblems(domain, by, reason), "request");
+        return CallAsync(() => cluster.GetGrain<Fleet.Abstractions.Lifecycle.ICapacityGrain>(FleetNames.Default).StopTrainAsync(domain, by, reason), cancellationToken);
+    }
+
+    private static Dictionary<string, string[]> TrainProblems(string domain, string by, string? reason)
+    {
+        var problems = WhoAndWhy(by, reason);
+        foreach (var kv in InputRules.CheckId("id", domain, "domain")) problems[kv.Key] = kv.Value;
+        return problems;
+    }
 
     public Task<NodeStatus> AdmitAsync(string nodeId, string by, string? reason, CancellationToken cancellationToken = default) =>
         OperateAsync(nodeId, by, reason, false, n => n.AdmitAsync(by, reason), cancellationToken);
@@ -302,6 +323,29 @@ internal sealed class FleetClient(IGrainFactory cluster, IOptions<FleetClientOpt
     public Task<Abstractions.Links.FlowStatus?> GetFlowAsync(string id, CancellationToken cancellationToken = default) =>
         !InputRules.IsValidId(id) ? throw new FleetValidationException($"'{id}' is not a flow id.", new Dictionary<string, string[]> { ["id"] = [$"'{id}' is not a flow id: {InputRules.IdRule}"] })
         : CallAsync(() => cluster.GetGrain<Abstractions.Links.IFlowGrain>(id).GetStatusAsync(), cancellationToken);
+
+    public Task<string> DeleteLinkAsync(string id, string by, string? reason, CancellationToken cancellationToken = default)
+    {
+        var problems = WhoAndWhy(by, reason);
+        if (!InputRules.IsValidLinkId(id, out _, out _)) problems["id"] = [$"'{id}' is not a link id: {InputRules.LinkIdRule}"];
+        Require(problems, "request");
+        return CallAsync(() => cluster.GetGrain<Abstractions.Links.ILinkGrain>(id).DeleteAsync(by, reason), cancellationToken);
+    }
+
+    public Task<string> DeleteFlowAsync(string id, string by, string? reason, CancellationToken cancellationToken = default)
+    {
+        var problems = WhoAndWhy(by, reason);
+        if (!InputRules.IsValidId(id)) problems["id"] = [$"'{id}' is not a flow id: {InputRules.IdRule}"];
+        Require(problems, "request");
+        return CallAsync(() => cluster.GetGrain<Abstractions.Links.IFlowGrain>(id).DeleteAsync(by, reason), cancellationToken);
+    }
+
+    private static Dictionary<string, string[]> WhoAndWhy(string by, string? reason)
+    {
+        var problems = InputRules.CheckText("reason", reason, false);
+        foreach (var kv in InputRules.CheckText("by", by, true, 128)) problems[kv.Key] = kv.Value;
+        return problems;
+    }
 
     private Abstractions.Tracing.ITraceGrain TraceGrain => cluster.GetGrain<Abstractions.Tracing.ITraceGrain>(FleetNames.Default);
 

@@ -53,6 +53,17 @@ public interface IFleetClient
     /// <summary>The capacity supervisor: each service's Pending demand, the requests made to the provisioner, what it would do now.</summary>
     Task<Fleet.Abstractions.Lifecycle.CapacityStatus> GetCapacityAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Starts a maintenance train (docs/lifecycle.md#maintenance-train) that retires every node of <paramref name="domain"/>,
+    /// <paramref name="batch"/> at a time, each drained through its services' budgets. Refused
+    /// (<see cref="FleetRefusedException"/>) while another domain's train runs, or (unless <paramref name="force"/>, with a
+    /// reason) when the rest of the fleet has no room for the domain's instances; an unknown domain is not found.
+    /// </summary>
+    Task<Fleet.Abstractions.Lifecycle.TrainRun> RetireDomainAsync(string domain, string by, string? reason, int batch = 1, bool force = false, CancellationToken cancellationToken = default);
+
+    /// <summary>Stops the train retiring <paramref name="domain"/>: no further node is asked; those already draining finish.</summary>
+    Task<Fleet.Abstractions.Lifecycle.TrainRun> StopTrainAsync(string domain, string by, string? reason, CancellationToken cancellationToken = default);
+
     /// <summary>Admits a node into service from its burn-in, its quarantine or its retirement, or stops its decommission.</summary>
     Task<NodeStatus> AdmitAsync(string nodeId, string by, string? reason, CancellationToken cancellationToken = default);
 
@@ -120,6 +131,15 @@ public interface IFleetClient
     Task<ImmutableArray<Abstractions.Links.FlowStatus>> ListFlowsAsync(CancellationToken cancellationToken = default);
 
     Task<Abstractions.Links.FlowStatus?> GetFlowAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes a link (docs/links.md#deleting-links-and-flows): its flows move off make-before-break first; refused
+    /// (<see cref="FleetRefusedException"/> <c>no-path</c>) when one has no other path. Returns what was done, in a sentence.
+    /// </summary>
+    Task<string> DeleteLinkAsync(string id, string by, string? reason, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a flow: its capacity is released and it leaves the registry. Returns what was done, in a sentence.</summary>
+    Task<string> DeleteFlowAsync(string id, string by, string? reason, CancellationToken cancellationToken = default);
 
     /// <summary>Starts recording the fleet's input trace for <paramref name="duration"/> (replacing the last trace), up to <paramref name="maxBytes"/>.</summary>
     Task<Abstractions.Tracing.TraceStatus> StartTraceAsync(TimeSpan duration, long maxBytes, string by, CancellationToken cancellationToken = default);

@@ -18,22 +18,36 @@ internal static class AgentBenchmark
         var crashes = Math.Max(20, o.Kills * 2);
         Console.WriteLine($"# agent: {crashes} SIGKILLs of a supervised python3 http.server, 1 s reports");
         var rows = new List<string>();
+        var figures = new Dictionary<string, double> { ["processCrashes"] = crashes };
         foreach (var failedReports in new[] { 1, 2 })
         {
             var samples = await FleetAsync(crashes, failedReports);
             rows.Add(Row($"Fleet (agent + silo), Unhealthy after {failedReports} failing report(s)", samples));
             Console.WriteLine(rows[^1]);
+            BenchOptions.AddRun(figures, failedReports == 1 ? "1FailedReport" : $"{failedReports}FailedReports", Figures("fleetRestart", samples));
         }
         var supervisord = await SupervisordAsync(crashes);
-        if (supervisord is not null) { rows.Add(Row("supervisord (autorestart=true)", supervisord)); Console.WriteLine(rows[^1]); }
+        if (supervisord is not null)
+        {
+            rows.Add(Row("supervisord (autorestart=true)", supervisord));
+            Console.WriteLine(rows[^1]);
+            foreach (var (name, value) in Figures("supervisordRestart", supervisord)) figures[name] = value;
+        }
         Console.WriteLine();
         Console.WriteLine("| restarter | crashes | p50 ms | p95 ms | max ms |");
         Console.WriteLine("| --- | --- | --- | --- | --- |");
         foreach (var r in rows) Console.WriteLine(r);
+        o.WriteJson(figures);
     }
 
     private static string Row(string who, List<double> ms) =>
         $"| {who} | {ms.Count} | {Stats.Percentile(ms, 50):0} | {Stats.Percentile(ms, 95):0} | {ms.Max():0} |";
+
+    /// <summary>A row's figures by name: <paramref name="who"/> followed by P50Ms, P95Ms, MaxMs.</summary>
+    private static Dictionary<string, double> Figures(string who, List<double> ms) => new()
+    {
+        [$"{who}P50Ms"] = Stats.Percentile(ms, 50), [$"{who}P95Ms"] = Stats.Percentile(ms, 95), [$"{who}MaxMs"] = ms.Max(),
+    };
 
     private static async Task<List<double>> FleetAsync(int crashes, int failedReports)
     {

@@ -74,6 +74,7 @@ internal static class DoorsBenchmark
         o.WriteJson(new Dictionary<string, double>
         {
             ["singleCheckedPerSecond"] = cs.PerSecond, ["singleOpenPerSecond"] = os.PerSecond, ["singleRatio"] = cs.PerSecond / os.PerSecond,
+            ["singleCheckedP50Ms"] = cs.P50, ["singleCheckedP99Ms"] = cs.P99, ["singleOpenP50Ms"] = os.P50, ["singleOpenP99Ms"] = os.P99,
             ["batchCheckedPerSecond"] = cb.PerSecond, ["batchOpenPerSecond"] = ob.PerSecond, ["batchRatio"] = cb.PerSecond / ob.PerSecond,
             ["signMicroseconds"] = signUs, ["verifyMicroseconds"] = verifyUs,
         });

@@ -62,5 +62,10 @@ internal static class FailoverBenchmark
         Console.WriteLine("| --- | --- | --- | --- | --- |");
         Console.WriteLine($"| {samples.Count} | {samples.Min():0} | {Stats.Percentile(samples, 50):0} | {Stats.Percentile(samples, 90):0} | {samples.Max():0} |");
         Console.WriteLine("samples ms: " + string.Join(", ", samples.Select(s => s.ToString("0"))));
+        o.WriteJson(new Dictionary<string, double>
+        {
+            ["killsMeasured"] = samples.Count, ["killToRecoveryMinMs"] = samples.Min(), ["killToRecoveryP50Ms"] = Stats.Percentile(samples, 50),
+            ["killToRecoveryP90Ms"] = Stats.Percentile(samples, 90), ["killToRecoveryMaxMs"] = samples.Max(),
+        });
     }
 }

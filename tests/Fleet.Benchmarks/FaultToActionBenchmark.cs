@@ -147,6 +147,11 @@ internal static class FaultToActionBenchmark
         Console.WriteLine($"| kills acted on | {samples.Count} of {faults} | |");
         Console.WriteLine($"| actions when {cut.Length} of {count} nodes' reports are cut, probes answering (right answer 0) | {cutActions} | 30 of 30 |");
         Console.WriteLine("samples ms: " + string.Join(", ", samples.Select(s => s.ToString("0"))));
+        o.WriteJson(new Dictionary<string, double>
+        {
+            ["killToActionP50Seconds"] = Stats.Percentile(samples, 50) / 1000, ["killToActionP95Seconds"] = Stats.Percentile(samples, 95) / 1000,
+            ["killsActedOn"] = samples.Count, ["killsInjected"] = faults, ["nodesCut"] = cut.Length, ["actionsOnCut"] = cutActions,
+        });
         webhook.Stop();
     }
 }

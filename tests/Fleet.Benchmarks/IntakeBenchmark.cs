@@ -21,10 +21,11 @@ internal static class IntakeBenchmark
     {
         Console.WriteLine($"# intake: {o.Nodes} nodes, {o.Seconds} s per run, {o.Concurrency} calls in flight, {Environment.ProcessorCount} cores");
         var rows = new List<string>();
+        var figures = new Dictionary<string, double>();
         await using var redis = new RedisServer();
         await redis.StartAsync();
 
-        foreach (var (label, silos, redisMode) in new[] { ("1 silo, embedded SQLite", 1, false), ("1 silo, Redis", 1, true), ("3 silos, Redis", 3, true) })
+        foreach (var (label, silos, redisMode, variant) in new[] { ("1 silo, embedded SQLite", 1, false, "Embedded1Silo"), ("1 silo, Redis", 1, true, "Redis1Silo"), ("3 silos, Redis", 3, true, "Redis3Silos") })
         {
             await using var cluster = redisMode ? new ClusterSilos(redis.Connection) : null;
             SiloProcess? embedded = null;
@@ -75,6 +76,13 @@ internal static class IntakeBenchmark
                 var row = $"| {label} | {intake.PerSecond:N0} | {intake.P50:0.0} | {intake.P99:0.0} | {batch.PerSecond:N0} | {rest.PerSecond:N0} | {ceiling.PerSecond:N0} | {intake.PerSecond / ceiling.PerSecond:P0} | {batch.PerSecond / ceiling.PerSecond:P0} | {rest.PerSecond / ceiling.PerSecond:P0} |";
                 Console.WriteLine(row);
                 rows.Add(row);
+                BenchOptions.AddRun(figures, variant, new Dictionary<string, double>
+                {
+                    ["singleReportsPerSecond"] = intake.PerSecond, ["singleReportP50Ms"] = intake.P50, ["singleReportP99Ms"] = intake.P99,
+                    ["sdkBatchReportsPerSecond"] = batch.PerSecond, ["restBatchReportsPerSecond"] = rest.PerSecond, ["ceilingCallsPerSecond"] = ceiling.PerSecond,
+                    ["singleToCeilingRatio"] = intake.PerSecond / ceiling.PerSecond, ["sdkBatchToCeilingRatio"] = batch.PerSecond / ceiling.PerSecond,
+                    ["restBatchToCeilingRatio"] = rest.PerSecond / ceiling.PerSecond,
+                });
             }
             finally
             {
@@ -85,6 +93,7 @@ internal static class IntakeBenchmark
         Console.WriteLine("| cluster | reports/s (SDK, one per call) | report p50 ms | report p99 ms | reports/s (SDK batch of 1,000) | reports/s (REST batch of 1,000) | trivial grain calls/s (raw ceiling) | single / ceiling | SDK batch / ceiling | REST batch / ceiling |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var r in rows) Console.WriteLine(r);
+        o.WriteJson(figures);
     }
 
     internal static string Id(int i) => $"bench-{i:D6}";

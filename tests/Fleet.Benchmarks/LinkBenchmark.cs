@@ -113,6 +113,15 @@ internal static class LinkBenchmark
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
         Console.WriteLine($"| {times.Count:N0} of {placed:N0} | {(times.Count == 0 ? double.NaN : times.Max()):0.0} s | {Stats.Percentile(times, 50):0.0} s | {Stats.Percentile(times, 99):0.0} s | {perSecond:N0} | {placed / placing.TotalSeconds:N0} flows/s | {spinesHeld:P0} |");
         Console.WriteLine($"core link: {core.State}, carrying {core.Flows.Length} flows");
+        o.WriteJson(new Dictionary<string, double>
+        {
+            ["switchoverP99Seconds"] = Stats.Percentile(times, 99), ["switchoverP50Seconds"] = Stats.Percentile(times, 50),
+            ["switchoverMaxSeconds"] = times.Count == 0 ? double.NaN : times.Max(),
+            ["flows"] = flows, ["flowsPlaced"] = placed, ["flowsMoved"] = times.Count, ["flowsWithBackup"] = withBackup,
+            ["flowPlacementPerSecond"] = placed / placing.TotalSeconds, ["flowPlacementSeconds"] = placing.TotalSeconds,
+            ["pathComputationsPerSecond"] = perSecond, ["fullestSpineRatio"] = spinesHeld, ["links"] = links.Count,
+            ["coreLinkFlowsAfter"] = core.Flows.Length,
+        });
     }
 
     private static int _defined;

@@ -26,6 +26,7 @@ internal static class RegisterBenchmark
         var domains = o.Sizes.Length > 0 ? o.Sizes : [1, Math.Max(1, n / 1000)];
         Console.WriteLine($"# register: {n:N0} nodes, 256 registrations in flight, one in-process silo (SQLite), 60 s report interval (Suspect after 10 min), {Environment.ProcessorCount} cores");
         var rows = new List<string>();
+        var figures = new Dictionary<string, double> { ["nodesRegistered"] = n };
         foreach (var d in domains)
         {
             await using var host = await SimulationHost.StartAsync(realTime: true);
@@ -58,16 +59,23 @@ internal static class RegisterBenchmark
             var total = n / sw.Elapsed.TotalSeconds;
             var wall = sw.Elapsed;
             // Every node's grain is active and holds its state (registered, no report yet): the heap it costs.
-            var heap = (GC.GetTotalMemory(true) - before) / (double)n / 1024;
+            var heapBytes = (GC.GetTotalMemory(true) - before) / (double)n;
+            var heap = heapBytes / 1024;
             var first = rates.Count > 0 ? rates[0] : total;
             var last = rates.Count > 0 ? rates[^1] : total;
             var row = $"| {n:N0} | {d:N0} | {total:N0} | {string.Join(" · ", rates.Select(r => r.ToString("N0")))} | {last / first:0.00} | {heap:0.00} | {wall.TotalSeconds:0} s |";
             Console.WriteLine(row);
             rows.Add(row);
+            BenchOptions.AddRun(figures, d == 1 ? "1Domain" : $"{d}Domains", new Dictionary<string, double>
+            {
+                ["registrationPerSecond"] = total, ["firstTenthRegistrationPerSecond"] = first, ["lastTenthRegistrationPerSecond"] = last,
+                ["lastToFirstTenthRatio"] = last / first, ["heapBytesPerNode"] = heapBytes, ["wallTimeSeconds"] = wall.TotalSeconds,
+            });
         }
         Console.WriteLine();
         Console.WriteLine("| nodes | domains | registrations/s overall | rate per tenth of the run (/s) | last tenth / first tenth | heap KiB per registered node | wall time |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
         foreach (var r in rows) Console.WriteLine(r);
+        o.WriteJson(figures);
     }
 }

@@ -71,6 +71,8 @@ internal static class RemoteWriteBenchmark
             ["remoteWriteReportsPerSecond"] = write.PerSecond,
             ["remoteWriteSamplesPerSecond"] = write.PerSecond * SeriesPerNode,
             ["remoteWriteToRestBatch"] = write.PerSecond / rest.PerSecond,
+            ["restBatchRequestP50Ms"] = rest.P50, ["restBatchRequestP99Ms"] = rest.P99,
+            ["remoteWriteRequestP50Ms"] = write.P50, ["remoteWriteRequestP99Ms"] = write.P99,
         });
     }
 

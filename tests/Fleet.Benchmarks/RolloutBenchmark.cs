@@ -13,6 +13,7 @@ internal static class RolloutBenchmark
     {
         const int services = 20, replicas = 10;
         var rows = new List<string>();
+        var figures = new Dictionary<string, double>();
         foreach (var step in new[] { TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(5) })
         {
             var scenario = new Scenario("rollout-bench", "", 60, 6, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(20), 31,
@@ -26,6 +27,13 @@ internal static class RolloutBenchmark
             var perRollout = ro.BadVersionInstanceSeconds / Math.Max(1, ro.Deploys);
             rows.Add($"| Fleet, rollout.stepDuration {(int)step.TotalMinutes}m (canary 10 % = 1 of {replicas}) | {ro.RolledBack} of {ro.Deploys} | {ro.TimeToRollback.P50:0} s | {ro.TimeToRollback.P99:0} s | {perRollout:0} instance-s | {card.Services!.BudgetViolations} | {card.WallTime.TotalSeconds:0} s |");
             Console.WriteLine(rows[^1]);
+            BenchOptions.AddRun(figures, $"Step{(int)step.TotalMinutes}m", new Dictionary<string, double>
+            {
+                ["rolledBack"] = ro.RolledBack, ["deploys"] = ro.Deploys,
+                ["timeToRollbackP50Seconds"] = ro.TimeToRollback.P50 ?? double.NaN, ["timeToRollbackP99Seconds"] = ro.TimeToRollback.P99 ?? double.NaN,
+                ["badVersionInstanceSecondsPerRollout"] = perRollout, ["budgetViolations"] = card.Services!.BudgetViolations,
+                ["simulationWallTimeSeconds"] = card.WallTime.TotalSeconds,
+            });
         }
         // Flagger (docs' example: interval 1m, threshold 5, stepWeight 10): a failing canary is rolled back after 5 failed checks, one a minute,
         // from the first check a minute after the canary is ready; its canary Deployment runs as many pods as the primary while it is analysed.
@@ -36,5 +44,6 @@ internal static class RolloutBenchmark
         Console.WriteLine("| settings | rolled back | first bad instance → last bad instance stopped p50 | p99 | bad-version instance-time per rollout | budget violations | wall time |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
         foreach (var r in rows) Console.WriteLine(r);
+        o.WriteJson(figures);
     }
 }

@@ -16,12 +16,17 @@ internal static class ServiceBenchmarks
         const int nodes = 300, domains = 10, replicas = 3;
         Console.WriteLine($"# services: {services} services × {replicas} instances over {nodes} nodes in {domains} domains, one in-process silo, {Environment.ProcessorCount} cores");
         var placement = await PlacementAsync(services, nodes, domains, replicas);
+        var figures = new Dictionary<string, double>
+        {
+            ["placementPerSecond"] = services * replicas / placement.TotalSeconds, ["placementSeconds"] = placement.TotalSeconds,
+            ["instancesPlaced"] = services * replicas,
+        };
 
         var rows = new List<string>();
-        foreach (var (label, policy) in new (string, string?)[]
+        foreach (var (label, variant, policy) in o.PlacementOnly ? [] : new (string, string, string?)[]
                  {
-                     ("default grace (the first rung must fail first)", null),
-                     ("services.rescheduleAfter: 0s", "services:\n  rescheduleAfter: 0s\n"),
+                     ("default grace (the first rung must fail first)", "DefaultGrace", null),
+                     ("services.rescheduleAfter: 0s", "RescheduleAfter0s", "services:\n  rescheduleAfter: 0s\n"),
                  })
         {
             var scenario = new Scenario("services-failover", "", nodes, domains, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(8), 21, policy,
@@ -33,14 +38,26 @@ internal static class ServiceBenchmarks
             var sv = card.Services!;
             rows.Add($"| {label} | {sv.InstancesBack.P50:0.#} s | {sv.InstancesBack.P99:0.#} s | {sv.InstancesBack.Samples} | {sv.InstanceAvailability:P3} | {sv.BudgetViolations} | {card.WallTime.TotalSeconds:0} s |");
             Console.WriteLine(rows[^1]);
+            BenchOptions.AddRun(figures, variant, new Dictionary<string, double>
+            {
+                ["instancesBackP50Seconds"] = sv.InstancesBack.P50 ?? double.NaN, ["instancesBackP99Seconds"] = sv.InstancesBack.P99 ?? double.NaN,
+                ["nodeFailuresWithInstances"] = sv.InstancesBack.Samples, ["instanceAvailabilityRatio"] = sv.InstanceAvailability,
+                ["budgetViolations"] = sv.BudgetViolations, ["simulationWallTimeSeconds"] = card.WallTime.TotalSeconds,
+            });
         }
         Console.WriteLine();
         Console.WriteLine($"Placement: {services * replicas:N0} instances placed and started in {placement.TotalSeconds:0.0} s wall = {services * replicas / placement.TotalSeconds:N0} placement decisions/s (offers from every domain's inventory, a reservation on the node, a start action through the executor)");
         Console.WriteLine();
+        if (o.PlacementOnly)
+        {
+            o.WriteJson(figures);
+            return;
+        }
         Console.WriteLine("| rescheduling rule | node hangs → all its instances running elsewhere p50 (simulated) | p99 | node failures with instances | instance-time served | budget violations | wall time |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
         foreach (var r in rows) Console.WriteLine(r);
         Console.WriteLine("| Kubernetes defaults (peer figure) | ≥ 340 s | | | | | node-monitor-grace-period 40–50 s + not-ready/unreachable toleration 300 s before pods are evicted and rescheduled |");
+        o.WriteJson(figures);
     }
 
     /// <summary>Wall time from the first apply until every instance runs (simulated clock held still: only the negotiation and the starts count).</summary>

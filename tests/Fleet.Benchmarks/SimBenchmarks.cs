@@ -24,6 +24,7 @@ internal static class SimBenchmarks
         var clock = o.Simulated ? "simulated time (the clock waits for each interval's work)" : "real time";
         Console.WriteLine($"# sim-scale: one in-process silo, {clock}, {interval.TotalSeconds:0} s reports, {seconds} s per size, {Environment.ProcessorCount} cores");
         var rows = new List<string>();
+        var figures = new Dictionary<string, double>();
         foreach (var n in sizes)
         {
             GC.Collect();
@@ -57,11 +58,30 @@ internal static class SimBenchmarks
             var row = $"| {n:N0} | {interval.TotalSeconds:0} s{(o.Simulated ? $", {seconds / 60.0:0.#} simulated min" : "")} | {card.StepSeconds.P50:0.00} | {card.StepSeconds.P99:0.00} | {keptUp} | {card.ReportLatencyMs.P50:0.0} | {card.ReportLatencyMs.P99:0.0} | {(after - before) / (double)n / 1024:0.00} | {ceiling:N0} | {heal} | {card.WallTime.TotalSeconds:0} s |";
             Console.WriteLine(row);
             rows.Add(row);
+            var run = new Dictionary<string, double>
+            {
+                ["scaleStepWorkP50Seconds"] = card.StepSeconds.P50 ?? double.NaN, ["scaleStepWorkP99Seconds"] = card.StepSeconds.P99 ?? double.NaN,
+                ["scaleReportBatchP50Ms"] = card.ReportLatencyMs.P50 ?? double.NaN, ["scaleReportBatchP99Ms"] = card.ReportLatencyMs.P99 ?? double.NaN,
+                ["scaleReportsUnanswered"] = card.ReportsUnanswered, ["scaleFalseActions"] = card.FalseActions,
+                ["scaleHeapBytesPerNode"] = (after - before) / (double)n, ["scaleCeilingCallsPerSecond"] = ceiling,
+                ["scaleWallTimeSeconds"] = card.WallTime.TotalSeconds,
+            };
+            if (card.Faults.Length > 0)
+            {
+                run["scaleCrashToDetectedP50Seconds"] = card.Mttd.P50 ?? double.NaN;
+                run["scaleCrashToFirstActionP50Seconds"] = acted.P50 ?? double.NaN;
+                run["scaleCrashToFirstActionP99Seconds"] = acted.P99 ?? double.NaN;
+                run["scaleCrashToHealedP50Seconds"] = card.Mttr.P50 ?? double.NaN;
+                run["scaleCrashesHealed"] = card.Faults.Count(f => f.RecoveredAt is not null);
+                run["scaleCrashes"] = card.Faults.Length;
+            }
+            BenchOptions.AddRun(figures, $"{n}Nodes", run);
         }
         Console.WriteLine();
         Console.WriteLine("| nodes | interval | step work p50 s | step work p99 s | keeps up | batch of 1,000 reports p50 ms | p99 ms | heap KiB per node | raw trivial grain calls/s, same silo | crash → detected p50 / → first action p50 / p99 / → healed p50 | wall time incl. registration |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var r in rows) Console.WriteLine(r);
+        o.WriteJson(figures);
     }
 
     private static async Task<double> CeilingAsync(IGrainFactory grains, int nodes)
@@ -99,5 +119,14 @@ internal static class SimBenchmarks
         Console.WriteLine($"| crash → healed (Fleet) | {card.Mttr.P50:0.#} s | {card.Mttr.P95:0.#} s | {card.Mttr.P99:0.#} s | {healed} of {card.Faults.Length} |");
         Console.WriteLine("| the same fault under Kubernetes defaults (peer figure) | ≥ 350 s | | | node-monitor-grace-period 50 s + not-ready toleration 300 s before eviction |");
         Console.WriteLine($"guardrail violations {card.GuardrailViolations}, false actions {card.FalseActions}, denials {string.Join(", ", card.Denials.Select(d => $"{d.Key} {d.Value}"))}");
+        o.WriteJson(new Dictionary<string, double>
+        {
+            ["crashToDetectedP50Seconds"] = card.Mttd.P50 ?? double.NaN, ["crashToDetectedP95Seconds"] = card.Mttd.P95 ?? double.NaN,
+            ["crashToDetectedP99Seconds"] = card.Mttd.P99 ?? double.NaN,
+            ["crashToHealedP50Seconds"] = card.Mttr.P50 ?? double.NaN, ["crashToHealedP95Seconds"] = card.Mttr.P95 ?? double.NaN,
+            ["crashToHealedP99Seconds"] = card.Mttr.P99 ?? double.NaN,
+            ["crashesHealed"] = healed, ["crashesInjected"] = card.Faults.Length,
+            ["guardrailViolations"] = card.GuardrailViolations, ["falseActions"] = card.FalseActions, ["denials"] = card.Denials.Values.Sum(),
+        });
     }
 }

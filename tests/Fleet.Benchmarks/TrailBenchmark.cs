@@ -54,8 +54,10 @@ internal static class TrailBenchmark
                 var r = await MeasurePacedAsync(new SqliteAuditStore(db, key), offered, TimeSpan.FromSeconds(o.Seconds));
                 results.Add(r);
                 pacedJson[$"paced{offered}{name}PerSecond"] = r.Rate;
+                pacedJson[$"paced{offered}{name}P50Ms"] = r.P50;
                 pacedJson[$"paced{offered}{name}P99Ms"] = r.P99;
             }
+            pacedJson[$"paced{offered}FullToNormalRatio"] = results[0].Rate / results[1].Rate;
             paced.Add($"| {offered:N0} records/s offered | {results[0].Rate:N0} (p50 {results[0].P50:0.0} ms, p99 {results[0].P99:0.0} ms) | " +
                 $"{results[1].Rate:N0} (p50 {results[1].P50:0.0} ms, p99 {results[1].P99:0.0} ms) | {results[0].Rate / results[1].Rate:P0} |");
         }
@@ -84,6 +86,7 @@ internal static class TrailBenchmark
         o.WriteJson(new Dictionary<string, double>
         {
             ["fullRecordsPerSecond"] = full, ["normalRecordsPerSecond"] = normal, ["fullOverNormal"] = full / normal, ["sealMicroseconds"] = sealUs,
+            ["sealShareOfFullRecordRatio"] = sealUs / (1_000_000 / full),
         }.Concat(pacedJson).ToDictionary());
     }
 

@@ -42,6 +42,45 @@ public class CliTests(SiloFixture f) : IClassFixture<SiloFixture>
     }
 
     [Fact]
+    public async Task DomainsRetire_ThroughTheCliAndRest_RetiresEveryNode_RefusesBadInputUnknownDomainsAndASecondTrain()
+    {
+        foreach (var n in new[] { "trn-1", "trn-2" })
+        {
+            await f.RegisterAsync(n, "rack-trn");
+            await f.ReportAsync(n, 1);
+        }
+        var (code, stdout, stderr) = await Fleet("domains", "retire", "rack-trn", "--batch", "2", "--reason", "rack refresh");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("Maintenance train for rack-trn (running), started by", stdout);
+        Assert.Contains("2 at a time", stdout);
+
+        // REST: a bad batch names its field, an unknown domain is not found, a second domain waits for this train.
+        var bad = await f.Http.PostAsJsonAsync("/api/v1/domains/rack-trn2/retire", new { reason = "x", batch = 0 });
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.True((await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("batch", out _));
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await f.Http.PostAsJsonAsync("/api/v1/domains/never-there/retire", new { reason = "x" })).StatusCode);
+
+        JsonElement train = default;
+        for (var tries = 0; tries < 300; tries++)
+        {
+            if ((await f.GetJsonAsync("/api/v1/capacity")).TryGetProperty("train", out train) && train.ValueKind == JsonValueKind.Object
+                && train.TryGetProperty("finished", out var finished) && finished.ValueKind != JsonValueKind.Null) break;
+            await Task.Delay(100);
+        }
+        Assert.StartsWith("arrived: 2 node(s) retired", train.GetProperty("progress").GetString());
+        foreach (var n in new[] { "trn-1", "trn-2" })
+            Assert.Equal("Retired", (await f.GetJsonAsync($"/api/v1/nodes/{n}")).GetProperty("stage").GetString());
+        var stop = await f.Http.PostAsJsonAsync("/api/v1/domains/rack-trn/retire/stop", new { reason = "x" });
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, stop.StatusCode);
+        Assert.Equal("no-train", (await stop.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("guardrail").GetString());
+        (code, stdout, stderr) = await Fleet("capacity");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("Maintenance train for rack-trn (finished", stdout);
+        var trail = (await f.GetJsonAsync("/api/v1/audit?subject=domain/rack-trn")).GetProperty("records").EnumerateArray().Select(r => r.GetProperty("reason").GetString()!).ToList();
+        Assert.Contains(trail, r => r.StartsWith("Maintenance train for domain rack-trn started by") && r.Contains("rack refresh"));
+    }
+
+    [Fact]
     public async Task NodesListShowAndAudit_TableAndJson()
     {
         await f.RegisterAsync("cli-1", "rack-cli");

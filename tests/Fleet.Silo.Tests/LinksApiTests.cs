@@ -114,4 +114,45 @@ public class LinksApiTests(SiloFixture f) : IClassFixture<SiloFixture>
         var unknown = await f.Http.PostAsJsonAsync("/api/v1/links/probes", new[] { new { link = "qa~qb", up = true, sequence = 1L } });
         Assert.Equal("UnknownLink", (await unknown.Content.ReadFromJsonAsync<JsonElement>())[0].GetString());
     }
+
+    [Fact]
+    public async Task DeletingALinkAndAFlow_ThroughTheCliAndRest_TheFlowMovesOffFirst_UnknownsAreNotFound_BadIdsRefused()
+    {
+        foreach (var (id, latency) in new[] { ("ma~mb", 5.0), ("mb~mc", 5.0), ("ma~md", 8.0), ("mc~md", 8.0) })
+        {
+            var r = await f.Http.PutAsJsonAsync($"/api/v1/links/{id}", new { capacityMbps = 100, latencyMs = latency, failureDomain = "metro-m" });
+            Assert.True(r.IsSuccessStatusCode, await r.Content.ReadAsStringAsync());
+        }
+        for (var i = 0; i < 3; i++) await ProbeAsync(true, "ma~mb", "mb~mc", "ma~md", "mc~md");
+        var put = await f.Http.PutAsJsonAsync("/api/v1/flows/mf-1", new { source = "ma", destination = "mc", demandMbps = 10 });
+        Assert.Equal("ma,mb,mc", string.Join(",", (await put.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("path").EnumerateArray().Select(x => x.GetString())));
+
+        var (code, stdout, stderr) = await Fleet("links", "delete", "mb~mc", "--reason", "circuit returned");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("Deleted link mb~mc at the request of", stdout);
+        Assert.Contains("1 flow(s) moved off make-before-break", stdout);
+        Assert.Equal(HttpStatusCode.NotFound, (await f.Http.GetAsync("/api/v1/links/mb~mc")).StatusCode);
+        var flow = await f.GetJsonAsync("/api/v1/flows/mf-1");
+        Assert.Equal("ma,md,mc", string.Join(",", flow.GetProperty("path").EnumerateArray().Select(x => x.GetString())));
+        Assert.DoesNotContain((await f.GetJsonAsync("/api/v1/links")).EnumerateArray(), l => l.GetProperty("spec").GetProperty("id").GetString() == "mb~mc");
+
+        // The only way left: the link is not deleted while the flow needs it.
+        var refused = await ProblemAsync(await f.Http.DeleteAsync("/api/v1/links/ma~md?reason=tidy"), HttpStatusCode.Conflict);
+        Assert.Equal("no-path", refused.GetProperty("guardrail").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await f.Http.GetAsync("/api/v1/links/ma~md")).StatusCode);
+
+        var deleted = await f.Http.DeleteAsync("/api/v1/flows/mf-1?reason=retired");
+        Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+        Assert.StartsWith("Deleted flow mf-1", (await deleted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("summary").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await f.Http.GetAsync("/api/v1/flows/mf-1")).StatusCode);
+        (code, stdout, stderr) = await Fleet("links", "delete", "ma~md");
+        Assert.True(code == 0, stdout + stderr);
+
+        await ProblemAsync(await f.Http.DeleteAsync("/api/v1/links/zz~zy"), HttpStatusCode.BadRequest); // reversed ends: not a link id
+        await ProblemAsync(await f.Http.DeleteAsync("/api/v1/links/za~zb"), HttpStatusCode.NotFound);
+        await ProblemAsync(await f.Http.DeleteAsync("/api/v1/flows/no-such-flow"), HttpStatusCode.NotFound);
+        (code, _, stderr) = await Fleet("flows", "delete", "no-such-flow");
+        Assert.Equal(1, code);
+        Assert.Contains("not defined", stderr);
+    }
 }

@@ -76,21 +76,21 @@ public sealed class CapacityGrain(
     }
 
     /// <summary>The fleet as the planner sees it: every node that takes work, with the instances on it, and every service.</summary>
-    private async Task<(List<PlannedNode> Nodes, Dictionary<string, PlannedService> Services)> GatherAsync()
+    private async Task<(List<PlannedNode> Nodes, Dictionary<string, PlannedService> Services)> GatherAsync(bool everyMember = false)
     {
         var members = await MembersAsync();
         var names = await GrainFactory.GetGrain<IServiceDirectoryGrain>(FleetNames.Default).ListAsync();
         var statuses = (await Task.WhenAll(names.Select(n => GrainFactory.GetGrain<IServiceGrain>(n).GetAsync()))).OfType<ServiceStatus>().ToList();
         var instances = statuses.SelectMany(s => s.Instances.Where(i => i.Node is not null && i.State is InstanceState.Running or InstanceState.Starting)
-                .Select(i => (Node: i.Node!, Planned: new PlannedInstance(s.Name, i.Id, s.Spec.Resources.CpuCores, s.Spec.Resources.MemoryBytes, i.Since) { Avoid = i.Avoid })))
+                .Select(i => (Node: i.Node!, Planned: new PlannedInstance(s.Name, i.Id, s.Spec.Resources.CpuCores, s.Spec.Resources.MemoryBytes, i.Since) { Avoid = i.Avoid, Needs = s.Spec.Placement.Labels })))
             .ToLookup(x => x.Node, x => x.Planned);
         var nodes = new List<PlannedNode>();
-        foreach (var m in members.Where(m => m.Admin == AdminState.None && Fleet.Core.Services.Placement.TakesWork(m.Health)).OrderBy(m => m.NodeId, StringComparer.Ordinal))
+        foreach (var m in members.Where(m => everyMember ? m.Admin != AdminState.Decommissioned : TakesWork(m)).OrderBy(m => m.NodeId, StringComparer.Ordinal))
         {
             // A row written before nodes kept their room in it: the node is asked.
             var (cpu, memory) = m.CpuCores > 0 ? (m.CpuCores, m.MemoryBytes)
                 : await GrainFactory.GetGrain<INodeGrain>(m.NodeId).GetStatusAsync() is { } st ? (st.Capacity.CpuCores, st.Capacity.MemoryBytes) : (0, 0L);
-            nodes.Add(new PlannedNode(m.NodeId, m.Domain, cpu, memory, cpu > 0, [.. instances[m.NodeId]]));
+            nodes.Add(new PlannedNode(m.NodeId, m.Domain, cpu, memory, cpu > 0 && TakesWork(m), [.. instances[m.NodeId]]) { Labels = m.Labels });
         }
         var services = statuses.ToDictionary(s => s.Name, s => new PlannedService(s.Name, s.Spec.Placement.Spread, Math.Max(1, s.DesiredReplicas - s.MinHealthy), s.MedianStart,
             s.Rollout is not null || s.Instances.Any(i => i.Moving || i.State is InstanceState.Starting or InstanceState.Stopping or InstanceState.Failed)));
@@ -221,6 +221,111 @@ public sealed class CapacityGrain(
         return (await Task.WhenAll(domains.Select(d => GrainFactory.GetGrain<IDomainSupervisorGrain>(d).GetMembersAsync()))).SelectMany(m => m).ToList();
     }
 
+    private static bool TakesWork(NodeSummary m) => m.Admin == AdminState.None && Fleet.Core.Services.Placement.TakesWork(m.Health);
+
+    public async Task<TrainRun> RetireDomainAsync(string domain, string by, string? reason, int batch = 1, bool force = false)
+    {
+        var domains = (await GrainFactory.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).GetStatusAsync()).Domains;
+        if (!domains.Contains(domain)) throw new DomainNotFoundException(domain);
+        if (S.Train is { Running: true } running)
+        {
+            if (running.Domain == domain) return running;
+            throw new ActionRefusedException("maintenance-train",
+                $"The maintenance train is retiring {running.Domain} (started by {running.By} at {running.Since:HH:mm:ss} UTC; {running.Progress}); one domain at a time keeps the rest of the fleet serving. " +
+                $"Stop it first: fleet domains retire {running.Domain} --stop.");
+        }
+        var (nodes, _) = await GatherAsync(everyMember: true);
+        var members = nodes.Count(n => n.Domain == domain);
+        if (members == 0) throw new ActionRefusedException("nothing-to-retire", $"Domain {domain} has no node in service: nothing to retire.");
+        var now = time.GetUtcNow();
+        var policy = policies.Current;
+        if (MaintenanceTrain.Room(domain, nodes) is { } lacking)
+        {
+            if (!force)
+            {
+                _pending.Add(Decisions.Create(now, Provisioning.Subject, Subjects.Domain(domain), DecisionKinds.Denied,
+                    $"Refused to retire domain {domain} for {by}: {lacking}; the rest of the fleet must hold its work first (add capacity, or --force with a reason).",
+                    policy.Version, ActionNames.Decommission, rule: "maintenance train", guardrail: "capacity"));
+                await audit.FlushAsync(_pending);
+                throw new ActionRefusedException("capacity", $"Retiring domain {domain} was refused: {lacking}. Add capacity first, or repeat with --force and a reason (each node still drains through its services' budgets).");
+            }
+            if (string.IsNullOrWhiteSpace(reason))
+                throw new ActionRefusedException("capacity", $"Retiring domain {domain} with --force needs a reason: {lacking}.");
+        }
+        var run = new TrainRun(domain, by, reason, now, Math.Clamp(batch, 1, Core.Validation.InputRules.MaxTrainBatch)) { Nodes = members };
+        state.State = S with { Train = run };
+        _pending.Add(Decisions.Create(now, Provisioning.Subject, Subjects.Domain(domain), DecisionKinds.Operator,
+            $"Maintenance train for domain {domain} started by {by}" + (string.IsNullOrWhiteSpace(reason) ? "" : $": {reason}") +
+            $"; its {members} node(s) are cordoned and retired {run.Batch} at a time, each drained through its services' budgets under a lease" +
+            (force ? " (forced: the rest of the fleet may lack room for all of its instances)" : "; the rest of the fleet has room for its instances") + ".",
+            policy.Version, ActionNames.Decommission, rule: "maintenance train"));
+        await TrainAsync();
+        await state.WriteStateAsync();
+        await audit.FlushAsync(_pending);
+        EnsureTimer();
+        return S.Train!;
+    }
+
+    public async Task<TrainRun> StopTrainAsync(string domain, string by, string? reason)
+    {
+        if (S.Train is not { Running: true } run || run.Domain != domain)
+            throw new ActionRefusedException("no-train", $"No maintenance train is retiring {domain}" + (S.Train is { Running: true } other ? $" (the running one retires {other.Domain})." : "."));
+        var now = time.GetUtcNow();
+        var stopped = run with { Finished = now, Progress = $"stopped by {by}" + (string.IsNullOrWhiteSpace(reason) ? "" : $" ({reason})") + $" after {run.Progress}" };
+        state.State = S with { Train = stopped };
+        _pending.Add(Decisions.Create(now, Provisioning.Subject, Subjects.Domain(run.Domain), DecisionKinds.Operator,
+            $"Maintenance train for domain {run.Domain} stopped by {by}" + (string.IsNullOrWhiteSpace(reason) ? "" : $": {reason}") +
+            $" ({run.Progress}); no further node is asked; nodes already draining finish (fleet nodes admit stops one).",
+            policies.Current.Version, ActionNames.Decommission, rule: "maintenance train", outcome: "stopped"));
+        await state.WriteStateAsync();
+        await audit.FlushAsync(_pending);
+        EnsureTimer();
+        return stopped;
+    }
+
+    /// <summary>One step of the running train: cordon the members not yet asked, ask the next to retire, note arrival.</summary>
+    private async Task TrainAsync()
+    {
+        if (S.Train is not { Running: true } run) return;
+        var now = time.GetUtcNow();
+        var policy = policies.Current;
+        var members = await GrainFactory.GetGrain<IDomainSupervisorGrain>(run.Domain).GetMembersAsync();
+        var step = MaintenanceTrain.Next(run, [.. members.Select(m => new TrainCar(m.NodeId, m.Admin))]);
+        run = step.Run;
+        var why = $"maintenance train of {run.Domain}" + (string.IsNullOrWhiteSpace(run.Reason) ? "" : $": {run.Reason}");
+        foreach (var id in step.Cordon) await GrainFactory.GetGrain<INodeGrain>(id).CordonAsync(run.By, why);
+        foreach (var id in step.Retire)
+        {
+            var requestId = $"{Provisioning.Subject}/train/{run.Domain}/{id}/{run.Attempts}";
+            var decision = await GrainFactory.GetGrain<INodeGrain>(id).DecommissionForTrainAsync(requestId, run.By, why);
+            if (decision.Granted)
+            {
+                run = run with { Started = run.Started.Contains(id) ? run.Started : run.Started.Add(id), HeldBy = null };
+                continue;
+            }
+            var guardrail = decision.Shadow is not null ? Guardrails.Shadow : decision.Guardrail;
+            var held = $"{id}:{guardrail}";
+            if (run.HeldBy != held)
+                _pending.Add(Decisions.Create(now, Provisioning.Subject, Subjects.Domain(run.Domain),
+                    decision.Shadow is not null ? DecisionKinds.Shadowed : guardrail == Guardrails.Approval ? DecisionKinds.AwaitingApproval : DecisionKinds.Denied,
+                    decision.Shadow is { } shadow
+                        ? $"Shadow mode ({shadow}): the maintenance train of {run.Domain} would retire node {id} and did nothing; it {decision.Reason}."
+                        : $"Held back: the maintenance train of {run.Domain} may not retire node {id} yet: {decision.Reason}; it asks again every {Core.Text.Format.Duration(policy.Services.ReconcileInterval)}.",
+                    policy.Version, ActionNames.Decommission, decision.Evidence, rule: "maintenance train", guardrail: guardrail,
+                    outcome: decision.Shadow is not null ? "shadowed" : null));
+            // A hard refusal asks anew under the next number; shadow mode and a pending approval keep theirs.
+            run = run with { HeldBy = held, Attempts = decision.Shadow is null && guardrail != Guardrails.Approval ? run.Attempts + 1 : run.Attempts };
+            break;
+        }
+        if (step.Done)
+        {
+            run = run with { Finished = now };
+            _pending.Add(Decisions.Create(now, Provisioning.Subject, Subjects.Domain(run.Domain), DecisionKinds.Verified,
+                $"Maintenance train for domain {run.Domain} {run.Progress}.", policy.Version, ActionNames.Decommission, rule: "maintenance train", outcome: "retired"));
+        }
+        if (!Equals(run, S.Train)) state.State = S with { Train = run };
+    }
+
     private static string Moves(ConsolidationCandidate c) => string.Join(", ", c.Moves.Select(m => $"{m.Instance} of {m.Service} to {m.To}"));
 
     private void Record(string kind, string reason, IReadOnlyDictionary<string, string>? evidence = null, string? guardrail = null, string? rule = null, string? outcome = null,
@@ -232,7 +337,7 @@ public sealed class CapacityGrain(
     {
         var policy = policies.Current.Lifecycle.Provision;
         return Task.FromResult(new CapacityStatus([.. S.Demands.Values.OrderBy(d => d.Service, StringComparer.Ordinal)], S.Requests, S.HeldBy,
-            Provisioning.Describe(S, policy, time.GetUtcNow())));
+            Provisioning.Describe(S, policy, time.GetUtcNow())) { Train = S.Train });
     }
 
     private async Task StepAsync(ProvisionEvent e, bool andLook = false)
@@ -240,7 +345,11 @@ public sealed class CapacityGrain(
         var before = S;
         await RunAsync(e);
         if (andLook) await RunAsync(new ProvisionEvent.Tick());
-        if (e is ProvisionEvent.Tick) await ConsolidateAsync();
+        if (e is ProvisionEvent.Tick)
+        {
+            await TrainAsync();
+            await ConsolidateAsync();
+        }
         if (!ReferenceEquals(before, S)) await state.WriteStateAsync();
         await audit.FlushAsync(_pending);
         EnsureTimer();
@@ -281,7 +390,7 @@ public sealed class CapacityGrain(
     private void EnsureTimer()
     {
         var busy = !S.Demands.IsEmpty || S.Requests.Any(r => r.Phase is ProvisionPhase.Asking or ProvisionPhase.Sent)
-            || S.Consolidating is not null || policies.Current.Lifecycle.Consolidate.Enabled || policies.Current.Lifecycle.Provision.Enabled;
+            || S.Consolidating is not null || S.Train is { Running: true } || policies.Current.Lifecycle.Consolidate.Enabled || policies.Current.Lifecycle.Provision.Enabled;
         if (!busy)
         {
             _timer?.Dispose();

@@ -79,6 +79,21 @@ public sealed class FlowGrain(
 
     public Task<FlowStatus?> GetStatusAsync() => Task.FromResult(Status());
 
+    public async Task<string> DeleteAsync(string by, string? reason)
+    {
+        if (S.Spec is null) throw new TopologyNotFoundException($"Flow {Id} is not defined.");
+        var links = (S.Path?.Links ?? []).Concat(S.Backup?.Links ?? []).Distinct().Order(StringComparer.Ordinal).ToList();
+        await DropPathAsync();
+        var summary = $"Deleted flow {Id} at the request of {by}" + (string.IsNullOrWhiteSpace(reason) ? "" : $": {reason}") +
+            (links.Count == 0 ? "; it held no capacity" : $"; its capacity on {string.Join(", ", links)} (path and backup) is released") +
+            "; it left the network's registry (its trail stays)";
+        Record(DecisionKinds.Operator, summary + ".");
+        state.State = new FlowGrainState();
+        await SaveAsync();
+        await GrainFactory.GetGrain<INetworkGrain>(FleetNames.Default).RemovedAsync(null, Id);
+        return summary;
+    }
+
     public Task ActionCompletedAsync(ActionOutcome outcome) => Task.CompletedTask;
 
     public async Task<string> LinkFailedAsync(string link, bool cut, string why)

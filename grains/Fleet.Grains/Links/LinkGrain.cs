@@ -47,6 +47,8 @@ public sealed record LinkGrainState
     [Id(10)] public ImmutableDictionary<string, Fleet.Abstractions.Nodes.ExternalAlert> Alerts { get; init; } = ImmutableDictionary<string, Fleet.Abstractions.Nodes.ExternalAlert>.Empty;
     /// <summary>Alert episodes resolved, by fingerprint with their start (Fleet.Core.Intake.AlertBook).</summary>
     [Id(11)] public ImmutableDictionary<string, DateTimeOffset> ResolvedAlerts { get; init; } = ImmutableDictionary<string, DateTimeOffset>.Empty;
+    /// <summary>A person is deleting the link (who and why): it takes no new flow while its flows move off.</summary>
+    [Id(12)] public string? Deleting { get; init; }
 }
 
 /// <summary>
@@ -262,6 +264,21 @@ public sealed partial class LinkGrain(
 
     private async Task MoveFlowsAsync(List<LinkHold> carried, bool cut, string why)
     {
+        var (lines, moved) = await AskFlowsAsync(carried, cut, why);
+        int Count(string prefix) => lines.Count(l => l.StartsWith(prefix, StringComparison.Ordinal));
+        state.State = S with { EpisodeDone = true, Displaced = S.Displaced.Union(moved), RetryAt = null, Told = null };
+        Record(DecisionKinds.Executed, $"Rerouted the flows of link {Id} ({why}): {Count("moved")} moved make-before-break, {Count("switched")} switched to their backup at once, " +
+            $"{Count("backup")} re-protected, {Count("no path")} without a path (escalated), {Count("failed")} failed.",
+            ActionNames.Reroute, rule: "network", incidentId: S.Episode, evidence: Evidence(lines));
+        await SaveAsync();
+    }
+
+    private static ImmutableDictionary<string, string> Evidence(List<string> lines) =>
+        lines.Take(20).Select((l, i) => (l, i)).ToImmutableDictionary(p => $"flow{p.i + 1}", p => p.l);
+
+    /// <summary>Tells each flow it carries (the highest priority first) that this link failed; their answers, and the flows whose path moved.</summary>
+    private async Task<(List<string> Lines, List<string> Moved)> AskFlowsAsync(List<LinkHold> carried, bool cut, string why)
+    {
         var lines = new List<string>();
         var moved = new List<string>();
         // The highest priority first: when capacity is short, it goes to them.
@@ -278,13 +295,71 @@ public sealed partial class LinkGrain(
                 if (!x.Backup && line.StartsWith("moved", StringComparison.Ordinal) || line.StartsWith("switched", StringComparison.Ordinal)) moved.Add(x.Flow);
             }
         }
-        int Count(string prefix) => lines.Count(l => l.StartsWith(prefix, StringComparison.Ordinal));
-        state.State = S with { EpisodeDone = true, Displaced = S.Displaced.Union(moved), RetryAt = null, Told = null };
-        Record(DecisionKinds.Executed, $"Rerouted the flows of link {Id} ({why}): {Count("moved")} moved make-before-break, {Count("switched")} switched to their backup at once, " +
-            $"{Count("backup")} re-protected, {Count("no path")} without a path (escalated), {Count("failed")} failed.",
-            ActionNames.Reroute, rule: "network", incidentId: S.Episode,
-            evidence: lines.Take(20).Select((l, i) => (l, i)).ToImmutableDictionary(p => $"flow{p.i + 1}", p => p.l));
+        return (lines, moved);
+    }
+
+    public async Task<string> DeleteAsync(string by, string? reason)
+    {
+        if (S.Spec is not { } spec) throw new TopologyNotFoundException($"Link {Id} is not defined.");
+        var now = time.GetUtcNow();
+        var policy = policies.Current;
+        var asked = $"at the request of {by}" + (string.IsNullOrWhiteSpace(reason) ? "" : $": {reason}");
+        var why = $"link {Id} is being deleted {asked}";
+        var carried = S.Holds.Values.Where(h => h.Committed).ToList();
+        LeaseRequest? request = null;
+        if (carried.Count > 0)
+        {
+            // Moving the flows off is a reroute under a lease (the link's failure domain; a freeze holds it). A person's request: not gated by shadow mode.
+            request = new LeaseRequest($"{Actor}/delete/{Guid.CreateVersion7(now):N}", Actor, ActionNames.Reroute, policy.Version, [Subjects.Domain(spec.FailureDomain)],
+                ActionClass.Reroute, Basis: ActionBasis.Operator) { Why = $"{why}; {carried.Count} flow(s) to move off", Size = carried.Count };
+            var decision = await GrainFactory.AcquireLeaseAsync(request);
+            if (!decision.Granted)
+            {
+                Record(DecisionKinds.Denied, $"Refused to delete link {Id} {asked}: moving its {carried.Count} flow(s) off was refused: {decision.Reason}.", ActionNames.Reroute,
+                    guardrail: decision.Guardrail, rule: $"guardrails.{decision.Guardrail}");
+                await FlushAsync();
+                throw new ActionRefusedException(decision.Guardrail ?? "refused", $"Deleting link {Id} was refused: {decision.Reason}.");
+            }
+            Record(DecisionKinds.Permitted, $"Permitted moving {carried.Count} flow(s) off link {Id} to delete it {asked}: {decision.Reason}.", ActionNames.Reroute, rule: "network");
+        }
+        state.State = S with { Deleting = why };
         await SaveAsync();
+        await PushAsync(now, force: true);
+        List<string> lines = [];
+        try
+        {
+            if (carried.Count > 0) (lines, _) = await AskFlowsAsync(carried, cut: false, why);
+        }
+        finally
+        {
+            if (request is not null) await GrainFactory.ReleaseLeaseAsync(request.RequestId, request.Scopes, "done");
+        }
+        int Count(string prefix) => lines.Count(l => l.StartsWith(prefix, StringComparison.Ordinal));
+        var left = S.Holds.Values.Where(h => h.Committed && !h.Backup).Select(h => h.Flow).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (left.Count > 0)
+        {
+            // Flows moved off first: one with no other path keeps this link, and so the link stays.
+            state.State = S with { Deleting = null };
+            Record(DecisionKinds.Escalated, $"Did not delete link {Id} ({why}): {left.Count} flow(s) have no other path ({string.Join(", ", left.Take(10))}); the link stays in service, " +
+                $"and the {Count("moved")} flow(s) that could move moved off make-before-break.", ActionNames.Reroute, rule: "network.candidatePaths", evidence: Evidence(lines));
+            await SaveAsync();
+            await PushAsync(time.GetUtcNow(), force: true);
+            // They were told this link failed: they keep their path on it, and are told so.
+            foreach (var f in left) GrainFactory.GetGrain<IFlowGrain>(f).RetryAsync($"link {Id} stays in service").Ignore();
+            throw new ActionRefusedException("no-path", $"Link {Id} was not deleted: flow(s) {string.Join(", ", left.Take(10))} have no other path; the other flows moved off. " +
+                "Add a link or delete those flows first.");
+        }
+        var summary = $"Deleted link {Id} {asked}: {Count("moved")} flow(s) moved off make-before-break, {Count("backup")} backup(s) made again elsewhere; " +
+            "it left the topology (its trail stays)";
+        Record(DecisionKinds.Operator, summary + ".", ActionNames.Reroute, rule: "network", evidence: Evidence(lines));
+        foreach (var (key, held) in S.Holds.ToList()) Forget(key, held); // reservations not yet committed: their flows find out at commit
+        state.State = new LinkGrainState();
+        _timer?.Dispose();
+        _timer = null;
+        _timerDue = null;
+        await SaveAsync();
+        await Network.RemovedAsync(Id, null);
+        return summary;
     }
 
     private async Task HeldBackAsync(string what, string reason, string? guardrail, DateTimeOffset now, string kind = DecisionKinds.Denied)
@@ -315,6 +390,7 @@ public sealed partial class LinkGrain(
         }
         if ((S.Health?.State ?? LinkState.Unknown) != LinkState.Up)
             return Task.FromResult(new LinkReservation(false, false, Free(fromA, now), $"link {Id} is {(S.Health?.State ?? LinkState.Unknown).ToString().ToLowerInvariant()}"));
+        if (S.Deleting is not null) return Task.FromResult(new LinkReservation(false, false, Free(fromA, now), $"link {Id} is being deleted"));
         var free = Free(fromA, now);
         if (free + 1e-9 < mbps) return Task.FromResult(new LinkReservation(false, false, free, $"link {Id} has {Format.Num(Math.Round(free, 1))} of the {Format.Num(mbps)} Mbit/s needed free"));
         if (S.Holds.ContainsKey(key))
@@ -403,6 +479,7 @@ public sealed partial class LinkGrain(
             Reserved(true, now), Reserved(false, now), [.. S.Holds.Values.Where(x => x.Committed && !x.Backup).Select(x => x.Flow).Distinct().Order(StringComparer.Ordinal)], h.Note)
         {
             Alerts = [.. S.Alerts.Values.OrderBy(a => a.StartsAt)],
+            Deleting = S.Deleting is not null,
         };
     }
 

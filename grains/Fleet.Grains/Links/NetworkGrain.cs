@@ -50,7 +50,7 @@ public sealed class NetworkGrain(
         var links = state.State.Links.Values.Select(spec => _status.TryGetValue(spec.Id, out var s) ? s
             : new LinkStatus(spec, LinkState.Unknown, now, null, null, 0, null, 0, 0, 0, [], "not heard from since the network's supervisor started")).ToImmutableArray();
         // The flow list changes only when a flow is defined; the links' standing changes all the time.
-        if (_flows.Length != state.State.Flows.Count) _flows = [.. state.State.Flows];
+        if (_flows.IsDefault || _flows.Length != state.State.Flows.Count) _flows = [.. state.State.Flows];
         _view = new NetworkView(_version, links, _flows, _brakeUntil > now ? _brakeNote : null);
         return Task.FromResult(_view);
     }
@@ -72,6 +72,26 @@ public sealed class NetworkGrain(
         if (state.State.Flows.Contains(flow)) return;
         state.State = state.State with { Flows = state.State.Flows.Add(flow) };
         await state.WriteOrResetAsync(DeactivateOnIdle);
+    }
+
+    public async Task RemovedAsync(string? link, string? flow)
+    {
+        var s = state.State;
+        if (link is not null)
+        {
+            s = s with { Links = s.Links.Remove(link) };
+            _status.Remove(link);
+            _lost.Remove(link);
+        }
+        if (flow is not null)
+        {
+            s = s with { Flows = s.Flows.Remove(flow), Waiting = s.Waiting.Remove(flow) };
+            _flows = default;
+        }
+        _version++;
+        state.State = s;
+        await state.WriteOrResetAsync(DeactivateOnIdle);
+        ArmRetries();
     }
 
     public async Task<string?> LinkLostAsync(string link)

@@ -1,6 +1,7 @@
 using Fleet.Abstractions.Actions;
 using Fleet.Abstractions.Audit;
 using Fleet.Abstractions.Nodes;
+using Fleet.Abstractions.Supervision;
 using Fleet.Core.Lifecycle;
 using Fleet.Core.Replay;
 using Fleet.Core.Services;
@@ -30,15 +31,40 @@ public sealed partial class NodeGrain
                 ActionNames.Decommission);
         else if (S.Admin != AdminState.Draining || await HostsInstancesAsync(now))
             await PermitDrainAsync(ActionNames.Decommission, by, reason, force, now);
+        await StartRetiringAsync(by, reason, now, $"Decommissioning node {Id} at the request of {by}" + (string.IsNullOrWhiteSpace(reason) ? "" : $": {reason}"),
+            DecisionKinds.Operator, ActionNames.Decommission, rule: null);
+        return Status();
+    }
+
+    public async Task<LeaseDecision> DecommissionForTrainAsync(string requestId, string by, string why)
+    {
+        if (S.Registration is null) throw new NodeNotRegisteredException(Id);
+        await LoadPlacementsAsync();
+        if (S.Stage is LifecycleStage.Draining or LifecycleStage.Retired || S.Admin == AdminState.Decommissioned)
+            return new LeaseDecision(true, S.DrainLease?.LeaseId, S.DrainLease?.ExpiresAt, null, "the node is already retiring");
+        var now = time.GetUtcNow();
+        var decision = S.DrainLease is { } held ? new LeaseDecision(true, held.LeaseId, held.ExpiresAt, null, "it is already draining under its lease")
+            : S.Admin == AdminState.Draining && !await HostsInstancesAsync(now) ? new LeaseDecision(true, null, null, null, "it is drained and empty")
+            : await AskDrainAsync(ActionNames.Decommission, requestId, by, why, false, now);
+        if (!decision.Granted) return decision;
+        await StartRetiringAsync(by, why, now, $"Retiring node {Id} with its domain's maintenance train ({why}), started by {by}",
+            DecisionKinds.Executed, ActionNames.Decommission, rule: "maintenance train");
+        return decision;
+    }
+
+    /// <summary>
+    /// The node takes no new work, its life steps to Draining, and it retires at once when nothing is on it (the last
+    /// instance to leave wakes it otherwise). Shared by a person's decommission, the train, consolidation and give-back.
+    /// </summary>
+    private async Task StartRetiringAsync(string by, string? why, DateTimeOffset now, string what, string kind, string action, string? rule)
+    {
         state.State = S with { Admin = AdminState.Draining };
-        Record(DecisionKinds.Operator, $"Decommissioning node {Id} at the request of {by}" + (string.IsNullOrWhiteSpace(reason) ? "" : $": {reason}") +
-            "; it takes no new work, its instances move off (each replacement runs before the old one stops), and it is retired once nothing is left.",
-            ActionNames.Decommission);
-        await LifeAsync(new LifecycleEvent.Decommissioning(by, reason), now);
+        Record(kind, what + "; it takes no new work, its instances move off (each replacement runs before the old one stops), and it is retired once nothing is left.",
+            action, rule: rule, outcome: kind == DecisionKinds.Executed ? "draining" : null);
+        await LifeAsync(new LifecycleEvent.Decommissioning(by, why), now);
         await LifeTickAsync(new LifecycleEvent.Tick(), now); // a node with nothing on it retires at once
         _dirty = true;
         await CommitAsync(now);
-        return Status();
     }
 
     public async Task<bool> RetireUnderLeaseAsync(Fleet.Abstractions.Supervision.HeldLease lease, string why)
@@ -49,16 +75,11 @@ public sealed partial class NodeGrain
         // A node given back for being empty must still be empty: an instance placed since would be moved without its service's consent.
         if (lease.Action == ActionNames.GiveBack && await HostsInstancesAsync(now)) return false;
         _policy = policies.Current;
-        state.State = S with { DrainLease = lease, Admin = AdminState.Draining };
+        state.State = S with { DrainLease = lease };
         var (doing, by, rule) = lease.Action == ActionNames.GiveBack
             ? ("Giving back node", "give-back", "lifecycle.provision.headroom")
             : ("Freeing node", "consolidation", "lifecycle.consolidate");
-        Record(DecisionKinds.Executed, $"{doing} {Id}: {why}; its instances move off (each replacement runs before the old one stops), and it is retired once nothing is left.",
-            lease.Action, rule: rule, outcome: "draining");
-        await LifeAsync(new LifecycleEvent.Decommissioning(by, why), now);
-        await LifeTickAsync(new LifecycleEvent.Tick(), now);
-        _dirty = true;
-        await CommitAsync(now);
+        await StartRetiringAsync(by, why, now, $"{doing} {Id}: {why}", DecisionKinds.Executed, lease.Action, rule);
         return true;
     }
 

@@ -230,12 +230,8 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
     /// </summary>
     private async Task PermitDrainAsync(string action, string by, string? reason, bool force, DateTimeOffset now)
     {
-        var reg = S.Registration!;
-        _policy = policies.Current;
         var verb = action == ActionNames.Drain ? "drain" : "decommission";
-        var request = new LeaseRequest($"{Actor}/{action}/{Guid.CreateVersion7(now):N}", Actor, action, _policy.Version,
-            ScopesOf(reg, now), ActionClass.Disruptive, Force: force, Basis: ActionBasis.Operator) { Why = reason };
-        var decision = await GrainFactory.AcquireLeaseAsync(request);
+        var decision = await AskDrainAsync(action, $"{Actor}/{action}/{Guid.CreateVersion7(now):N}", by, reason, force, now);
         if (!decision.Granted)
         {
             Record(DecisionKinds.Denied, $"Refused to {verb} node {Id} at the request of {by}: {decision.Reason}.", action,
@@ -243,9 +239,24 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
             await FlushAuditAsync();
             throw new ActionRefusedException(decision.Guardrail ?? "refused", $"{(verb == "drain" ? "Draining" : "Decommissioning")} node {Id} was refused: {decision.Reason}.");
         }
+    }
+
+    /// <summary>
+    /// Asks the permit path for a drain or decommission of this node (scopes: its domain and every service with an
+    /// instance on it); a grant is kept as the drain's lease and recorded, a refusal is returned as it is.
+    /// </summary>
+    private async Task<LeaseDecision> AskDrainAsync(string action, string requestId, string by, string? reason, bool force, DateTimeOffset now)
+    {
+        var reg = S.Registration!;
+        _policy = policies.Current;
+        var request = new LeaseRequest(requestId, Actor, action, _policy.Version,
+            ScopesOf(reg, now), ActionClass.Disruptive, Force: force, Basis: ActionBasis.Operator) { Why = reason };
+        var decision = await GrainFactory.AcquireLeaseAsync(request);
+        if (!decision.Granted) return decision;
         state.State = S with { DrainLease = new HeldLease(decision.LeaseId!, action, request.Scopes, decision.ExpiresAt!.Value) };
-        Record(DecisionKinds.Permitted, $"Permitted {verb} on node {Id} for {by}{(force ? " (forced)" : "")}: {decision.Reason} (lease until {decision.ExpiresAt:HH:mm:ss} UTC).",
+        Record(DecisionKinds.Permitted, $"Permitted {(action == ActionNames.Drain ? "drain" : "decommission")} on node {Id} for {by}{(force ? " (forced)" : "")}: {decision.Reason} (lease until {decision.ExpiresAt:HH:mm:ss} UTC).",
             action, rule: force ? "operator --force" : null);
+        return decision;
     }
 
     /// <summary>

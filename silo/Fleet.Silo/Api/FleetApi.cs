@@ -56,6 +56,11 @@ public static class FleetApi
             fleet.DecommissionAsync(id, Access.Who(http, body?.By), body?.Reason, body?.Force ?? false)).RequireAuthorization(Access.Operator);
         nodes.MapPost("/{id}/admit", (string id, OperatorRequest? body, IFleetClient fleet, HttpContext http) =>
             fleet.AdmitAsync(id, Access.Who(http, body?.By), body?.Reason)).RequireAuthorization(Access.Operator);
+        var domains = api.MapGroup("/domains").WithTags("Nodes");
+        domains.MapPost("/{id}/retire", (string id, RetireDomainRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.RetireDomainAsync(id, Access.Who(http, body?.By), body?.Reason, body?.Batch ?? 1, body?.Force ?? false)).RequireAuthorization(Access.Operator);
+        domains.MapPost("/{id}/retire/stop", (string id, OperatorRequest? body, IFleetClient fleet, HttpContext http) =>
+            fleet.StopTrainAsync(id, Access.Who(http, body?.By), body?.Reason)).RequireAuthorization(Access.Operator);
         api.MapPost("/telemetry", ReportBatchAsync).WithTags("Nodes").RequireAuthorization(Access.Reporter);
         api.MapGet("/audit", AuditAsync).WithTags("Audit").RequireAuthorization(Access.Viewer);
         api.MapGet("/audit/verify", VerifyAuditAsync).WithTags("Audit").RequireAuthorization(Access.Viewer);

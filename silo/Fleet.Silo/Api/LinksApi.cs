@@ -17,6 +17,8 @@ public static class LinksApi
         links.MapPut("/{id}", ApplyLinkAsync).RequireAuthorization(Access.Admin);
         links.MapGet("/{id}", async Task<Results<Ok<LinkStatus>, ClientProblemResult>> (string id, IFleetClient fleet) =>
             await fleet.GetLinkAsync(id) is { } s ? TypedResults.Ok(s) : BadRequests.NotFound("id", $"Link {id} is not defined.")).RequireAuthorization(Access.Viewer);
+        links.MapDelete("/{id}", (string id, string? by, string? reason, IFleetClient fleet, HttpContext http) => Deleted(id, fleet.DeleteLinkAsync(id, Access.Who(http, by), reason)))
+            .RequireAuthorization(Access.Admin);
         links.MapPost("/probes", ReportProbesAsync).RequireAuthorization(Access.Reporter);
 
         var flows = api.MapGroup("/flows").WithTags("Links");
@@ -24,8 +26,12 @@ public static class LinksApi
         flows.MapPut("/{id}", ApplyFlowAsync).RequireAuthorization(Access.Admin);
         flows.MapGet("/{id}", async Task<Results<Ok<FlowStatus>, ClientProblemResult>> (string id, IFleetClient fleet) =>
             await fleet.GetFlowAsync(id) is { } s ? TypedResults.Ok(s) : BadRequests.NotFound("id", $"Flow {id} is not defined.")).RequireAuthorization(Access.Viewer);
+        flows.MapDelete("/{id}", (string id, string? by, string? reason, IFleetClient fleet, HttpContext http) => Deleted(id, fleet.DeleteFlowAsync(id, Access.Who(http, by), reason)))
+            .RequireAuthorization(Access.Admin);
         return links;
     }
+
+    private static async Task<Ok<DeletedView>> Deleted(string id, Task<string> deleting) => TypedResults.Ok(new DeletedView(id, await deleting));
 
     private static async Task<Ok<LinkStatus>> ApplyLinkAsync(string id, LinkRequest? body, IFleetClient fleet, HttpContext http)
     {
@@ -58,6 +64,9 @@ public static class LinksApi
         return TypedResults.Ok(await fleet.ReportProbesAsync(probes));
     }
 }
+
+/// <summary>The answer of <c>DELETE /links/{id}</c> and <c>DELETE /flows/{id}</c>: what was deleted, and what was done, in a sentence.</summary>
+public sealed record DeletedView(string Deleted, string Summary);
 
 /// <summary>Body of <c>PUT /links/{id}</c>: the id names the ends.</summary>
 public sealed record LinkRequest(double? CapacityMbps, double? LatencyMs, string? FailureDomain, string? By);

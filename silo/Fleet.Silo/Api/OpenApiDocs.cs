@@ -26,6 +26,10 @@ public static class OpenApiDocs
         ["POST api/v1/nodes/{id}/drain"] = ("drainNode", "Drain a node through a lease"),
         ["POST api/v1/nodes/{id}/decommission"] = ("decommissionNode", "Decommission a node: drain it through a lease, retire it once nothing is left"),
         ["POST api/v1/nodes/{id}/admit"] = ("admitNode", "Admit a node into service from its burn-in, quarantine or retirement"),
+        ["DELETE api/v1/links/{id}"] = ("deleteLink", "Delete a link: its flows move off make-before-break first (409 no-path when one cannot), then it leaves the topology"),
+        ["DELETE api/v1/flows/{id}"] = ("deleteFlow", "Delete a flow: its capacity on every link is released and it leaves the registry"),
+        ["POST api/v1/domains/{id}/retire"] = ("retireDomain", "Start a maintenance train: cordon a domain's nodes and retire them a batch at a time, each drained through a lease"),
+        ["POST api/v1/domains/{id}/retire/stop"] = ("stopTrain", "Stop the maintenance train retiring a domain: no further node is asked"),
         ["GET api/v1/optimize/plan"] = ("planConsolidation", "What the consolidation planner would do now: nodes it could free, the moves, what they save and disrupt (nothing runs)"),
         ["GET api/v1/capacity"] = ("getCapacity", "The capacity supervisor: Pending demand, requests to the provisioner, what it would do now"),
         ["POST api/v1/telemetry"] = ("reportTelemetryBatch", "Send a batch of telemetry reports (up to 10,000)"),
@@ -178,6 +182,8 @@ public static class OpenApiDocs
                 }
                 if (key is "POST api/v1/nodes/{id}/drain" or "POST api/v1/nodes/{id}/decommission")
                     Add("409", "A guardrail refused the drain: the guardrail's name beside the errors.");
+                if (key is "POST api/v1/domains/{id}/retire" or "POST api/v1/domains/{id}/retire/stop")
+                    Add("409", "Refused: another domain's train runs (maintenance-train), the rest of the fleet lacks room (capacity), or no train retires the domain (no-train).");
                 return Task.CompletedTask;
             });
         });

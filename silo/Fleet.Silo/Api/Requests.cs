@@ -20,6 +20,9 @@ public sealed record CheckRequest(string? Name, bool? Passed, string? Detail, bo
 /// <summary>Body of cordon, uncordon, drain, freeze and unfreeze: who asks and why; <c>force</c> (drain only, needs a reason) skips the budgets.</summary>
 public sealed record OperatorRequest(string? By, string? Reason, bool? Force = null);
 
+/// <summary>Body of <c>POST /api/v1/domains/{id}/retire</c>: who asks and why, how many nodes drain at once (default 1), and <c>force</c> (needs a reason) to start without room for all of the domain's instances.</summary>
+public sealed record RetireDomainRequest(string? By, string? Reason, int? Batch = null, bool? Force = null);
+
 /// <summary>Body of <c>PUT /api/v1/policy</c> when sent as JSON; a <c>text/yaml</c> or <c>text/plain</c> body is the document itself.</summary>
 public sealed record PolicyRequest(string? Document, string? By);
 

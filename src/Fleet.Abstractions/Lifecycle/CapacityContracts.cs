@@ -54,7 +54,42 @@ public sealed record CapacityStatus(
     [property: Id(0)] ImmutableArray<CapacityDemand> Demands,
     [property: Id(1)] ImmutableArray<ProvisionRequest> Requests,
     [property: Id(2)] string? HeldBy,
-    [property: Id(3)] string Plan);
+    [property: Id(3)] string Plan)
+{
+    /// <summary>The maintenance train retiring a domain now, or the last one (with when it finished).</summary>
+    [Id(4)] public TrainRun? Train { get; init; }
+}
+
+/// <summary>
+/// A maintenance train (docs/lifecycle.md#maintenance-train): a person retires a whole domain; the capacity supervisor
+/// cordons its nodes and decommissions them a batch at a time, each under a lease from the permit path. One runs at a time,
+/// so everything but one domain keeps serving.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("fleet.TrainRun")]
+public sealed record TrainRun(
+    [property: Id(0)] string Domain,
+    [property: Id(1)] string By,
+    [property: Id(2)] string? Reason,
+    [property: Id(3)] DateTimeOffset Since,
+    [property: Id(4)] int Batch)
+{
+    /// <summary>The nodes the train has asked to retire (draining or retired since).</summary>
+    [Id(5)] public ImmutableArray<string> Started { get; init; } = [];
+    /// <summary>Nodes it started that a person brought back into service (admitted or uncordoned): the train leaves them be.</summary>
+    [Id(6)] public ImmutableArray<string> Skipped { get; init; } = [];
+    /// <summary>What held the last step back (node and guardrail), so a repeat is not recorded again.</summary>
+    [Id(7)] public string? HeldBy { get; init; }
+    /// <summary>Numbers each lease request (a hard refusal asks anew under the next number; shadow and approvals keep theirs).</summary>
+    [Id(8)] public int Attempts { get; init; }
+    /// <summary>When it finished (every node retired or left by a person) or was stopped; null while it runs.</summary>
+    [Id(9)] public DateTimeOffset? Finished { get; init; }
+    /// <summary>How it ended, or where it stands, in one sentence.</summary>
+    [Id(10)] public string Progress { get; init; } = "starting";
+    /// <summary>The domain's members when the train started.</summary>
+    [Id(11)] public int Nodes { get; init; }
+
+    public bool Running => Finished is null;
+}
 
 /// <summary>
 /// The capacity supervisor (key <c>default</c>, subject <c>capacity/default</c>): hears each service's Pending demand and
@@ -77,6 +112,22 @@ public interface ICapacityGrain : IActionOwner
     /// <summary>What the consolidation planner would do now, from the fleet's inventory and its services (nothing runs).</summary>
     [ReadOnly, Alias("Plan"), RequiresRole(FleetRole.Viewer)]
     Task<ConsolidationPlan> PlanAsync();
+
+    /// <summary>
+    /// A person retires a whole domain (a maintenance train, docs/lifecycle.md#maintenance-train): refused
+    /// (<see cref="Supervision.ActionRefusedException"/>) while another domain's train runs, or, unless
+    /// <paramref name="force"/>, when the rest of the fleet has no room for the domain's instances. Asking again for the
+    /// same domain while its train runs changes nothing.
+    /// </summary>
+    [Alias("RetireDomain"), RequiresRole(FleetRole.Operator)]
+    Task<TrainRun> RetireDomainAsync(string domain, string by, string? reason, int batch = 1, bool force = false);
+
+    /// <summary>
+    /// Stops the train retiring <paramref name="domain"/>: no further node is asked; those already draining finish (admit
+    /// them to stop them). Refused when no train is retiring that domain.
+    /// </summary>
+    [Alias("StopTrain"), RequiresRole(FleetRole.Operator)]
+    Task<TrainRun> StopTrainAsync(string domain, string by, string? reason);
 
     /// <summary>The policy changed: consolidation may have been turned on or off. Sent by the policy grain.</summary>
     [OneWay, Alias("PolicyChanged")]

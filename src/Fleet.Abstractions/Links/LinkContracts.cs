@@ -71,6 +71,9 @@ public sealed record LinkStatus(
     /// <summary>Alerts firing on the link from the team's own alerting (docs/intake.md): while one fires, every probe counts as down.</summary>
     [Id(12)] public ImmutableArray<Nodes.ExternalAlert> Alerts { get; init; } = [];
 
+    /// <summary>A person is deleting the link: it takes no new flow and its flows are moving off (no path is computed over it).</summary>
+    [Id(13)] public bool Deleting { get; init; }
+
     public double FreeAB => Spec.CapacityMbps - ReservedAB;
     public double FreeBA => Spec.CapacityMbps - ReservedBA;
 }
@@ -140,6 +143,15 @@ public interface ILinkGrain : Actions.IActionOwner
     [ReadOnly, Alias("GetStatus"), RequiresRole(FleetRole.Viewer)]
     Task<LinkStatus?> GetStatusAsync();
 
+    /// <summary>
+    /// A person deletes the link (docs/network.md#deleting-links-and-flows): it takes no new flow, every flow it carries
+    /// moves off make-before-break (and every backup over it is made again elsewhere), then it leaves the topology. Refused
+    /// (<see cref="Supervision.ActionRefusedException"/>, nothing deleted, the flows that could move moved) when a flow has no
+    /// other path. Not found (<see cref="TopologyNotFoundException"/>) when the link is not defined.
+    /// </summary>
+    [Alias("Delete"), RequiresRole(FleetRole.Admin)]
+    Task<string> DeleteAsync(string by, string? reason);
+
     [Alias("Probe"), RequiresRole(FleetRole.Agent)]
     Task<ProbeOutcome> ProbeAsync(LinkProbe probe);
 
@@ -183,6 +195,13 @@ public interface IFlowGrain : Actions.IActionOwner
     [ReadOnly, Alias("GetStatus"), RequiresRole(FleetRole.Viewer)]
     Task<FlowStatus?> GetStatusAsync();
 
+    /// <summary>
+    /// A person deletes the flow: its capacity on every link of its path and backup is released, it leaves the network's
+    /// registry, its trail stays. Not found (<see cref="TopologyNotFoundException"/>) when the flow is not defined.
+    /// </summary>
+    [Alias("Delete"), RequiresRole(FleetRole.Admin)]
+    Task<string> DeleteAsync(string by, string? reason);
+
     /// <summary>A link on the flow's path (or its backup) failed: <paramref name="cut"/> switches to the backup at once, else moves make-before-break. Returns a line for the link's summary.</summary>
     [Alias("LinkFailed")]
     Task<string> LinkFailedAsync(string link, bool cut, string why);
@@ -206,6 +225,10 @@ public interface INetworkGrain : IGrainWithStringKey
     [Alias("FlowDefined")]
     Task FlowDefinedAsync(string flow);
 
+    /// <summary>A link or a flow was deleted: it leaves the registry and the view.</summary>
+    [Alias("Removed")]
+    Task RemovedAsync(string? link, string? flow);
+
     /// <summary>A link lost its probes: is this one of many at once (suspect telemetry)? Null when not; else why the brake holds.</summary>
     [Alias("LinkLost")]
     Task<string?> LinkLostAsync(string link);
@@ -218,3 +241,7 @@ public interface INetworkGrain : IGrainWithStringKey
     [OneWay, Alias("CapacityFreed")]
     Task CapacityFreedAsync(string why);
 }
+
+/// <summary>An operator command named a link or a flow that is not defined.</summary>
+[GenerateSerializer, Alias("fleet.TopologyNotFoundException")]
+public sealed class TopologyNotFoundException(string message) : Exception(message);

@@ -56,6 +56,14 @@ public interface INodeGrain : IActionOwner
     [Alias("RetireUnderLease")]
     Task<bool> RetireUnderLeaseAsync(Supervision.HeldLease lease, string why);
 
+    /// <summary>
+    /// A domain's maintenance train asks this node to retire: permitted as a person's decommission is, under
+    /// <paramref name="requestId"/> (kept while shadow mode or an approval holds it); the permit path's answer is returned,
+    /// a refusal neither thrown nor recorded here (the train records what holds it, once). For the capacity supervisor only.
+    /// </summary>
+    [Alias("DecommissionForTrain")]
+    Task<Supervision.LeaseDecision> DecommissionForTrainAsync(string requestId, string by, string why);
+
     /// <summary>Wakes the node's grain (and so its wake-ups) without waiting for it; sent by its domain's watchdog.</summary>
     [OneWay, AlwaysInterleave, Alias("Ping")]
     Task PingAsync();

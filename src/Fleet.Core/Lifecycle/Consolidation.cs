@@ -10,11 +10,20 @@ public sealed record PlannedInstance(string Service, string Instance, double Cpu
 {
     /// <summary>Nodes it must not go to (where its start failed, or that it was moved off).</summary>
     public ImmutableArray<string> Avoid { get; init; } = [];
+
+    /// <summary>The labels its service asks of a node.</summary>
+    public ImmutableDictionary<string, string> Needs { get; init; } = ImmutableDictionary<string, string>.Empty;
+
+    /// <summary>Whether <paramref name="node"/> carries every label this instance needs.</summary>
+    public bool MayGoTo(PlannedNode node) => Services.Placement.MissingLabel(node.Labels, Needs) is null;
 }
 
 /// <summary>One node as the planner sees it: its room, whether it takes work, its domain and what runs on it.</summary>
 public sealed record PlannedNode(string NodeId, string Domain, double CpuCores, long MemoryBytes, bool TakesWork, ImmutableArray<PlannedInstance> Instances)
 {
+    /// <summary>The node's labels (null: none).</summary>
+    public ImmutableDictionary<string, string>? Labels { get; init; }
+
     public double CpuUsed => Instances.Sum(i => i.CpuCores);
     public long MemoryUsed => Instances.Sum(i => i.MemoryBytes);
 
@@ -30,7 +39,7 @@ public sealed record PlannedService(string Name, bool Spread, int MaxMoves, Time
 /// the others, each move make-before-break. A node is a candidate when it takes work; the least allocated are tried first.
 /// Its instances are placed best fit (the most allocated node that still has room under <c>maxUtilisation</c>), never on a
 /// node that already runs one of the same service, never where a spreading service would be more concentrated than where
-/// it stood, never onto a node it is to avoid; an instance started within <c>moveWindow</c>, or of a service rolling out or
+/// it stood, never onto a node it is to avoid or that lacks a label its service asks for; an instance started within <c>moveWindow</c>, or of a service rolling out or
 /// healing, pins its node. A feasible node is freed when what it saves (<c>costPerNode</c>) per instance-minute its moves
 /// cost (each service's measured start time, else <c>defaultStartTime</c>) clears <c>threshold</c>; a service's moves in one
 /// plan stay within its budget's maxUnavailable. At most <c>maxNodesPerPlan</c> nodes are freed in one plan.
@@ -120,7 +129,7 @@ public static class Consolidation
                 var bestUtilisation = -1.0;
                 foreach (var target in nodes)
                 {
-                    if (target.NodeId == node.NodeId || !target.TakesWork || freed.Contains(target.NodeId) || i.Avoid.Contains(target.NodeId)) continue;
+                    if (target.NodeId == node.NodeId || !target.TakesWork || freed.Contains(target.NodeId) || i.Avoid.Contains(target.NodeId) || !i.MayGoTo(target)) continue;
                     var (cpu, memory, held) = load[target.NodeId];
                     var (xc, xm) = extra.GetValueOrDefault(target.NodeId);
                     if (held.Contains(i.Service) || extraServices.Contains((target.NodeId, i.Service))) continue;

@@ -52,7 +52,7 @@ public sealed class Topology
         }
         foreach (var l in _links.Values)
         {
-            if (l.State != LinkState.Up || avoid?.Contains(l.Spec.Id) == true) continue;
+            if (l.State != LinkState.Up || l.Deleting || avoid?.Contains(l.Spec.Id) == true) continue;
             var mine = shared?.Contains(l.Spec.Id) == true;
             if (mine || demandMbps is not { } d || l.FreeAB >= d) Allow(l.Spec.A, l.Spec.B, l);
             if (mine || demandMbps is not { } e || l.FreeBA >= e) Allow(l.Spec.B, l.Spec.A, l);
@@ -101,8 +101,9 @@ public sealed class Topology
     {
         if (!HasSite(from)) return $"site {from} has no links";
         if (!HasSite(to)) return $"site {to} has no links";
-        var down = _links.Values.Where(l => l.State != LinkState.Up || avoid?.Contains(l.Spec.Id) == true).Select(l => $"{l.Spec.Id} {l.State.ToString().ToLowerInvariant()}").ToList();
-        var full = _links.Values.Where(l => l.State == LinkState.Up && avoid?.Contains(l.Spec.Id) != true && Math.Min(l.FreeAB, l.FreeBA) < demandMbps)
+        var down = _links.Values.Where(l => l.State != LinkState.Up || l.Deleting || avoid?.Contains(l.Spec.Id) == true)
+            .Select(l => $"{l.Spec.Id} {(l.Deleting ? "being deleted" : l.State.ToString().ToLowerInvariant())}").ToList();
+        var full = _links.Values.Where(l => l.State == LinkState.Up && !l.Deleting && avoid?.Contains(l.Spec.Id) != true && Math.Min(l.FreeAB, l.FreeBA) < demandMbps)
             .Select(l => $"{l.Spec.Id} has {Text.Format.Num(Math.Round(l.FreeAB, 1))} Mbit/s free {l.Spec.A}→{l.Spec.B} and {Text.Format.Num(Math.Round(l.FreeBA, 1))} {l.Spec.B}→{l.Spec.A} of the {Text.Format.Num(demandMbps)} needed").ToList();
         var parts = new List<string>();
         if (down.Count > 0) parts.Add($"not usable: {string.Join(", ", down.Take(8))}{(down.Count > 8 ? $" and {down.Count - 8} more" : "")}");

@@ -53,6 +53,7 @@ public static class ClientCallRules
         [(typeof(string), "strategy")] = (v, _, p) => { if (v is not null && !Rollouts.RolloutPlanner.Strategies.Contains((string)v)) p["strategy"] = [$"'{v}' is not a strategy; accepted: {string.Join(", ", Rollouts.RolloutPlanner.Strategies)}"]; },
         [(typeof(string), "agentId")] = (v, _, p) => Add(p, InputRules.CheckText("agentId", (string?)v, true, InputRules.MaxIdLength)),
         [(typeof(int), "replicas")] = (v, _, p) => { if ((int)v! is < 0 or > InputRules.MaxReplicas) p["replicas"] = [$"{v} is out of range; accepted 0 to {InputRules.MaxReplicas}"]; },
+        [(typeof(int), "batch")] = (v, _, p) => { if ((int)v! is < 1 or > InputRules.MaxTrainBatch) p["batch"] = [$"{v} is out of range; accepted 1 to {InputRules.MaxTrainBatch}"]; },
         [(typeof(int), "version")] = (v, _, p) => { if ((int)v! < 0) p["version"] = [$"{v} is not a policy version (0 or more)"]; },
         [(typeof(int), "maxChars")] = (v, _, p) => { if ((int)v! is < 1 or > 4 << 20) p["maxChars"] = [$"{v} is out of range; accepted 1 to {4 << 20}"]; },
         [(typeof(long), "offset")] = (v, _, p) => { if ((long)v! < 0) p["offset"] = [$"{v} is not an offset (0 or more)"]; },

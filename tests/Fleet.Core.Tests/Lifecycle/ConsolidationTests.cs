@@ -23,6 +23,21 @@ public class ConsolidationTests
     private static PlannedService S(string name, bool spread = false, int maxMoves = 1, TimeSpan? start = null, bool busy = false) => new(name, spread, maxMoves, start, busy);
 
     [Fact]
+    public void AnInstance_NeverMovesToANodeLackingALabelItsServiceAsksFor()
+    {
+        var gpu = ImmutableDictionary<string, string>.Empty.Add("gpu", "a100");
+        var nodes = new[]
+        {
+            N("n1", "d", I("train", "t-1") with { Needs = gpu }) with { Labels = gpu },
+            N("n2", "d", I("web", "w-1", 4)),
+            N("n3", "d", I("web2", "w2-1", 4)) with { Labels = gpu },
+        };
+        var plan = Consolidation.Plan(nodes, Services(), Policy with { MaxNodesPerPlan = 10 }, T0);
+        var move = plan.Moves.Single(m => m.Instance == "t-1");
+        Assert.Equal("n3", move.To); // n2 is fuller and would be the best fit, but has no gpu label
+    }
+
+    [Fact]
     public void AFragmentedFleet_FreesItsEmptiestNodes_BestFit_NoInstanceMovedTwice()
     {
         // Four nodes a quarter full each: two can be freed onto the other two (under 80%).
