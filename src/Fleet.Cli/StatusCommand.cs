@@ -54,7 +54,9 @@ internal static class StatusCommand
     /// <summary>A maintenance train in one line.</summary>
     internal static string Train(Fleet.Abstractions.Lifecycle.TrainRun t) =>
         $"Maintenance train for {t.Domain} ({(t.Running ? "running" : $"finished {t.Finished:u}")}), started by {t.By} at {t.Since:u}, {t.Batch} at a time: {t.Progress}" +
-        (t.HeldBy is { } held && t.Running ? $" (held back: {held})" : "");
+        (t.HeldBy is { } held && t.Running ? $" (held back: {held})" : "") +
+        (t.Started.IsEmpty ? "" : $"\n  asked to retire: {string.Join(", ", t.Started)}") +
+        (t.Skipped.IsEmpty ? "" : $"\n  left in service by a person: {string.Join(", ", t.Skipped)}");
 
     /// <summary><c>fleet domains retire ID</c>: a maintenance train; <c>--stop</c> stops it.</summary>
     public static Command Domains()

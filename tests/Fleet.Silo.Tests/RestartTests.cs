@@ -46,6 +46,49 @@ public class RestartTests
     }
 
     [Fact]
+    public async Task AMaintenanceTrainHeldWhenTheSiloIsKilled_CarriesOnAfterTheRestart_WithoutAnyoneAskingAfterIt()
+    {
+        var dataDir = Repo.TempDir("restart-train");
+        var first = await SiloProcess.StartAsync(dataDir);
+        try
+        {
+            var f = new SiloFixtureView(first);
+            foreach (var (id, domain) in new[] { ("tr-1a", "rack-t1"), ("tr-1b", "rack-t1"), ("tr-2a", "rack-t2"), ("tr-2b", "rack-t2") })
+            {
+                (await f.RegisterAsync(id, domain)).EnsureSuccessStatusCode();
+                (await f.ReportAsync(id, 1)).EnsureSuccessStatusCode();
+            }
+            // A freeze holds the train's first retirement: it is running, and nothing of rack-t1 is retired yet.
+            (await first.Http.PostAsJsonAsync("/api/v1/fleet/freeze", new { reason = "change window" })).EnsureSuccessStatusCode();
+            var started = await first.Http.PostAsJsonAsync("/api/v1/domains/rack-t1/retire", new { reason = "rack refresh" });
+            Assert.True(started.IsSuccessStatusCode, await started.Content.ReadAsStringAsync());
+            var train = (await f.GetAsync("/api/v1/capacity")).GetProperty("train");
+            Assert.False(train.TryGetProperty("finished", out var finished) && finished.ValueKind != JsonValueKind.Null, train.ToString());
+            Assert.Equal("Serving", (await f.GetAsync("/api/v1/nodes/tr-1a")).GetProperty("stage").GetString());
+            await first.KillAsync();
+        }
+        finally
+        {
+            await first.DisposeAsync();
+        }
+
+        await using var second = await SiloProcess.StartAsync(dataDir);
+        var g = new SiloFixtureView(second);
+        (await second.Http.PostAsJsonAsync("/api/v1/fleet/unfreeze", new { reason = "window over" })).EnsureSuccessStatusCode();
+        // Nobody asks the capacity supervisor: the silo's start woke it, and the train goes on.
+        var until = DateTime.UtcNow.AddSeconds(90);
+        var stages = Array.Empty<string>();
+        while (DateTime.UtcNow < until)
+        {
+            stages = [(await g.GetAsync("/api/v1/nodes/tr-1a")).GetProperty("stage").GetString()!, (await g.GetAsync("/api/v1/nodes/tr-1b")).GetProperty("stage").GetString()!];
+            if (stages.All(s => s == "Retired")) break;
+            await Task.Delay(500);
+        }
+        Assert.Equal(["Retired", "Retired"], stages);
+        Assert.Equal("Serving", (await g.GetAsync("/api/v1/nodes/tr-2a")).GetProperty("stage").GetString());
+    }
+
+    [Fact]
     public async Task BadConfiguration_ExitsWithClearMessage_NoStackTrace()
     {
         var (code, _, err) = await Repo.RunAsync("dotnet", [Repo.SiloDll, "--Fleet:SiloPort=70000", "--Fleet:ClusterId=", "--urls", $"http://127.0.0.1:{Repo.FreePort()}"], TimeSpan.FromSeconds(60));

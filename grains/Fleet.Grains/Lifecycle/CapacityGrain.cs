@@ -26,8 +26,16 @@ namespace Fleet.Grains.Lifecycle;
 [GrainType(Subjects.CapacityKind)]
 public sealed class CapacityGrain(
     [PersistentState("capacity", StorageNames.Fleet)] IPersistentState<ProvisionState> state,
-    PolicyCache policies, IAuditStore audit, ActionExecutor executor, TimeProvider time) : Grain, ICapacityGrain
+    PolicyCache policies, IAuditStore audit, ActionExecutor executor, TimeProvider time) : Grain, ICapacityGrain, IRemindable
 {
+    /// <summary>
+    /// While it has work (a train, requests on their way, consolidation or provisioning on), a reminder wakes it every minute:
+    /// with durable reminders (Redis) it is running again after its silo is lost; every silo's start wakes it too.
+    /// </summary>
+    public const string Watchdog = "capacity-watchdog";
+
+    /// <summary>Whether the watchdog is registered, as this activation last set it (null: not yet looked at).</summary>
+    private bool? _reminded;
     private readonly List<DecisionRecord> _pending = [];
     private IGrainTimer? _timer;
 
@@ -41,7 +49,18 @@ public sealed class CapacityGrain(
         var shape = policies.Current.Lifecycle.Provision.Shape;
         foreach (var r in S.Requests.Where(r => r.Phase == ProvisionPhase.Asking)) executor.Start(Provisioning.ActionFor(r, shape));
         EnsureTimer();
-        return Task.CompletedTask;
+        return EnsureReminderAsync();
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) => reminderName == Watchdog ? EnsureReminderAsync() : Task.CompletedTask;
+
+    private async Task EnsureReminderAsync()
+    {
+        var busy = Busy;
+        if (busy == _reminded) return;
+        if (busy) await this.RegisterOrUpdateReminder(Watchdog, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        else if (await this.GetReminder(Watchdog) is { } reminder) await this.UnregisterReminder(reminder);
+        _reminded = busy;
     }
 
     public Task DemandAsync(CapacityDemand demand) => StepAsync(new ProvisionEvent.DemandChanged(demand), andLook: true);
@@ -66,7 +85,7 @@ public sealed class CapacityGrain(
     public Task PolicyChangedAsync()
     {
         EnsureTimer();
-        return Task.CompletedTask;
+        return EnsureReminderAsync();
     }
 
     public async Task<ConsolidationPlan> PlanAsync()
@@ -124,6 +143,8 @@ public sealed class CapacityGrain(
             state.State = S with { Consolidating = null };
             return;
         }
+        // While a train retires a domain, nothing else takes capacity away: the room it was started on stays.
+        if (S.Train is { Running: true }) return;
         if (!policy.Lifecycle.Consolidate.Enabled || S.LastPlanAt is { } last && now - last < policy.Lifecycle.Consolidate.Interval)
         {
             await GiveBackAsync(now);
@@ -259,10 +280,14 @@ public sealed class CapacityGrain(
             $"; its {members} node(s) are cordoned and retired {run.Batch} at a time, each drained through its services' budgets under a lease" +
             (force ? " (forced: the rest of the fleet may lack room for all of its instances)" : "; the rest of the fleet has room for its instances") + ".",
             policy.Version, ActionNames.Decommission, rule: "maintenance train"));
+        // Written (with its record) before the first step: a step that fails leaves a train the next tick carries on.
+        await state.WriteStateAsync();
+        await audit.FlushAsync(_pending);
         await TrainAsync();
         await state.WriteStateAsync();
         await audit.FlushAsync(_pending);
         EnsureTimer();
+        await EnsureReminderAsync();
         return S.Train!;
     }
 
@@ -273,6 +298,24 @@ public sealed class CapacityGrain(
         var now = time.GetUtcNow();
         var stopped = run with { Finished = now, Progress = $"stopped by {by}" + (string.IsNullOrWhiteSpace(reason) ? "" : $" ({reason})") + $" after {run.Progress}" };
         state.State = S with { Train = stopped };
+        // What the train cordoned and never asked to retire takes work again (a node a person cordoned before it stays cordoned).
+        var uncordoned = new List<string>();
+        var members = await GrainFactory.GetGrain<IDomainSupervisorGrain>(run.Domain).GetMembersAsync();
+        foreach (var m in members.Where(m => m.Admin == AdminState.Cordoned && run.Cordoned.Contains(m.NodeId) && !run.Started.Contains(m.NodeId)))
+        {
+            try
+            {
+                await GrainFactory.GetGrain<INodeGrain>(m.NodeId).UncordonAsync(by, $"the maintenance train of {run.Domain} was stopped");
+                uncordoned.Add(m.NodeId);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _pending.Add(Decisions.Create(now, Provisioning.Subject, Subjects.Domain(run.Domain), DecisionKinds.Failed,
+                    $"Could not uncordon node {m.NodeId} as the maintenance train of {run.Domain} stopped: {e.Message}; uncordon it by hand.", policies.Current.Version,
+                    ActionNames.Decommission, rule: "maintenance train", outcome: "failed"));
+            }
+        }
+        if (uncordoned.Count > 0) state.State = S with { Train = stopped = stopped with { Progress = stopped.Progress + $"; uncordoned {string.Join(", ", uncordoned)}" } };
         _pending.Add(Decisions.Create(now, Provisioning.Subject, Subjects.Domain(run.Domain), DecisionKinds.Operator,
             $"Maintenance train for domain {run.Domain} stopped by {by}" + (string.IsNullOrWhiteSpace(reason) ? "" : $": {reason}") +
             $" ({run.Progress}); no further node is asked; nodes already draining finish (fleet nodes admit stops one).",
@@ -280,6 +323,7 @@ public sealed class CapacityGrain(
         await state.WriteStateAsync();
         await audit.FlushAsync(_pending);
         EnsureTimer();
+        await EnsureReminderAsync();
         return stopped;
     }
 
@@ -293,11 +337,31 @@ public sealed class CapacityGrain(
         var step = MaintenanceTrain.Next(run, [.. members.Select(m => new TrainCar(m.NodeId, m.Admin))]);
         run = step.Run;
         var why = $"maintenance train of {run.Domain}" + (string.IsNullOrWhiteSpace(run.Reason) ? "" : $": {run.Reason}");
-        foreach (var id in step.Cordon) await GrainFactory.GetGrain<INodeGrain>(id).CordonAsync(run.By, why);
+        foreach (var id in step.Cordon)
+        {
+            try
+            {
+                await GrainFactory.GetGrain<INodeGrain>(id).CordonAsync(run.By, why);
+                if (!run.Cordoned.Contains(id)) run = run with { Cordoned = run.Cordoned.Add(id) };
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                run = Failed(run, id, "cordon", e, now);
+            }
+        }
         foreach (var id in step.Retire)
         {
             var requestId = $"{Provisioning.Subject}/train/{run.Domain}/{id}/{run.Attempts}";
-            var decision = await GrainFactory.GetGrain<INodeGrain>(id).DecommissionForTrainAsync(requestId, run.By, why);
+            LeaseDecision decision;
+            try
+            {
+                decision = await GrainFactory.GetGrain<INodeGrain>(id).DecommissionForTrainAsync(requestId, run.By, why);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                run = Failed(run, id, "retire", e, now);
+                break;
+            }
             if (decision.Granted)
             {
                 run = run with { Started = run.Started.Contains(id) ? run.Started : run.Started.Add(id), HeldBy = null };
@@ -326,6 +390,17 @@ public sealed class CapacityGrain(
         if (!Equals(run, S.Train)) state.State = S with { Train = run };
     }
 
+    /// <summary>A node the train could not ask (gone, or not answering): recorded once, asked again next time.</summary>
+    private TrainRun Failed(TrainRun run, string node, string what, Exception e, DateTimeOffset now)
+    {
+        var held = $"{node}:failed";
+        if (run.HeldBy != held)
+            _pending.Add(Decisions.Create(now, Provisioning.Subject, Subjects.Domain(run.Domain), DecisionKinds.Failed,
+                $"The maintenance train of {run.Domain} could not {what} node {node}: {e.Message}; it asks again every {Core.Text.Format.Duration(policies.Current.Services.ReconcileInterval)}.",
+                policies.Current.Version, ActionNames.Decommission, rule: "maintenance train", outcome: "failed"));
+        return run with { HeldBy = held };
+    }
+
     private static string Moves(ConsolidationCandidate c) => string.Join(", ", c.Moves.Select(m => $"{m.Instance} of {m.Service} to {m.To}"));
 
     private void Record(string kind, string reason, IReadOnlyDictionary<string, string>? evidence = null, string? guardrail = null, string? rule = null, string? outcome = null,
@@ -347,19 +422,32 @@ public sealed class CapacityGrain(
         if (andLook) await RunAsync(new ProvisionEvent.Tick());
         if (e is ProvisionEvent.Tick)
         {
-            await TrainAsync();
+            try
+            {
+                await TrainAsync();
+            }
+            catch (Exception x) when (x is not OutOfMemoryException)
+            {
+                // The train's own trouble (its domain's supervisor not answering) never stops provisioning and consolidation.
+                Record(DecisionKinds.Failed, $"The maintenance train's step failed: {x.Message}; it is tried again at the next look.", outcome: "failed", action: ActionNames.Decommission);
+            }
             await ConsolidateAsync();
         }
         if (!ReferenceEquals(before, S)) await state.WriteStateAsync();
         await audit.FlushAsync(_pending);
         EnsureTimer();
+        await EnsureReminderAsync();
     }
 
     private async Task RunAsync(ProvisionEvent e)
     {
         var policy = policies.Current;
         var now = time.GetUtcNow();
-        var step = Provisioning.Step(S, e, policy.Lifecycle.Provision, policy.Version, now);
+        var provision = policy.Lifecycle.Provision;
+        // New machines never go to a domain a train is retiring (while another domain is there to take them).
+        if (S.Train is { Running: true } train && !provision.Domains.IsDefaultOrEmpty && provision.Domains.Contains(train.Domain) && provision.Domains.Length > 1)
+            provision = provision with { Domains = provision.Domains.Remove(train.Domain) };
+        var step = Provisioning.Step(S, e, provision, policy.Version, now);
         state.State = step.State;
         foreach (var effect in step.Effects)
         {
@@ -387,10 +475,13 @@ public sealed class CapacityGrain(
     }
 
     /// <summary>A timer while something is Pending or on its way (an idle supervisor is let go); its period follows the policy.</summary>
+    /// <summary>Something is Pending or on its way, a node is being freed, a train runs, or consolidation or provisioning is on.</summary>
+    private bool Busy => !S.Demands.IsEmpty || S.Requests.Any(r => r.Phase is ProvisionPhase.Asking or ProvisionPhase.Sent)
+        || S.Consolidating is not null || S.Train is { Running: true } || policies.Current.Lifecycle.Consolidate.Enabled || policies.Current.Lifecycle.Provision.Enabled;
+
     private void EnsureTimer()
     {
-        var busy = !S.Demands.IsEmpty || S.Requests.Any(r => r.Phase is ProvisionPhase.Asking or ProvisionPhase.Sent)
-            || S.Consolidating is not null || S.Train is { Running: true } || policies.Current.Lifecycle.Consolidate.Enabled || policies.Current.Lifecycle.Provision.Enabled;
+        var busy = Busy;
         if (!busy)
         {
             _timer?.Dispose();

@@ -35,6 +35,8 @@ public sealed record FlowGrainState
     [Id(6)] public string? Problem { get; init; }
     [Id(7)] public ImmutableArray<FlowEvent> History { get; init; } = [];
     [Id(8)] public long Moves { get; init; }
+    /// <summary>What the last deletion did: a repeat of the delete (a client's retry) is answered with it, not "not defined".</summary>
+    [Id(9)] public string? Deleted { get; init; }
 }
 
 /// <summary>
@@ -64,7 +66,7 @@ public sealed class FlowGrain(
         var now = time.GetUtcNow();
         var previous = S.Spec;
         var rerouteNeeded = previous is not null && (previous.Source != spec.Source || previous.Destination != spec.Destination || spec.DemandMbps > previous.DemandMbps);
-        state.State = S with { Spec = spec, Since = previous is null ? now : S.Since };
+        state.State = S with { Spec = spec, Since = previous is null ? now : S.Since, Deleted = null };
         Record(DecisionKinds.Operator, $"{(previous is null ? "Defined" : "Updated")} flow {Id} at the request of {by}: {Format.Num(spec.DemandMbps)} Mbit/s from {spec.Source} to {spec.Destination}, priority {spec.Priority}.");
         Event(now, $"{(previous is null ? "defined" : "updated")} by {by}");
         await SaveAsync();
@@ -81,14 +83,14 @@ public sealed class FlowGrain(
 
     public async Task<string> DeleteAsync(string by, string? reason)
     {
-        if (S.Spec is null) throw new TopologyNotFoundException($"Flow {Id} is not defined.");
+        if (S.Spec is null) return S.Deleted ?? throw new TopologyNotFoundException($"Flow {Id} is not defined.");
         var links = (S.Path?.Links ?? []).Concat(S.Backup?.Links ?? []).Distinct().Order(StringComparer.Ordinal).ToList();
         await DropPathAsync();
         var summary = $"Deleted flow {Id} at the request of {by}" + (string.IsNullOrWhiteSpace(reason) ? "" : $": {reason}") +
             (links.Count == 0 ? "; it held no capacity" : $"; its capacity on {string.Join(", ", links)} (path and backup) is released") +
             "; it left the network's registry (its trail stays)";
         Record(DecisionKinds.Operator, summary + ".");
-        state.State = new FlowGrainState();
+        state.State = new FlowGrainState { Deleted = summary };
         await SaveAsync();
         await GrainFactory.GetGrain<INetworkGrain>(FleetNames.Default).RemovedAsync(null, Id);
         return summary;
@@ -120,7 +122,7 @@ public sealed class FlowGrain(
             state.State = S with { Backup = null };
             await ProtectAsync(now, new HashSet<string> { link });
             await SaveAsync();
-            return $"backup re-made for flow {Id}: {S.Backup?.ToString() ?? "none available"}";
+            return S.Backup is { } remade ? $"backup re-made for flow {Id}: {remade}" : $"unprotected: flow {Id} has no other backup path";
         }
         return $"kept: flow {Id} no longer uses link {link}";
     }

@@ -49,6 +49,8 @@ public sealed record LinkGrainState
     [Id(11)] public ImmutableDictionary<string, DateTimeOffset> ResolvedAlerts { get; init; } = ImmutableDictionary<string, DateTimeOffset>.Empty;
     /// <summary>A person is deleting the link (who and why): it takes no new flow while its flows move off.</summary>
     [Id(12)] public string? Deleting { get; init; }
+    /// <summary>What the last deletion did: a repeat of the delete (a client's retry) is answered with it, not "not defined".</summary>
+    [Id(13)] public string? Deleted { get; init; }
 }
 
 /// <summary>
@@ -78,8 +80,9 @@ public sealed partial class LinkGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        // Reservations not committed when the link's last activation ended are gone: their flows find out at commit.
-        state.State = S with { Holds = S.Holds.RemoveRange(S.Holds.Where(kv => !kv.Value.Committed).Select(kv => kv.Key)) };
+        // Reservations not committed when the link's last activation ended are gone: their flows find out at commit. A deletion
+        // cut short by the silo's end left the link in service (the flows that had moved stay moved); it is asked again.
+        state.State = S with { Holds = S.Holds.RemoveRange(S.Holds.Where(kv => !kv.Value.Committed).Select(kv => kv.Key)), Deleting = null };
         foreach (var h in S.Holds.Values) _committed[Dir(h.FromA)] += h.Mbps;
         Arm();
         return Task.CompletedTask;
@@ -97,7 +100,7 @@ public sealed partial class LinkGrain(
     {
         var now = time.GetUtcNow();
         var previous = S.Spec;
-        state.State = S with { Spec = spec, Health = S.Health ?? LinkHealth.Initial(now) };
+        state.State = S with { Spec = spec, Health = S.Health ?? LinkHealth.Initial(now), Deleting = null, Deleted = null };
         var grew = previous is not null && spec.CapacityMbps > previous.CapacityMbps;
         Record(DecisionKinds.Operator, previous is null
             ? $"Defined link {Id} between {spec.A} and {spec.B} at the request of {by}: {Format.Num(spec.CapacityMbps)} Mbit/s each way, {Format.Num(spec.LatencyMs)} ms, failure domain {spec.FailureDomain}."
@@ -300,7 +303,7 @@ public sealed partial class LinkGrain(
 
     public async Task<string> DeleteAsync(string by, string? reason)
     {
-        if (S.Spec is not { } spec) throw new TopologyNotFoundException($"Link {Id} is not defined.");
+        if (S.Spec is not { } spec) return S.Deleted ?? throw new TopologyNotFoundException($"Link {Id} is not defined.");
         var now = time.GetUtcNow();
         var policy = policies.Current;
         var asked = $"at the request of {by}" + (string.IsNullOrWhiteSpace(reason) ? "" : $": {reason}");
@@ -322,12 +325,12 @@ public sealed partial class LinkGrain(
             }
             Record(DecisionKinds.Permitted, $"Permitted moving {carried.Count} flow(s) off link {Id} to delete it {asked}: {decision.Reason}.", ActionNames.Reroute, rule: "network");
         }
-        state.State = S with { Deleting = why };
-        await SaveAsync();
-        await PushAsync(now, force: true);
         List<string> lines = [];
         try
         {
+            state.State = S with { Deleting = why };
+            await SaveAsync();
+            await PushAsync(now, force: true);
             if (carried.Count > 0) (lines, _) = await AskFlowsAsync(carried, cut: false, why);
         }
         finally
@@ -335,25 +338,26 @@ public sealed partial class LinkGrain(
             if (request is not null) await GrainFactory.ReleaseLeaseAsync(request.RequestId, request.Scopes, "done");
         }
         int Count(string prefix) => lines.Count(l => l.StartsWith(prefix, StringComparison.Ordinal));
-        var left = S.Holds.Values.Where(h => h.Committed && !h.Backup).Select(h => h.Flow).Distinct().Order(StringComparer.Ordinal).ToList();
+        // A flow still holding capacity here (its path found no other way, or it did not answer) keeps the link.
+        var left = S.Holds.Values.Where(h => h.Committed).Select(h => h.Flow).Distinct().Order(StringComparer.Ordinal).ToList();
         if (left.Count > 0)
         {
             // Flows moved off first: one with no other path keeps this link, and so the link stays.
             state.State = S with { Deleting = null };
-            Record(DecisionKinds.Escalated, $"Did not delete link {Id} ({why}): {left.Count} flow(s) have no other path ({string.Join(", ", left.Take(10))}); the link stays in service, " +
+            Record(DecisionKinds.Escalated, $"Did not delete link {Id} ({why}): {left.Count} flow(s) have no other path or did not answer ({string.Join(", ", left.Take(10))}); the link stays in service, " +
                 $"and the {Count("moved")} flow(s) that could move moved off make-before-break.", ActionNames.Reroute, rule: "network.candidatePaths", evidence: Evidence(lines));
             await SaveAsync();
             await PushAsync(time.GetUtcNow(), force: true);
             // They were told this link failed: they keep their path on it, and are told so.
             foreach (var f in left) GrainFactory.GetGrain<IFlowGrain>(f).RetryAsync($"link {Id} stays in service").Ignore();
-            throw new ActionRefusedException("no-path", $"Link {Id} was not deleted: flow(s) {string.Join(", ", left.Take(10))} have no other path; the other flows moved off. " +
+            throw new ActionRefusedException("no-path", $"Link {Id} was not deleted: flow(s) {string.Join(", ", left.Take(10))} have no other path (or did not answer); the other flows moved off. " +
                 "Add a link or delete those flows first.");
         }
         var summary = $"Deleted link {Id} {asked}: {Count("moved")} flow(s) moved off make-before-break, {Count("backup")} backup(s) made again elsewhere; " +
             "it left the topology (its trail stays)";
         Record(DecisionKinds.Operator, summary + ".", ActionNames.Reroute, rule: "network", evidence: Evidence(lines));
         foreach (var (key, held) in S.Holds.ToList()) Forget(key, held); // reservations not yet committed: their flows find out at commit
-        state.State = new LinkGrainState();
+        state.State = new LinkGrainState { Deleted = summary };
         _timer?.Dispose();
         _timer = null;
         _timerDue = null;
@@ -403,7 +407,7 @@ public sealed partial class LinkGrain(
 
     public async Task<bool> PromoteAsync(string flow)
     {
-        if (!S.Holds.TryGetValue(Key(flow, true), out var spare) || !spare.Committed) return false;
+        if (!S.Holds.TryGetValue(Key(flow, true), out var spare) || !spare.Committed || S.Deleting is not null) return false;
         // A backup link that failed too (a site cut whole) takes no traffic: the flow moves make-before-break instead.
         if (S.Health?.State != LinkState.Up) return false;
         Forget(Key(flow, true), spare);
@@ -424,8 +428,8 @@ public sealed partial class LinkGrain(
         var now = time.GetUtcNow();
         if (!S.Holds.TryGetValue(Key(flow, backup), out var held) || !held.Live(now)) return false;
         if (held.Committed) return true;
-        // A link that failed since the reservation takes no new traffic: its reroute may already have run.
-        if (S.Health?.State != LinkState.Up)
+        // A link that failed since the reservation takes no new traffic: its reroute may already have run. Nor does one being deleted.
+        if (S.Health?.State != LinkState.Up || S.Deleting is not null)
         {
             Forget(Key(flow, backup), held);
             return false;

@@ -64,7 +64,7 @@ public sealed partial class NodeGrain
         await LifeAsync(new LifecycleEvent.Decommissioning(by, why), now);
         await LifeTickAsync(new LifecycleEvent.Tick(), now); // a node with nothing on it retires at once
         _dirty = true;
-        await CommitAsync(now);
+        await CommitAsync(now, forceMember: true);
     }
 
     public async Task<bool> RetireUnderLeaseAsync(Fleet.Abstractions.Supervision.HeldLease lease, string why)

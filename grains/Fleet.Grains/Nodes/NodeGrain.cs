@@ -382,7 +382,8 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
             admin == AdminState.Draining ? ActionNames.Drain : null);
         if (admin == AdminState.None) await StepAsync(new CaseEvent.TakenBack(by), now);
         _dirty = true;
-        await CommitAsync(now);
+        // The admin state is in the domain's row whatever the shown health (a Suspect node's cordon changes no health).
+        await CommitAsync(now, forceMember: true);
         return Status();
     }
 

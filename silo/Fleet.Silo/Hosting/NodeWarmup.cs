@@ -4,7 +4,8 @@ using Fleet.Abstractions.Supervision;
 namespace Fleet.Silo.Hosting;
 
 /// <summary>
-/// After a start, wakes every registered node's grain (found through the fleet and domain supervisors), so a node
+/// After a start, wakes the capacity supervisor (a maintenance train, provisioning or consolidation under way carries on
+/// without anyone asking) and every registered node's grain (found through the fleet and domain supervisors), so a node
 /// that stays silent after a restart is still watched by its timer and turns Suspect, instead of being forgotten.
 /// </summary>
 internal sealed partial class NodeWarmup(IGrainFactory grains, IHostApplicationLifetime lifetime, ILogger<NodeWarmup> log) : BackgroundService
@@ -16,6 +17,7 @@ internal sealed partial class NodeWarmup(IGrainFactory grains, IHostApplicationL
         await started.Task.WaitAsync(stoppingToken);
         try
         {
+            await grains.GetGrain<Fleet.Abstractions.Lifecycle.ICapacityGrain>(FleetNames.Default).GetStatusAsync();
             var fleet = await grains.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).GetStatusAsync();
             var count = 0;
             foreach (var domain in fleet.Domains)

@@ -87,6 +87,8 @@ public sealed record TrainRun(
     [Id(10)] public string Progress { get; init; } = "starting";
     /// <summary>The domain's members when the train started.</summary>
     [Id(11)] public int Nodes { get; init; }
+    /// <summary>The nodes the train cordoned: uncordoned again when it is stopped before asking them to retire.</summary>
+    [Id(12)] public ImmutableArray<string> Cordoned { get; init; } = [];
 
     public bool Running => Finished is null;
 }

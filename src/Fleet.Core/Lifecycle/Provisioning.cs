@@ -45,10 +45,10 @@ public sealed record ProvisionState(
     /// <summary>Requests let go from <see cref="Requests"/> (request ids go on from them).</summary>
     [Id(10)] public int EarlierRequests { get; init; }
 
-    /// <summary>Serving nodes with nothing placed on them, and since when (the give-back's stabilisation window counts from it).</summary>
     /// <summary>The maintenance train retiring a domain (or the last one, finished).</summary>
     [Id(11)] public TrainRun? Train { get; init; }
 
+    /// <summary>Serving nodes with nothing placed on them, and since when (the give-back's stabilisation window counts from it).</summary>
     [Id(8)] public ImmutableDictionary<string, DateTimeOffset> EmptySince { get; init; } = ImmutableDictionary<string, DateTimeOffset>.Empty;
 }
 

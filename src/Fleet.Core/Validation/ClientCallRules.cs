@@ -110,6 +110,13 @@ public static class ClientCallRules
         Rules.GetValueOrDefault((Nullable.GetUnderlyingType(parameter.ParameterType) ?? parameter.ParameterType, parameter.Name))
         ?? Rules.GetValueOrDefault((parameter.ParameterType, null));
 
+    /// <summary>One per fleet, keyed <c>default</c>: a second one under another key would run a supervisor of its own (its own train, its own timers).</summary>
+    private static readonly HashSet<Type?> Singletons =
+    [
+        typeof(Abstractions.Lifecycle.ICapacityGrain), typeof(INetworkGrain), typeof(Abstractions.Supervision.IFleetSupervisorGrain),
+        typeof(Abstractions.Supervision.IOversightGrain), typeof(IServiceDirectoryGrain),
+    ];
+
     /// <summary>The grain's key, by the kind of subject its interface owns.</summary>
     private static void CheckKey(Type? grain, string key, Dictionary<string, string[]> problems)
     {
@@ -118,6 +125,8 @@ public static class ClientCallRules
         else if (grain == typeof(IFlowGrain)) Add(problems, InputRules.CheckId("(grain key)", key, "flow id"));
         else if (grain == typeof(ILinkGrain)) { if (!InputRules.IsValidLinkId(key, out _, out _)) problems["(grain key)"] = [$"'{key}' is not a link id: {InputRules.LinkIdRule}"]; }
         else if (grain == typeof(IPrincipalGrain)) { if (!InputRules.IsValidPrincipal(key)) problems["(grain key)"] = [$"'{key}' is not a principal id: {InputRules.PrincipalRule}"]; }
+        else if (Singletons.Contains(grain) && key != Abstractions.Supervision.FleetNames.Default)
+            problems["(grain key)"] = [$"'{key}' is not this fleet's supervisor; its key is {Abstractions.Supervision.FleetNames.Default}"];
         else if (key.Length > InputRules.MaxIdLength || key.Any(char.IsControl)) problems["(grain key)"] = [$"at most {InputRules.MaxIdLength} characters, no control characters"];
     }
 

@@ -40,9 +40,10 @@ public static partial class InputRules
 
     public static bool IsValidId(string? id) => id is not null && IdPattern().IsMatch(id);
 
-    /// <summary>The problem with an id, by field: "'x y' is not a node id: …", or none.</summary>
     /// <summary>The most nodes a maintenance train drains at once.</summary>
     public const int MaxTrainBatch = 100;
+
+    /// <summary>The problem with an id, by field: "'x y' is not a node id: …", or none.</summary>
 
     public static Dictionary<string, string[]> CheckId(string field, string? id, string what = "node id")
     {

@@ -47,6 +47,18 @@ public class ClientCallRulesTests
     }
 
     [Fact]
+    public void Check_ASecondCapacitySupervisorUnderAnotherKey_AndABatchOutOfRange_AreRefused()
+    {
+        var retire = nameof(Fleet.Abstractions.Lifecycle.ICapacityGrain.RetireDomainAsync);
+        Assert.Empty(Check<Fleet.Abstractions.Lifecycle.ICapacityGrain>(retire, FleetNames.Default, "rack-b", "x", "refresh", 1, false));
+        Assert.Contains("(grain key)", Check<Fleet.Abstractions.Lifecycle.ICapacityGrain>(retire, "shadow-capacity", "rack-b", "x", "refresh", 1, false).Keys);
+        Assert.Contains("(grain key)", Check<INetworkGrain>(nameof(INetworkGrain.GetViewAsync), "other").Keys);
+        Assert.Contains("batch", Check<Fleet.Abstractions.Lifecycle.ICapacityGrain>(retire, FleetNames.Default, "rack-b", "x", null, 0, false).Keys);
+        Assert.Contains("batch", Check<Fleet.Abstractions.Lifecycle.ICapacityGrain>(retire, FleetNames.Default, "rack-b", "x", null, InputRules.MaxTrainBatch + 1, false).Keys);
+        Assert.Contains("domain", Check<Fleet.Abstractions.Lifecycle.ICapacityGrain>(retire, FleetNames.Default, "rack b!", "x", null, 1, false).Keys);
+    }
+
+    [Fact]
     public void Check_ABatchPastTheLimit_IsRefusedWithoutReadingEachReport()
     {
         var report = new TelemetryReport(1, Now, TimeSpan.FromSeconds(30), 10, 1, 2, 0, []);

@@ -129,6 +129,8 @@ public class MaintenanceTrainTests(MaintenanceTrainCluster f) : IClassFixture<Ma
         var stopped = await Capacity.StopTrainAsync("d-mh-b", "frank", "window over");
         Assert.False(stopped.Running);
         Assert.StartsWith("stopped by frank (window over)", stopped.Progress);
+        Assert.EndsWith("uncordoned mh-b1", stopped.Progress); // what the train cordoned and never asked takes work again
+        Assert.Equal(AdminState.None, (await f.Node("mh-b1").GetStatusAsync())!.AdminState);
         Assert.Equal(run.Since, stopped.Since);
         Assert.Contains(await f.TrailAsync("domain/d-mh-b"), r => r.Kind == DecisionKinds.Operator && r.Outcome == "stopped");
         await f.AdvanceAsync(TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(5), async () => { await f.ReportAsync("mh-a1"); await f.ReportAsync("mh-b1"); });
