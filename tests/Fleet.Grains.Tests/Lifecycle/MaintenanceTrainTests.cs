@@ -138,6 +138,28 @@ public class MaintenanceTrainTests(MaintenanceTrainCluster f) : IClassFixture<Ma
     }
 
     [Fact]
+    public async Task ASilentNodeInTheDomain_IsCordonedOnce_ItsRowSaysSo_AndItIsRetiredInItsTurn()
+    {
+        await NodesAsync("ms", ("ms-a1", "d-ms-a"), ("ms-b1", "d-ms-b"), ("ms-b2", "d-ms-b"));
+        // ms-b2 goes silent: Suspect once its last report's TTL has passed (its shown health hides its admin state).
+        await f.AdvanceUntilAsync(async () => (await f.Node("ms-b2").GetStatusAsync())!.Health == HealthState.Suspect, "ms-b2 is Suspect",
+            TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(5), async () => { await f.ReportAsync("ms-a1"); await f.ReportAsync("ms-b1"); });
+
+        await Capacity.RetireDomainAsync("d-ms-b", "hana", "old rack");
+        // The cordon reached the domain's row although the shown health did not change: the train sees it.
+        var row = (await f.Client.GetGrain<IDomainSupervisorGrain>("d-ms-b").GetMembersAsync()).Single(m => m.NodeId == "ms-b2");
+        Assert.NotEqual(AdminState.None, row.Admin);
+
+        await f.AdvanceUntilAsync(async () => (await Capacity.GetStatusAsync()).Train is { Running: false }, "the train arrived",
+            TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(5), async () => { await f.ReportAsync("ms-a1"); });
+        var train = (await Capacity.GetStatusAsync()).Train!;
+        Assert.StartsWith("arrived: 2 node(s) retired", train.Progress);
+        Assert.Empty(train.Skipped);
+        Assert.Equal(LifecycleStage.Retired, (await f.Node("ms-b2").GetStatusAsync())!.Stage);
+        Assert.Single(await f.TrailAsync("node/ms-b2"), r => r.Kind == DecisionKinds.Operator && r.Reason.StartsWith("Cordoned node ms-b2"));
+    }
+
+    [Fact]
     public async Task ADomainWhoseWorkFitsNowhereElse_IsRefused_NothingChanged_UnlessForcedWithAReason()
     {
         await f.RegisterAsync("mr-big", "d-mr-big", cpu: 64, memory: 256 * FleetTestCluster.Gi);
