@@ -171,15 +171,14 @@ public sealed class CapacityGrain(
         var decision = await GrainFactory.AcquireLeaseAsync(request);
         if (!decision.Granted)
         {
-            var held = $"{request.Action}:{nodeId}:{(decision.Shadow is not null ? Guardrails.Shadow : decision.Guardrail)}";
+            var held = $"{request.Action}:{nodeId}:{decision.HeldBy}";
             if (S.ConsolidationHeldBy != held)
-                Record(decision.Shadow is not null ? DecisionKinds.Shadowed : decision.Guardrail == Guardrails.Approval ? DecisionKinds.AwaitingApproval : DecisionKinds.Denied,
+                Record(decision.HeldKind,
                     decision.Shadow is { } shadow
                         ? $"Shadow mode ({shadow}): would {what} and did nothing; it {decision.Reason}."
                         : $"Held back: {what}: {decision.Reason}.",
-                    decision.Evidence, decision.Shadow is not null ? Guardrails.Shadow : decision.Guardrail, rule, decision.Shadow is not null ? "shadowed" : null, request.Action);
-            // Held by anything but shadow mode or a pending approval, the next try asks anew (a rejected approval is not asked for again under the same id).
-            state.State = S with { ConsolidationHeldBy = held, Runs = decision.Shadow is null && decision.Guardrail != Guardrails.Approval ? S.Runs + 1 : S.Runs };
+                    decision.Evidence, decision.HeldBy, rule, decision.Shadow is not null ? "shadowed" : null, request.Action);
+            state.State = S with { ConsolidationHeldBy = held, Runs = decision.AsksAnew ? S.Runs + 1 : S.Runs };
             return;
         }
         var lease = new HeldLease(decision.LeaseId!, request.Action, request.Scopes, decision.ExpiresAt!.Value);
@@ -367,18 +366,16 @@ public sealed class CapacityGrain(
                 run = run with { Started = run.Started.Contains(id) ? run.Started : run.Started.Add(id), HeldBy = null };
                 continue;
             }
-            var guardrail = decision.Shadow is not null ? Guardrails.Shadow : decision.Guardrail;
+            var guardrail = decision.HeldBy;
             var held = $"{id}:{guardrail}";
             if (run.HeldBy != held)
-                _pending.Add(Decisions.Create(now, Provisioning.Subject, Subjects.Domain(run.Domain),
-                    decision.Shadow is not null ? DecisionKinds.Shadowed : guardrail == Guardrails.Approval ? DecisionKinds.AwaitingApproval : DecisionKinds.Denied,
+                _pending.Add(Decisions.Create(now, Provisioning.Subject, Subjects.Domain(run.Domain), decision.HeldKind,
                     decision.Shadow is { } shadow
                         ? $"Shadow mode ({shadow}): the maintenance train of {run.Domain} would retire node {id} and did nothing; it {decision.Reason}."
                         : $"Held back: the maintenance train of {run.Domain} may not retire node {id} yet: {decision.Reason}; it asks again every {Core.Text.Format.Duration(policy.Services.ReconcileInterval)}.",
                     policy.Version, ActionNames.Decommission, decision.Evidence, rule: "maintenance train", guardrail: guardrail,
                     outcome: decision.Shadow is not null ? "shadowed" : null));
-            // A hard refusal asks anew under the next number; shadow mode and a pending approval keep theirs.
-            run = run with { HeldBy = held, Attempts = decision.Shadow is null && guardrail != Guardrails.Approval ? run.Attempts + 1 : run.Attempts };
+            run = run with { HeldBy = held, Attempts = decision.AsksAnew ? run.Attempts + 1 : run.Attempts };
             break;
         }
         if (step.Done)

@@ -103,6 +103,18 @@ public sealed record LeaseDecision(
     /// <summary>Shadow mode held the action back: why it is shadowed; <see cref="Reason"/> says what the guardrails would have said.</summary>
     [Id(6)] public string? Shadow { get; init; }
 
+    /// <summary>What held a refused action back: <c>shadow</c> in shadow mode, else the guardrail's name.</summary>
+    public string? HeldBy => Shadow is not null ? Guardrails.Shadow : Guardrail;
+
+    /// <summary>The record a refusal makes: Shadowed, AwaitingApproval (an approval pending) or Denied.</summary>
+    public string HeldKind => Shadow is not null ? Audit.DecisionKinds.Shadowed : Guardrail == Guardrails.Approval ? Audit.DecisionKinds.AwaitingApproval : Audit.DecisionKinds.Denied;
+
+    /// <summary>
+    /// Whether the next try asks under a new request id: after any refusal but shadow mode or a pending approval (those keep
+    /// their id, so the approval is found; a rejected approval is not asked for again under the same id).
+    /// </summary>
+    public bool AsksAnew => Shadow is null && Guardrail != Guardrails.Approval;
+
     public static LeaseDecision Deny(string guardrail, string reason, ImmutableDictionary<string, string>? evidence = null) =>
         new(false, null, null, guardrail, reason) { Evidence = evidence ?? ImmutableDictionary<string, string>.Empty };
 }

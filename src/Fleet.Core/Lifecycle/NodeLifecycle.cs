@@ -195,14 +195,14 @@ public static class NodeLifecycle
             var verb = request.Action == ActionNames.Admit ? "admit" : "quarantine";
             if (!decision.Granted)
             {
-                var by = $"{request.Action}:{(decision.Shadow is not null ? Guardrails.Shadow : decision.Guardrail)}";
+                var by = $"{request.Action}:{decision.HeldBy}";
                 if (life.HeldBy != by)
                 {
                     if (decision.Shadow is { } shadow)
                         Record(DecisionKinds.Shadowed, $"Shadow mode ({shadow}): would {verb} node {node} ({why}) and did nothing; it {decision.Reason}.",
                             request.Action, decision.Evidence, Guardrails.Shadow, "lifecycle.burnIn", "shadowed");
                     else
-                        Record(decision.Guardrail == Guardrails.Approval ? DecisionKinds.AwaitingApproval : DecisionKinds.Denied,
+                        Record(decision.HeldKind,
                             $"Held back: {verb} node {node} ({why}): {decision.Reason}.", request.Action, decision.Evidence, decision.Guardrail,
                             decision.Guardrail is { } g ? $"guardrails.{g}" : null);
                 }

@@ -262,14 +262,14 @@ public static class Provisioning
             var what = $"{asking.Count} {asking.Shape} machine(s) in {asking.Domain} ({asking.Reason})";
             if (!decision.Granted)
             {
-                var by = decision.Shadow is not null ? Guardrails.Shadow : decision.Guardrail;
+                var by = decision.HeldBy;
                 if (s.HeldBy != by)
                 {
                     if (decision.Shadow is { } shadow)
                         Record(DecisionKinds.Shadowed, $"Shadow mode ({shadow}): would ask the provisioner for {what} and did nothing; it {decision.Reason}.",
                             decision.Evidence, Guardrails.Shadow, "lifecycle.provision", "shadowed");
                     else
-                        Record(decision.Guardrail == Guardrails.Approval ? DecisionKinds.AwaitingApproval : DecisionKinds.Denied,
+                        Record(decision.HeldKind,
                             $"Held back: asking the provisioner for {what}: {decision.Reason}.", decision.Evidence, decision.Guardrail,
                             decision.Guardrail is { } g ? $"guardrails.{g}" : null);
                 }
