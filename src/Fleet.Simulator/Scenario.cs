@@ -25,6 +25,10 @@ public enum FaultKind
     LinkFlap,
     /// <summary>Every link of a site (<c>site</c>, or the one most flows start from) is cut for <c>duration</c>.</summary>
     SitePartition,
+    /// <summary>The disk fills by <c>percentPerMinute</c> until it is full (then the node's service fails); a drain (the writer moved), a reboot or a replacement clears it.</summary>
+    DiskFill,
+    /// <summary>CPU use climbs by <c>percentPerMinute</c> until it saturates (then the node's service fails); a drain (the load moved), a restart, a reboot or a replacement clears it.</summary>
+    CpuRamp,
 }
 
 /// <summary>Services the scenario runs on the fleet: <see cref="Count"/> of them (named NAME-001, …, or NAME when one), each with these replicas.</summary>
@@ -56,7 +60,8 @@ public sealed record FaultSpec(
     TimeSpan? Every = null,
     int Times = 1,
     string? Link = null,
-    string? Site = null);
+    string? Site = null,
+    double PercentPerMinute = 2);
 
 /// <summary>A scenario: the virtual fleet, the policy it runs under, and the faults injected over simulated time.</summary>
 public sealed record Scenario(

@@ -96,17 +96,18 @@ public static class ScenarioLoader
                 {
                     var path = $"faults[{i}].";
                     if (seq.Children[i] is not YamlMappingNode f) { problems.Add($"faults[{i}]: must be a mapping"); continue; }
-                    Known(f, path, "kind", "at", "count", "node", "domain", "share", "duration", "leakMiBPerMinute", "flaps", "flapAfter", "every", "times", "link", "site");
+                    Known(f, path, "kind", "at", "count", "node", "domain", "share", "duration", "leakMiBPerMinute", "flaps", "flapAfter", "every", "times", "link", "site", "percentPerMinute");
                     var kindText = Text(f, "kind");
                     if (!Enum.TryParse<FaultKind>(kindText?.Replace("-", ""), true, out var kind))
                     {
-                        problems.Add($"{path}kind: '{kindText}' is not one of crash, hang, leak, outage, flap, rack-loss, drain, link-cut, link-flap, site-partition");
+                        problems.Add($"{path}kind: '{kindText}' is not one of crash, hang, leak, disk-fill, cpu-ramp, outage, flap, rack-loss, drain, link-cut, link-flap, site-partition");
                         continue;
                     }
                     faults.Add(new FaultSpec(kind, Dur(f, path, "at", TimeSpan.Zero)!.Value, Int(f, path, "count", 1, 1, 1_000_000),
                         Text(f, "node"), Text(f, "domain"), Num(f, path, "share", 0.5, 0.0001, 1), Dur(f, path, "duration", null),
                         Num(f, path, "leakMiBPerMinute", 512, 1, 1_000_000), Int(f, path, "flaps", 3, 1, 1000), Dur(f, path, "flapAfter", null),
-                        Dur(f, path, "every", null), Int(f, path, "times", 1, 1, 100_000), Text(f, "link"), Text(f, "site")));
+                        Dur(f, path, "every", null), Int(f, path, "times", 1, 1, 100_000), Text(f, "link"), Text(f, "site"),
+                        Num(f, path, "percentPerMinute", 2, 0.01, 100)));
                 }
         }
         var services = ImmutableArray.CreateBuilder<ServiceShape>();

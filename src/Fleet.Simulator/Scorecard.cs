@@ -16,6 +16,9 @@ public sealed record FaultResult(
     public TimeSpan? TimeToRecover => RecoveredAt - InjectedAt;
 }
 
+/// <summary>The provisioner's side of a run: the requests it took (one per idempotency key), the machines they made, those that registered, those given back.</summary>
+public sealed record ProvisionScore(int Requests, int Machines, int Registered, int GivenBack);
+
 /// <summary>Seconds at the 50th, 95th and 99th percentiles (nearest rank); null when nothing was measured.</summary>
 public sealed record Percentiles(double? P50, double? P95, double? P99, int Samples)
 {
@@ -63,6 +66,12 @@ public sealed record Scorecard(
     /// <summary>The links and flows the scenario ran, when it ran any.</summary>
     public NetworkScore? Network { get; init; }
 
+    /// <summary>How the instances sat on the nodes before and after consolidation, when the scenario's policy carries it out.</summary>
+    public PackingScore? Packing { get; init; }
+
+    /// <summary>The machines the provisioner was asked for, when it was asked for any.</summary>
+    public ProvisionScore? Provisioning { get; init; }
+
     public static string Clock(TimeSpan t) => t.TotalDays >= 1 ? $"{(int)t.TotalDays}d{t.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture)}" : t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"mm\:ss", CultureInfo.InvariantCulture);
 
     private static string S(double? seconds) => seconds is { } s ? $"{s:0.#} s" : "—";
@@ -76,7 +85,14 @@ public sealed record Scorecard(
         sb.AppendLine($"{"FAULT",-8} {"KIND",-9} {"NODE",-12} {"INJECTED",-9} {"DETECTED",-9} {"RECOVERED",-10} ACTIONS");
         foreach (var f in Faults)
         {
-            var extra = f.Prevented switch { true => " (exhaustion prevented)", false => " (memory ran out)", _ => "" };
+            var extra = (f.Prevented, f.Kind) switch
+            {
+                (true, _) => " (prevented)",
+                (false, nameof(FaultKind.DiskFill)) => " (the disk filled)",
+                (false, nameof(FaultKind.CpuRamp)) => " (the CPU saturated)",
+                (false, _) => " (memory ran out)",
+                _ => "",
+            };
             sb.AppendLine($"{f.Id,-8} {f.Kind,-9} {f.Node,-12} {T(f.InjectedAt),-9} {T(f.DetectedAt),-9} {T(f.RecoveredAt),-10} {string.Join(", ", f.Actions)}{extra}");
         }
         sb.AppendLine();
@@ -104,6 +120,11 @@ public sealed record Scorecard(
             sb.AppendLine($"Network     {nw.Links} links, {nw.Flows} flows ({nw.FlowsPlaced} placed); dropped {nw.Dropped} ({nw.DroppedUnavoidable} more with no working path at all); " +
                 $"{nw.FlowSecondsWithoutPath:0} flow-seconds without a path; reroute p50 {S(nw.RerouteSeconds.P50)}, p99 {S(nw.RerouteSeconds.P99)} ({nw.RerouteSeconds.Samples}); " +
                 $"{nw.Moves} moves, {nw.ShiftsOntoBrokenPaths} onto a broken path; oversubscriptions {nw.Oversubscriptions}; damped {(nw.DampedLinks.IsEmpty ? "none" : string.Join(", ", nw.DampedLinks))}");
+        if (Packing is { } pk)
+            sb.AppendLine($"Packing     nodes in use {pk.NodesUsedBefore} → {pk.NodesUsedAfter} ({pk.NodesRetired} retired); allocated peak {pk.PeakBefore:P0} → {pk.PeakAfter:P0}, " +
+                $"mean of the nodes in use {pk.MeanBefore:P0} → {pk.MeanAfter:P0}; {pk.Moves} moves, {pk.MovedWithinWindow} of an instance within the move window of its start");
+        if (Provisioning is { } pv)
+            sb.AppendLine($"Provisioned {pv.Requests} request(s) for {pv.Machines} machine(s); {pv.Registered} registered; {pv.GivenBack} given back");
         sb.AppendLine($"Reports     {ReportsSent} sent in batches of up to {Simulation.BatchSize}, {ReportsUnanswered} unanswered; batch latency p50 {ReportLatencyMs.P50:0.00} ms, p99 {ReportLatencyMs.P99:0.0} ms; step work p50 {StepSeconds.P50:0.000} s, p99 {StepSeconds.P99:0.000} s");
         return sb.ToString();
     }

@@ -1,4 +1,7 @@
 using System.Collections.Immutable;
+using Fleet.Abstractions.Audit;
+using Fleet.Abstractions.Lifecycle;
+using Fleet.Abstractions.Nodes;
 using Fleet.Abstractions.Services;
 using Fleet.Client;
 
@@ -22,6 +25,15 @@ public sealed record ServiceScore(
     int BudgetViolations);
 
 /// <summary>
+/// How the instances sat on the nodes (the ground truth: what the actuator started where) when every service first ran all
+/// its replicas, and at the end: the nodes in use, the share of a node allocated (the larger of cores and memory) at the
+/// peak and on average over the nodes in use; the moves the services recorded, and how many of them moved an instance
+/// within the consolidation's move window of its start (an instance moved twice, or moved just after it was placed).
+/// </summary>
+public sealed record PackingScore(int NodesUsedBefore, int NodesUsedAfter, int NodesRetired, double PeakBefore, double PeakAfter,
+    double MeanBefore, double MeanAfter, int Moves, int MovedWithinWindow);
+
+/// <summary>
 /// Applies the scenario's services, and each step reads the ground truth the simulated actuator left (which instances run
 /// on which virtual node, which nodes are really down) to score instance-time lost, failover time and the budget.
 /// </summary>
@@ -33,6 +45,9 @@ public sealed class ServiceWatch(Scenario scenario, VirtualFleet fleet)
     private TimeSpan? _readyAt;
     private double _lost;
     private int _violations;
+    private (int Used, double Peak, double Mean)? _packedAtReady;
+    private readonly Dictionary<string, (double Cpu, long Memory)> _shapes = scenario.Services.SelectMany(s => s.Names.Select(n => (n, (s.CpuCores, s.MemoryBytes))))
+        .ToDictionary(x => x.n, x => x.Item2);
 
     private static DisruptionBudget Budget(ServiceShape s) =>
         s.MinHealthy is null && s.MaxUnavailable is null ? DisruptionBudget.Default : new DisruptionBudget(s.MinHealthy, s.MaxUnavailable);
@@ -60,7 +75,11 @@ public sealed class ServiceWatch(Scenario scenario, VirtualFleet fleet)
             .GroupBy(i => i[..i.IndexOf('/')]).ToDictionary(g => g.Key, g => g.Count()));
         if (_readyAt is null)
         {
-            if (_services.All(s => serving.GetValueOrDefault(s.Name) >= s.Replicas)) _readyAt = now;
+            if (_services.All(s => serving.GetValueOrDefault(s.Name) >= s.Replicas))
+            {
+                _readyAt = now;
+                _packedAtReady = Packed();
+            }
             return;
         }
         foreach (var (name, replicas, minHealthy) in _services)
@@ -72,6 +91,45 @@ public sealed class ServiceWatch(Scenario scenario, VirtualFleet fleet)
         for (var i = 0; i < _losses.Count; i++)
             if (_losses[i].BackAt is null && _losses[i].Services.All(s => serving.GetValueOrDefault(s) >= _services.First(x => x.Name == s).Replicas))
                 _losses[i] = _losses[i] with { BackAt = now };
+    }
+
+    /// <summary>The nodes running instances now, and the peak and mean share of them allocated.</summary>
+    private (int Used, double Peak, double Mean) Packed() => fleet.Locked(() =>
+    {
+        var shares = fleet.Nodes.Where(n => n.Instances.Count > 0).Select(n =>
+        {
+            var cpu = n.Instances.Sum(i => _shapes.GetValueOrDefault(i[..i.IndexOf('/')]).Cpu);
+            var memory = n.Instances.Sum(i => _shapes.GetValueOrDefault(i[..i.IndexOf('/')]).Memory);
+            return Math.Max(cpu / n.CpuCores, (double)memory / n.MemoryTotal);
+        }).ToList();
+        return (shares.Count, shares.Count == 0 ? 0 : shares.Max(), shares.Count == 0 ? 0 : shares.Average());
+    });
+
+    /// <summary>
+    /// The packing before (when every service first ran all its replicas) and now, the nodes retired, and the moves the
+    /// services recorded ("Moving instance I of service S off node N: …"), each checked against when its instance started.
+    /// </summary>
+    public async Task<PackingScore?> PackingAsync(IFleetClient client, DateTimeOffset start, TimeSpan moveWindow)
+    {
+        if (_packedAtReady is not { } before) return null;
+        var after = Packed();
+        var moves = new List<(string Key, TimeSpan At)>();
+        long? page = null;
+        do
+        {
+            var result = await client.QueryAuditAsync(new AuditQuery(Kind: DecisionKinds.Rescheduled, Limit: 1000, Before: page));
+            foreach (var r in result.Records.Where(r => r.Outcome == "moving"))
+            {
+                var words = r.Reason.Split(' ');
+                if (words.Length > 5 && words[0] == "Moving") moves.Add(($"{words[5]}/{words[2]}", r.Time - start));
+            }
+            page = result.NextBefore;
+        } while (page is not null);
+        var within = fleet.Locked(() => moves.Count(m => fleet.StartedAt.TryGetValue(m.Key, out var started) && m.At - started < moveWindow));
+        var retired = 0;
+        foreach (var chunk in fleet.Nodes.Chunk(200))
+            retired += (await Task.WhenAll(chunk.Select(n => client.GetNodeAsync(n.Id)))).Count(s => s?.Stage == LifecycleStage.Retired);
+        return new PackingScore(before.Used, after.Used, retired, before.Peak, after.Peak, before.Mean, after.Mean, moves.Count, within);
     }
 
     public ServiceScore? Result(TimeSpan total)

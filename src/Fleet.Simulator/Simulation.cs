@@ -123,6 +123,7 @@ public sealed class Simulation
                 // A step's work: from the interval's tick to the last report, action and check of that interval.
                 var stepWatch = Stopwatch.StartNew();
                 Fleet.Step(Now, step);
+                await RegisterArrivalsAsync(ct);
                 await ReportAllAsync(ct);
                 await _rollouts.ReportAsync(_client, _time.GetUtcNow(), Now, ct);
                 await _network.StepAsync(_client, t + step, ct);
@@ -171,14 +172,14 @@ public sealed class Simulation
             while (!registering.IsCancellationRequested)
             {
                 await Task.Delay(_scenario.ReportInterval, registering.Token);
-                await ReportAllAsync(registering.Token, registeredOnly: true);
+                await ReportAllAsync(registering.Token);
             }
         }, CancellationToken.None);
         try
         {
             await Parallel.ForEachAsync(Fleet.Nodes, new ParallelOptions { MaxDegreeOfParallelism = 256, CancellationToken = ct }, async (n, c) =>
             {
-                await _client.RegisterNodeAsync(new NodeRegistration(n.Id, n.Domain, new NodeCapacity(8, VirtualNode.Total, 500L << 30),
+                await _client.RegisterNodeAsync(new NodeRegistration(n.Id, n.Domain, new NodeCapacity(VirtualNode.Cores, VirtualNode.Total, 500L << 30),
                     ImmutableDictionary<string, string>.Empty.Add("simulated", "true")), c);
                 Fleet.Locked(() => n.Registered = true);
             });
@@ -187,6 +188,25 @@ public sealed class Simulation
         {
             registering.Cancel();
             try { await meanwhile; } catch (OperationCanceledException) { }
+        }
+    }
+
+    /// <summary>Registers the machines the provisioner made since the last step, each with its request's label, as a real machine's agent would.</summary>
+    private async Task RegisterArrivalsAsync(CancellationToken ct)
+    {
+        var arriving = Fleet.Locked(() =>
+        {
+            var list = Fleet.Arriving.ToList();
+            Fleet.Arriving.Clear();
+            return list;
+        });
+        foreach (var n in arriving)
+        {
+            var labels = ImmutableDictionary<string, string>.Empty.Add("simulated", "true");
+            if (n.ProvisionLabel is { } l) labels = labels.SetItem(l.Key, l.Value);
+            Fleet.Locked(() => n.Sequence = _time.GetUtcNow().ToUnixTimeMilliseconds());
+            await _client.RegisterNodeAsync(new NodeRegistration(n.Id, n.Domain, new NodeCapacity(n.CpuCores, n.MemoryTotal, 500L << 30), labels), ct);
+            Fleet.Locked(() => n.Registered = true);
         }
     }
 
@@ -242,7 +262,8 @@ public sealed class Simulation
                     return;
                 }
             }
-            var candidates = f.Node is not null ? Fleet.Nodes.Where(n => n.Id == f.Node) : Fleet.Nodes.Where(n => !n.HasFault && !n.Drained && n.Fault is null || n.Fault?.RecoveredAt is not null && !n.HasFault && !n.Drained);
+            var candidates = f.Node is not null ? Fleet.Nodes.Where(n => n.Id == f.Node)
+                : Fleet.Nodes.Where(n => n.Registered && !n.GivenBack && (!n.HasFault && !n.Drained && n.Fault is null || n.Fault?.RecoveredAt is not null && !n.HasFault && !n.Drained));
             // Where services run, a fault strikes a node that runs instances (that is what a services scenario is about).
             foreach (var n in candidates.OrderByDescending(n => n.Instances.Count > 0).ThenBy(_ => _random.Next()).Take(f.Count).ToList())
                 Start(n, f, now, n =>
@@ -252,6 +273,8 @@ public sealed class Simulation
                         case FaultKind.Crash: n.Crashed = true; break;
                         case FaultKind.Hang: n.Hung = true; break;
                         case FaultKind.Leak: n.LeakBytesPerSecond = f.LeakMiBPerMinute * 1024 * 1024 / 60; break;
+                        case FaultKind.DiskFill: n.DiskFillPerSecond = f.PercentPerMinute / 60; break;
+                        case FaultKind.CpuRamp: n.CpuRampPerSecond = f.PercentPerMinute / 60; break;
                         case FaultKind.Flap: n.Crashed = true; n.FlapsLeft = f.Flaps; n.FlapAfter = f.FlapAfter ?? TimeSpan.FromSeconds(30); break;
                     }
                 });
@@ -280,11 +303,12 @@ public sealed class Simulation
     /// <summary>The reports of one step, sent in batches of this many (one message each, fanned out inside the silo).</summary>
     public const int BatchSize = 1000;
 
-    private async Task ReportAllAsync(CancellationToken ct, bool registeredOnly = false)
+    private async Task ReportAllAsync(CancellationToken ct)
     {
         var now = _time.GetUtcNow();
         var ttl = _scenario.ReportInterval * 3;
-        var batch = Fleet.Locked(() => Fleet.Nodes.Where(n => n.Reports && (!registeredOnly || n.Registered)).Select(n => (n.Id, n.NextReport(now, ttl))).ToArray());
+        // Only registered nodes report (a provisioned machine registers at the step after it was made).
+        var batch = Fleet.Locked(() => Fleet.Nodes.Where(n => n.Reports && n.Registered).Select(n => (n.Id, n.NextReport(now, ttl))).ToArray());
         await Parallel.ForEachAsync(batch.Chunk(BatchSize), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (chunk, c) =>
         {
             var started = Stopwatch.GetTimestamp();
@@ -312,16 +336,26 @@ public sealed class Simulation
             var detected = f.Kind switch
             {
                 FaultKind.Hang or FaultKind.RackLoss => status.Health is HealthState.Suspect or HealthState.Unhealthy or HealthState.Remediating,
-                FaultKind.Leak => status.Conditions.Any(c => c.Type == "MemoryExhaustionForecast") || status.Health is not (HealthState.Healthy or HealthState.Unknown),
+                FaultKind.Leak or FaultKind.DiskFill or FaultKind.CpuRamp =>
+                    status.Conditions.Any(c => c.Type == ForecastCondition(f.Kind)) || status.Health is not (HealthState.Healthy or HealthState.Unknown),
                 _ => status.Health is not (HealthState.Healthy or HealthState.Unknown or HealthState.Cordoned or HealthState.Draining),
             };
             if (detected) Fleet.Locked(() => f.DetectedAt ??= Now);
         }
     }
 
+    /// <summary>The node condition that foresees a filling fault.</summary>
+    private static string ForecastCondition(FaultKind kind) => kind switch
+    {
+        FaultKind.DiskFill => global::Fleet.Core.Health.ConditionTypes.DiskFullForecast,
+        FaultKind.CpuRamp => global::Fleet.Core.Health.ConditionTypes.CpuSaturationForecast,
+        _ => global::Fleet.Core.Health.ConditionTypes.MemoryExhaustionForecast,
+    };
+
     private async Task<(int Violations, int MaxDomain, int Fleet)> CheckGuardrailsAsync()
     {
-        var statuses = await Task.WhenAll(Fleet.Domains.Select(d => _grains.GetGrain<IDomainSupervisorGrain>(d).GetStatusAsync()));
+        var domains = Fleet.Locked(() => Fleet.Nodes.Select(n => n.Domain).Distinct().ToList()); // the scenario's, and any a provisioner's machines joined
+        var statuses = await Task.WhenAll(domains.Select(d => _grains.GetGrain<IDomainSupervisorGrain>(d).GetStatusAsync()));
         var maxDomain = statuses.Length == 0 ? 0 : statuses.Max(s => s.Leases.Length);
         var total = statuses.Sum(s => s.Leases.Length);
         var violations = statuses.Count(s => s.Leases.Length > Policy.Guardrails.MaxConcurrentPerDomain) + (total > Policy.Guardrails.FleetMaxConcurrent ? 1 : 0);
@@ -352,6 +386,7 @@ public sealed class Simulation
         }
 
         var rollouts = await _rollouts.ResultAsync(_client, CancellationToken.None);
+        var packing = Policy.Lifecycle.Consolidate.Enabled ? await _services.PackingAsync(_client, _start, Policy.Lifecycle.Consolidate.MoveWindow) : null;
         return Fleet.Locked(() =>
         {
             var faults = Fleet.Faults.Select(f => f.Build()).ToImmutableArray();
@@ -371,6 +406,9 @@ public sealed class Simulation
                 Drains = _drains.Result(),
                 Rollouts = rollouts,
                 Network = _network.Result(),
+                Packing = packing,
+                Provisioning = Fleet.Provisioned.Count == 0 ? null
+                    : new ProvisionScore(Fleet.Provisioned.Count, Fleet.Provisioned.Values.Sum(), Fleet.Nodes.Count(n => n.ProvisionLabel is not null && n.Registered), Fleet.GivenBack),
             };
         });
     }

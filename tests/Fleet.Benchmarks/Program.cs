@@ -43,6 +43,9 @@ switch (what)
     case "remote-write":
         await RemoteWriteBenchmark.RunAsync(options);
         break;
+    case "consolidate":
+        await ConsolidationBenchmark.RunAsync(options);
+        break;
     case "all":
         await IntakeBenchmark.RunAsync(options);
         await FailoverBenchmark.RunAsync(options);
@@ -65,6 +68,7 @@ switch (what)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll doors     [--nodes 10000] [--seconds 10] [--json FILE]  (the intake with every call checked vs not; action signatures)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll trail     [--seconds 10] [--concurrency 128] [--json FILE]  (the embedded trail: FULL vs NORMAL, flat out and at the intake's record rate; the chain's cost)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll remote-write [--nodes 10000] [--seconds 10] [--json FILE]  (Prometheus remote-write intake vs the REST batch intake)
+              dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll consolidate [--nodes 10000] [--sizes SILO_NODES (300)] [--json FILE]  (the planner vs Cluster Autoscaler's rule on 10,000 nodes / 3,000 services; then carried out on a silo)
               dotnet tests/Fleet.Benchmarks/bin/Release/net10.0/Fleet.Benchmarks.dll all       [--json FILE]  (intake, failover, sim-heal, sim-scale)
             Each starts its own redis-server (Debian package) and silo processes on free loopback ports.
             --json FILE writes the command's figures by name to FILE as one JSON object (all: every command's figures, one file).

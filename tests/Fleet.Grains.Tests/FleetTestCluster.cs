@@ -89,10 +89,10 @@ public abstract class FleetTestCluster : IAsyncLifetime
     }
 
     /// <summary>Sends the node's next report, stamped with the fake clock.</summary>
-    public Task<ReportResult> ReportAsync(string id, bool healthy = true, long memoryUsed = 4 * Gi, double cpu = 10)
+    public Task<ReportResult> ReportAsync(string id, bool healthy = true, long memoryUsed = 4 * Gi, double cpu = 10, double disk = 20)
     {
         var seq = _sequences[id] = _sequences.GetValueOrDefault(id) + 1;
-        return Node(id).ReportAsync(new TelemetryReport(seq, Time.GetUtcNow(), TimeSpan.FromSeconds(30), cpu, memoryUsed, 16 * Gi, 20,
+        return Node(id).ReportAsync(new TelemetryReport(seq, Time.GetUtcNow(), TimeSpan.FromSeconds(30), cpu, memoryUsed, 16 * Gi, disk,
             [new CheckResult("http", healthy, healthy ? null : "connection refused")]));
     }
 

@@ -137,6 +137,54 @@ public class ScenarioTests(ITestOutputHelper output)
         Assert.True(f.RecoveredAt - f.InjectedAt < TimeSpan.FromMinutes(24), "before the 24 minutes to exhaustion");
     }
 
+    [Theory]
+    [InlineData("disk-fill", "DiskFullForecast")]
+    [InlineData("cpu-ramp", "CpuSaturationForecast")]
+    public async Task FillingDiskOrClimbingCpu_DrainedBeforeTheNodeFails(string scenario, string condition)
+    {
+        var card = await RunAsync(scenario);
+        var f = Assert.Single(card.Faults);
+        Assert.True(f.Prevented, $"the {scenario} was caught before the node failed ({condition})");
+        Assert.Equal("drain", Assert.Single(f.Actions).Split(' ')[^1]);
+        Assert.NotNull(f.DetectedAt);
+        Assert.True(f.RecoveredAt - f.InjectedAt < TimeSpan.FromMinutes(10), $"drained {f.RecoveredAt - f.InjectedAt} after it began, long before the node would fail");
+        Assert.Equal(0, card.FalseActions);
+    }
+
+    [Fact]
+    public async Task Consolidation_FreesNodesOfAFragmentedFleet_ZeroInstanceTimeLost_NoInstanceMovedTwice()
+    {
+        var card = await RunAsync("consolidate");
+        var sv = card.Services!;
+        var pk = card.Packing!;
+        Assert.Equal(0, sv.InstanceSecondsLost);
+        Assert.Equal(0, sv.BudgetViolations);
+        Assert.True(pk.NodesUsedBefore >= 25, $"placement spread the 36 instances over {pk.NodesUsedBefore} nodes");
+        Assert.True(pk.NodesUsedAfter <= pk.NodesUsedBefore - 10, $"nodes in use {pk.NodesUsedBefore} → {pk.NodesUsedAfter}");
+        Assert.True(pk.NodesRetired >= 10, $"{pk.NodesRetired} retired");
+        Assert.True(pk.PeakAfter <= 0.8 + 1e-9, $"no node allocated past maxUtilisation (80%): {pk.PeakAfter:P0}");
+        Assert.True(pk.MeanAfter > pk.MeanBefore, $"the nodes in use are fuller: {pk.MeanBefore:P0} → {pk.MeanAfter:P0}");
+        Assert.True(pk.Moves >= pk.NodesUsedBefore - pk.NodesUsedAfter, $"{pk.Moves} moves");
+        Assert.Equal(0, pk.MovedWithinWindow);
+        Assert.Equal(0, card.FalseActions);
+    }
+
+    [Fact]
+    public async Task Provision_PendingInstancesGetVirtualMachines_WhichBurnInAndTakeThem()
+    {
+        var card = await RunAsync("provision");
+        var pv = card.Provisioning!;
+        // 24 of the 30 two-core instances fit on six 8-core nodes; the other 6 need two 8-core machines of the default shape.
+        Assert.Equal(2, pv.Machines);
+        Assert.Equal(2, pv.Registered);
+        Assert.Equal(1, pv.Requests);
+        var sv = card.Services!;
+        Assert.NotNull(sv.ReadyAfter); // every instance ran, on the machines that arrived
+        Assert.True(sv.ReadyAfter < TimeSpan.FromMinutes(5), $"all 30 ran after {sv.ReadyAfter}");
+        Assert.Equal(0, sv.InstanceSecondsLost);
+        Assert.Equal(0, card.FalseActions);
+    }
+
     [Fact]
     public async Task RackLoss_NeverMoreActionsInFlightThanAllowed_StormBrakeHolds()
     {

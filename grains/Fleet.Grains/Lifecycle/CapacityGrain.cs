@@ -67,6 +67,8 @@ public sealed class CapacityGrain(
 
     public Task ArrivedAsync(string key, string node) => StepAsync(new ProvisionEvent.Arrived(key, node));
 
+    public Task ServingAsync(string key, string node) => StepAsync(new ProvisionEvent.Serving(key, node), andLook: true);
+
     public async Task ActionCompletedAsync(ActionOutcome outcome)
     {
         if (outcome.IdempotencyKey.StartsWith($"{Provisioning.Subject}/give-back/", StringComparison.Ordinal))
@@ -135,8 +137,10 @@ public sealed class CapacityGrain(
                 });
             }
             else if (node is null || node.Stage == LifecycleStage.Retired)
+            {
                 Record(DecisionKinds.Executed, $"Freed node {run.Node} to consolidate the fleet: its {run.Moves} instance(s) moved off make-before-break and it is retired ({run.Why}).",
                     rule: "lifecycle.consolidate", outcome: "freed");
+            }
             else if (node.Stage != LifecycleStage.Draining)
                 Record(DecisionKinds.Escalated, $"Freeing node {run.Node} was stopped ({node.StageReason}); consolidation goes on with its next plan.", outcome: "stopped");
             else return;

@@ -27,10 +27,10 @@ public sealed partial class NodeGrain
             ? Task.CompletedTask
             : StepAsync(CaseEvent.Tick, now);
 
-    /// <summary>Whether the node's judged health calls for a remedy (Unhealthy, not being drained) or a prevention (memory forecast to run out, in service).</summary>
+    /// <summary>Whether the node's judged health calls for a remedy (Unhealthy, not being drained) or a prevention (memory, disk or CPU forecast to fail, in service).</summary>
     private (bool Remedy, bool Prevention) Needs() =>
         (S.Health.Health == HealthState.Unhealthy && S.Admin != AdminState.Draining,
-         S.Admin == AdminState.None && S.Health.HasCondition(ConditionTypes.MemoryExhaustionForecast));
+         S.Admin == AdminState.None && S.Health.Foreseen);
 
     /// <summary>Steps the case machine with one event and carries out its effects, in order.</summary>
     private async Task<CaseStepResult?> StepAsync(CaseEvent e, DateTimeOffset now)
@@ -81,7 +81,7 @@ public sealed partial class NodeGrain
                     state.State = S with { Admin = admin.Effect == AdminEffect.Draining || S.Stage == LifecycleStage.Draining ? AdminState.Draining : AdminState.None };
                     break;
                 case CaseEffect.ForgetForecast:
-                    state.State = S with { Health = S.Health with { MemorySamples = Fleet.Core.Forecasting.MemoryWindow.Empty, Forecast = null } };
+                    state.State = S with { Health = S.Health with { MemorySamples = Fleet.Core.Forecasting.MemoryWindow.Empty, LoadSamples = null, Forecast = null } };
                     break;
             }
         }
@@ -100,7 +100,7 @@ public sealed partial class NodeGrain
     private CaseSubject CaseSubjectOf(NodeRegistration reg, DateTimeOffset now)
     {
         var judged = S.Health.Health;
-        var forecast = S.Health.HasCondition(ConditionTypes.MemoryExhaustionForecast);
+        var forecast = S.Health.Foreseen;
         var (remedy, prevention) = Needs();
         // Outcomes are counted under the symptom's signature always; only a policy that learns reads them back (to skip a rung).
         var signature = Fleet.Core.Learning.OutcomeTable.Signature(Subjects.NodeKind, S.Health.Conditions.Select(c => c.Type),
@@ -111,6 +111,7 @@ public sealed partial class NodeGrain
             Forecast: forecast, S.Health.LastReportAt, Symptom, Evidence, ScopesOf(reg, now), BasisOf(S.Health))
         {
             Signature = signature,
+            Foreseen = S.Health.ForeseenText ?? "memory exhaustion",
             Learned = _policy.Learning.Enabled ? action => learned.Get(signature, action) : null,
         };
     }
@@ -132,7 +133,7 @@ public sealed partial class NodeGrain
     {
         var conditions = S.Health.Conditions;
         var relevant = preventive
-            ? conditions.Where(x => x.Type == ConditionTypes.MemoryExhaustionForecast)
+            ? conditions.Where(x => ConditionTypes.IsForecast(x.Type))
             : conditions.Where(x => x.Type is ConditionTypes.CheckFailed or ConditionTypes.Silent or ConditionTypes.Stale or ConditionTypes.PeerUnreachable);
         var text = string.Join("; ", relevant.Select(x => x.Reason));
         return text.Length > 0 ? text : $"it is {S.Health.Health}";

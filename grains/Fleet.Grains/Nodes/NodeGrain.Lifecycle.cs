@@ -120,6 +120,13 @@ public sealed partial class NodeGrain
     }
 
     /// <summary>Steps the node's life with one event and carries out its effects, in order.</summary>
+    /// <summary>Tells the capacity supervisor that a machine of a provision request (its label) serves.</summary>
+    private void TellServing(NodeRegistration reg)
+    {
+        if (reg.Labels is { } labels && labels.TryGetValue(Fleet.Abstractions.Lifecycle.ProvisionLabels.Request, out var request))
+            GrainFactory.GetGrain<Fleet.Abstractions.Lifecycle.ICapacityGrain>(FleetNames.Default).ServingAsync(request, Id).Ignore();
+    }
+
     private async Task LifeAsync(LifecycleEvent e, DateTimeOffset now)
     {
         if (S.Registration is not { } reg) return;
@@ -127,8 +134,11 @@ public sealed partial class NodeGrain
             LifecycleRules.For(_policy), now);
         if (!Equals(step.Life, S.Life))
         {
+            var wasServing = S.Stage == LifecycleStage.Serving;
             state.State = S with { Life = step.Life };
             _dirty = true;
+            // A machine the provisioner brought that starts to serve no longer counts as on its way.
+            if (!wasServing && S.Stage == LifecycleStage.Serving) TellServing(reg);
         }
         foreach (var effect in step.Effects)
         {

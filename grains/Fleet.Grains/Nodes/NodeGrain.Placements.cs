@@ -126,7 +126,11 @@ public sealed partial class NodeGrain
         await LoadPlacementsAsync();
         var now = time.GetUtcNow();
         return new NodeView(Id, reg.Domain, S.Health.Health, S.Effective, S.Admin, S.Health.HealthSince,
-            S.Case?.Step, S.Case?.Phase.ToString(), [.. Placement.Live(P.ByKey.Values, now)]) { LastReportAt = S.Health.LastReportAt };
+            S.Case?.Step, S.Case?.Phase.ToString(), [.. Placement.Live(P.ByKey.Values, now)])
+        {
+            LastReportAt = S.Health.LastReportAt,
+            Packing = S.Stage == LifecycleStage.Draining && S.DrainLease?.Action == Fleet.Abstractions.Actions.ActionNames.Consolidate,
+        };
     }
 
     private ImmutableDictionary<string, NodePlacement> Pruned(DateTimeOffset now) =>

@@ -132,7 +132,10 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
         if (previous is null) await LifeAsync(new Fleet.Core.Lifecycle.LifecycleEvent.Registered(), now);
         // A machine the provisioner brought names its request: the capacity supervisor counts it as arrived.
         if (previous is null && registration.Labels is { } labels && labels.TryGetValue(Fleet.Abstractions.Lifecycle.ProvisionLabels.Request, out var request))
+        {
             GrainFactory.GetGrain<Fleet.Abstractions.Lifecycle.ICapacityGrain>(FleetNames.Default).ArrivedAsync(request, Id).Ignore();
+            if (S.Stage == LifecycleStage.Serving) TellServing(registration); // no burn-in: it serves at once
+        }
         Record(previous is null ? DecisionKinds.Registered : DecisionKinds.Operator,
             previous is null
                 ? $"Registered node {Id} in domain {registration.Domain} ({Format.Num(registration.Capacity.CpuCores)} cores, {Format.Bytes(registration.Capacity.MemoryBytes)} memory)."

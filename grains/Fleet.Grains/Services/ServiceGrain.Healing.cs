@@ -81,10 +81,15 @@ public sealed partial class ServiceGrain
                         await StepHealAsync(id, new CaseEvent.LeaseAnswered(ask.Request, decision), look, now);
                     }
                     break;
+                case CaseEffect.StartAction start when start.Request.Action == ActionNames.ReplaceInstance && S.Heals[id].Preventive:
+                    await ReplaceAheadAsync(id, start.Request, now);
+                    return; // the case ended with the move
                 case CaseEffect.StartAction start when start.Request.Action == ActionNames.ReplaceInstance:
                     await ReplaceAsync(id, start.Request, now);
                     return; // the case ended with the replace
                 case CaseEffect.StartAction start:
+                    // A restart starts a new process: the old one's error rates say nothing of it.
+                    if (start.Request.Action == ActionNames.RestartInstance) state.State = S with { ErrorSamples = S.ErrorSamples.Remove(id) };
                     await SaveAsync(true); // the case (and its key) is written before the action starts
                     using (CaseTracing.Step("fleet.execute", S.Heals.GetValueOrDefault(id)?.TraceParent, Actor, start.Request.Action))
                         executor.Start(start.Request with
@@ -114,6 +119,27 @@ public sealed partial class ServiceGrain
         if (request.LeaseId is { } lease) await GrainFactory.ReleaseLeaseAsync(lease, c.Scopes, "replaced");
     }
 
+    /// <summary>
+    /// A forecast's replace: the instance still serves, so it is moved make-before-break — a replacement is placed (not on its
+    /// node) and starts first, then it stops — its error samples are forgotten, the lease given back, and the case ends.
+    /// </summary>
+    private async Task ReplaceAheadAsync(string id, ActionRequest request, DateTimeOffset now)
+    {
+        var c = S.Heals[id];
+        var i = S.Instances[id];
+        // The replacement is placed away from this node (placement avoids a moving instance's node) and starts first; this
+        // one stops once it runs. Until then it serves where it is, and keeps its place in the count.
+        RecordCase(new RecordDraft(DecisionKinds.Executed,
+            $"Moving instance {id} of service {Name} off node {i.Node} before {c.Foreseen}: {c.Symptom}; a replacement starts first on another node, then this one stops.",
+            ActionNames.ReplaceInstance, Outcome: "moving") { CaseId = c.CaseId }, c);
+        Put(i with { Moving = true, Reason = $"replaced before {c.Foreseen}" });
+        state.State = S with { ErrorSamples = S.ErrorSamples.Remove(id) };
+        SetHeal(id, null, S.HealHistory.GetValueOrDefault(id));
+        await SaveAsync(true);
+        if (request.LeaseId is { } lease) await GrainFactory.ReleaseLeaseAsync(lease, c.Scopes, "replaced ahead");
+        _dirty = true;
+    }
+
     private async Task EndHealAsync(string id, RemediationCase c, string reason)
     {
         RecordCase(new RecordDraft(DecisionKinds.Verified, reason, c.Action, Outcome: "case-ended") { CaseId = c.CaseId }, c);
@@ -136,8 +162,13 @@ public sealed partial class ServiceGrain
     /// <summary>Instances gone from the service take their healing memory with them.</summary>
     private void ForgetHealsOfGone()
     {
-        if (S.HealHistory.Keys.All(S.Instances.ContainsKey)) return;
-        state.State = S with { HealHistory = S.HealHistory.RemoveRange(S.HealHistory.Keys.Where(k => !S.Instances.ContainsKey(k))) };
+        bool Gone(string id) => !S.Instances.TryGetValue(id, out var i) || i.State != InstanceState.Running || i.Moving;
+        if (S.HealHistory.Keys.All(S.Instances.ContainsKey) && !S.ErrorSamples.Keys.Any(Gone)) return;
+        state.State = S with
+        {
+            HealHistory = S.HealHistory.RemoveRange(S.HealHistory.Keys.Where(k => !S.Instances.ContainsKey(k))),
+            ErrorSamples = S.ErrorSamples.RemoveRange(S.ErrorSamples.Keys.Where(Gone).ToList()),
+        };
         _dirty = true;
     }
 

@@ -76,7 +76,7 @@ public sealed partial class ServiceGrain
     }
 
     /// <summary>Negotiates a node for one Pending instance: candidates from every domain, ranked, reserved on the first that accepts, then started.</summary>
-    private async Task PlaceAsync(ServiceInstance instance, string[] domains, DateTimeOffset now)
+    private async Task PlaceAsync(ServiceInstance instance, string[] domains, IReadOnlyDictionary<string, NodeView?> views, DateTimeOffset now)
     {
         var spec = S.Spec!;
         var ask = new PlacementAsk(Name, instance.Id, spec.Resources.CpuCores, spec.Resources.MemoryBytes, spec.Placement.Labels, _policy.Services.ReservationTtl);
@@ -88,7 +88,10 @@ public sealed partial class ServiceGrain
         var avoid = instance.Avoid.Concat(S.Instances.Values.Where(i => i.Moving && i.ReplaceWith is null && i.Node is not null).Select(i => i.Node!)).ToHashSet();
         // A replacement for a fenced instance keeps away from the node it was given up on.
         if (instance.Replaces is { } replaced && S.Instances.GetValueOrDefault(replaced) is { Fenced: true, Node: { } away }) avoid.Add(away);
-        var ranked = Placement.Rank(lists.SelectMany(l => l).Select(Placement.FromSummary), perDomain, spec.Placement.Spread, avoid, perNode, instance.Id);
+        // The replacement of an instance moving off a node consolidation frees is packed where the plan would put it.
+        var packing = instance.Replaces is { } moved && S.Instances.GetValueOrDefault(moved) is { Moving: true, Node: { } from } && views.GetValueOrDefault(from)?.Packing == true;
+        var ranked = Placement.Rank(lists.SelectMany(l => l).Select(Placement.FromSummary), perDomain, spec.Placement.Spread, avoid, perNode, instance.Id,
+            packing ? _policy.Lifecycle.Consolidate.MaxUtilisation : null, ask);
         var refusals = new List<string>();
         foreach (var candidate in ranked.Take(MaxReservationTries))
         {

@@ -140,6 +140,9 @@ public sealed partial class ServiceGrain(
             {
                 Healthy = healthy, LastReportAt = now, Load = load, FreshUntil = fresh, LastSequence = report.Sequence ?? i.LastSequence,
             }),
+            ErrorSamples = i.State == InstanceState.Running && !i.Moving
+                ? S.ErrorSamples.SetItem(i.Id, ErrorTrend.Append(S.ErrorSamples.GetValueOrDefault(i.Id), report, now, policies.Current.Forecast.MaxSamples))
+                : S.ErrorSamples,
             Rollout = S.Rollout is { Active: true } r ? RolloutPlanner.Sample(r, i, report, now, policies.Current.Telemetry.ReportInterval) : S.Rollout,
         };
         if (changed)
@@ -202,7 +205,7 @@ public sealed partial class ServiceGrain(
                     break;
                 case ServiceEffect.Place place:
                     domains ??= [.. (await GrainFactory.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).GetStatusAsync()).Domains];
-                    await PlaceAsync(S.Instances[place.Instance], domains, now);
+                    await PlaceAsync(S.Instances[place.Instance], domains, byNode, now);
                     break;
             }
         await HealPassAsync(byNode, now);

@@ -44,8 +44,17 @@ public sealed record ProvisionRequest(
     [Id(9)] public ImmutableArray<string> Arrived { get; init; } = [];
     [Id(10)] public string? Detail { get; init; }
 
-    /// <summary>Machines asked for and not yet arrived, while they count as on their way.</summary>
-    public int OnTheWay => Phase is ProvisionPhase.Asking or ProvisionPhase.Sent ? Math.Max(0, Count - Arrived.Length) : 0;
+    /// <summary>The machines of this request that passed their burn-in and serve (take work).</summary>
+    [Id(11)] public ImmutableArray<string> Serving { get; init; } = [];
+
+    /// <summary>When the last of its machines began to serve: the Pending instances get <c>pendingFor</c> to land on it before more are asked.</summary>
+    [Id(12)] public DateTimeOffset? LastServingAt { get; init; }
+
+    /// <summary>
+    /// Machines asked for and not yet serving, while they count as on their way: a machine that arrived and is still in its
+    /// burn-in is on its way too (the instances waiting for it cannot land yet), so it is not asked for again.
+    /// </summary>
+    public int OnTheWay => Phase is ProvisionPhase.Asking or ProvisionPhase.Sent ? Math.Max(0, Count - Serving.Length) : 0;
 }
 
 /// <summary>The capacity supervisor's view: each service's unplaceable demand, the requests made, and what holds the next one back.</summary>
@@ -107,6 +116,10 @@ public interface ICapacityGrain : IActionOwner
     /// <summary>A machine registered with a request's key (its label <c>provision-request</c>). Sent by the node.</summary>
     [OneWay, Alias("Arrived")]
     Task ArrivedAsync(string key, string node);
+
+    /// <summary>A machine of a request passed its burn-in (or had none) and serves. Sent by the node.</summary>
+    [OneWay, Alias("Serving")]
+    Task ServingAsync(string key, string node);
 
     [ReadOnly, Alias("GetStatus"), RequiresRole(FleetRole.Viewer)]
     Task<CapacityStatus> GetStatusAsync();

@@ -105,8 +105,8 @@ public sealed record HealthPolicy(
     [Id(6)] public TimeSpan MaxStartGrace { get; init; } = TimeSpan.FromMinutes(5);
 }
 
-/// <param name="Enabled">Whether memory forecasts raise preventive actions. Default true.</param>
-/// <param name="Horizon">Act when memory is forecast to run out sooner than this. Default 30 min.</param>
+/// <param name="Enabled">Whether forecasts (memory, and the disk and CPU below) raise preventive actions. Default true.</param>
+/// <param name="Horizon">Act when memory is forecast to run out (the disk to fill, the CPU to saturate) sooner than this. Default 30 min.</param>
 /// <param name="MinSamples">Samples needed before a forecast is trusted. Default 6.</param>
 /// <param name="MaxSamples">Samples kept for the regression. Default 30.</param>
 /// <param name="Action">The preventive action. Default drain.</param>
@@ -116,7 +116,46 @@ public sealed record ForecastPolicy(
     [property: Id(1)] TimeSpan Horizon,
     [property: Id(2)] int MinSamples,
     [property: Id(3)] int MaxSamples,
-    [property: Id(4)] string Action);
+    [property: Id(4)] string Action)
+{
+    /// <summary>
+    /// The disk filling: forecast to reach 100 % within the horizon, on a line with an R² of at least 0.5 over at least a
+    /// minute of samples — a disk that fills rises steadily; one that jumped once (a restore, a rotation) and stayed is not filling.
+    /// </summary>
+    [Id(5)] public ResourceForecastPolicy Disk { get; init; } = ResourceForecastPolicy.DiskDefault;
+
+    /// <summary>
+    /// CPU saturation: forecast to reach 95 % within the horizon, believed only when the trend's line explains most of the
+    /// samples (R² at least 0.8) and they cover at least 3 minutes — CPU is noisy and bursts, and a line through noise
+    /// or through a short burst forecasts anything.
+    /// </summary>
+    [Id(6)] public ResourceForecastPolicy Cpu { get; init; } = ResourceForecastPolicy.CpuDefault;
+
+    /// <summary>
+    /// A service instance's error rate (errors ÷ requests of its reports, in percent) forecast to reach 5 % within the horizon,
+    /// on a line with an R² of at least 0.8 over at least 3 minutes: the instance is replaced make-before-break first.
+    /// </summary>
+    [Id(7)] public ResourceForecastPolicy Errors { get; init; } = ResourceForecastPolicy.ErrorsDefault;
+}
+
+/// <summary>A forecast of a node's use of one resource, in percent, from the samples its reports carry.</summary>
+/// <param name="Enabled">Whether this forecast raises preventive actions (only while <c>forecast.enabled</c> is on too).</param>
+/// <param name="LimitPercent">The use that counts as the failure: the disk full, the CPU saturated.</param>
+/// <param name="MinFit">The least R² (0–1) the least-squares line must reach over the samples before its forecast is believed.</param>
+/// <param name="MinSpan">The least time the samples must cover before their trend is believed (a burst of a few reports is not a trend).</param>
+[GenerateSerializer, Immutable, Alias("fleet.ResourceForecastPolicy")]
+public sealed record ResourceForecastPolicy(
+    [property: Id(0)] bool Enabled,
+    [property: Id(1)] double LimitPercent,
+    [property: Id(2)] double MinFit,
+    [property: Id(3)] TimeSpan MinSpan)
+{
+    public static ResourceForecastPolicy DiskDefault { get; } = new(true, 100, 0.5, TimeSpan.FromMinutes(1));
+
+    public static ResourceForecastPolicy CpuDefault { get; } = new(true, 95, 0.8, TimeSpan.FromMinutes(3));
+
+    public static ResourceForecastPolicy ErrorsDefault { get; } = new(true, 5, 0.8, TimeSpan.FromMinutes(3));
+}
 
 /// <param name="Action">The action this rung takes; <c>human</c> hands the case to a person.</param>
 /// <param name="VerifyWindow">How long the symptom has to clear after the action.</param>

@@ -60,4 +60,10 @@ public sealed record NodeView(
 {
     /// <summary>When the node last reported (null: never): an instance silent while its node still reports is silent on its own.</summary>
     [Id(9)] public DateTimeOffset? LastReportAt { get; init; }
+
+    /// <summary>
+    /// The node is being freed to consolidate the fleet: the instances moving off it are placed best fit (the fullest node
+    /// that stays under <c>lifecycle.consolidate.maxUtilisation</c>), as the plan that chose it packed them, not least allocated.
+    /// </summary>
+    [Id(10)] public bool Packing { get; init; }
 }

@@ -167,8 +167,8 @@ public sealed class MemoryWindowConverter : IConverter<MemoryWindow, MemoryWindo
 }
 
 /// <summary>
-/// Least-squares trend over recent memory samples (MathNet.Numerics' line fit), and the time until memory runs out at
-/// that trend.
+/// Least-squares trend over recent memory samples (MathNet.Numerics' line fit, <see cref="TrendForecaster"/>), and the
+/// time until memory runs out at that trend.
 /// </summary>
 public static class MemoryForecaster
 {
@@ -180,39 +180,13 @@ public static class MemoryForecaster
         return Forecast(samples, totalBytes);
     }
 
-    [ThreadStatic] private static double[][]? t_xs, t_ys;
-
-    /// <summary>
-    /// Two arrays of exactly <paramref name="n"/> doubles for the fit (MathNet reads whole arrays), kept per thread and
-    /// per length up to 64: a report allocates none. The fit keeps neither past the call.
-    /// </summary>
-    private static (double[] X, double[] Y) Buffers(int n)
-    {
-        if (n > 64) return (new double[n], new double[n]);
-        t_xs ??= new double[65][];
-        t_ys ??= new double[65][];
-        return (t_xs[n] ??= new double[n], t_ys[n] ??= new double[n]);
-    }
-
     public static MemoryForecast Forecast(ReadOnlySpan<MemorySample> samples, long totalBytes)
     {
         if (samples.Length < 2 || totalBytes <= 0) return new MemoryForecast(0, null, samples.Length);
-
-        // Seconds since the first sample, against bytes used: MathNet's least-squares line. A window whose samples
-        // share one instant has no trend.
+        var (x, y) = TrendForecaster.Buffers(samples.Length);
         var t0 = samples[0].At;
-        var (x, y) = Buffers(samples.Length);
         for (var i = 0; i < samples.Length; i++) { x[i] = (samples[i].At - t0).TotalSeconds; y[i] = samples[i].UsedBytes; }
-        if (x.AsSpan().IndexOfAnyExcept(x[0]) < 0) return new MemoryForecast(0, null, samples.Length);
-
-        var (intercept, slope) = MathNet.Numerics.Fit.Line(x, y);
-        if (!double.IsFinite(slope)) return new MemoryForecast(0, null, samples.Length);
-        if (slope <= 0) return new MemoryForecast(slope, null, samples.Length);
-
-        var lastX = (samples[^1].At - t0).TotalSeconds;
-        var fittedNow = intercept + slope * lastX;
-        var remaining = Math.Max(0, totalBytes - Math.Max(fittedNow, samples[^1].UsedBytes));
-        var seconds = remaining / slope;
-        return new MemoryForecast(slope, seconds > TimeSpan.MaxValue.TotalSeconds / 2 ? null : TimeSpan.FromSeconds(seconds), samples.Length);
+        var trend = TrendForecaster.ToLimit(x, y, totalBytes, minFit: 0);
+        return new MemoryForecast(trend.PerSecond, trend.TimeToLimit, samples.Length);
     }
 }

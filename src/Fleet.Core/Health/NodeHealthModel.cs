@@ -25,6 +25,15 @@ public sealed record NodeHealthModel(
     /// <summary>The boot id of the reporter's current run (a new one starts the sequence again).</summary>
     [Id(14)] public string? BootId { get; init; }
 
+    /// <summary>The CPU and disk use of the reports whose memory samples <see cref="MemorySamples"/> keeps (<see cref="Forecasting.LoadSamples"/>).</summary>
+    [Id(15)] public int[]? LoadSamples { get; init; }
+
+    /// <summary>Whether any forecast (memory, disk, CPU) says the node will fail within the horizon.</summary>
+    public bool Foreseen => Conditions.Any(c => ConditionTypes.IsForecast(c.Type));
+
+    /// <summary>What the forecasts foresee, in words ("memory exhaustion and the disk filling"); null when none does.</summary>
+    public string? ForeseenText => ConditionTypes.Foreseen(Conditions);
+
     public static NodeHealthModel Initial(DateTimeOffset now) =>
         new(HealthState.Unknown, now, [], -1, null, null, 0, 0, 0, 0, MemoryWindow.Empty, null, null);
 
@@ -50,7 +59,7 @@ public sealed record Judgement(
     /// <summary>The report came from a new run of the reporter (a new boot id): its sequence started again.</summary>
     public string? NewBootFrom { get; init; }
 
-    public bool ForecastBreached => Model.HasCondition(ConditionTypes.MemoryExhaustionForecast);
+    public bool ForecastBreached => Model.Foreseen;
 }
 
 public static class ConditionTypes
@@ -64,6 +73,25 @@ public static class ConditionTypes
     public const string MemoryPressure = "MemoryPressure";
     public const string DiskPressure = "DiskPressure";
     public const string MemoryExhaustionForecast = "MemoryExhaustionForecast";
+    /// <summary>The disk's use is forecast to reach <c>forecast.disk.limitPercent</c> within the horizon.</summary>
+    public const string DiskFullForecast = "DiskFullForecast";
+    /// <summary>The CPU's use is forecast to reach <c>forecast.cpu.limitPercent</c> within the horizon, on a line that fits.</summary>
+    public const string CpuSaturationForecast = "CpuSaturationForecast";
+
+    public static bool IsForecast(string type) => type is MemoryExhaustionForecast or DiskFullForecast or CpuSaturationForecast;
+
+    /// <summary>What the forecast conditions among these foresee, in words, joined with "and"; null when there are none.</summary>
+    public static string? Foreseen(IEnumerable<NodeCondition> conditions)
+    {
+        var what = conditions.Select(c => c.Type switch
+        {
+            MemoryExhaustionForecast => "memory exhaustion",
+            DiskFullForecast => "the disk filling",
+            CpuSaturationForecast => "CPU saturation",
+            _ => null,
+        }).OfType<string>().Distinct().ToList();
+        return what.Count == 0 ? null : string.Join(" and ", what);
+    }
     public const string Stale = "Stale";
     public const string Silent = "Silent";
     public const string PeerReachable = "PeerReachable";

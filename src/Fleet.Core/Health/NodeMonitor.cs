@@ -65,9 +65,9 @@ public static class NodeMonitor
 
         var samples = model.MemorySamples.Append(new MemorySample(report.Timestamp, report.MemoryUsedBytes), policy.Forecast.MaxSamples);
         var forecast = MemoryForecaster.Forecast(samples, report.MemoryTotalBytes);
-        var forecastBreach = policy.Forecast.Enabled && samples.Count >= policy.Forecast.MinSamples
+        var memoryBreach = policy.Forecast.Enabled && samples.Count >= policy.Forecast.MinSamples
             && forecast.TimeToExhaustion is { } tte && tte < policy.Forecast.Horizon;
-        if (forecastBreach)
+        if (memoryBreach)
         {
             var perMinute = (long)(forecast.BytesPerSecond * 60);
             Add(ref conditions, new NodeCondition(ConditionTypes.MemoryExhaustionForecast,
@@ -75,6 +75,24 @@ public static class NodeMonitor
                 $"({Format.Bytes(report.MemoryUsedBytes)} of {Format.Bytes(report.MemoryTotalBytes)} used, rising {Format.Bytes(perMinute)}/min; " +
                 $"horizon {Format.Duration(policy.Forecast.Horizon)})", receivedAt));
         }
+        // The disk and the CPU, from the samples taken with the memory's (the same instants).
+        var load = LoadSamples.Append(model.LoadSamples, LoadSamples.Pack(report.CpuPercent, report.DiskUsedPercent), policy.Forecast.MaxSamples);
+        Trend? disk = null, cpu = null;
+        if (policy.Forecast.Enabled)
+        {
+            disk = Breaching(LoadSamples.Forecast(samples, load, LoadFigure.Disk, policy.Forecast.Disk, policy.Forecast.MinSamples), policy.Forecast.Horizon);
+            cpu = Breaching(LoadSamples.Forecast(samples, load, LoadFigure.Cpu, policy.Forecast.Cpu, policy.Forecast.MinSamples), policy.Forecast.Horizon);
+        }
+        if (disk is { } d)
+            Add(ref conditions, new NodeCondition(ConditionTypes.DiskFullForecast,
+                $"the disk will reach {Format.Percent(policy.Forecast.Disk.LimitPercent)} in about {Format.Duration(d.TimeToLimit!.Value)} " +
+                $"({Format.Percent(report.DiskUsedPercent)} used, rising {Format.Percent(d.PerSecond * 60)}/min; horizon {Format.Duration(policy.Forecast.Horizon)})", receivedAt));
+        if (cpu is { } c)
+            Add(ref conditions, new NodeCondition(ConditionTypes.CpuSaturationForecast,
+                $"CPU will reach {Format.Percent(policy.Forecast.Cpu.LimitPercent)} in about {Format.Duration(c.TimeToLimit!.Value)} " +
+                $"({Format.Percent(report.CpuPercent)} now, rising {Format.Percent(c.PerSecond * 60)}/min over {Math.Min(samples.Count, load.Length)} reports{c.FitText}; " +
+                $"horizon {Format.Duration(policy.Forecast.Horizon)})", receivedAt));
+        var forecastBreach = memoryBreach || disk is not null || cpu is not null;
 
         var breachStreak = breach || forecastBreach ? model.BreachStreak + 1 : 0;
         var cleanStreak = failedCount + startingCount == 0 && !breach && !forecastBreach ? model.CleanStreak + 1 : 0;
@@ -99,6 +117,7 @@ public static class NodeMonitor
             PassingStreak = passingStreak,
             CleanStreak = cleanStreak,
             MemorySamples = samples,
+            LoadSamples = load,
             Forecast = forecast,
             LastReport = Kept(model.LastReport, report),
             BootId = report.BootId ?? model.BootId,
@@ -106,7 +125,7 @@ public static class NodeMonitor
         var judgement = next == previous
             ? new Judgement(updated, ReportOutcome.Accepted, null)
             : Transition(updated, next, receivedAt, ReportReason(next, previous, updated, hp),
-                ReportEvidence(report, checks, failedStreak, memoryPercent, forecastBreach ? forecast : null, samples.Count, policy), ReportOutcome.Accepted);
+                ReportEvidence(report, checks, failedStreak, memoryPercent, memoryBreach ? forecast : null, disk, cpu, samples.Count, policy), ReportOutcome.Accepted);
         return newBoot ? judgement with { NewBootFrom = model.BootId ?? "(none)" } : judgement;
     }
 
@@ -160,7 +179,7 @@ public static class NodeMonitor
 
     /// <summary>The figures behind a report's change of health: its sequence, failed checks, the three thresholds and the forecast.</summary>
     private static ImmutableDictionary<string, string> ReportEvidence(TelemetryReport report, ImmutableArray<CheckResult> checks, int failedStreak,
-        double memoryPercent, MemoryForecast? breachingForecast, int samples, FleetPolicy policy)
+        double memoryPercent, MemoryForecast? breachingForecast, Trend? disk, Trend? cpu, int samples, FleetPolicy policy)
     {
         var hp = policy.Health;
         var evidence = ImmutableDictionary.CreateBuilder<string, string>();
@@ -177,6 +196,18 @@ public static class NodeMonitor
             evidence["forecast.horizon"] = Format.Duration(policy.Forecast.Horizon);
             evidence["forecast.samples"] = samples.ToString();
         }
+        if (disk is { } d)
+        {
+            evidence["forecast.disk.timeToLimit"] = Format.Duration(d.TimeToLimit!.Value);
+            evidence["forecast.disk.perMinute"] = Format.Percent(d.PerSecond * 60);
+        }
+        if (cpu is { } c)
+        {
+            evidence["forecast.cpu.timeToLimit"] = Format.Duration(c.TimeToLimit!.Value);
+            evidence["forecast.cpu.perMinute"] = Format.Percent(c.PerSecond * 60);
+            if (!double.IsNaN(c.RSquared)) evidence["forecast.cpu.rSquared"] = Format.Num(Math.Round(c.RSquared, 3));
+        }
+        if (disk is not null || cpu is not null) evidence["forecast.horizon"] = Format.Duration(policy.Forecast.Horizon);
         return evidence.ToImmutable();
     }
 
@@ -282,6 +313,9 @@ public static class NodeMonitor
     private static string Verb(IReadOnlyList<PeerView> views, string plural, string singular) =>
         views.Count == 1 && views[0].ObserverNodeId == PeerView.SiloProbe ? singular : plural;
 
+    /// <summary>The trend when it reaches its limit within the horizon; null otherwise.</summary>
+    private static Trend? Breaching(Trend? trend, TimeSpan horizon) => trend is { TimeToLimit: { } t } && t < horizon ? trend : null;
+
     private static bool Threshold(ref ImmutableArray<NodeCondition>.Builder? conditions, string type, string what, double value, double threshold, DateTimeOffset now)
     {
         if (value < threshold) return false;
@@ -294,7 +328,7 @@ public static class NodeMonitor
         HealthState.Unhealthy when m.FailedStreak >= hp.UnhealthyAfterFailedReports =>
             $"{Describe(m, ConditionTypes.CheckFailed)}; Unhealthy after {hp.UnhealthyAfterFailedReports} failing reports",
         HealthState.Unhealthy => $"it is still recovering ({m.PassingStreak} of {hp.RecoverAfterReports} passing reports needed)",
-        HealthState.Degraded when m.HasCondition(ConditionTypes.MemoryExhaustionForecast) => Describe(m, ConditionTypes.MemoryExhaustionForecast),
+        HealthState.Degraded when m.Foreseen => string.Join("; ", m.Conditions.Where(c => ConditionTypes.IsForecast(c.Type)).Select(c => c.Reason)),
         HealthState.Degraded when m.HasCondition(ConditionTypes.CheckFailed) => Describe(m, ConditionTypes.CheckFailed),
         HealthState.Degraded when m.HasCondition(ConditionTypes.CheckStarting) => Describe(m, ConditionTypes.CheckStarting),
         HealthState.Degraded when m.Conditions.Length > 0 => string.Join("; ", m.Conditions.Select(c => c.Reason)) + $" ({m.BreachStreak} report(s) in a row)",

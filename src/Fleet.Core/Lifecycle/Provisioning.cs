@@ -74,6 +74,9 @@ public abstract record ProvisionEvent
 
     public sealed record Arrived(string Key, string Node) : ProvisionEvent;
 
+    /// <summary>A machine of a request serves (its burn-in passed): it no longer counts as on its way.</summary>
+    public sealed record Serving(string Key, string Node) : ProvisionEvent;
+
     public sealed record LeaseAnswered(LeaseRequest Request, LeaseDecision Decision) : ProvisionEvent;
 
     public sealed record ActionFinished(ActionOutcome Outcome) : ProvisionEvent;
@@ -175,6 +178,21 @@ public static class Provisioning
                 }
                 break;
 
+            case ProvisionEvent.Serving sv:
+                var at = s.Requests.IndexOf(s.Requests.FirstOrDefault(r => r.Key == sv.Key)!);
+                if (at >= 0 && s.Requests[at] is var serving && !serving.Serving.Contains(sv.Node))
+                {
+                    var r = serving with
+                    {
+                        Serving = serving.Serving.Add(sv.Node),
+                        LastServingAt = now,
+                        Arrived = serving.Arrived.Contains(sv.Node) ? serving.Arrived : serving.Arrived.Add(sv.Node),
+                    };
+                    s = s with { Requests = s.Requests.SetItem(at, r) };
+                    Record(DecisionKinds.Observed, $"Machine {sv.Node} of provision request {r.Key} serves ({r.Serving.Length} of {r.Count}).", outcome: "serving");
+                }
+                break;
+
             case ProvisionEvent.LeaseAnswered answer:
                 Answered(answer.Request, answer.Decision);
                 break;
@@ -210,11 +228,11 @@ public static class Provisioning
         void TimeOut()
         {
             for (var i = 0; i < s.Requests.Length; i++)
-                if (s.Requests[i] is { Phase: ProvisionPhase.Sent } r && r.Arrived.Length < r.Count && now - r.At >= policy.ArrivalTimeout)
+                if (s.Requests[i] is { Phase: ProvisionPhase.Sent } r && r.Serving.Length < r.Count && now - r.At >= policy.ArrivalTimeout)
                 {
                     s = s with { Requests = s.Requests.SetItem(i, r with { Phase = ProvisionPhase.TimedOut }) };
-                    Record(DecisionKinds.Escalated, $"Provision request {r.Key} ({r.Count} {r.Shape} machine(s) in {r.Domain}, asked at {r.At:HH:mm:ss} UTC): {r.Arrived.Length} of {r.Count} registered within " +
-                        $"{Format.Duration(policy.ArrivalTimeout)}; the rest no longer count as on their way.", rule: "lifecycle.provision.arrivalTimeout", outcome: "timed-out");
+                    Record(DecisionKinds.Escalated, $"Provision request {r.Key} ({r.Count} {r.Shape} machine(s) in {r.Domain}, asked at {r.At:HH:mm:ss} UTC): {r.Arrived.Length} of {r.Count} registered " +
+                        $"and {r.Serving.Length} serve within {Format.Duration(policy.ArrivalTimeout)}; the rest no longer count as on their way.", rule: "lifecycle.provision.arrivalTimeout", outcome: "timed-out");
                 }
         }
 
@@ -225,6 +243,8 @@ public static class Provisioning
             var onTheWay = s.Requests.Sum(r => r.OnTheWay);
             var want = needed - onTheWay;
             if (want <= 0) return;
+            // A machine that has just begun to serve is given pendingFor to take the Pending instances before more are asked.
+            if (s.Requests.Any(r => r.LastServingAt is { } t && now - t < policy.PendingFor)) return;
             var asked = s.Requests.Where(r => r.Phase is ProvisionPhase.Asking or ProvisionPhase.Sent or ProvisionPhase.TimedOut).ToList();
             // A failed ask counts toward the hour too: a provisioner that keeps failing is not asked without end.
             var lastHour = s.Requests.Where(r => now - r.At < TimeSpan.FromHours(1)).Sum(r => r.Count);

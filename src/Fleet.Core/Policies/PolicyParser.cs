@@ -63,8 +63,13 @@ public static partial class PolicyParser
             r.Duration(f, "forecast.horizon", d.Forecast.Horizon, TimeSpan.FromSeconds(1), TimeSpan.FromDays(30)),
             r.Int(f, "forecast.minSamples", d.Forecast.MinSamples, 2, 10_000),
             r.Int(f, "forecast.maxSamples", d.Forecast.MaxSamples, 2, 10_000),
-            r.Action(f, "forecast.action", d.Forecast.Action));
-        r.Known(f, "forecast", "enabled", "horizon", "minSamples", "maxSamples", "action");
+            r.Action(f, "forecast.action", d.Forecast.Action))
+        {
+            Disk = Resource(r, f, "disk", d.Forecast.Disk),
+            Cpu = Resource(r, f, "cpu", d.Forecast.Cpu),
+            Errors = Resource(r, f, "errors", d.Forecast.Errors),
+        };
+        r.Known(f, "forecast", "enabled", "horizon", "minSamples", "maxSamples", "action", "disk", "cpu", "errors");
         if (forecast.MaxSamples < forecast.MinSamples)
             r.Problem(f, "forecast.maxSamples", $"must be at least forecast.minSamples ({forecast.MinSamples}), was {forecast.MaxSamples}");
         if (forecast.Action == Fleet.Abstractions.Actions.ActionNames.Human)
@@ -267,6 +272,18 @@ public static partial class PolicyParser
             Actions = actions, Services = services, Probes = probes, Security = security, Rollout = rollout, Oversight = oversight, Learning = learning,
             Network = network, Intake = intake, Lifecycle = lifecycle,
         }, []);
+    }
+
+    /// <summary>A <c>forecast.disk</c>, <c>forecast.cpu</c> or <c>forecast.errors</c> section: whether it acts, the level that is the failure, and the fit it needs.</summary>
+    private static ResourceForecastPolicy Resource(YamlReader r, YamlMappingNode? forecast, string name, ResourceForecastPolicy d)
+    {
+        var path = $"forecast.{name}";
+        var m = r.Section(forecast, name, path);
+        r.Known(m, path, "enabled", "limitPercent", "minFit", "minSpan");
+        return new ResourceForecastPolicy(r.Bool(m, $"{path}.enabled", d.Enabled),
+            r.Double(m, $"{path}.limitPercent", d.LimitPercent, 0.01, 100),
+            r.Double(m, $"{path}.minFit", d.MinFit, 0, 1),
+            r.Duration(m, $"{path}.minSpan", d.MinSpan, TimeSpan.Zero, TimeSpan.FromDays(1)));
     }
 
     /// <summary>The <c>lifecycle.provision</c> section: when and how many machines are asked for.</summary>

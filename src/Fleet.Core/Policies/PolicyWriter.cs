@@ -32,6 +32,14 @@ public static class PolicyWriter
         sb.AppendLine($"  minSamples: {p.Forecast.MinSamples}");
         sb.AppendLine($"  maxSamples: {p.Forecast.MaxSamples}");
         sb.AppendLine($"  action: {p.Forecast.Action}");
+        foreach (var (name, rf) in new[] { ("disk", p.Forecast.Disk), ("cpu", p.Forecast.Cpu), ("errors", p.Forecast.Errors) })
+        {
+            sb.AppendLine($"  {name}:");
+            sb.AppendLine($"    enabled: {(rf.Enabled ? "true" : "false")}");
+            sb.AppendLine($"    limitPercent: {N(rf.LimitPercent)}");
+            sb.AppendLine($"    minFit: {N(rf.MinFit)}");
+            sb.AppendLine($"    minSpan: {D(rf.MinSpan)}");
+        }
         sb.AppendLine("remediation:");
         sb.AppendLine("  ladder:");
         foreach (var step in p.Remediation.Ladder)

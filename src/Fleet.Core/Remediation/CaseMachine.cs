@@ -54,6 +54,9 @@ public sealed record CaseSubject(
     /// <summary>The symptom's signature for learning ("CheckFailed", "Silent"); null: this subject does not learn.</summary>
     public string? Signature { get; init; }
 
+    /// <summary>What a preventive case foresees, in words ("memory exhaustion", "the disk filling and CPU saturation").</summary>
+    public string Foreseen { get; init; } = "memory exhaustion";
+
     /// <summary>What the ladder has learned of an action on this symptom (the owner's copy of the outcome table).</summary>
     public Func<string, Learning.OutcomeRate?>? Learned { get; init; }
 }
@@ -244,7 +247,7 @@ public static class CaseMachine
                     if (c.Preventive && !s.Forecast)
                     {
                         SummariseDenials(c);
-                        Record(DecisionKinds.Verified, $"Dropped the preventive {c.Action} of {Noun}: memory is no longer forecast to run out within {Format.Duration(rules.Forecast.Horizon)}.", c.Action, outcome: "forecast-cleared");
+                        Record(DecisionKinds.Verified, $"Dropped the preventive {c.Action} of {Noun}: {c.Foreseen ?? s.Foreseen} is no longer forecast within {Format.Duration(rules.Forecast.Horizon)}.", c.Action, outcome: "forecast-cleared");
                         Close(countAsStep: false);
                         return;
                     }
@@ -300,7 +303,7 @@ public static class CaseMachine
             var step = preventive ? -1 : EscalationLadder.FirstStep(State.History, now, Ladder);
             var symptom = s.Symptom(preventive);
             var c = new RemediationCase(Guid.CreateVersion7(now).ToString("N")[..12], preventive, symptom, step, preventive ? rules.Forecast.Action : Ladder.Ladder[step].Action,
-                RemediationPhase.AwaitingLease, now) { Signature = preventive ? null : s.Signature };
+                RemediationPhase.AwaitingLease, now) { Signature = preventive ? null : s.Signature, Foreseen = preventive ? s.Foreseen : null };
             Set(c);
             if (!preventive)
             {
@@ -310,7 +313,7 @@ public static class CaseMachine
             }
             var action = c.Action;
             if (preventive)
-                Record(DecisionKinds.Predicted, $"Predicted memory exhaustion on {Noun}: {symptom}.", action, rule: "forecast.horizon", evidence: s.Evidence());
+                Record(DecisionKinds.Predicted, $"Predicted {s.Foreseen} on {Noun}: {symptom}.", action, rule: "forecast.horizon", evidence: s.Evidence());
             if (!preventive && EscalationLadder.IsHuman(Ladder, step))
             {
                 HandToHuman(c, "its earlier cases this hour already climbed the whole ladder");
@@ -416,10 +419,10 @@ public static class CaseMachine
             }
             else if (c.Preventive)
             {
-                Record(DecisionKinds.Executed, $"{spec.Verb} {Noun} before its memory ran out: {outcome.Detail} ({rung}).", c.Action, outcome: "succeeded");
+                Record(DecisionKinds.Executed, $"{spec.Verb} {Noun} before {c.Foreseen ?? s.Foreseen}: {outcome.Detail} ({rung}).", c.Action, outcome: "succeeded");
                 if (spec.Effect != AdminEffect.None) Effects.Add(new CaseEffect.ApplyAdminEffect(spec.Effect));
                 Effects.Add(new CaseEffect.ForgetForecast());
-                Record(DecisionKinds.Verified, $"Prevented memory exhaustion on {Noun}: its workload was moved off by {c.Action} while {c.Symptom}.", c.Action, outcome: "prevented");
+                Record(DecisionKinds.Verified, $"Prevented {c.Foreseen ?? s.Foreseen} on {Noun}: its workload was moved off by {c.Action} while {c.Symptom}.", c.Action, outcome: "prevented");
                 Release(c, "preventive action done");
                 Close();
             }

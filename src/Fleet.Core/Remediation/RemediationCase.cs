@@ -55,6 +55,9 @@ public sealed record RemediationCase(
 
     /// <summary>The symptom's signature when the case opened (what its outcomes are learned under); null for a forecast's case.</summary>
     [Id(20)] public string? Signature { get; init; }
+
+    /// <summary>What a preventive case foresaw when it opened ("the disk filling"); null for a reactive case.</summary>
+    [Id(21)] public string? Foreseen { get; init; }
 }
 
 /// <summary>What a subject's past actions were: the input to flap damping and to the rung a new case starts on.</summary>

@@ -38,7 +38,9 @@ public static class InstanceHealing
             .ToImmutableArray();
         var remediation = new RemediationPolicy(ladder, h.Backoff, 2, h.MaxBackoff, h.StableAfter, p.Remediation.FlapWindow);
         // The restart is the disruption: the domain's slot is given back once it has run, not held through the verify window.
-        return new CaseRules(remediation, p.Forecast with { Enabled = false }, p.Guardrails.LeaseDuration, p.Version, ActionCatalogue.For(p), p.Telemetry.ReportInterval)
+        // Its prevention: an error rate forecast to reach its limit replaces the instance, make-before-break.
+        return new CaseRules(remediation, p.Forecast with { Enabled = p.Forecast.Enabled && p.Forecast.Errors.Enabled, Action = ActionNames.ReplaceInstance },
+            p.Guardrails.LeaseDuration, p.Version, ActionCatalogue.For(p), p.Telemetry.ReportInterval)
         {
             ReleaseAfterAction = true,
         };
@@ -77,10 +79,16 @@ public static class InstanceHealing
         var service = state.Spec!.Name;
         var judged = Judge(i, now, node);
         var inCare = InCare(state, i, node);
+        var samples = state.ErrorSamples.GetValueOrDefault(i.Id);
+        // An error rate forecast to reach its limit: the instance is Degraded (a healthy report does not close the case a
+        // person was handed); one that already reports unhealthy is the reactive ladder's, and its forecast no longer counts.
+        var errors = inCare && judged != HealthState.Unhealthy ? ErrorTrend.Breaching(samples, policy.Forecast) : null;
+        if (errors is not null && judged == HealthState.Healthy) judged = HealthState.Degraded;
         return new CaseSubject(Subjects.Service(service), i.Node, inCare ? judged : HealthState.Unknown,
             NeedsRemedy: inCare && policy.Services.Healing.Enabled && judged == HealthState.Unhealthy,
-            NeedsPrevention: false, Forecast: false, i.LastReportAt,
-            _ => Symptom(i, now), () => Evidence(i, now),
+            NeedsPrevention: errors is not null && policy.Services.Healing.Enabled,
+            Forecast: errors is not null, i.LastReportAt,
+            preventive => preventive && errors is { } t ? ErrorTrend.Describe(t, samples, policy.Forecast) : Symptom(i, now), () => Evidence(i, now),
             i.Domain is { } d ? [Subjects.Domain(d)] : [],
             i.Healthy == false ? ActionBasis.Reported : ActionBasis.UnconfirmedSilence)
         {
@@ -89,6 +97,7 @@ public static class InstanceHealing
             Signature = $"instance:{(i.Healthy == false ? "ReportsUnhealthy" : "Silent")}",
             // One owner, many cases: the instance in every lease id and action key, so two cases opened together never share one.
             KeyPrefix = $"{Subjects.Service(service)}/{i.Id}",
+            Foreseen = ErrorTrend.Foreseen(policy.Forecast),
         };
     }
 
@@ -108,10 +117,11 @@ public static class InstanceHealing
         return e;
     }
 
-    /// <summary>The instances whose case must take a step this pass: those with a case, and those in care that are unhealthy.</summary>
+    /// <summary>The instances whose case must take a step this pass: those with a case, and those in care that are unhealthy or whose error rate is forecast to reach its limit.</summary>
     public static IEnumerable<string> ToStep(ServiceState state, Func<ServiceInstance, NodeLook> look, FleetPolicy policy, DateTimeOffset now) =>
         state.Heals.Keys.Concat(policy.Services.Healing.Enabled
-                ? state.Instances.Values.Where(i => !state.Heals.ContainsKey(i.Id) && InCare(state, i, look(i)) && Judge(i, now, look(i)) == HealthState.Unhealthy).Select(i => i.Id)
+                ? state.Instances.Values.Where(i => !state.Heals.ContainsKey(i.Id) && InCare(state, i, look(i))
+                    && (Judge(i, now, look(i)) == HealthState.Unhealthy || ErrorTrend.Breaching(state.ErrorSamples.GetValueOrDefault(i.Id), policy.Forecast) is not null)).Select(i => i.Id)
                 : [])
             .Order(StringComparer.Ordinal).ToList();
 

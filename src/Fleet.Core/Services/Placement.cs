@@ -51,7 +51,7 @@ public static class Placement
 
     /// <summary>The node's offer as its domain's inventory row tells it (for ranking before the node is asked).</summary>
     public static CapacityOffer FromSummary(NodeSummary m) =>
-        new(m.NodeId, m.Domain, m.FreeCpu ?? 0, m.FreeMemory ?? 0, 0, 0, m.Health, true, null);
+        new(m.NodeId, m.Domain, m.FreeCpu ?? 0, m.FreeMemory ?? 0, m.CpuCores, m.MemoryBytes, m.Health, true, null);
 
     /// <summary>
     /// Ranks accepting offers: with <paramref name="spread"/>, domains holding fewer instances of the service first, then
@@ -60,14 +60,27 @@ public static class Placement
     /// about as free count as equal); then a stable shuffle by <paramref name="instance"/>, so instances placed at the same
     /// moment from the same inventory do not all land on the same node.
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="packUnder"/> (an instance moving off a node consolidation is freeing), the order after the
+    /// spread is best fit instead: the nodes that would stay at or under that share allocated (the larger of cores and
+    /// memory, <paramref name="ask"/> included) first, the fullest of them first — where the consolidation planner packed
+    /// it — so a freed node's instances do not land on the emptiest nodes, the next ones to free.
+    /// </remarks>
     public static ImmutableArray<CapacityOffer> Rank(IEnumerable<CapacityOffer> offers, IReadOnlyDictionary<string, int> instancesPerDomain, bool spread,
-        IReadOnlySet<string>? avoid = null, IReadOnlyDictionary<string, int>? instancesPerNode = null, string instance = "") =>
+        IReadOnlySet<string>? avoid = null, IReadOnlyDictionary<string, int>? instancesPerNode = null, string instance = "",
+        double? packUnder = null, PlacementAsk? ask = null) =>
         [.. offers.Where(o => o.Accepts && (avoid is null || !avoid.Contains(o.NodeId)))
             .OrderBy(o => spread ? instancesPerDomain.GetValueOrDefault(o.Domain) : 0)
-            .ThenBy(o => spread ? instancesPerNode?.GetValueOrDefault(o.NodeId) ?? 0 : 0)
-            .ThenByDescending(o => Math.Floor(Room(o) * 64))
+            .ThenBy(o => spread || packUnder is not null ? instancesPerNode?.GetValueOrDefault(o.NodeId) ?? 0 : 0)
+            .ThenBy(o => packUnder is { } cap && ask is not null && !(UsedAfter(o, ask) <= cap + 1e-9) ? 1 : 0)
+            .ThenByDescending(o => packUnder is null ? Math.Floor(Room(o) * 64) : -Math.Floor(Room(o) * 64))
             .ThenBy(o => Shuffle(instance, o.NodeId))
             .ThenBy(o => o.NodeId, StringComparer.Ordinal)];
+
+    /// <summary>The share of the node allocated once <paramref name="ask"/> is placed on it (the larger of cores and memory); NaN when its whole room is not known.</summary>
+    public static double UsedAfter(CapacityOffer o, PlacementAsk ask) =>
+        o.CpuCapacity <= 0 || o.MemoryCapacity <= 0 ? double.NaN
+        : Math.Max((o.CpuCapacity - o.FreeCpu + ask.CpuCores) / o.CpuCapacity, (double)(o.MemoryCapacity - o.FreeMemory + ask.MemoryBytes) / o.MemoryCapacity);
 
     /// <summary>A stable pseudo-random order of nodes for one instance (FNV-1a over both names).</summary>
     private static uint Shuffle(string instance, string node)

@@ -57,6 +57,9 @@ public sealed record ServiceState(
 
     public const int KeepStartTimes = 20;
 
+    /// <summary>Each running instance's recent error rates (<see cref="ErrorTrend"/>), by instance id; dropped with the instance.</summary>
+    [Id(20)] public ImmutableDictionary<string, ImmutableArray<ErrorSample>> ErrorSamples { get; init; } = ImmutableDictionary<string, ImmutableArray<ErrorSample>>.Empty;
+
     /// <summary>The median of <see cref="StartTimes"/>, once there are any.</summary>
     public TimeSpan? MedianStart => StartTimes.IsDefaultOrEmpty ? null : TimeSpan.FromSeconds(MathNet.Numerics.Statistics.Statistics.Median(StartTimes));
 

@@ -161,6 +161,103 @@ public class NodeMonitorTests
         Assert.Null(m.Forecast!.TimeToExhaustion);
     }
 
+    private static TelemetryReport Load(long seq, DateTimeOffset at, double cpu, double disk) =>
+        new(seq, at, TimeSpan.FromSeconds(30), cpu, 2 * Gi, 16 * Gi, disk, [new CheckResult("http", true, null)]);
+
+    private static NodeHealthModel FeedWith(FleetPolicy policy, NodeHealthModel m, IEnumerable<TelemetryReport> reports)
+    {
+        foreach (var r in reports) m = NodeMonitor.OnReport(m, r, r.Timestamp, policy).Model;
+        return m;
+    }
+
+    [Fact]
+    public void OnReport_FillingDisk_RaisesDiskForecast_WithItsFigures()
+    {
+        // 80 % and rising 1 % a minute: full in about 20 minutes from the sixth report, inside the 30-minute horizon.
+        var m = NodeHealthModel.Initial(T0);
+        for (var i = 0; i < 5; i++) m = Feed(m, Load(i + 1, T0.AddMinutes(i), cpu: 10, disk: 80 + i));
+        Assert.DoesNotContain(m.Conditions, c => c.Type == ConditionTypes.DiskFullForecast); // 5 samples: not yet trusted
+        var j = NodeMonitor.OnReport(m, Load(6, T0.AddMinutes(5), cpu: 10, disk: 85), T0.AddMinutes(5), Policy);
+        var c = Assert.Single(j.Model.Conditions, c => c.Type == ConditionTypes.DiskFullForecast);
+        Assert.Contains("the disk will reach 100% in about 15 min", c.Reason);
+        Assert.Contains("rising 1%/min", c.Reason);
+        Assert.Equal(HealthState.Degraded, j.Model.Health);
+        Assert.True(j.ForecastBreached);
+        Assert.Equal("the disk filling", j.Model.ForeseenText);
+        Assert.Equal("15 min", j.Change!.Evidence["forecast.disk.timeToLimit"]);
+        Assert.Contains("the disk will reach", j.Change.Reason);
+        // Slower than the horizon allows: 0.1 % a minute from 40 % takes 10 hours.
+        var slow = NodeHealthModel.Initial(T0);
+        for (var i = 0; i < 10; i++) slow = Feed(slow, Load(i + 1, T0.AddMinutes(i), cpu: 10, disk: 40 + 0.1 * i));
+        Assert.False(slow.Foreseen);
+        // A disk that jumped once (20 % to 40 %) and stayed is not filling: the line through the step fits too poorly.
+        var step = NodeHealthModel.Initial(T0);
+        step = Feed(step, Load(1, T0, cpu: 10, disk: 20));
+        for (var i = 1; i < 8; i++)
+        {
+            step = Feed(step, Load(i + 1, T0.AddMinutes(i), cpu: 10, disk: 40));
+            Assert.False(step.Foreseen, $"after report {i + 1}");
+        }
+        var believed = FeedWith(Policy with { Forecast = Policy.Forecast with { Disk = Policy.Forecast.Disk with { MinFit = 0 } } }, NodeHealthModel.Initial(T0),
+            new[] { Load(1, T0, 10, 20) }.Concat(Enumerable.Range(1, 5).Select(i => Load(i + 1, T0.AddMinutes(i), 10, 40))));
+        Assert.True(believed.Foreseen, "believed at any fit, the step would be read as filling");
+        // Turned off, the same filling disk foresees nothing.
+        var off = Policy with { Forecast = Policy.Forecast with { Disk = Policy.Forecast.Disk with { Enabled = false } } };
+        var quiet = FeedWith(off, NodeHealthModel.Initial(T0), Enumerable.Range(0, 8).Select(i => Load(i + 1, T0.AddMinutes(i), 10, 80 + i)));
+        Assert.False(quiet.Foreseen);
+        Assert.Equal(HealthState.Healthy, quiet.Health);
+    }
+
+    [Fact]
+    public void OnReport_CpuClimbingOnALine_RaisesCpuForecast_NoisyCpuDoesNot()
+    {
+        // 50 % climbing 5 % a minute: 95 % in 4 minutes after the sixth report (75 %), on a perfect line (R² 1).
+        var ramp = NodeHealthModel.Initial(T0);
+        for (var i = 0; i < 6; i++) ramp = Feed(ramp, Load(i + 1, T0.AddMinutes(i), cpu: 50 + 5 * i, disk: 40));
+        var c = Assert.Single(ramp.Conditions, c => c.Type == ConditionTypes.CpuSaturationForecast);
+        Assert.Contains("CPU will reach 95% in about 4 min", c.Reason);
+        Assert.Contains("R² 1", c.Reason);
+        Assert.Equal("CPU saturation", ramp.ForeseenText);
+
+        // The same climb in a burst of reports a second apart (6 seconds in all) is not a trend: under the CPU's 3-minute minSpan.
+        var burst = NodeHealthModel.Initial(T0);
+        for (var i = 0; i < 10; i++) burst = Feed(burst, Load(i + 1, T0.AddSeconds(i), cpu: 50 + 5 * i, disk: 40));
+        Assert.DoesNotContain(burst.Conditions, c => c.Type == ConditionTypes.CpuSaturationForecast);
+
+        // Noise around a slight rise: the line through it would cross 95 % within the horizon, but it explains too little
+        // of the samples (R² well under 0.8), so nothing is foreseen.
+        var random = new Random(7);
+        var noisy = NodeHealthModel.Initial(T0);
+        for (var i = 0; i < 30; i++) noisy = Feed(noisy, Load(i + 1, T0.AddMinutes(i), cpu: 40 + 1.5 * i + random.Next(-30, 30), disk: 40));
+        Assert.DoesNotContain(noisy.Conditions, c => c.Type == ConditionTypes.CpuSaturationForecast);
+        // The same noise, believed at any fit: it is foreseen, which is why the CPU's default asks for one.
+        var anyFit = Policy with { Forecast = Policy.Forecast with { Cpu = Policy.Forecast.Cpu with { MinFit = 0 } } };
+        random = new Random(7);
+        var believed = FeedWith(anyFit, NodeHealthModel.Initial(T0),
+            Enumerable.Range(0, 30).Select(i => Load(i + 1, T0.AddMinutes(i), 40 + 1.5 * i + random.Next(-30, 30), 40)));
+        Assert.Contains(believed.Conditions, c => c.Type == ConditionTypes.CpuSaturationForecast);
+    }
+
+    [Fact]
+    public void LoadSamples_KeepTheLastMaxSamples_AlignedWithTheMemorySamples()
+    {
+        var policy = Policy with { Forecast = Policy.Forecast with { MaxSamples = 8 } };
+        var m = FeedWith(policy, NodeHealthModel.Initial(T0), Enumerable.Range(0, 20).Select(i => Load(i + 1, T0.AddMinutes(i), i, 50 + i)));
+        Assert.Equal(8, m.LoadSamples!.Length);
+        Assert.Equal(8, m.MemorySamples.Count);
+        Assert.Equal(19, Fleet.Core.Forecasting.LoadSamples.Of(m.LoadSamples[^1], Fleet.Core.Forecasting.LoadFigure.Cpu));
+        Assert.Equal(69, Fleet.Core.Forecasting.LoadSamples.Of(m.LoadSamples[^1], Fleet.Core.Forecasting.LoadFigure.Disk));
+        Assert.Equal(12.5, Fleet.Core.Forecasting.LoadSamples.Of(Fleet.Core.Forecasting.LoadSamples.Pack(12.5, 100), Fleet.Core.Forecasting.LoadFigure.Cpu));
+        Assert.Equal(100, Fleet.Core.Forecasting.LoadSamples.Of(Fleet.Core.Forecasting.LoadSamples.Pack(12.5, 100), Fleet.Core.Forecasting.LoadFigure.Disk));
+        // Out of range or not a number, a figure is kept inside 0–100.
+        Assert.Equal(0, Fleet.Core.Forecasting.LoadSamples.Of(Fleet.Core.Forecasting.LoadSamples.Pack(double.NaN, -5), Fleet.Core.Forecasting.LoadFigure.Disk));
+        Assert.Equal(100, Fleet.Core.Forecasting.LoadSamples.Of(Fleet.Core.Forecasting.LoadSamples.Pack(1e9, 0), Fleet.Core.Forecasting.LoadFigure.Cpu));
+        // A node stored before load samples were kept (memory samples, no load ones) forecasts from what it has.
+        var old = m with { LoadSamples = null };
+        var j = NodeMonitor.OnReport(old, Load(21, T0.AddMinutes(20), 20, 70), T0.AddMinutes(20), policy);
+        Assert.Single(j.Model.LoadSamples!);
+    }
+
     /// <summary>The figures of a change of health are written when it changes (and only then): every figure is there.</summary>
     [Fact]
     public void OnReport_ChangeOfHealth_CarriesEveryFigure_NoChangeCarriesNone()

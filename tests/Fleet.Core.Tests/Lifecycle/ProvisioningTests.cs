@@ -94,13 +94,23 @@ public class ProvisioningTests
         s = Step(s, new ProvisionEvent.Arrived(ask.RequestId, "m-1"), T0 + TimeSpan.FromMinutes(2)).State;
         var again = Step(s, new ProvisionEvent.Arrived(ask.RequestId, "m-1"), T0 + TimeSpan.FromMinutes(2));
         Assert.Empty(again.Effects);
-        Assert.Equal(1, Assert.Single(again.State.Requests).OnTheWay);
+        // Arrived, but still in its burn-in: it cannot take the Pending instances yet, so it is still on its way.
+        Assert.Equal(2, Assert.Single(again.State.Requests).OnTheWay);
         Assert.Empty(Step(s, new ProvisionEvent.Arrived("someone-else", "m-9"), T0).Effects); // a key no request has changes nothing
+        var serving = Step(s, new ProvisionEvent.Serving(ask.RequestId, "m-1"), T0 + TimeSpan.FromMinutes(3));
+        Assert.Equal("Machine m-1 of provision request " + ask.RequestId + " serves (1 of 2).", Assert.Single(serving.Effects.OfType<ProvisionEffect.Record>()).Draft.Reason);
+        Assert.Equal(1, Assert.Single(serving.State.Requests).OnTheWay);
+        Assert.Empty(Step(serving.State, new ProvisionEvent.Serving(ask.RequestId, "m-1"), T0 + TimeSpan.FromMinutes(3)).Effects); // told twice: counted once
+        // With nothing left on its way (the request timed out here), the machine that has just begun to serve gets pendingFor to
+        // take the Pending instances before anything more is asked.
+        var justServing = serving.State with { Requests = [serving.State.Requests[0] with { Phase = ProvisionPhase.TimedOut }] };
+        Assert.Empty(Step(justServing, new ProvisionEvent.Tick(), T0 + TimeSpan.FromMinutes(3) + Policy.PendingFor / 2).Effects.OfType<ProvisionEffect.AskLease>());
+        s = serving.State;
 
         // The second machine never registers: after the arrival timeout it no longer counts, and the demand asks again.
         var late = Step(s, new ProvisionEvent.Tick(), T0 + TimeSpan.FromSeconds(30) + Policy.ArrivalTimeout);
         Assert.Equal(ProvisionPhase.TimedOut, late.State.Requests[0].Phase);
-        Assert.Contains(late.Effects.OfType<ProvisionEffect.Record>(), r => r.Draft.Reason.Contains("1 of 2 registered within 15 min"));
+        Assert.Contains(late.Effects.OfType<ProvisionEffect.Record>(), r => r.Draft.Reason.Contains("1 of 2 registered and 1 serve within 15 min"));
         Assert.Equal(2, Asked(late).Size); // the demand is still 2 instances Pending (the arrived machine is not yet serving them)
     }
 

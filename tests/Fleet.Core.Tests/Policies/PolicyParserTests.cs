@@ -107,6 +107,43 @@ public class PolicyParserTests
         Assert.Contains("guardrails.leaseDuration", paths);
     }
 
+    [Fact]
+    public void Parse_DiskAndCpuForecasts_ReadWrittenBackAndChecked()
+    {
+        var r = PolicyParser.Parse("""
+            forecast:
+              disk:
+                limitPercent: 90
+              cpu:
+                enabled: false
+                minFit: 0.5
+                minSpan: 10m
+              errors:
+                limitPercent: 0.5
+            """);
+        Assert.True(r.IsValid, string.Join("; ", r.Problems.Select(p => p.ToString())));
+        Assert.Equal(new ResourceForecastPolicy(true, 90, 0.5, TimeSpan.FromMinutes(1)), r.Policy!.Forecast.Disk);
+        Assert.Equal(new ResourceForecastPolicy(false, 95, 0.5, TimeSpan.FromMinutes(10)), r.Policy.Forecast.Cpu);
+        Assert.Equal(new ResourceForecastPolicy(true, 0.5, 0.8, TimeSpan.FromMinutes(3)), r.Policy.Forecast.Errors);
+        var again = PolicyParser.Parse(PolicyWriter.Write(r.Policy));
+        Assert.Equal(r.Policy.Forecast.Disk, again.Policy!.Forecast.Disk);
+        Assert.Equal(r.Policy.Forecast.Cpu, again.Policy.Forecast.Cpu);
+        Assert.Equal(r.Policy.Forecast.Errors, again.Policy.Forecast.Errors);
+
+        var bad = PolicyParser.Parse("""
+            forecast:
+              disk:
+                limitPercent: 150
+                fullAt: 3
+              cpu:
+                minFit: 2
+            """);
+        var paths = bad.Problems.Select(p => p.Path).ToArray();
+        Assert.Contains("forecast.disk.limitPercent", paths);
+        Assert.Contains(paths, p => p.StartsWith("forecast.disk", StringComparison.Ordinal) && p.Contains("fullAt", StringComparison.Ordinal));
+        Assert.Contains("forecast.cpu.minFit", paths);
+    }
+
     [Theory]
     [InlineData("500ms", 500)]
     [InlineData("10s", 10_000)]

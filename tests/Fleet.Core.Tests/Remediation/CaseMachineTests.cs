@@ -247,6 +247,24 @@ public class CaseMachineTests
     }
 
     [Fact]
+    public void Forecast_OfTheDisk_SaysWhatItForesawInEveryRecord_EvenAfterTheForecastChanged()
+    {
+        var disk = Node(HealthState.Degraded, forecast: true) with { Foreseen = "the disk filling" };
+        var opened = Step(CaseState.Empty, CaseEvent.Tick, disk);
+        Assert.StartsWith("Predicted the disk filling on node web-01:", opened.Records.First().Reason);
+        Assert.Equal("the disk filling", opened.State.Case!.Foreseen);
+        var ask = ((CaseEffect.AskLease)opened.Effects.Last()).Request;
+        var granted = Step(opened.State, new CaseEvent.LeaseAnswered(ask, Grant(ask.RequestId)), disk);
+        var key = ((CaseEffect.StartAction)granted.Effects.Last()).Request.IdempotencyKey;
+        // By the time the drain ends, the CPU's forecast has joined: the case still names what it acted on.
+        var done = Step(granted.State, new CaseEvent.ActionFinished(new ActionOutcome(key, true, "drained", T0)), disk with { Foreseen = "the disk filling and CPU saturation" });
+        Assert.Contains("before the disk filling", done.Records.First().Reason);
+        Assert.StartsWith("Prevented the disk filling on node web-01", done.Records.ElementAt(1).Reason);
+        var dropped = Step(opened.State, CaseEvent.Tick, Node(HealthState.Healthy) with { Foreseen = "memory exhaustion" });
+        Assert.Contains("the disk filling is no longer forecast", dropped.Records.Single().Reason);
+    }
+
+    [Fact]
     public void ForecastCleared_PreventiveDropped()
     {
         var opened = Step(CaseState.Empty, CaseEvent.Tick, Node(HealthState.Degraded, forecast: true));

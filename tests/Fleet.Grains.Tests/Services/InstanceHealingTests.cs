@@ -99,6 +99,59 @@ public class InstanceHealingTests(HealingCluster f) : IClassFixture<HealingClust
         Assert.True((await Service("hl-api").GetAsync())!.Instances.Single(i => i.Id == sick.Id).Healthy);
     }
 
+    /// <summary>An instance whose error rate climbs toward the limit is replaced make-before-break while it still serves.</summary>
+    [Fact]
+    public async Task AnErrorRateClimbingTowardItsLimit_IsReplacedAhead_MakeBeforeBreak_NeverBelowItsReplicas()
+    {
+        var nodes = new[] { ("er-1", "d-er-a"), ("er-2", "d-er-b"), ("er-3", "d-er-c") };
+        var started = await StartAsync("er-api", nodes);
+        var sick = started.Instances[0];
+        var well = started.Instances[1];
+        // 100 requests a report; errors climb 0.1 a report (10 s): 0.6 %/min, 1.8 % once the samples span 3 minutes, 5 % some 5 minutes later.
+        var errors = 0.0;
+        var fewest = int.MaxValue;
+        // One report of each instance per 10-second step (the condition is polled many times a step: it only looks).
+        await f.AdvanceUntilAsync(async () =>
+        {
+            var s = (await Service("er-api").GetAsync())!;
+            fewest = Math.Min(fewest, s.Instances.Count(i => i.State == InstanceState.Running));
+            return s.Instances.All(i => i.Id != sick.Id) && s.Running == 2;
+        }, "the instance whose error rate climbs was replaced", TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(10), async () =>
+        {
+            foreach (var (n, _) in nodes) await f.ReportAsync(n);
+            var s = (await Service("er-api").GetAsync())!;
+            if (s.Instances.Any(i => i.Id == sick.Id))
+            {
+                var seq = _sequences[sick.Id] = _sequences.GetValueOrDefault(sick.Id) + 1;
+                errors += 0.1;
+                await Service("er-api").ReportAsync(new InstanceReport("er-api", sick.Id, sick.Version, 100, errors, 5, 20, FleetTestCluster.Gi, true, 5, f.Time.GetUtcNow())
+                {
+                    Sequence = seq, Ttl = TimeSpan.FromSeconds(30),
+                });
+            }
+            foreach (var i in s.Instances.Where(i => i.State is InstanceState.Starting or InstanceState.Running && i.Id != sick.Id))
+                await ReportAsync(i, healthy: true);
+        });
+
+        var trail = await f.TrailAsync("service/er-api");
+        Assert.True(errors < 3, $"replaced well before its error rate reached 5% (it was at {errors}%): {string.Join(" | ", trail.Select(r => r.Reason))}");
+        Assert.True(fewest >= 2, $"never fewer than 2 running (make-before-break): fewest {fewest}");
+        var predicted = trail.Single(r => r.Kind == DecisionKinds.Predicted);
+        Assert.StartsWith($"Predicted an error rate of 5% on instance {sick.Id} of service er-api: its error rate will reach 5% in about", predicted.Reason);
+        Assert.Contains("R² 1", predicted.Reason);
+        Assert.Contains(trail, r => r.Kind == DecisionKinds.Permitted && r.Action == ActionNames.ReplaceInstance && r.CaseId == predicted.CaseId);
+        Assert.Contains(trail, r => r.Kind == DecisionKinds.Executed && r.CaseId == predicted.CaseId && r.Outcome == "moving"
+            && r.Reason.StartsWith($"Moving instance {sick.Id} of service er-api off node {sick.Node} before an error rate of 5%"));
+        // The well instance, whose error rate stayed at 0, was never touched; the replacement runs elsewhere than the sick one's node.
+        var now = (await Service("er-api").GetAsync())!;
+        Assert.Contains(now.Instances, i => i.Id == well.Id && i.Node == well.Node);
+        Assert.All(now.Instances.Where(i => i.Id != well.Id), i => Assert.NotEqual(sick.Node, i.Node));
+        Assert.Empty(Ran(ActionNames.RestartInstance, sick.Id));
+
+        // This class's other tests share the silo: these nodes stop reporting now, so they take no more instances.
+        foreach (var (n, _) in nodes) await f.Node(n).CordonAsync("test", "the test is over");
+    }
+
     [Fact]
     public async Task ACrashLoop_IsRestartedWithBackoff_ThenFencedAndReplacedOnAnotherNode()
     {

@@ -317,37 +317,49 @@ public class ServiceScalingTests(ScalingCluster f) : IClassFixture<ScalingCluste
         Assert.False(resumed.AutoscalePaused);
     }
 
-    [Fact]
-    public async Task MemoryForecastOnANodeWithInstances_MovedAwayBeforeItFails_WithinTheBudget()
+    /// <summary>Memory running out, the disk filling, the CPU climbing to saturation: each foreseen, each moves the workload first.</summary>
+    [Theory]
+    [InlineData("memory", "Predicted memory exhaustion")]
+    [InlineData("disk", "Predicted the disk filling")]
+    [InlineData("cpu", "Predicted CPU saturation")]
+    public async Task ForecastOnANodeWithInstances_MovedAwayBeforeItFails_WithinTheBudget(string resource, string predicted)
     {
-        foreach (var n in new[] { "pv-1", "pv-2", "pv-3" })
+        var p = resource[..2];
+        var service = $"pv{p}-api";
+        var all = new[] { $"pv{p}-1", $"pv{p}-2", $"pv{p}-3" };
+        foreach (var n in all)
         {
             await f.RegisterAsync(n, $"d-{n}");
-            await f.ReportAsync(n);
+            await f.ReportAsync(n, cpu: 30, disk: 40);
         }
-        await Service("pv-api").ApplyAsync(ServiceTests.Spec("pv-api", 2), "test");
-        await FleetTestCluster.EventuallyAsync(async () => (await Service("pv-api").GetAsync())!.Running == 2, "two instances run");
-        var leaking = (await Service("pv-api").GetAsync())!.Instances[0].Node!;
-        var others = new[] { "pv-1", "pv-2", "pv-3" }.Where(n => n != leaking).ToArray();
+        await Service(service).ApplyAsync(ServiceTests.Spec(service, 2), "test");
+        await FleetTestCluster.EventuallyAsync(async () => (await Service(service).GetAsync())!.Running == 2, "two instances run");
+        var leaking = (await Service(service).GetAsync())!.Instances[0].Node!;
+        var others = all.Where(n => n != leaking).ToArray();
 
+        // Memory 1 GiB a minute from 4 of 16 GiB; the disk 6 % a minute from 40 %; CPU 6 % a minute from 30 %: each fails in
+        // 10–12 minutes, inside the 30-minute horizon once six samples are in.
         var used = 4.0 * FleetTestCluster.Gi;
+        double disk = 40, cpu = 30;
         for (var i = 0; i < 40 && (await f.Node(leaking).GetStatusAsync())!.AdminState != AdminState.Draining; i++)
         {
             f.Time.Advance(TimeSpan.FromSeconds(10));
-            used += FleetTestCluster.Gi / 6.0;
-            await f.ReportAsync(leaking, memoryUsed: (long)used);
-            foreach (var n in others) await f.ReportAsync(n);
+            if (resource == "memory") used += FleetTestCluster.Gi / 6.0;
+            if (resource == "disk") disk += 1;
+            if (resource == "cpu") cpu += 1;
+            await f.ReportAsync(leaking, memoryUsed: (long)used, cpu: cpu, disk: disk);
+            foreach (var n in others) await f.ReportAsync(n, cpu: 30, disk: 40);
             await FleetTestCluster.Settle();
         }
-        Assert.True(used < 16 * FleetTestCluster.Gi, "acted before memory ran out");
+        Assert.True(used < 16 * FleetTestCluster.Gi && disk < 100 && cpu < 95, "acted before the node failed");
         await FleetTestCluster.EventuallyAsync(async () =>
         {
-            var s = await Service("pv-api").GetAsync();
+            var s = await Service(service).GetAsync();
             return s!.Running == 2 && s.Instances.All(i => i.Node != leaking);
-        }, "the instance moved off the node forecast to run out of memory");
+        }, $"the instance moved off the node whose {resource} was forecast to fail");
         var nodeTrail = await f.TrailAsync($"node/{leaking}");
-        Assert.Contains(nodeTrail, r => r.Kind == DecisionKinds.Predicted);
-        Assert.Contains(nodeTrail, r => r.Kind == DecisionKinds.Permitted && r.Reason.Contains("pv-api would keep 1 of 2 instances running (it needs 1)"));
-        Assert.Contains(await f.TrailAsync("service/pv-api"), r => r.Kind == DecisionKinds.Rescheduled && r.Outcome == "moving");
+        Assert.Contains(nodeTrail, r => r.Kind == DecisionKinds.Predicted && r.Reason.StartsWith(predicted, StringComparison.Ordinal));
+        Assert.Contains(nodeTrail, r => r.Kind == DecisionKinds.Permitted && r.Reason.Contains($"{service} would keep 1 of 2 instances running (it needs 1)"));
+        Assert.Contains(await f.TrailAsync($"service/{service}"), r => r.Kind == DecisionKinds.Rescheduled && r.Outcome == "moving");
     }
 }
