@@ -140,6 +140,9 @@ public sealed class CapacityGrain(
             {
                 Record(DecisionKinds.Executed, $"Freed node {run.Node} to consolidate the fleet: its {run.Moves} instance(s) moved off make-before-break and it is retired ({run.Why}).",
                     rule: "lifecycle.consolidate", outcome: "freed");
+                // A node freed: the next plan is made at the next look, not an interval later — a fleet with many nodes to
+                // free frees them one after another, each as soon as the last has retired (the interval paces plans that free nothing).
+                if (run.Action == ActionNames.Consolidate) state.State = S with { LastPlanAt = null };
             }
             else if (node.Stage != LifecycleStage.Draining)
                 Record(DecisionKinds.Escalated, $"Freeing node {run.Node} was stopped ({node.StageReason}); consolidation goes on with its next plan.", outcome: "stopped");

@@ -93,9 +93,14 @@ public sealed partial class ServiceGrain
         var ranked = Placement.Rank(lists.SelectMany(l => l).Select(Placement.FromSummary), perDomain, spec.Placement.Spread, avoid, perNode, instance.Id,
             packing ? _policy.Lifecycle.Consolidate.MaxUtilisation : null, ask);
         var refusals = new List<string>();
+        var cap = packing ? _policy.Lifecycle.Consolidate.MaxUtilisation : (double?)null;
         foreach (var candidate in ranked.Take(MaxReservationTries))
         {
-            var result = await GrainFactory.GetGrain<INodeGrain>(candidate.NodeId).ReserveAsync(ask);
+            // A packed replacement asks the nodes its inventory row shows under the cap to stay under it (the row may be stale:
+            // another placement may have filled it since); the nodes over the cap, ranked last, are asked without one, so a
+            // drain never waits for room that is not there.
+            var packed = cap is { } c && Placement.UsedAfter(candidate, ask) <= c + 1e-9 ? ask with { MaxShare = c } : ask;
+            var result = await GrainFactory.GetGrain<INodeGrain>(candidate.NodeId).ReserveAsync(packed);
             if (!result.Accepted)
             {
                 refusals.Add(result.Offer.Refusal ?? candidate.NodeId);

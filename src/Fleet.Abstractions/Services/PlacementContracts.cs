@@ -11,7 +11,14 @@ public sealed record PlacementAsk(
     [property: Id(2)] double CpuCores,
     [property: Id(3)] long MemoryBytes,
     [property: Id(4)] ImmutableDictionary<string, string> Labels,
-    [property: Id(5)] TimeSpan Ttl);
+    [property: Id(5)] TimeSpan Ttl)
+{
+    /// <summary>
+    /// Taken only while the node stays at or under this share allocated (the larger of cores and memory, this ask included):
+    /// a consolidation move's replacement, packed no fuller than <c>lifecycle.consolidate.maxUtilisation</c>. Null: any room.
+    /// </summary>
+    [Id(6)] public double? MaxShare { get; init; }
+}
 
 /// <summary>What a node offers: its free room (capacity minus reservations, not observed use), its state, and whether it accepts.</summary>
 [GenerateSerializer, Immutable, Alias("fleet.CapacityOffer")]

@@ -33,7 +33,14 @@ public static class Placement
         else if (freeCpu + 1e-9 < ask.CpuCores || freeMemory < ask.MemoryBytes)
             refusal = $"{node.NodeId} is full ({Format.Num(Math.Round(freeCpu, 2))} of {Format.Num(node.Capacity.CpuCores)} cores and " +
                 $"{Format.Bytes(freeMemory)} of {Format.Bytes(node.Capacity.MemoryBytes)} free; {Format.Num(ask.CpuCores)} cores and {Format.Bytes(ask.MemoryBytes)} needed)";
-        return new CapacityOffer(node.NodeId, node.Domain, freeCpu, freeMemory, node.Capacity.CpuCores, node.Capacity.MemoryBytes, shown, refusal is null, refusal);
+        var offer = new CapacityOffer(node.NodeId, node.Domain, freeCpu, freeMemory, node.Capacity.CpuCores, node.Capacity.MemoryBytes, shown, refusal is null, refusal);
+        if (refusal is null && ask.MaxShare is { } cap && UsedAfter(offer, ask) is var after && after > cap + 1e-9)
+            offer = offer with
+            {
+                Accepts = false,
+                Refusal = $"{node.NodeId} would be {Format.Percent(after * 100)} allocated, over the {Format.Percent(cap * 100)} a consolidation move may fill",
+            };
+        return offer;
     }
 
     /// <summary>The first required label the node lacks ("role=web"), or null.</summary>

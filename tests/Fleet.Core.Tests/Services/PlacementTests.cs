@@ -30,6 +30,26 @@ public class PlacementTests
         Assert.Equal(11 * Gi, offer.FreeMemory);
     }
 
+    [Fact]
+    public void Offer_AConsolidationMove_IsTakenOnlyUnderItsShare_AndRanksTheFullestUnderItFirst()
+    {
+        // 8 cores, 16 GiB: 4 cores held; a 2-core ask makes it 75 % — under 80 %; with 5 held, 87.5 % — over it.
+        var capped = Ask() with { MaxShare = 0.8 };
+        Assert.True(Placement.Offer(Node("n1"), HealthState.Healthy, AdminState.None, [Held("api-1", 4)], capped, T0).Accepts);
+        var over = Placement.Offer(Node("n1"), HealthState.Healthy, AdminState.None, [Held("api-1", 5)], capped, T0);
+        Assert.False(over.Accepts);
+        Assert.Equal("n1 would be 87.5% allocated, over the 80% a consolidation move may fill", over.Refusal);
+        Assert.True(Placement.Offer(Node("n1"), HealthState.Healthy, AdminState.None, [Held("api-1", 5)], Ask(), T0).Accepts); // no cap: any room
+
+        // Ranked for packing: the fullest node that stays under the cap first, then the emptier, the one over the cap last;
+        // without packing, the least allocated first.
+        CapacityOffer O(string id, double free) => new(id, "rack-a", free, (long)(free * 2) * Gi, 8, 16 * Gi, HealthState.Healthy, true, null);
+        var offers = new[] { O("empty", 8), O("half", 4), O("nearly", 1.5), O("quarter", 6) };
+        var perDomain = new Dictionary<string, int>();
+        Assert.Equal(["half", "quarter", "empty", "nearly"], Placement.Rank(offers, perDomain, false, packUnder: 0.8, ask: Ask()).Select(o => o.NodeId).ToArray());
+        Assert.Equal(["empty", "quarter", "half", "nearly"], Placement.Rank(offers, perDomain, false).Select(o => o.NodeId).ToArray());
+    }
+
     [Theory]
     [InlineData(HealthState.Unhealthy, AdminState.None, "n1 is Unhealthy")]
     [InlineData(HealthState.Suspect, AdminState.None, "n1 is Suspect")]
