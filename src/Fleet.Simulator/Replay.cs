@@ -192,6 +192,13 @@ public static class Replayer
             case TraceKinds.Admit:
                 await Tolerant(() => grains.GetGrain<INodeGrain>(e.Node!).AdmitAsync(e.By ?? "replay", e.Reason));
                 return null;
+            case TraceKinds.RetireDomain:
+                await Tolerant(() => grains.GetGrain<Fleet.Abstractions.Lifecycle.ICapacityGrain>(FleetNames.Default)
+                    .RetireDomainAsync(e.Domain!, e.By ?? "replay", e.Reason, e.Batch ?? 1, e.Force ?? false));
+                return null;
+            case TraceKinds.StopTrain:
+                await Tolerant(() => grains.GetGrain<Fleet.Abstractions.Lifecycle.ICapacityGrain>(FleetNames.Default).StopTrainAsync(e.Domain!, e.By ?? "replay", e.Reason));
+                return null;
             case TraceKinds.Freeze:
                 await fleet.FreezeAsync(e.By ?? "replay", e.Reason ?? "recorded freeze");
                 return null;
@@ -212,6 +219,7 @@ public static class Replayer
         try { await call(); }
         catch (ActionRefusedException) { }
         catch (NodeNotRegisteredException) { }
+        catch (DomainNotFoundException) { }
     }
 
     /// <summary>

@@ -204,6 +204,7 @@ public sealed class Simulation
         {
             var labels = ImmutableDictionary<string, string>.Empty.Add("simulated", "true");
             if (n.ProvisionLabel is { } l) labels = labels.SetItem(l.Key, l.Value);
+            if (n.Shape is { } shape) labels = labels.SetItem(ConsolidatePolicy.ShapeLabel, shape);
             Fleet.Locked(() => n.Sequence = _time.GetUtcNow().ToUnixTimeMilliseconds());
             await _client.RegisterNodeAsync(new NodeRegistration(n.Id, n.Domain, new NodeCapacity(n.CpuCores, n.MemoryTotal, 500L << 30), labels), ct);
             Fleet.Locked(() => n.Registered = true);

@@ -12,6 +12,8 @@ public sealed class VirtualNode(string id, string domain)
 
     /// <summary>Its cores and memory (a provisioned machine has the shape it was asked for).</summary>
     public double CpuCores { get; init; } = Cores;
+    /// <summary>The shape a provisioned machine was asked for (registered as its label <c>shape</c>); null for the scenario's own nodes.</summary>
+    public string? Shape { get; init; }
     public long MemoryTotal { get; init; } = Total;
 
     /// <summary>Given back to the provisioner: the machine is gone, it reports no more.</summary>
@@ -231,7 +233,7 @@ public sealed class VirtualFleet
         var cores = double.TryParse(r.Parameters.GetValueOrDefault("cpuCores"), System.Globalization.CultureInfo.InvariantCulture, out var cc) && cc > 0 ? cc : VirtualNode.Cores;
         var memory = long.TryParse(r.Parameters.GetValueOrDefault("memoryBytes"), System.Globalization.CultureInfo.InvariantCulture, out var mb) && mb > 0 ? mb : VirtualNode.Total;
         var made = Enumerable.Range(Nodes.Length - _initial + 1, count)
-            .Select(i => new VirtualNode($"pv-{i:D5}", domain) { ProvisionLabel = label, CpuCores = cores, MemoryTotal = memory }).ToList();
+            .Select(i => new VirtualNode($"pv-{i:D5}", domain) { ProvisionLabel = label, CpuCores = cores, MemoryTotal = memory, Shape = r.Parameters.GetValueOrDefault("shape") }).ToList();
         foreach (var n in made) _byId[n.Id] = n;
         Nodes = Nodes.AddRange(made);
         Arriving.AddRange(made);

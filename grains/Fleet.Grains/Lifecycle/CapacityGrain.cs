@@ -7,6 +7,7 @@ using Fleet.Abstractions.Policy;
 using Fleet.Abstractions.Services;
 using Fleet.Abstractions.Supervision;
 using Fleet.Core.Lifecycle;
+using Fleet.Core.Replay;
 using Fleet.Grains.Actuators;
 using Fleet.Grains.Audit;
 using Fleet.Grains.Policy;
@@ -26,7 +27,7 @@ namespace Fleet.Grains.Lifecycle;
 [GrainType(Subjects.CapacityKind)]
 public sealed class CapacityGrain(
     [PersistentState("capacity", StorageNames.Fleet)] IPersistentState<ProvisionState> state,
-    PolicyCache policies, IAuditStore audit, ActionExecutor executor, TimeProvider time) : Grain, ICapacityGrain, IRemindable
+    PolicyCache policies, IAuditStore audit, ActionExecutor executor, TimeProvider time, Tracing.TraceRecorder trace) : Grain, ICapacityGrain, IRemindable
 {
     /// <summary>
     /// While it has work (a train, requests on their way, consolidation or provisioning on), a reminder wakes it every minute:
@@ -252,6 +253,7 @@ public sealed class CapacityGrain(
 
     public async Task<TrainRun> RetireDomainAsync(string domain, string by, string? reason, int batch = 1, bool force = false)
     {
+        if (trace.On) trace.Add(new TraceEntry { Kind = TraceKinds.RetireDomain, At = time.GetUtcNow(), Domain = domain, By = by, Reason = reason, Batch = batch, Force = force });
         var domains = (await GrainFactory.GetGrain<IFleetSupervisorGrain>(FleetNames.Default).GetStatusAsync()).Domains;
         if (!domains.Contains(domain)) throw new DomainNotFoundException(domain);
         if (S.Train is { Running: true } running)
@@ -299,6 +301,7 @@ public sealed class CapacityGrain(
 
     public async Task<TrainRun> StopTrainAsync(string domain, string by, string? reason)
     {
+        if (trace.On) trace.Add(new TraceEntry { Kind = TraceKinds.StopTrain, At = time.GetUtcNow(), Domain = domain, By = by, Reason = reason });
         if (S.Train is not { Running: true } run || run.Domain != domain)
             throw new ActionRefusedException("no-train", $"No maintenance train is retiring {domain}" + (S.Train is { Running: true } other ? $" (the running one retires {other.Domain})." : "."));
         var now = time.GetUtcNow();
@@ -311,7 +314,7 @@ public sealed class CapacityGrain(
         {
             try
             {
-                await GrainFactory.GetGrain<INodeGrain>(m.NodeId).UncordonAsync(by, $"the maintenance train of {run.Domain} was stopped");
+                await Decided(() => GrainFactory.GetGrain<INodeGrain>(m.NodeId).UncordonAsync(by, $"the maintenance train of {run.Domain} was stopped"));
                 uncordoned.Add(m.NodeId);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -347,7 +350,7 @@ public sealed class CapacityGrain(
         {
             try
             {
-                await GrainFactory.GetGrain<INodeGrain>(id).CordonAsync(run.By, why);
+                await Decided(() => GrainFactory.GetGrain<INodeGrain>(id).CordonAsync(run.By, why));
                 if (!run.Cordoned.Contains(id)) run = run with { Cordoned = run.Cordoned.Add(id) };
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -403,6 +406,14 @@ public sealed class CapacityGrain(
                 $"The maintenance train of {run.Domain} could not {what} node {node}: {e.Message}; it asks again every {Core.Text.Format.Duration(policies.Current.Services.ReconcileInterval)}.",
                 policies.Current.Version, ActionNames.Decommission, rule: "maintenance train", outcome: "failed"));
         return run with { HeldBy = held };
+    }
+
+    /// <summary>Makes a call that carries out the train's own decision: not an input line of a recorded trace (the train's line is).</summary>
+    private static async Task<T> Decided<T>(Func<Task<T>> call)
+    {
+        RequestContext.Set(TraceKinds.Decided, true);
+        try { return await call(); }
+        finally { RequestContext.Remove(TraceKinds.Decided); }
     }
 
     private static string Moves(ConsolidationCandidate c) => string.Join(", ", c.Moves.Select(m => $"{m.Instance} of {m.Service} to {m.To}"));

@@ -209,7 +209,9 @@ public sealed partial class NodeGrain(NodeGrainServices services) : Grain, INode
     /// <summary>An operator's request, into the input trace when the fleet records one.</summary>
     private void Traced(string kind, string by, string? reason, bool? force = null)
     {
-        if (trace.On) trace.Add(new TraceEntry { Kind = kind, At = time.GetUtcNow(), Node = Id, By = by, Reason = reason, Force = force });
+        // A call a grain makes to carry out its own decision (a train's cordons) is not an input: a replay makes it again.
+        if (trace.On && RequestContext.Get(TraceKinds.Decided) is not true)
+            trace.Add(new TraceEntry { Kind = kind, At = time.GetUtcNow(), Node = Id, By = by, Reason = reason, Force = force });
     }
 
     public async Task<NodeStatus> DrainAsync(string by, string? reason, bool force = false)

@@ -314,6 +314,19 @@ public sealed record ConsolidatePolicy(
 
     /// <summary>How often a plan is made and its first node freed. Default 10 min.</summary>
     [Id(7)] public TimeSpan Interval { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// What a node of each shape costs an hour (<c>lifecycle.consolidate.costs</c>), by the value of its label <c>shape</c>;
+    /// a node without the label, or of a shape not listed, costs <see cref="CostPerNode"/>. Freeing a costly node saves more.
+    /// </summary>
+    [Id(8)] public ImmutableDictionary<string, double> Costs { get; init; } = ImmutableDictionary<string, double>.Empty;
+
+    /// <summary>The label that names a node's shape (a provisioned machine registers with its request's shape under it).</summary>
+    public const string ShapeLabel = "shape";
+
+    /// <summary>What a node with these labels costs an hour.</summary>
+    public double CostOf(IReadOnlyDictionary<string, string>? labels) =>
+        labels is not null && labels.TryGetValue(ShapeLabel, out var shape) && Costs.TryGetValue(shape, out var cost) ? cost : CostPerNode;
 }
 
 /// <summary>

@@ -57,7 +57,7 @@ public static class Consolidation
         var movesPerService = new Dictionary<string, int>(StringComparer.Ordinal);
         var candidates = ImmutableArray.CreateBuilder<ConsolidationCandidate>();
 
-        foreach (var node in nodes.Where(n => n.TakesWork).OrderBy(n => n.Instances.Length).ThenBy(n => n.Utilisation).ThenBy(n => n.NodeId, StringComparer.Ordinal))
+        foreach (var node in nodes.Where(n => n.TakesWork).OrderBy(n => n.Instances.Length).ThenByDescending(n => policy.CostOf(n.Labels)).ThenBy(n => n.Utilisation).ThenBy(n => n.NodeId, StringComparer.Ordinal))
         {
             if (candidates.Count(c => c.Accepted && c.Moves.Length > 0) >= policy.MaxNodesPerPlan) break; // empty nodes cost nothing and do not count
             if (receivers.Contains(node.NodeId))
@@ -72,12 +72,13 @@ public static class Consolidation
                 continue;
             }
             var disruption = moves.Sum(m => m.StartMinutes);
-            var ratio = disruption <= 0 ? double.PositiveInfinity : policy.CostPerNode / disruption;
+            var cost = policy.CostOf(node.Labels);
+            var ratio = disruption <= 0 ? double.PositiveInfinity : cost / disruption;
             if (ratio < policy.Threshold)
             {
                 candidates.Add(new ConsolidationCandidate(node.NodeId, false,
-                    $"freeing it saves {Format.Num(policy.CostPerNode)} per hour against {Format.Num(Math.Round(disruption, 2))} instance-minute(s) of starts ({Format.Num(Math.Round(ratio, 3))} per minute, under the threshold {Format.Num(policy.Threshold)})",
-                    policy.CostPerNode, disruption, [.. moves]));
+                    $"freeing it saves {Format.Num(cost)} per hour{ShapeOf(node)} against {Format.Num(Math.Round(disruption, 2))} instance-minute(s) of starts ({Format.Num(Math.Round(ratio, 3))} per minute, under the threshold {Format.Num(policy.Threshold)})",
+                    cost, disruption, [.. moves]));
                 continue;
             }
             // Accepted: the moves are counted where they land.
@@ -96,8 +97,8 @@ public static class Consolidation
             load[node.NodeId] = (0, 0, []);
             candidates.Add(new ConsolidationCandidate(node.NodeId, true, moves.Count == 0
                     ? "it runs nothing: it can be given back as it is"
-                    : $"its {moves.Count} instance(s) fit on the other nodes; freeing it saves {Format.Num(policy.CostPerNode)} per hour against {Format.Num(Math.Round(disruption, 2))} instance-minute(s) of starts",
-                policy.CostPerNode, disruption, [.. moves]));
+                    : $"its {moves.Count} instance(s) fit on the other nodes; freeing it saves {Format.Num(cost)} per hour{ShapeOf(node)} against {Format.Num(Math.Round(disruption, 2))} instance-minute(s) of starts",
+                cost, disruption, [.. moves]));
         }
 
         var accepted = candidates.Where(c => c.Accepted).ToList();
@@ -106,6 +107,9 @@ public static class Consolidation
             : $"{accepted.Count} node(s) can be freed ({string.Join(", ", accepted.Select(c => c.NodeId))}) by moving {accepted.Sum(c => c.Moves.Length)} instance(s), " +
               $"saving {Format.Num(accepted.Sum(c => c.Saving))} per hour for {Format.Num(Math.Round(accepted.Sum(c => c.Disruption), 2))} instance-minute(s) of starts";
         return new ConsolidationPlan(candidates.ToImmutable(), summary);
+
+        // " (a large node)" when the node's shape has a cost of its own in the policy.
+        string ShapeOf(PlannedNode n) => n.Labels is not null && n.Labels.TryGetValue(ConsolidatePolicy.ShapeLabel, out var shape) && policy.Costs.ContainsKey(shape) ? $" (a {shape} node)" : "";
 
         (List<PlannedMove>? Moves, string Why) TryFree(PlannedNode node)
         {

@@ -249,7 +249,7 @@ public static partial class PolicyParser
         var lc = r.Section(root, "lifecycle");
         r.Known(lc, "lifecycle", "burnIn", "burnInReports", "provision", "consolidate");
         var co = r.Section(lc, "consolidate", "lifecycle.consolidate");
-        r.Known(co, "lifecycle.consolidate", "enabled", "interval", "threshold", "costPerNode", "maxUtilisation", "moveWindow", "defaultStartTime", "maxNodesPerPlan");
+        r.Known(co, "lifecycle.consolidate", "enabled", "interval", "threshold", "costPerNode", "maxUtilisation", "moveWindow", "defaultStartTime", "maxNodesPerPlan", "costs");
         var dc = d.Lifecycle.Consolidate;
         var consolidate = new ConsolidatePolicy(
             r.Double(co, "lifecycle.consolidate.threshold", dc.Threshold, 0, 1_000_000),
@@ -261,6 +261,7 @@ public static partial class PolicyParser
         {
             Enabled = r.Bool(co, "lifecycle.consolidate.enabled", dc.Enabled),
             Interval = r.Duration(co, "lifecycle.consolidate.interval", dc.Interval, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7)),
+            Costs = ShapeCosts(r, co),
         };
         var lifecycle = new LifecyclePolicy(
             r.Duration(lc, "lifecycle.burnIn", d.Lifecycle.BurnIn, TimeSpan.Zero, TimeSpan.FromDays(30)),
@@ -272,6 +273,22 @@ public static partial class PolicyParser
             Actions = actions, Services = services, Probes = probes, Security = security, Rollout = rollout, Oversight = oversight, Learning = learning,
             Network = network, Intake = intake, Lifecycle = lifecycle,
         }, []);
+    }
+
+    /// <summary>The <c>lifecycle.consolidate.costs</c> map: a node shape's name (its label <c>shape</c>) to what it costs an hour.</summary>
+    private static ImmutableDictionary<string, double> ShapeCosts(YamlReader r, YamlMappingNode? consolidate)
+    {
+        var costs = ImmutableDictionary.CreateBuilder<string, double>(StringComparer.Ordinal);
+        foreach (var (shape, text) in r.StringMap(consolidate, "costs", "lifecycle.consolidate.costs"))
+        {
+            var node = YamlReader.Get(r.Section(consolidate, "costs", "lifecycle.consolidate.costs"), shape);
+            if (!Fleet.Core.Validation.InputRules.IsValidId(shape))
+                r.Problem(node, $"lifecycle.consolidate.costs.{shape}", $"'{shape}' is not a shape name (letters, digits, '-', '_', '.')");
+            else if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var cost) || !double.IsFinite(cost) || cost <= 0 || cost > 1_000_000)
+                r.Problem(node, $"lifecycle.consolidate.costs.{shape}", $"'{text}' is not a cost an hour (a number above 0, at most 1000000)");
+            else costs[shape] = cost;
+        }
+        return costs.Count == 0 ? ImmutableDictionary<string, double>.Empty : costs.ToImmutable(); // none: the default's own (equal) value
     }
 
     /// <summary>A <c>forecast.disk</c>, <c>forecast.cpu</c> or <c>forecast.errors</c> section: whether it acts, the level that is the failure, and the fit it needs.</summary>

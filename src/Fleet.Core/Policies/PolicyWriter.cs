@@ -195,6 +195,11 @@ public static class PolicyWriter
         sb.AppendLine($"    moveWindow: {D(co.MoveWindow)}");
         sb.AppendLine($"    defaultStartTime: {D(co.DefaultStartTime)}");
         sb.AppendLine($"    maxNodesPerPlan: {co.MaxNodesPerPlan}");
+        if (!co.Costs.IsEmpty)
+        {
+            sb.AppendLine("    costs:");
+            foreach (var (shape, cost) in co.Costs.OrderBy(c => c.Key, StringComparer.Ordinal)) sb.AppendLine($"      {shape}: {N(cost)}");
+        }
         var ik = p.Intake;
         static string Q(string text) => $"\"{text.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
         sb.AppendLine("intake:");

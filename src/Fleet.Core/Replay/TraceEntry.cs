@@ -17,6 +17,16 @@ public static class TraceKinds
     public const string Decommission = "decommission";
     public const string Admit = "admit";
     public const string Freeze = "freeze";
+    /// <summary>A person started a domain's maintenance train (its own cordons and retirements are its decisions, not lines).</summary>
+    public const string RetireDomain = "retire-domain";
+    /// <summary>A person stopped a domain's maintenance train.</summary>
+    public const string StopTrain = "stop-train";
+
+    /// <summary>
+    /// Set in the request context while a grain carries out a decision of its own through a call that would otherwise be
+    /// traced as an operator's input (a maintenance train cordoning its domain): such a call is not a line of the trace.
+    /// </summary>
+    public const string Decided = "fleet.trace.decided";
     public const string Unfreeze = "unfreeze";
     /// <summary>A policy version: the one in force when the trace started, then each one applied while it recorded.</summary>
     public const string Policy = "policy";
@@ -38,6 +48,9 @@ public sealed record TraceEntry
     public string? By { get; init; }
     public string? Reason { get; init; }
     public bool? Force { get; init; }
+    /// <summary>A maintenance train's domain and batch.</summary>
+    public string? Domain { get; init; }
+    public int? Batch { get; init; }
     /// <summary>A policy line's version (in the recorded fleet) and its YAML document.</summary>
     public int? Version { get; init; }
     public string? Document { get; init; }
@@ -100,6 +113,7 @@ public sealed record InputTrace(TraceEntry Header, IReadOnlyList<TraceEntry> Ent
                 TraceKinds.Report => e.Node is null ? "node" : e.Report is null ? "report" : null,
                 TraceKinds.Cordon or TraceKinds.Uncordon or TraceKinds.Drain or TraceKinds.Decommission or TraceKinds.Admit => e.Node is null ? "node" : null,
                 TraceKinds.Policy => e.Document is null ? "document" : null,
+                TraceKinds.RetireDomain or TraceKinds.StopTrain => e.Domain is null ? "domain" : null,
                 TraceKinds.Freeze or TraceKinds.Unfreeze => null,
                 _ => "a known kind",
             };

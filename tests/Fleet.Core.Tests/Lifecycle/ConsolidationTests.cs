@@ -38,6 +38,33 @@ public class ConsolidationTests
     }
 
     [Fact]
+    public void ACostlyShape_IsWorthFreeing_WhereACheapOneWithTheSameMovesIsNot()
+    {
+        var large = ImmutableDictionary<string, string>.Empty.Add("shape", "large");
+        // Each of n1 and n2 carries one instance of a slow-starting service (20 min to start): freeing a node costs 20
+        // instance-minutes. At 1 an hour (costPerNode) that is 0.05 a minute, under the 0.1 threshold; a large node at 4 an
+        // hour clears it (0.2).
+        var nodes = new[]
+        {
+            N("n1", "d", I("slow", "s-1", 1)),
+            N("n2", "d", I("slow2", "s2-1", 1)) with { Labels = large },
+            N("n3", "d", I("web", "w-1", 4)),
+        };
+        var services = Services(S("slow", start: TimeSpan.FromMinutes(20)), S("slow2", start: TimeSpan.FromMinutes(20)), S("web", start: TimeSpan.FromMinutes(20)));
+        var policy = Policy with { MaxNodesPerPlan = 10, Costs = ImmutableDictionary<string, double>.Empty.Add("large", 4) };
+        var plan = Consolidation.Plan(nodes, services, policy, T0);
+        Assert.Equal(["n2"], plan.Freed.Select(c => c.NodeId).ToArray());
+        var freed = plan.Candidates.Single(c => c.NodeId == "n2");
+        Assert.Equal(4, freed.Saving);
+        Assert.Contains("saves 4 per hour (a large node) against 20 instance-minute(s)", freed.Why);
+        var kept = plan.Candidates.Single(c => c.NodeId == "n1");
+        Assert.False(kept.Accepted);
+        Assert.Contains("saves 1 per hour against 20 instance-minute(s) of starts (0.05 per minute, under the threshold 0.1)", kept.Why);
+        // Without the shape's cost, neither is worth it.
+        Assert.DoesNotContain(Consolidation.Plan(nodes, services, Policy with { MaxNodesPerPlan = 10 }, T0).Freed, c => c.Moves.Length > 0);
+    }
+
+    [Fact]
     public void AFragmentedFleet_FreesItsEmptiestNodes_BestFit_NoInstanceMovedTwice()
     {
         // Four nodes a quarter full each: two can be freed onto the other two (under 80%).

@@ -144,6 +144,38 @@ public class PolicyParserTests
         Assert.Contains("forecast.cpu.minFit", paths);
     }
 
+    [Fact]
+    public void Parse_ShapeCosts_ReadWrittenBackAndChecked()
+    {
+        var r = PolicyParser.Parse("""
+            lifecycle:
+              consolidate:
+                costs:
+                  large: 3.5
+                  small: 0.5
+            """);
+        Assert.True(r.IsValid, string.Join("; ", r.Problems.Select(p => p.ToString())));
+        Assert.Equal(3.5, r.Policy!.Lifecycle.Consolidate.Costs["large"]);
+        Assert.Equal(3.5, r.Policy.Lifecycle.Consolidate.CostOf(System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add("shape", "large")));
+        Assert.Equal(1, r.Policy.Lifecycle.Consolidate.CostOf(null)); // no shape: costPerNode
+        Assert.Equal(1, r.Policy.Lifecycle.Consolidate.CostOf(System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add("shape", "tiny")));
+        var again = PolicyParser.Parse(PolicyWriter.Write(r.Policy));
+        Assert.Equal(r.Policy.Lifecycle.Consolidate.Costs.OrderBy(c => c.Key).ToArray(), again.Policy!.Lifecycle.Consolidate.Costs.OrderBy(c => c.Key).ToArray());
+
+        var bad = PolicyParser.Parse("""
+            lifecycle:
+              consolidate:
+                costs:
+                  large: lots
+                  "bad shape": 2
+                  free: 0
+            """);
+        var paths = bad.Problems.Select(p => p.Path).ToArray();
+        Assert.Contains("lifecycle.consolidate.costs.large", paths);
+        Assert.Contains("lifecycle.consolidate.costs.bad shape", paths);
+        Assert.Contains("lifecycle.consolidate.costs.free", paths);
+    }
+
     [Theory]
     [InlineData("500ms", 500)]
     [InlineData("10s", 10_000)]

@@ -32,6 +32,37 @@ public class MaintenanceTrainTests(MaintenanceTrainCluster f) : IClassFixture<Ma
         }
     }
 
+    /// <summary>A recorded trace holds the train as a person asked for it, and none of the train's own cordons.</summary>
+    [Fact]
+    public async Task ARecordedTrace_HoldsTheTrainsLine_NotItsCordons()
+    {
+        var trace = f.Client.GetGrain<Fleet.Abstractions.Tracing.ITraceGrain>(FleetNames.Default);
+        await trace.StartAsync(TimeSpan.FromHours(1), 64L << 20, "test");
+        await Task.Delay(1500); // the silo learns within a second that the fleet records
+        var nodes = new[] { ("tt-a1", "d-tt-a"), ("tt-a2", "d-tt-a"), ("tt-b1", "d-tt-b") };
+        await NodesAsync("tt", nodes);
+        await f.Node("tt-b1").CordonAsync("bob", "a person's own cordon"); // an input: it is a line
+        await Capacity.RetireDomainAsync("d-tt-a", "erin", "rack refresh", batch: 1);
+        await f.AdvanceUntilAsync(async () => (await Capacity.GetStatusAsync()).Train is { Running: false }, "the train arrived", TimeSpan.FromMinutes(5),
+            TimeSpan.FromSeconds(5), async () => { foreach (var (n, _) in nodes) await f.ReportAsync(n); });
+        await Task.Delay(2500); // the last second's lines reach the trace
+        await trace.StopAsync("test");
+        var text = new System.Text.StringBuilder();
+        for (long? offset = 0; offset is { } o;)
+        {
+            var chunk = await trace.ReadAsync(o, 1 << 20);
+            if (chunk is null) break;
+            text.Append(chunk.Text);
+            offset = chunk.Next;
+        }
+        var lines = Fleet.Core.Replay.InputTrace.Read(new StringReader(text.ToString())).Entries;
+        var line = Assert.Single(lines, e => e.Kind == Fleet.Core.Replay.TraceKinds.RetireDomain);
+        Assert.Equal(("d-tt-a", "erin", "rack refresh", 1), (line.Domain, line.By, line.Reason, line.Batch));
+        Assert.Contains(lines, e => e.Kind == Fleet.Core.Replay.TraceKinds.Cordon && e.Node == "tt-b1");
+        Assert.DoesNotContain(lines, e => e.Kind == Fleet.Core.Replay.TraceKinds.Cordon && e.Node is "tt-a1" or "tt-a2");
+        foreach (var id in new[] { "tt-a1", "tt-a2" }) Assert.Equal(LifecycleStage.Retired, (await f.Node(id).GetStatusAsync())!.Stage);
+    }
+
     [Fact]
     public async Task ADomainRetiredByATrain_OneNodeAtATime_ThroughTheBudgets_NothingLands_NothingLost()
     {
