@@ -158,6 +158,13 @@ public sealed class CapacityGrain(
             await GiveBackAsync(now);
             return;
         }
+        // The next plan comes at once after a freed node; an empty machine due to be given back goes first (give-back
+        // otherwise runs only between plans, and would wait while consolidation has nodes to free).
+        if (S.LastPlanAt is null)
+        {
+            await GiveBackAsync(now);
+            if (S.Consolidating is not null) return;
+        }
         state.State = S with { LastPlanAt = now };
         var (nodes, services) = await GatherAsync();
         var plan = Consolidation.Plan(nodes, services, policy.Lifecycle.Consolidate, now);

@@ -94,7 +94,13 @@ public sealed partial class ServiceGrain
             packing ? _policy.Lifecycle.Consolidate.MaxUtilisation : null, ask);
         var refusals = new List<string>();
         var cap = packing ? _policy.Lifecycle.Consolidate.MaxUtilisation : (double?)null;
-        foreach (var candidate in ranked.Take(MaxReservationTries))
+        // Packed, the nodes under the cap are asked first and then, as many again, those over it: stale rows that all
+        // refuse the cap never leave the replacement Pending while there is room.
+        var tries = cap is { } limit
+            ? ranked.Where(o => Placement.UsedAfter(o, ask) <= limit + 1e-9).Take(MaxReservationTries)
+                .Concat(ranked.Where(o => !(Placement.UsedAfter(o, ask) <= limit + 1e-9)).Take(MaxReservationTries))
+            : ranked.Take(MaxReservationTries);
+        foreach (var candidate in tries)
         {
             // A packed replacement asks the nodes its inventory row shows under the cap to stay under it (the row may be stale:
             // another placement may have filled it since); the nodes over the cap, ranked last, are asked without one, so a
